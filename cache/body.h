@@ -1,0 +1,49 @@
+/* body.h - message bodies in the cache directory, one file per message:
+ * DIR/bodies/<folder id>/<uid>.
+ *
+ * A body is written into an unnamed temporary file (O_TMPFILE, or a file
+ * in DIR/tmp that is cleaned at start-up where O_TMPFILE is missing) and
+ * only linked under its final name once complete, so a crash at any instant
+ * never leaves a partial body under a name that could be served as whole.
+ * Folder ids are never reused (store.h), so a body file always belongs to
+ * the message it is named after.
+ *
+ * Errors: 0 or a negative errno. Ownership: all memory belongs to the
+ * caller; returned file descriptors belong to the caller.
+ */
+#ifndef MAILFS_BODY_H
+#define MAILFS_BODY_H
+
+#include <stdint.h>
+
+struct body_cache;
+
+struct body_tmp {
+	int fd;               /* open for reading and writing; -1 when unused */
+	char path[64];        /* name under DIR/tmp when O_TMPFILE was not available */
+};
+
+/* Open the body cache under DIR (creating DIR/bodies and DIR/tmp, mode 0700)
+ * and remove leftovers of a previous crash. */
+int body_cache_open(const char *dir, struct body_cache **bc_r);
+void body_cache_close(struct body_cache *bc);
+
+/* Open the body of FOLDER/UID read-only: a file descriptor, or -ENOENT. */
+int body_open(struct body_cache *bc, int64_t folder, uint32_t uid);
+
+/* Start a new body. */
+int body_create(struct body_cache *bc, struct body_tmp *t);
+/* Publish T as the body of FOLDER/UID (with DURABLE, after fsync of the data
+ * and then of the directory). T's descriptor stays open for the caller to
+ * close with body_tmp_close(). If a body is already there, the existing
+ * one is kept and 0 is returned. */
+int body_commit(struct body_cache *bc, struct body_tmp *t, int64_t folder, uint32_t uid,
+                int durable);
+/* Close T's descriptor; an uncommitted body is discarded. */
+void body_tmp_close(struct body_cache *bc, struct body_tmp *t);
+
+int body_remove(struct body_cache *bc, int64_t folder, uint32_t uid);
+/* Remove every body of FOLDER. */
+int body_remove_folder(struct body_cache *bc, int64_t folder);
+
+#endif

@@ -1,0 +1,819 @@
+/* backend_imap.c - the IMAP side of mail_ops: a small pool of sessions,
+ * folder sync (SPEC §2, §4) and body downloads.
+ *
+ * Every untagged response of a session goes through the same event
+ * handlers, whatever command it arrived in: new message metadata is added
+ * to the store, flag changes update it, expunges remove the message and
+ * tell the kernel. A sync is therefore only a matter of asking the server
+ * the right question and letting the events do the rest.
+ */
+#include "fs/mfs.h"
+#include "fs/fetch.h"
+#include "fs/layout.h"
+#include "fs/log.h"
+#include "cache/body.h"
+#include "cache/store.h"
+#include "net/imap.h"
+#include "net/mime.h"
+#include "net/tls.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define POOL_MAX 4             /* connections, IDLE not counted */
+#define BATCH 2000             /* rows per store transaction during a sync */
+
+/* The metadata asked for every new message: what the tree shows. */
+#define META_ITEMS "UID FLAGS RFC822.SIZE INTERNALDATE " \
+                   "BODY.PEEK[HEADER.FIELDS (SUBJECT MESSAGE-ID)]"
+
+struct imapb;
+
+/* What a sync gathers from the events before writing to the store. */
+struct sync_state {
+	struct store_msg *msgs;    /* new messages; strings owned */
+	size_t nmsgs;
+	uint32_t *fuids;           /* flag changes */
+	char **fflags;             /* owned */
+	uint64_t *fmodseq;
+	size_t nflags;
+	uint32_t *seen;            /* every UID the server listed, when collecting */
+	size_t nseen, capseen;
+	int collect_seen;
+	uint32_t min_new;          /* ignore metadata of UIDs below (the n:* rule) */
+	int changed;
+	int err;
+};
+
+struct slot {
+	struct imapb *b;
+	struct imap_session *s;
+	int busy;                  /* protected by imapb.lock */
+	/* The rest belongs to the thread holding the slot. */
+	struct folder *f;          /* the folder events are about */
+	struct sync_state *sync;
+	struct fetch *fx;
+	int body_status;           /* 1 complete, 0 none, <0 failed */
+	struct imap_sink sink;
+};
+
+struct imapb {
+	struct mfs *m;
+	struct imap_params params;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct slot slots[POOL_MAX];   /* busy and s protected by lock */
+	char *caps;                    /* protected by lock */
+};
+
+static struct imapb *B(struct mfs *m)
+{
+	return m->backend;
+}
+
+/* ---- events ---------------------------------------------------------------- */
+
+static void sync_flush(struct slot *sl);
+
+static void free_msg(struct store_msg *msg)
+{
+	free((char *)msg->name);
+	free((char *)msg->flags);
+	free((char *)msg->msgid);
+}
+
+/* Build the store row of a new message from its FETCH data. */
+static int msg_from_fetch(const struct imap_fetch *f, struct store_msg *msg)
+{
+	char *subject = NULL, *decoded = NULL, *msgid = NULL;
+
+	memset(msg, 0, sizeof(*msg));
+	msg->uid = f->uid;
+	msg->size = f->size;
+	msg->date = (int64_t)f->internaldate;
+	msg->modseq = f->modseq;
+	if (f->header) {
+		subject = mime_header(f->header, f->header_len, "Subject");
+		msgid = mime_header(f->header, f->header_len, "Message-ID");
+	}
+	if (subject)
+		decoded = mime_decode_words(subject, strlen(subject));
+	msg->name = layout_message_name(f->uid, decoded ? decoded : "");
+	msg->flags = strdup(f->flags ? f->flags : "");
+	msg->msgid = msgid;
+	free(subject);
+	free(decoded);
+	if (!msg->name || !msg->flags) {
+		free_msg(msg);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static void ev_fetch(void *ctx, const struct imap_fetch *f)
+{
+	struct slot *sl = ctx;
+	struct sync_state *st = sl->sync;
+	struct folder *fo = sl->f;
+
+	if (!fo || !f->uid)
+		return;
+	if (st && st->collect_seen) {
+		if (st->nseen == st->capseen) {
+			size_t cap = st->capseen ? st->capseen * 2 : 1024;
+			uint32_t *n = realloc(st->seen, cap * sizeof(*n));
+			if (!n) {
+				st->err = -ENOMEM;
+				return;
+			}
+			st->seen = n;
+			st->capseen = cap;
+		}
+		st->seen[st->nseen++] = f->uid;
+	}
+	if ((f->have & (IMAP_HAVE_SIZE | IMAP_HAVE_DATE)) == (IMAP_HAVE_SIZE | IMAP_HAVE_DATE)) {
+		/* A new message (metadata was only asked for those). */
+		if (!st || f->uid < st->min_new)
+			return;
+		if (st->nmsgs == BATCH)
+			sync_flush(sl);
+		if (!st->msgs && !(st->msgs = calloc(BATCH, sizeof(*st->msgs)))) {
+			st->err = -ENOMEM;
+			return;
+		}
+		if (msg_from_fetch(f, &st->msgs[st->nmsgs]) < 0) {
+			st->err = -ENOMEM;
+			return;
+		}
+		st->nmsgs++;
+		return;
+	}
+	if (!(f->have & IMAP_HAVE_FLAGS))
+		return;
+	if (!st) {
+		/* Unsolicited: another client changed flags. */
+		const char *flags = f->flags;
+		uint64_t modseq = f->modseq;
+		store_msg_set_flags(sl->b->m->store, fo->id, &f->uid, &flags, &modseq, 1);
+		return;
+	}
+	if (st->nflags == BATCH)
+		sync_flush(sl);
+	if (!st->fuids) {
+		st->fuids = calloc(BATCH, sizeof(*st->fuids));
+		st->fflags = calloc(BATCH, sizeof(*st->fflags));
+		st->fmodseq = calloc(BATCH, sizeof(*st->fmodseq));
+		if (!st->fuids || !st->fflags || !st->fmodseq) {
+			st->err = -ENOMEM;
+			return;
+		}
+	}
+	st->fflags[st->nflags] = strdup(f->flags);
+	if (!st->fflags[st->nflags]) {
+		st->err = -ENOMEM;
+		return;
+	}
+	st->fuids[st->nflags] = f->uid;
+	st->fmodseq[st->nflags] = f->modseq;
+	st->nflags++;
+}
+
+struct name_ctx {
+	char *name;
+};
+
+static int got_name(void *ctx, const struct store_msg *msg)
+{
+	struct name_ctx *c = ctx;
+
+	c->name = strdup(msg->name);
+	return 0;
+}
+
+/* Forget message UID of F: store, body, and the kernel's entry. */
+static void forget_msg(struct mfs *m, struct folder *f, uint32_t uid)
+{
+	struct name_ctx c = { 0 };
+
+	if (store_msg_get(m->store, f->id, uid, got_name, &c) < 0)
+		return;
+	store_msg_delete(m->store, f->id, &uid, 1);
+	body_remove(m->bodies, f->id, uid);
+	if (c.name) {
+		notify_entry(m, ino_folder(f->id), c.name);
+		free(c.name);
+	}
+	notify_inode(m, ino_folder(f->id), 0, 0);
+	pthread_mutex_lock(&f->lock);
+	f->mtime = time(NULL);
+	pthread_mutex_unlock(&f->lock);
+}
+
+static void ev_expunge(void *ctx, uint32_t uid)
+{
+	struct slot *sl = ctx;
+
+	if (sl->f)
+		forget_msg(sl->b->m, sl->f, uid);
+	if (sl->sync)
+		sl->sync->changed = 1;
+}
+
+static void ev_exists(void *ctx, uint32_t count)
+{
+	struct slot *sl = ctx;
+
+	(void)count;
+	/* New mail while doing something else: fetch it soon. A sync in
+	 * progress compares counts itself. */
+	if (sl->f && !sl->sync)
+		folder_sync_later(sl->b->m, sl->f);
+}
+
+static void ev_lost_track(void *ctx)
+{
+	struct slot *sl = ctx;
+
+	if (!sl->f)
+		return;
+	pthread_mutex_lock(&sl->f->lock);
+	sl->f->modseq = 0;      /* no shortcut next time: compare every UID */
+	pthread_mutex_unlock(&sl->f->lock);
+	folder_sync_later(sl->b->m, sl->f);
+}
+
+static int sink_write(struct imap_sink *sk, const char *data, size_t len)
+{
+	struct slot *sl = (struct slot *)((char *)sk - offsetof(struct slot, sink));
+
+	return fetch_data(sl->fx, data, len);
+}
+
+static void sink_end(struct imap_sink *sk, int err)
+{
+	struct slot *sl = (struct slot *)((char *)sk - offsetof(struct slot, sink));
+
+	sl->body_status = err ? err : 1;
+}
+
+static struct imap_sink *ev_body(void *ctx, uint32_t uid, uint64_t offset, uint64_t size)
+{
+	struct slot *sl = ctx;
+
+	if (!sl->fx || offset != 0 || sl->body_status != 0 ||
+	    (uid && uid != fetch_uid(sl->fx)))
+		return NULL;
+	if (fetch_begin(sl->fx, size) < 0) {
+		sl->body_status = -EIO;
+		return NULL;
+	}
+	sl->sink.write = sink_write;
+	sl->sink.end = sink_end;
+	return &sl->sink;
+}
+
+static const struct imap_events events = {
+	.fetch = ev_fetch,
+	.expunge = ev_expunge,
+	.exists = ev_exists,
+	.lost_track = ev_lost_track,
+	.body = ev_body,
+};
+
+/* ---- the pool ---------------------------------------------------------------- */
+
+static void trace(void *ctx, char dir, const char *line, size_t len)
+{
+	(void)ctx;
+	while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+		len--;
+	log_debug("%c: %.*s", dir, (int)len, line);
+}
+
+/* One line telling the user what went wrong and what to do. */
+static void explain(struct imapb *b, struct imap_session *s, char *err, size_t errlen)
+{
+	const struct mfs_options *o = b->m->opt;
+
+	switch (imap_fail_class(s)) {
+	case IMAP_FAIL_CONN:
+		if (imap_conn_fail(s) == CONN_FAIL_CERT)
+			snprintf(err, errlen, "%s; if you trust this server, give its CA "
+			         "certificate with -o cafile=PATH", imap_error(s));
+		else if (imap_conn_fail(s) == CONN_FAIL_RESOLVE ||
+		         imap_conn_fail(s) == CONN_FAIL_CONNECT)
+			snprintf(err, errlen, "%s (check the host and port in the URL)", imap_error(s));
+		else
+			snprintf(err, errlen, "%s", imap_error(s));
+		break;
+	case IMAP_FAIL_AUTH:
+		snprintf(err, errlen, "%s on %s (check the user name and password)",
+		         imap_error(s), o->host);
+		break;
+	case IMAP_FAIL_PROTO:
+		snprintf(err, errlen, "%s:%u does not answer like an IMAP server: %s", o->host,
+		         o->port, imap_error(s));
+		break;
+	default:
+		snprintf(err, errlen, "%s: %s", o->host, imap_error(s));
+		break;
+	}
+}
+
+/* Open a new session. */
+static struct imap_session *session_open(struct imapb *b, char *err, size_t errlen, int *r_out)
+{
+	struct imap_session *s = imap_session_new(&b->params);
+	int r;
+
+	if (!s) {
+		*r_out = -ENOMEM;
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	r = imap_connect(s);
+	if (r < 0) {
+		explain(b, s, err, errlen);
+		imap_session_free(s);
+		*r_out = r;
+		return NULL;
+	}
+	pthread_mutex_lock(&b->lock);
+	if (!b->caps)
+		b->caps = strdup(imap_caps_text(s));
+	pthread_mutex_unlock(&b->lock);
+	status_online(b->m, 1);
+	return s;
+}
+
+/* Take a session, preferring one that has SERVER selected. Waits while all
+ * are busy. */
+static struct slot *pool_get(struct imapb *b, const char *server, int *r_out)
+{
+	struct slot *sl = NULL;
+	char err[512];
+
+	pthread_mutex_lock(&b->lock);
+	for (;;) {
+		struct slot *any = NULL, *empty = NULL;
+
+		for (int i = 0; i < POOL_MAX; i++) {
+			struct slot *c = &b->slots[i];
+			if (c->busy)
+				continue;
+			if (!c->s) {
+				if (!empty)
+					empty = c;
+				continue;
+			}
+			const char *sel = imap_selected(c->s);
+			if (server && sel && strcmp(sel, server) == 0) {
+				sl = c;
+				break;
+			}
+			if (!any)
+				any = c;
+		}
+		if (!sl)
+			sl = any ? any : empty;
+		if (sl)
+			break;
+		pthread_cond_wait(&b->cond, &b->lock);
+	}
+	sl->busy = 1;
+	pthread_mutex_unlock(&b->lock);
+	if (!sl->s) {
+		sl->s = session_open(b, err, sizeof(err), r_out);
+		if (!sl->s) {
+			log_warn("%s", err);
+			status_error(b->m, "%s", err);
+			status_online(b->m, 0);
+			pthread_mutex_lock(&b->lock);
+			sl->busy = 0;
+			pthread_cond_signal(&b->cond);
+			pthread_mutex_unlock(&b->lock);
+			if (*r_out != -ENOMEM)
+				*r_out = -EIO;
+			return NULL;
+		}
+	}
+	sl->f = NULL;
+	sl->sync = NULL;
+	sl->fx = NULL;
+	return sl;
+}
+
+static void pool_put(struct slot *sl)
+{
+	struct imapb *b = sl->b;
+
+	if (imap_broken(sl->s)) {
+		log_warn("connection to %s lost: %s", b->m->opt->host, imap_error(sl->s));
+		status_error(b->m, "%s", imap_error(sl->s));
+		imap_session_free(sl->s);
+		sl->s = NULL;
+	}
+	sl->f = NULL;
+	sl->sync = NULL;
+	sl->fx = NULL;
+	pthread_mutex_lock(&b->lock);
+	sl->busy = 0;
+	pthread_cond_signal(&b->cond);
+	pthread_mutex_unlock(&b->lock);
+}
+
+/* ---- mail_ops ------------------------------------------------------------------- */
+
+static int imapb_open(struct mfs *m, char *err, size_t errlen)
+{
+	struct imapb *b = calloc(1, sizeof(*b));
+	const struct mfs_options *o = m->opt;
+	int r;
+
+	if (!b) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	b->m = m;
+	pthread_mutex_init(&b->lock, NULL);
+	pthread_cond_init(&b->cond, NULL);
+	for (int i = 0; i < POOL_MAX; i++)
+		b->slots[i].b = b;
+	b->params.conn.host = o->host;
+	b->params.conn.port = o->port;
+	b->params.conn.implicit_tls = o->implicit_tls;
+	b->params.conn.tls = m->tls;
+	b->params.conn.timeout_ms = o->timeout * 1000;
+	b->params.require_tls = !o->tls_insecure_plaintext;
+	b->params.user = o->user;
+	b->params.secret = m->secret;
+	b->params.auth = o->oauth2_token_command ? IMAP_AUTH_XOAUTH2 : IMAP_AUTH_PASSWORD;
+	if (o->debug)
+		b->params.trace = trace;
+	m->backend = b;
+
+	/* The first session checks the account before anything is mounted. */
+	b->slots[0].s = session_open(b, err, errlen, &r);
+	if (!b->slots[0].s)
+		return r;
+	return 0;
+}
+
+struct list_ctx {
+	struct tree_entry *e;
+	size_t n, cap;
+	int err;
+};
+
+static int list_cb(void *ctx, const struct imap_list_entry *le)
+{
+	struct list_ctx *c = ctx;
+
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 32;
+		struct tree_entry *ne = realloc(c->e, cap * sizeof(*ne));
+		if (!ne)
+			return -ENOMEM;
+		c->e = ne;
+		c->cap = cap;
+	}
+	c->e[c->n].server = strdup(le->name);
+	if (!c->e[c->n].server)
+		return -ENOMEM;
+	c->e[c->n].delim = le->delim;
+	c->e[c->n].flags = ((le->flags & IMAP_LIST_NOSELECT) ? STORE_FOLDER_NOSELECT : 0) |
+	                   ((le->flags & IMAP_LIST_NOINFERIORS) ? STORE_FOLDER_NOINFERIORS : 0);
+	c->n++;
+	return 0;
+}
+
+static int imapb_list(struct mfs *m)
+{
+	struct imapb *b = B(m);
+	struct list_ctx c = { 0 };
+	struct slot *sl;
+	int r;
+
+	sl = pool_get(b, NULL, &r);
+	if (!sl)
+		return r;
+	r = imap_list(sl->s, list_cb, &c);
+	pool_put(sl);
+	if (r == 0)
+		r = tree_sync(m, c.e, c.n);
+	for (size_t i = 0; i < c.n; i++)
+		free((char *)c.e[i].server);
+	free(c.e);
+	return r;
+}
+
+static void sync_flush(struct slot *sl)
+{
+	struct sync_state *st = sl->sync;
+	struct mfs *m = sl->b->m;
+	int r;
+
+	if (st->nmsgs) {
+		r = store_msg_put(m->store, sl->f->id, st->msgs, st->nmsgs);
+		if (r < 0)
+			st->err = r;
+		for (size_t i = 0; i < st->nmsgs; i++)
+			free_msg(&st->msgs[i]);
+		st->nmsgs = 0;
+		st->changed = 1;
+	}
+	if (st->nflags) {
+		r = store_msg_set_flags(m->store, sl->f->id, st->fuids,
+		                        (const char *const *)st->fflags, st->fmodseq, st->nflags);
+		if (r < 0)
+			st->err = r;
+		for (size_t i = 0; i < st->nflags; i++)
+			free(st->fflags[i]);
+		st->nflags = 0;
+	}
+}
+
+static void sync_free(struct sync_state *st)
+{
+	free(st->msgs);
+	free(st->fuids);
+	free(st->fflags);
+	free(st->fmodseq);
+	free(st->seen);
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Compare every UID the server has with the store: UID FETCH 1:* (FLAGS)
+ * refreshes all flags and tells which messages are gone (SPEC §4, for
+ * servers without CONDSTORE, and whenever counts disagree). */
+static int full_compare(struct slot *sl, uint32_t exists)
+{
+	struct sync_state *st = sl->sync;
+	struct mfs *m = sl->b->m;
+	uint32_t *have = NULL;
+	size_t nhave = 0, i, j;
+	int r = 0;
+
+	st->nseen = 0;
+	st->collect_seen = 1;
+	if (exists)
+		r = imap_uid_fetch(sl->s, "1:*", "UID FLAGS", NULL);
+	st->collect_seen = 0;
+	if (r < 0)
+		return r;
+	sync_flush(sl);
+	if (store_msg_uids(m->store, sl->f->id, &have, &nhave) < 0)
+		return -EIO;
+	qsort(st->seen, st->nseen, sizeof(*st->seen), cmp_u32);
+	for (i = j = 0; i < nhave; i++) {
+		while (j < st->nseen && st->seen[j] < have[i])
+			j++;
+		if (j < st->nseen && st->seen[j] == have[i])
+			continue;
+		forget_msg(m, sl->f, have[i]);
+		st->changed = 1;
+	}
+	free(have);
+	return 0;
+}
+
+/* Highest known UID of F and how many messages the store holds. */
+static uint32_t max_uid(struct mfs *m, struct folder *f, uint64_t *count_r)
+{
+	struct store_stats stats = { 0 };
+
+	store_msg_stats(m->store, f->id, &stats);
+	*count_r = stats.count;
+	return stats.max_uid;
+}
+
+static int imapb_sync(struct mfs *m, struct folder *f)
+{
+	struct imapb *b = B(m);
+	struct sync_state st = { 0 };
+	struct imap_mailbox mb;
+	uint32_t uidvalidity, maxuid;
+	uint64_t modseq, count;
+	struct slot *sl;
+	int r, first, qresync, selected;
+	char set[32];
+
+	pthread_mutex_lock(&f->lock);
+	uidvalidity = f->uidvalidity;
+	modseq = f->modseq;
+	pthread_mutex_unlock(&f->lock);
+	first = uidvalidity == 0;
+
+	sl = pool_get(b, f->server, &r);
+	if (!sl)
+		return r;
+	sl->f = f;
+	sl->sync = &st;
+	qresync = !first && modseq && imap_qresync_enabled(sl->s);
+	r = imap_select(sl->s, f->server, 1, 0, qresync ? uidvalidity : 0, qresync ? modseq : 0,
+	                &events, sl, &mb);
+	if (r < 0)
+		goto out;
+	selected = r == 0;
+	if (!selected) {
+		/* Already selected here: everything since is known but new mail. */
+		r = imap_noop(sl->s);
+		if (r < 0)
+			goto out;
+		mb = *imap_mailbox(sl->s);
+	}
+	if (!first && mb.uidvalidity != uidvalidity) {
+		/* The folder was deleted and recreated: nothing cached is valid,
+		 * and nothing is deleted on the server (SPEC §4). */
+		struct folder *nf = tree_renew(m, f);
+
+		pool_put(sl);
+		sync_free(&st);
+		if (!nf)
+			return -EIO;
+		return folder_sync(m, nf);
+	}
+
+	maxuid = max_uid(m, f, &count);
+	if (first) {
+		if (mb.exists)
+			r = imap_uid_fetch(sl->s, "1:*", META_ITEMS, NULL);
+		st.changed = 1;
+	} else if (selected && !qresync) {
+		/* Flags and expunges since the last sync. */
+		if ((imap_caps(sl->s) & IMAP_CAP_CONDSTORE) && modseq && mb.highestmodseq) {
+			if (mb.highestmodseq != modseq) {
+				snprintf(set, sizeof(set), "CHANGEDSINCE %" PRIu64, modseq);
+				r = imap_uid_fetch(sl->s, "1:*", "UID FLAGS", set);
+			}
+		} else {
+			r = full_compare(sl, mb.exists);
+		}
+	}
+	if (r < 0)
+		goto out;
+	sync_flush(sl);
+
+	/* New messages: everything above the highest UID we know. The server
+	 * answers n:* with the last message even when it is below n
+	 * (RFC 3501 §6.4.8), hence min_new. */
+	if (!first) {
+		maxuid = max_uid(m, f, &count);
+		mb = *imap_mailbox(sl->s);
+		if (mb.exists > count || (mb.uidnext && mb.uidnext > maxuid + 1 && mb.exists)) {
+			st.min_new = maxuid + 1;
+			snprintf(set, sizeof(set), "%u:*", maxuid + 1);
+			r = imap_uid_fetch(sl->s, set, META_ITEMS, NULL);
+			if (r < 0)
+				goto out;
+			sync_flush(sl);
+		}
+		/* Counts must agree now; if not, something was missed. */
+		maxuid = max_uid(m, f, &count);
+		mb = *imap_mailbox(sl->s);
+		if (count != mb.exists) {
+			log_debug("folder %s: %u messages on the server, %" PRIu64 " known: "
+			          "comparing all", f->server, mb.exists, count);
+			r = full_compare(sl, mb.exists);
+			if (r < 0)
+				goto out;
+		}
+	}
+	if (st.err) {
+		r = st.err;
+		goto out;
+	}
+	mb = *imap_mailbox(sl->s);
+	maxuid = max_uid(m, f, &count);
+	pthread_mutex_lock(&f->lock);
+	f->uidvalidity = mb.uidvalidity;
+	f->uidnext = mb.uidnext ? mb.uidnext : maxuid + 1;
+	f->modseq = mb.highestmodseq;
+	f->has_cache = 1;
+	if (st.changed)
+		f->mtime = time(NULL);
+	struct store_folder sf = {
+		.id = f->id, .parent = f->parent, .name = f->name, .server = f->server,
+		.delim = f->delim, .flags = f->flags, .uidvalidity = f->uidvalidity,
+		.uidnext = f->uidnext, .modseq = f->modseq, .synced = time(NULL),
+	};
+	pthread_mutex_unlock(&f->lock);
+	r = store_folder_update(m->store, &sf);
+	if (st.changed && !first)
+		notify_inode(m, ino_folder(f->id), 0, 0);
+out:
+	if (r < 0) {
+		sync_flush(sl);
+		log_debug("sync of %s failed: %s", f->server, imap_error(sl->s));
+		if (!imap_broken(sl->s) && r != -EIO)
+			status_error(m, "folder %s: %s", f->name, imap_error(sl->s));
+	}
+	pool_put(sl);
+	sync_free(&st);
+	return r;
+}
+
+static int imapb_fetch(struct mfs *m, struct fetch *fx)
+{
+	struct imapb *b = B(m);
+	struct folder *f = tree_get(m, fetch_folder(fx));
+	struct slot *sl;
+	char set[16];
+	int r;
+
+	if (!f || f->gone || !f->server)
+		return -ENOENT;
+	sl = pool_get(b, f->server, &r);
+	if (!sl)
+		return r;
+	sl->f = f;
+	sl->fx = fx;
+	sl->body_status = 0;
+	r = imap_select(sl->s, f->server, 1, 0, 0, 0, &events, sl, NULL);
+	if (r >= 0) {
+		/* BODY.PEEK: reading never sets \Seen (SPEC §2). */
+		snprintf(set, sizeof(set), "%u", fetch_uid(fx));
+		r = imap_uid_fetch(sl->s, set, "UID BODY.PEEK[]", NULL);
+	}
+	if (r == 0 && sl->body_status != 1) {
+		r = sl->body_status < 0 ? sl->body_status : -EIO;
+		if (sl->body_status == 0) {
+			/* Expunged meanwhile: the listing is out of date. */
+			log_info("message %u of %s is no longer on the server", fetch_uid(fx),
+			         f->server);
+			folder_sync_later(m, f);
+		}
+	}
+	pool_put(sl);
+	return r;
+}
+
+static void imapb_start(struct mfs *m)
+{
+	(void)m;
+}
+
+static void imapb_stop(struct mfs *m)
+{
+	struct imapb *b = B(m);
+
+	/* Wake anything blocked on the network; the threads that own the
+	 * sessions are being stopped. */
+	pthread_mutex_lock(&b->lock);
+	for (int i = 0; i < POOL_MAX; i++)
+		if (b->slots[i].s && b->slots[i].busy)
+			imap_abort(b->slots[i].s);
+	pthread_mutex_unlock(&b->lock);
+}
+
+static void imapb_close(struct mfs *m)
+{
+	struct imapb *b = B(m);
+
+	if (!b)
+		return;
+	for (int i = 0; i < POOL_MAX; i++) {
+		if (b->slots[i].s) {
+			imap_logout(b->slots[i].s);
+			imap_session_free(b->slots[i].s);
+		}
+	}
+	free(b->caps);
+	pthread_mutex_destroy(&b->lock);
+	pthread_cond_destroy(&b->cond);
+	free(b);
+	m->backend = NULL;
+}
+
+static void imapb_status(struct mfs *m, char **buf, size_t *len)
+{
+	struct imapb *b = B(m);
+	int n = 0;
+
+	pthread_mutex_lock(&b->lock);
+	for (int i = 0; i < POOL_MAX; i++)
+		n += b->slots[i].s != NULL;
+	buf_printf(buf, len, "protocol: IMAP, %d connection%s open\n", n, n == 1 ? "" : "s");
+	buf_printf(buf, len, "capabilities: %s\n", b->caps ? b->caps : "(not connected yet)");
+	pthread_mutex_unlock(&b->lock);
+}
+
+const struct mail_ops backend_imap = {
+	.open = imapb_open,
+	.list = imapb_list,
+	.sync = imapb_sync,
+	.fetch = imapb_fetch,
+	.start = imapb_start,
+	.stop = imapb_stop,
+	.close = imapb_close,
+	.status = imapb_status,
+};

@@ -1,0 +1,224 @@
+/* layout.c - message file names and folder directory names (SPEC §2).
+ *
+ * A message name depends only on the UID and the Subject, which never change
+ * for the life of a message (RFC 3501 §2.3.1.1 for the UID), so flag changes
+ * never rename a file. The sanitizer is what keeps a hostile Subject from
+ * producing a name the kernel or a shell would misread.
+ */
+#include "fs/layout.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define UID_DIGITS 10   /* UINT32_MAX is 4294967295 */
+#define EXT ".eml"
+#define EXT_LEN (sizeof(EXT) - 1)
+/* "<uid> <subject>.eml" */
+#define SUBJECT_MAX (LAYOUT_NAME_MAX - UID_DIGITS - 1 - EXT_LEN)
+
+/* U+2215 DIVISION SLASH, which looks like "/" and may stand in a name. */
+#define DIVISION_SLASH "\xe2\x88\x95"
+#define DIVISION_SLASH_LEN 3
+
+/* Strict UTF-8 (RFC 3629, Unicode Table 3-7): no overlong forms, no
+ * surrogates, nothing above U+10FFFF. Returns the length of the valid
+ * sequence at S (N > 0 bytes available) with its code point, or minus the
+ * length of the "maximal subpart" of an invalid one (at least 1), the unit
+ * that Unicode §3.9 recommends replacing with one U+FFFD. */
+static long utf8_next(const unsigned char *s, size_t n, uint32_t *cp_r)
+{
+	unsigned char lo = 0x80, hi = 0xbf;
+	size_t need, i;
+	uint32_t cp;
+
+	if (s[0] < 0x80) {
+		*cp_r = s[0];
+		return 1;
+	}
+	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+		need = 1;
+		cp = s[0] & 0x1f;
+	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+		need = 2;
+		cp = s[0] & 0x0f;
+		if (s[0] == 0xe0)
+			lo = 0xa0;
+		else if (s[0] == 0xed)
+			hi = 0x9f;
+	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+		need = 3;
+		cp = s[0] & 0x07;
+		if (s[0] == 0xf0)
+			lo = 0x90;
+		else if (s[0] == 0xf4)
+			hi = 0x8f;
+	} else {
+		return -1;
+	}
+	for (i = 1; i <= need; i++) {
+		if (i >= n || s[i] < lo || s[i] > hi)
+			return -(long)i;
+		cp = cp << 6 | (s[i] & 0x3f);
+		lo = 0x80;
+		hi = 0xbf;
+	}
+	*cp_r = cp;
+	return (long)need + 1;
+}
+
+/* C0, DEL and C1 (U+0080-U+009F): terminals act on them, and a file name
+ * should never be able to move the cursor or end a line. */
+static int is_control(uint32_t cp)
+{
+	return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f);
+}
+
+char *layout_message_name(uint32_t uid, const char *subject)
+{
+	char subj[SUBJECT_MAX + 1];
+	size_t len = 0, left;
+	const unsigned char *p = (const unsigned char *)(subject ? subject : "");
+	char *name;
+
+	/* One pass: map each character, collapse white space, drop leading
+	 * spaces and dots, and stop at the first character that does not
+	 * fit; trailing spaces and dots are dropped at the end, after the
+	 * cut, so that the cut never leaves "subject .eml". */
+	for (left = strlen((const char *)p); left > 0;) {
+		const char *c = (const char *)p;
+		size_t clen;
+		uint32_t cp;
+		long k = utf8_next(p, left, &cp);
+
+		if (k < 0) {
+			c = "\xef\xbf\xbd";     /* U+FFFD */
+			clen = 3;
+			k = -k;
+		} else if (is_control(cp) || cp == ' ') {
+			c = " ";
+			clen = 1;
+		} else if (cp == '/') {
+			c = DIVISION_SLASH;
+			clen = DIVISION_SLASH_LEN;
+		} else {
+			clen = (size_t)k;
+		}
+		p += k;
+		left -= (size_t)k;
+		if (*c == ' ' && (len == 0 || subj[len - 1] == ' '))
+			continue;
+		if (*c == '.' && len == 0)
+			continue;
+		if (len + clen > SUBJECT_MAX)
+			break;
+		memcpy(subj + len, c, clen);
+		len += clen;
+	}
+	while (len > 0 && (subj[len - 1] == ' ' || subj[len - 1] == '.'))
+		len--;
+	subj[len] = '\0';
+
+	name = malloc(UID_DIGITS + 1 + len + EXT_LEN + 1);
+	if (name == NULL)
+		return NULL;
+	if (len == 0)
+		sprintf(name, "%010" PRIu32 EXT, uid);
+	else
+		sprintf(name, "%010" PRIu32 " %s" EXT, uid, subj);
+	return name;
+}
+
+int layout_message_uid(const char *name, uint32_t *uid_r)
+{
+	size_t n = strnlen(name, LAYOUT_NAME_MAX + 1);
+	uint64_t uid = 0;
+	size_t i;
+
+	if (n > LAYOUT_NAME_MAX || n < UID_DIGITS + EXT_LEN)
+		return -ENOENT;
+	for (i = 0; i < UID_DIGITS; i++) {
+		if (name[i] < '0' || name[i] > '9')
+			return -ENOENT;
+		uid = uid * 10 + (uint64_t)(name[i] - '0');
+	}
+	if (uid > UINT32_MAX)
+		return -ENOENT;
+	/* "<uid>.eml", or "<uid> <at least one byte>.eml" */
+	if (n == UID_DIGITS + EXT_LEN) {
+		if (strcmp(name + UID_DIGITS, EXT) != 0)
+			return -ENOENT;
+	} else if (name[UID_DIGITS] != ' ' || n < UID_DIGITS + 2 + EXT_LEN
+		   || strcmp(name + n - EXT_LEN, EXT) != 0) {
+		return -ENOENT;
+	}
+	*uid_r = (uint32_t)uid;
+	return 0;
+}
+
+char *layout_dir_name(const char *component)
+{
+	const unsigned char *p = (const unsigned char *)component;
+	size_t left = strlen(component), out_len = 0;
+	char *name, *o;
+
+	if (left == 0 || strcmp(component, ".") == 0 || strcmp(component, "..") == 0)
+		goto inval;
+	/* First pass: validate and measure. U+2215 in the server's name is
+	 * refused, because it would come back as "/" and name another
+	 * folder: the two functions must be exact inverses. */
+	while (left > 0) {
+		uint32_t cp;
+		long k = utf8_next(p, left, &cp);
+
+		if (k < 0 || is_control(cp) || cp == 0x2215)
+			goto inval;
+		out_len += cp == '/' ? DIVISION_SLASH_LEN : (size_t)k;
+		p += k;
+		left -= (size_t)k;
+	}
+	if (out_len > LAYOUT_NAME_MAX)
+		goto inval;
+
+	name = malloc(out_len + 1);
+	if (name == NULL)
+		return NULL;
+	for (o = name, p = (const unsigned char *)component; *p != '\0'; p++) {
+		if (*p == '/') {
+			memcpy(o, DIVISION_SLASH, DIVISION_SLASH_LEN);
+			o += DIVISION_SLASH_LEN;
+		} else {
+			*o++ = (char)*p;
+		}
+	}
+	*o = '\0';
+	return name;
+
+inval:
+	errno = EINVAL;
+	return NULL;
+}
+
+char *layout_dir_component(const char *dirname)
+{
+	char *comp = malloc(strlen(dirname) + 1);
+	const char *p = dirname;
+	char *o = comp;
+
+	if (comp == NULL)
+		return NULL;
+	/* Matching the three bytes is enough: in UTF-8 they cannot be the
+	 * tail of another character. */
+	while (*p != '\0') {
+		if (strncmp(p, DIVISION_SLASH, DIVISION_SLASH_LEN) == 0) {
+			*o++ = '/';
+			p += DIVISION_SLASH_LEN;
+		} else {
+			*o++ = *p++;
+		}
+	}
+	*o = '\0';
+	return comp;
+}

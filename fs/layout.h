@@ -1,0 +1,52 @@
+/* layout.h - how server names become file names and back (SPEC §2).
+ *
+ * Message files: "<uid, zero-padded to 10 digits> <subject>.eml", where the
+ * subject is the decoded Subject header, sanitized. Sorting by name with plain
+ * `ls` is arrival (UID) order; the name never changes for the life of the
+ * message, because it only uses the UID and the subject.
+ *
+ * Folder directories: one path component per level of the server's
+ * hierarchy, decoded from modified UTF-7 to UTF-8; a "/" inside a component
+ * (possible when the delimiter is not "/") is shown as U+2215 "∕" and mapped
+ * back.
+ *
+ * Ownership: returned strings are malloc'd and belong to the caller.
+ */
+#ifndef MAILFS_LAYOUT_H
+#define MAILFS_LAYOUT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define LAYOUT_NAME_MAX 255    /* bytes of one file name (NAME_MAX) */
+
+/* Build the file name of message UID with decoded subject SUBJECT (UTF-8, may
+ * be NULL or empty: then "<uid>.eml"). Sanitizing: invalid UTF-8 sequences
+ * become U+FFFD; NUL, C0/C1 controls and DEL become a space; "/" becomes
+ * "∕" (U+2215); runs of whitespace collapse to one space; leading and trailing
+ * spaces and dots of the subject are dropped; the subject is cut at a
+ * character boundary so that the whole name is at most LAYOUT_NAME_MAX bytes.
+ * Returns NULL only on ENOMEM. */
+char *layout_message_name(uint32_t uid, const char *subject);
+
+/* Parse the UID back out of a message file name made by layout_message_name.
+ * Returns 0 and the UID, or -ENOENT when NAME is not of that form. (The
+ * caller still compares the whole name with the stored one.) */
+int layout_message_uid(const char *name, uint32_t *uid_r);
+
+/* Turn one server-side hierarchy component (already decoded to UTF-8) into a
+ * directory name: "/" becomes "∕". Returns NULL with errno EINVAL when the
+ * component cannot be shown as a directory ("", ".", "..", control
+ * characters, invalid UTF-8, longer than LAYOUT_NAME_MAX bytes once mapped,
+ * or "∕" itself, which would map back to "/"): such a folder is left out of
+ * the tree. NULL with ENOMEM otherwise. */
+char *layout_dir_name(const char *component);
+
+/* Inverse of layout_dir_name: "∕" becomes "/". For every component that
+ * layout_dir_name accepts, layout_dir_component(layout_dir_name(c)) is c.
+ * A name the user creates (mkdir) maps to a component without checks; the
+ * caller verifies that layout_dir_name gives the name back. Returns NULL on
+ * ENOMEM. */
+char *layout_dir_component(const char *dirname);
+
+#endif

@@ -1,0 +1,226 @@
+/* main.c - mailfs start-up and shutdown.
+ *
+ * Order matters (SPEC §1): the account is checked (connect, TLS, login)
+ * before anything is mounted and before daemonizing, so that a wrong
+ * password or host makes the `mailfs` command itself fail with one line and
+ * a non-zero status. Threads start only after daemonizing (fork keeps only
+ * the calling thread).
+ */
+#include "fs/mfs.h"
+#include "fs/fetch.h"
+#include "fs/log.h"
+#include "fs/options.h"
+#include "fs/secret.h"
+#include "cache/body.h"
+#include "cache/store.h"
+#include "net/tls.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define FETCH_THREADS 2
+
+static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+static void die(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("mailfs: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(1);
+}
+
+/* mkdir -p with mode 0700 for what we create. */
+static int make_dirs(const char *path)
+{
+	char buf[PATH_MAX];
+	size_t len = strlen(path);
+
+	if (len >= sizeof(buf))
+		return -ENAMETOOLONG;
+	memcpy(buf, path, len + 1);
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0700) < 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(buf, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+static int setup_cache_dir(struct mfs_options *o, int *lockfd_r)
+{
+	char *abs, *lockpath = NULL;
+	struct stat st;
+	int r, fd;
+
+	if (!o->cache_dir && !(o->cache_dir = options_default_cache_dir(o)))
+		die("out of memory");
+	r = make_dirs(o->cache_dir);
+	if (r < 0)
+		die("cannot create cache directory %s: %s", o->cache_dir, strerror(-r));
+	abs = realpath(o->cache_dir, NULL);
+	if (!abs)
+		die("cannot use cache directory %s: %s", o->cache_dir, strerror(errno));
+	free(o->cache_dir);
+	o->cache_dir = abs;
+	/* SPEC §5: the cache holds mail; only its owner may enter it. */
+	if (stat(abs, &st) < 0 || !S_ISDIR(st.st_mode))
+		die("cache directory %s is not a directory", abs);
+	if ((st.st_mode & 077) && chmod(abs, 0700) < 0)
+		die("cannot make cache directory %s private: %s", abs, strerror(errno));
+	if (asprintf(&lockpath, "%s/lock", abs) < 0)
+		die("out of memory");
+	fd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	free(lockpath);
+	if (fd < 0)
+		die("cannot create a lock in %s: %s", abs, strerror(errno));
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0)
+		die("cache directory %s is in use by another mailfs; "
+		    "unmount it first or give another cache_dir", abs);
+	*lockfd_r = fd;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	struct mfs_options opt = { 0 };
+	struct mfs m = { 0 };
+	struct fuse_loop_config *lc = NULL;
+	char err[768];
+	char *fsname = NULL;
+	int lockfd = -1, r, ret = 1;
+
+	/* A closed stdin/stdout/stderr must not become our sockets or files. */
+	for (int fd = open("/dev/null", O_RDWR); fd >= 0 && fd <= 2; fd = open("/dev/null", O_RDWR))
+		;
+	signal(SIGPIPE, SIG_IGN);
+	if (options_parse(&args, &opt, err, sizeof(err)) < 0)
+		die("%s", err);
+	if (opt.show_help) {
+		fputs(options_usage, stdout);
+		return 0;
+	}
+	if (opt.show_version) {
+		printf("mailfs %s (libfuse %s)\n", MAILFS_VERSION, fuse_pkgversion());
+		return 0;
+	}
+	log_init(opt.debug);
+	if (opt.proto != PROTO_IMAP)
+		die("POP3 is not supported yet by this version; use an imap:// or imaps:// URL");
+	if (!opt.implicit_tls && opt.tls_insecure_plaintext)
+		log_warn("tls_insecure_plaintext: password and mail cross the network "
+		         "unencrypted; use this only for tests on loopback");
+
+	m.opt = &opt;
+	m.ops = &backend_imap;
+	m.uid = getuid();
+	m.gid = getgid();
+	m.mount_time = time(NULL);
+	pthread_rwlock_init(&m.tree_lock, NULL);
+	pthread_mutex_init(&m.status_lock, NULL);
+
+	setup_cache_dir(&opt, &lockfd);
+	if (secret_get(&opt, &m.secret, err, sizeof(err)) < 0)
+		die("%s", err);
+	m.tls = tls_ctx_new(opt.cafile, err, sizeof(err));
+	if (!m.tls)
+		die("%s", err);
+	r = store_open(opt.cache_dir, opt.proto == PROTO_POP3, &m.store, err, sizeof(err));
+	if (r < 0)
+		die("%s", err);
+	r = body_cache_open(opt.cache_dir, &m.bodies);
+	if (r < 0)
+		die("cannot use cache directory %s: %s", opt.cache_dir, strerror(-r));
+	r = tree_load(&m);
+	if (r < 0)
+		die("cannot read the cache in %s: %s", opt.cache_dir, store_error(m.store));
+
+	/* Check the account now: a wrong password or host fails here. */
+	r = m.ops->open(&m, err, sizeof(err));
+	if (r < 0)
+		die("%s", err);
+	r = m.ops->list(&m);
+	if (r < 0)
+		die("cannot list the folders of %s: %s", opt.host, strerror(-r));
+
+	/* Only the owner may see the mail, even with allow_other. */
+	if (asprintf(&fsname, "-ofsname=%s,subtype=mailfs,default_permissions",
+	             opt.url) < 0)
+		die("out of memory");
+	for (char *p = fsname + 9; *p && *p != ','; p++)
+		if (*p == ',')
+			*p = '_';
+	fuse_opt_add_arg(&args, fsname);
+
+	m.se = fuse_session_new(&args, &fs_ops, sizeof(fs_ops), &m);
+	if (!m.se)
+		die("cannot create the FUSE session (bad FUSE options?)");
+	if (fuse_set_signal_handlers(m.se) < 0)
+		die("cannot install signal handlers");
+	if (fuse_session_mount(m.se, opt.mountpoint) < 0)
+		die("cannot mount on %s (does it exist, and is it empty and not mounted?)",
+		    opt.mountpoint);
+	if (!opt.foreground)
+		log_to_syslog();
+	if (fuse_daemonize(opt.foreground) < 0)
+		die("cannot daemonize");
+
+	if (notify_start(&m) < 0 || fetch_start(&m, FETCH_THREADS) < 0 || sync_start(&m) < 0) {
+		log_err("cannot start threads");
+		goto unmount;
+	}
+	m.ops->start(&m);
+	log_info("mounted %s on %s", opt.url, opt.mountpoint);
+
+	lc = fuse_loop_cfg_create();
+	fuse_loop_cfg_set_clone_fd(lc, 0);
+	fuse_loop_cfg_set_max_threads(lc, 16);
+	ret = fuse_session_loop_mt(m.se, lc) != 0;
+	fuse_loop_cfg_destroy(lc);
+
+unmount:
+	/* Stop the producers of work first, then what they feed. */
+	m.ops->stop(&m);
+	sync_stop(&m);
+	fetch_stop(&m);
+	notify_stop(&m);
+	fuse_session_unmount(m.se);
+	fuse_remove_signal_handlers(m.se);
+	fuse_session_destroy(m.se);
+	m.ops->close(&m);
+	store_close(m.store);
+	body_cache_close(m.bodies);
+	tls_ctx_free(m.tls);
+	explicit_bzero(m.secret, strlen(m.secret));
+	free(m.secret);
+	for (size_t i = 0; i < m.nfolders; i++) {
+		free(m.folders[i]->name);
+		free(m.folders[i]->server);
+		free(m.folders[i]);
+	}
+	free(m.folders);
+	free(fsname);
+	fuse_opt_free_args(&args);
+	options_free(&opt);
+	if (lockfd >= 0)
+		close(lockfd);
+	return ret;
+}

@@ -1,0 +1,191 @@
+/* mfs.h - the mounted filesystem: what fs/ modules share.
+ *
+ * Inodes are computed, not allocated: a folder's directory is
+ * (folder id << 32) and a message is (folder id << 32 | UID). Folder ids are
+ * never reused (a UIDVALIDITY change gives the folder a new id), so an inode
+ * number always denotes the same immutable message, and the kernel may
+ * cache its attributes and pages for as long as it likes. Only inodes of
+ * files being written (folder part 0) carry state.
+ *
+ * Ownership: all memory belongs to its creator unless stated otherwise.
+ * Folder objects are never freed while mounted (a folder removed on the
+ * server is only marked gone), so a pointer to one stays valid.
+ */
+#ifndef MAILFS_MFS_H
+#define MAILFS_MFS_H
+
+#include <pthread.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#define FUSE_USE_VERSION 314
+#include <fuse_lowlevel.h>
+
+#include "fs/options.h"
+
+struct store;
+struct body_cache;
+struct tls_ctx;
+struct mfs;
+struct fetch;
+
+#define INO_ROOT    ((fuse_ino_t)1)
+#define INO_STATUS  ((fuse_ino_t)2)
+#define STATUS_NAME ".mailfs-status"
+
+static inline fuse_ino_t ino_folder(int64_t id) { return (fuse_ino_t)id << 32; }
+static inline fuse_ino_t ino_msg(int64_t id, uint32_t uid) { return ((fuse_ino_t)id << 32) | uid; }
+static inline int64_t ino_folder_id(fuse_ino_t ino) { return (int64_t)(ino >> 32); }
+static inline uint32_t ino_uid(fuse_ino_t ino) { return (uint32_t)ino; }
+
+/* One directory of the tree: a server folder, or a directory only implied
+ * by the name of a folder below it. */
+struct folder {
+	/* Fixed at creation (server may be set once, when an implied directory
+	 * turns out to be a real folder). */
+	int64_t id;
+	char *server;           /* wire name; NULL for an implied directory */
+	char delim;
+
+	/* Protected by mfs.tree_lock. */
+	int64_t parent;         /* folder id, 0 for the root */
+	char *name;             /* directory name */
+	unsigned flags;         /* STORE_FOLDER_* */
+	int gone;               /* removed from the server or renewed */
+	int nsub;               /* subdirectories */
+	int mark;               /* scratch for tree_sync() */
+
+	/* Protected by lock. */
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int syncing;            /* a sync runs now */
+	int synced;             /* synced at least once since mounting */
+	int wanted;             /* looked at since mounting: keep it fresh */
+	time_t last_sync;       /* last successful sync */
+	time_t mtime;           /* directory mtime: last change seen */
+	int last_error;         /* of the last sync, 0 if it worked */
+	uint32_t uidvalidity, uidnext;
+	uint64_t modseq;
+	int has_cache;          /* the store holds a listing from before */
+};
+
+/* What differs between IMAP and POP3 (SPEC §2, §3), behind one table. Each
+ * function returns 0 or a negative errno. */
+struct mail_ops {
+	/* Connect and log in once, to check the account before mounting;
+	 * a one-line reason in err on failure. */
+	int (*open)(struct mfs *m, char *err, size_t errlen);
+	/* Bring the folder tree up to date. */
+	int (*list)(struct mfs *m);
+	/* Bring the messages of F up to date. */
+	int (*sync)(struct mfs *m, struct folder *f);
+	/* Download the body of fx (fetch.h) and feed it to fetch_data(). */
+	int (*fetch)(struct mfs *m, struct fetch *fx);
+	/* Start and stop background work (after daemonizing, before unmount). */
+	void (*start)(struct mfs *m);
+	void (*stop)(struct mfs *m);
+	/* Log out and free the backend. */
+	void (*close)(struct mfs *m);
+	/* Append backend lines to the status file. */
+	void (*status)(struct mfs *m, char **buf, size_t *len);
+};
+
+extern const struct mail_ops backend_imap;
+
+struct mfs {
+	struct mfs_options *opt;
+	const struct mail_ops *ops;
+	void *backend;
+	struct store *store;
+	struct body_cache *bodies;
+	struct tls_ctx *tls;
+	struct fuse_session *se;
+	uid_t uid;
+	gid_t gid;
+	time_t mount_time;
+	char *secret;               /* password or token; wiped at exit */
+
+	pthread_rwlock_t tree_lock;
+	struct folder **folders;    /* protected by tree_lock; gone ones too */
+	size_t nfolders;            /* protected by tree_lock */
+	int ntop;                   /* top-level directories; protected by tree_lock */
+
+	struct fetch_table *fetches;
+	struct notify_queue *notify;
+	struct sync_worker *sync;
+
+	pthread_mutex_t status_lock;
+	char last_error[256];       /* protected by status_lock */
+	time_t last_error_time;     /* protected by status_lock */
+	int online;                 /* protected by status_lock */
+};
+
+/* ---- tree.c: the folder table ------------------------------------------- */
+
+/* Load the folders of the store. */
+int tree_load(struct mfs *m);
+/* The folder with id ID (gone ones too), or NULL. */
+struct folder *tree_get(struct mfs *m, int64_t id);
+/* The live child named NAME of directory PARENT (0: root), or NULL. */
+struct folder *tree_child(struct mfs *m, int64_t parent, const char *name);
+/* Call cb for every live child of PARENT, with tree_lock held for reading. */
+void tree_children(struct mfs *m, int64_t parent,
+                   void (*cb)(void *ctx, struct folder *f), void *ctx);
+
+/* A folder as the server lists it. */
+struct tree_entry {
+	const char *server;     /* wire name */
+	char delim;
+	unsigned flags;         /* STORE_FOLDER_NOSELECT / NOINFERIORS */
+};
+/* Make the tree match the server's list: add, update and remove folders
+ * (with their cached messages and bodies), adding implied parents, and
+ * tell the kernel. */
+int tree_sync(struct mfs *m, const struct tree_entry *entries, size_t n);
+/* Give folder F a fresh id after a UIDVALIDITY change: the old folder is
+ * marked gone, its cache dropped; returns the new folder. */
+struct folder *tree_renew(struct mfs *m, struct folder *f);
+/* Forget all content of F (messages, bodies). */
+void tree_drop_content(struct mfs *m, struct folder *f);
+
+/* ---- sync.c: keeping folders fresh ------------------------------------------ */
+
+/* Make sure F has a listing to show: sync it now if there is none, or
+ * start a background revalidation of a cached listing once per mount.
+ * Returns 0 or a negative errno (the sync failed and nothing is cached). */
+int folder_ensure(struct mfs *m, struct folder *f);
+/* Sync F now, or wait for a sync already running. */
+int folder_sync(struct mfs *m, struct folder *f);
+/* Sync F soon, in the background. */
+void folder_sync_later(struct mfs *m, struct folder *f);
+/* The background thread: runs queued syncs, and every `poll` seconds
+ * refreshes the folder list and every folder looked at since mounting. */
+int sync_start(struct mfs *m);
+void sync_stop(struct mfs *m);
+/* Ask for a poll round now (e.g. after IDLE saw a change). */
+void sync_poll_now(struct mfs *m);
+
+/* ---- notify.c: kernel cache invalidation ----------------------------------- */
+
+/* Queue an invalidation; it is sent from a thread of its own, because
+ * sending it from a request handler of the same inode can deadlock. */
+void notify_entry(struct mfs *m, fuse_ino_t parent, const char *name);
+void notify_inode(struct mfs *m, fuse_ino_t ino, off_t off, off_t len);
+int notify_start(struct mfs *m);
+void notify_stop(struct mfs *m);
+
+/* ---- ops.c ------------------------------------------------------------------ */
+extern const struct fuse_lowlevel_ops fs_ops;
+
+/* ---- status.c --------------------------------------------------------------- */
+/* Remember ERR as the last error shown in the status file. */
+void status_error(struct mfs *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void status_online(struct mfs *m, int online);
+/* Render the status file into a malloc'd buffer. */
+int status_render(struct mfs *m, char **buf_r, size_t *len_r);
+
+/* Append formatted text to a growing buffer (status rendering). */
+void buf_printf(char **buf, size_t *len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+#endif

@@ -1,0 +1,152 @@
+/* notify.c - pushing invalidations into the kernel's caches.
+ *
+ * libfuse warns that a notification must not be sent from the execution
+ * path of an operation on the same inode (the kernel may hold the lock the
+ * notification needs). So every invalidation is queued here and sent by a
+ * thread that never serves a request.
+ */
+#include "fs/mfs.h"
+#include "fs/log.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct note {
+	struct note *next;
+	fuse_ino_t ino;          /* parent for an entry, the inode otherwise */
+	off_t off, len;
+	char *name;              /* entry name, or NULL for an inode */
+};
+
+struct notify_queue {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct note *head, *tail;   /* protected by lock */
+	int stop;                   /* protected by lock */
+	pthread_t thread;
+};
+
+static void push(struct mfs *m, struct note *n)
+{
+	struct notify_queue *q = m->notify;
+
+	if (!q) {
+		free(n->name);
+		free(n);
+		return;
+	}
+	pthread_mutex_lock(&q->lock);
+	if (q->tail)
+		q->tail->next = n;
+	else
+		q->head = n;
+	q->tail = n;
+	pthread_cond_signal(&q->cond);
+	pthread_mutex_unlock(&q->lock);
+}
+
+void notify_entry(struct mfs *m, fuse_ino_t parent, const char *name)
+{
+	struct note *n = calloc(1, sizeof(*n));
+
+	if (!n)
+		return;
+	n->ino = parent;
+	n->name = strdup(name);
+	if (!n->name) {
+		free(n);
+		return;
+	}
+	push(m, n);
+}
+
+void notify_inode(struct mfs *m, fuse_ino_t ino, off_t off, off_t len)
+{
+	struct note *n = calloc(1, sizeof(*n));
+
+	if (!n)
+		return;
+	n->ino = ino;
+	n->off = off;
+	n->len = len;
+	push(m, n);
+}
+
+static void *notify_main(void *arg)
+{
+	struct mfs *m = arg;
+	struct notify_queue *q = m->notify;
+
+	pthread_mutex_lock(&q->lock);
+	for (;;) {
+		struct note *n;
+
+		while (!q->head && !q->stop)
+			pthread_cond_wait(&q->cond, &q->lock);
+		if (!q->head)
+			break;
+		n = q->head;
+		q->head = n->next;
+		if (!q->head)
+			q->tail = NULL;
+		pthread_mutex_unlock(&q->lock);
+
+		/* -ENOENT only means the kernel does not cache it: fine. */
+		int r = n->name
+		        ? fuse_lowlevel_notify_inval_entry(m->se, n->ino, n->name, strlen(n->name))
+		        : fuse_lowlevel_notify_inval_inode(m->se, n->ino, n->off, n->len);
+		if (r < 0 && r != -ENOENT)
+			log_debug("invalidation of inode %llx failed: %s",
+			          (unsigned long long)n->ino, strerror(-r));
+		free(n->name);
+		free(n);
+		pthread_mutex_lock(&q->lock);
+	}
+	pthread_mutex_unlock(&q->lock);
+	return NULL;
+}
+
+int notify_start(struct mfs *m)
+{
+	struct notify_queue *q = calloc(1, sizeof(*q));
+	int r;
+
+	if (!q)
+		return -ENOMEM;
+	pthread_mutex_init(&q->lock, NULL);
+	pthread_cond_init(&q->cond, NULL);
+	m->notify = q;
+	r = pthread_create(&q->thread, NULL, notify_main, m);
+	if (r) {
+		m->notify = NULL;
+		free(q);
+		return -r;
+	}
+	return 0;
+}
+
+void notify_stop(struct mfs *m)
+{
+	struct notify_queue *q = m->notify;
+
+	if (!q)
+		return;
+	pthread_mutex_lock(&q->lock);
+	q->stop = 1;
+	/* Pending notes are dropped: the mount is going away. */
+	while (q->head) {
+		struct note *n = q->head;
+		q->head = n->next;
+		free(n->name);
+		free(n);
+	}
+	q->tail = NULL;
+	pthread_cond_signal(&q->cond);
+	pthread_mutex_unlock(&q->lock);
+	pthread_join(q->thread, NULL);
+	m->notify = NULL;
+	pthread_mutex_destroy(&q->lock);
+	pthread_cond_destroy(&q->cond);
+	free(q);
+}

@@ -1,0 +1,693 @@
+/* ops.c - FUSE low-level operations (fs_op_*).
+ *
+ * Each handler sends exactly one reply. Helpers return 0 or a negative
+ * errno; handlers only translate.
+ *
+ * Messages are immutable, so their entries and attributes are given long
+ * timeouts, and `open` answers ENOSYS once so that the kernel stops sending
+ * OPEN/RELEASE and keeps page caches across opens (SPEC §7). What changes
+ * on the server is pushed into the kernel with invalidations (notify.c).
+ */
+#include "fs/mfs.h"
+#include "fs/fetch.h"
+#include "fs/layout.h"
+#include "fs/log.h"
+#include "cache/store.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/statvfs.h>
+
+#define TTL_LONG 86400.0     /* immutable messages, and anything we invalidate */
+#define TTL_NEGATIVE 1.0     /* a name that does not exist (yet) */
+
+static struct mfs *M(fuse_req_t req)
+{
+	return fuse_req_userdata(req);
+}
+
+/* ---- attributes ----------------------------------------------------------- */
+
+static void dir_attr(struct mfs *m, fuse_ino_t ino, int nsub, time_t mtime, struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_ino = ino;
+	st->st_mode = S_IFDIR | 0700;
+	st->st_nlink = 2 + (nlink_t)nsub;
+	st->st_uid = m->uid;
+	st->st_gid = m->gid;
+	st->st_size = 4096;
+	st->st_blksize = 4096;
+	st->st_atime = st->st_mtime = st->st_ctime = mtime;
+}
+
+static void msg_attr(struct mfs *m, int64_t folder, const struct store_msg *msg,
+                     struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_ino = ino_msg(folder, msg->uid);
+	st->st_mode = S_IFREG | 0600;
+	st->st_nlink = 1;
+	st->st_uid = m->uid;
+	st->st_gid = m->gid;
+	st->st_size = (off_t)msg->size;
+	st->st_blocks = (blkcnt_t)((msg->size + 511) / 512);
+	st->st_blksize = 4096;
+	st->st_atime = st->st_mtime = st->st_ctime = (time_t)msg->date;
+}
+
+/* The status file: regenerated at most once a second, on getattr; reads
+ * serve the text the last getattr measured. Its attributes are never cached
+ * (timeout 0), and its mtime moves with each new text, so the kernel drops
+ * stale pages (FUSE_CAP_AUTO_INVAL_DATA). */
+static pthread_mutex_t status_text_lock = PTHREAD_MUTEX_INITIALIZER;
+static char *status_text;            /* protected by status_text_lock */
+static size_t status_len;            /* protected by status_text_lock */
+static struct timespec status_when;  /* protected by status_text_lock */
+
+static void status_attr(struct mfs *m, struct stat *st)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	pthread_mutex_lock(&status_text_lock);
+	/* Fresh enough for a person, cheap enough for `ls -l` in a loop. */
+	if (!status_text || now.tv_sec > status_when.tv_sec + 1 ||
+	    (now.tv_sec - status_when.tv_sec) * 1000000000L + now.tv_nsec - status_when.tv_nsec >
+	    200000000L) {
+		char *text;
+		size_t len;
+
+		if (status_render(m, &text, &len) == 0) {
+			free(status_text);
+			status_text = text;
+			status_len = len;
+			status_when = now;
+		}
+	}
+	memset(st, 0, sizeof(*st));
+	st->st_ino = INO_STATUS;
+	st->st_mode = S_IFREG | 0400;
+	st->st_nlink = 1;
+	st->st_uid = m->uid;
+	st->st_gid = m->gid;
+	st->st_size = (off_t)status_len;
+	st->st_mtim = status_when;
+	st->st_ctim = status_when;
+	st->st_atim = status_when;
+	pthread_mutex_unlock(&status_text_lock);
+}
+
+struct msg_lookup {
+	struct mfs *m;
+	int64_t folder;
+	const char *name;       /* when set, must match */
+	struct stat st;
+	int found;
+};
+
+static int msg_found(void *ctx, const struct store_msg *msg)
+{
+	struct msg_lookup *l = ctx;
+
+	if (l->name && strcmp(l->name, msg->name) != 0)
+		return 0;
+	msg_attr(l->m, l->folder, msg, &l->st);
+	l->found = 1;
+	return 0;
+}
+
+/* Attributes of ino. */
+static int get_attr(struct mfs *m, fuse_ino_t ino, struct stat *st, double *ttl_r)
+{
+	struct folder *f;
+
+	*ttl_r = TTL_LONG;
+	if (ino == INO_ROOT) {
+		pthread_rwlock_rdlock(&m->tree_lock);
+		dir_attr(m, ino, m->ntop, m->mount_time, st);
+		pthread_rwlock_unlock(&m->tree_lock);
+		return 0;
+	}
+	if (ino == INO_STATUS) {
+		status_attr(m, st);
+		*ttl_r = 0;
+		return 0;
+	}
+	f = tree_get(m, ino_folder_id(ino));
+	if (!f || f->gone)
+		return -ENOENT;
+	if (ino_uid(ino) == 0) {
+		pthread_rwlock_rdlock(&m->tree_lock);
+		dir_attr(m, ino, f->nsub, f->mtime, st);
+		pthread_rwlock_unlock(&m->tree_lock);
+		return 0;
+	}
+	struct msg_lookup l = { .m = m, .folder = f->id };
+	int r = store_msg_get(m->store, f->id, ino_uid(ino), msg_found, &l);
+	if (r < 0)
+		return r;
+	*st = l.st;
+	return 0;
+}
+
+/* ---- lookup --------------------------------------------------------------- */
+
+static int lookup(struct mfs *m, fuse_ino_t parent, const char *name,
+                  struct fuse_entry_param *e)
+{
+	struct folder *dir = NULL, *sub;
+	int64_t pid = 0;
+	uint32_t uid;
+	int r;
+
+	memset(e, 0, sizeof(*e));
+	e->entry_timeout = TTL_LONG;
+	e->attr_timeout = TTL_LONG;
+	if (parent == INO_ROOT) {
+		if (strcmp(name, STATUS_NAME) == 0) {
+			e->ino = INO_STATUS;
+			e->attr_timeout = 0;
+			status_attr(m, &e->attr);
+			return 0;
+		}
+	} else {
+		if (ino_uid(parent) != 0)
+			return -ENOTDIR;
+		dir = tree_get(m, ino_folder_id(parent));
+		if (!dir || dir->gone)
+			return -ENOENT;
+		pid = dir->id;
+	}
+	sub = tree_child(m, pid, name);
+	if (sub) {
+		e->ino = ino_folder(sub->id);
+		pthread_rwlock_rdlock(&m->tree_lock);
+		dir_attr(m, e->ino, sub->nsub, sub->mtime, &e->attr);
+		pthread_rwlock_unlock(&m->tree_lock);
+		return 0;
+	}
+	if (!dir || layout_message_uid(name, &uid) < 0)
+		return -ENOENT;
+	r = folder_ensure(m, dir);
+	if (r < 0)
+		return r;
+	struct msg_lookup l = { .m = m, .folder = dir->id, .name = name };
+	r = store_msg_get(m->store, dir->id, uid, msg_found, &l);
+	if (r < 0)
+		return r;
+	if (!l.found)
+		return -ENOENT;
+	e->ino = l.st.st_ino;
+	e->attr = l.st;
+	return 0;
+}
+
+static void fs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct fuse_entry_param e;
+	int r = lookup(M(req), parent, name, &e);
+
+	if (r == -ENOENT) {
+		/* A negative entry, cached briefly: new mail is announced by
+		 * invalidation anyway. */
+		memset(&e, 0, sizeof(e));
+		e.entry_timeout = TTL_NEGATIVE;
+		fuse_reply_entry(req, &e);
+	} else if (r < 0) {
+		fuse_reply_err(req, -r);
+	} else {
+		fuse_reply_entry(req, &e);
+	}
+}
+
+static void fs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct stat st;
+	double ttl;
+	int r = get_attr(M(req), ino, &st, &ttl);
+
+	(void)fi;
+	if (r < 0)
+		fuse_reply_err(req, -r);
+	else
+		fuse_reply_attr(req, &st, ttl);
+}
+
+/* ---- directories ---------------------------------------------------------- */
+
+struct dent {
+	char *name;
+	struct stat st;
+	double ttl;
+};
+
+struct dirsnap {
+	struct dent *e;
+	size_t n, cap;
+	int built;
+	int err;
+};
+
+static struct dent *snap_add(struct dirsnap *d, const char *name)
+{
+	if (d->n == d->cap) {
+		size_t cap = d->cap ? d->cap * 2 : 64;
+		struct dent *ne = realloc(d->e, cap * sizeof(*ne));
+		if (!ne)
+			return NULL;
+		d->e = ne;
+		d->cap = cap;
+	}
+	d->e[d->n].name = strdup(name);
+	if (!d->e[d->n].name)
+		return NULL;
+	d->e[d->n].ttl = TTL_LONG;
+	return &d->e[d->n++];
+}
+
+struct snap_ctx {
+	struct mfs *m;
+	struct dirsnap *d;
+	int64_t folder;
+	int err;
+};
+
+static void snap_subdir(void *ctx, struct folder *f)
+{
+	struct snap_ctx *c = ctx;
+	struct dent *de = snap_add(c->d, f->name);
+
+	if (!de) {
+		c->err = -ENOMEM;
+		return;
+	}
+	/* tree_lock is held (tree_children). */
+	dir_attr(c->m, ino_folder(f->id), f->nsub, f->mtime, &de->st);
+}
+
+static int snap_msg(void *ctx, const struct store_msg *msg)
+{
+	struct snap_ctx *c = ctx;
+	struct dent *de = snap_add(c->d, msg->name);
+
+	if (!de)
+		return -ENOMEM;
+	msg_attr(c->m, c->folder, msg, &de->st);
+	return 0;
+}
+
+static void snap_free(struct dirsnap *d)
+{
+	if (!d)
+		return;
+	for (size_t i = 0; i < d->n; i++)
+		free(d->e[i].name);
+	free(d->e);
+	free(d);
+}
+
+/* Take a snapshot of directory INO: its subdirectories, then its messages
+ * in UID order (the order of their names). */
+static int snap_build(struct mfs *m, fuse_ino_t ino, struct dirsnap *d)
+{
+	struct snap_ctx c = { .m = m, .d = d };
+	struct folder *f = NULL;
+	struct dent *de;
+	int r = 0;
+
+	if (!(de = snap_add(d, ".")) || !(de = snap_add(d, "..")))
+		return -ENOMEM;
+	d->e[0].st.st_ino = ino;
+	d->e[0].st.st_mode = d->e[1].st.st_mode = S_IFDIR;
+	if (ino != INO_ROOT) {
+		f = tree_get(m, ino_folder_id(ino));
+		if (!f || f->gone)
+			return -ENOENT;
+		c.folder = f->id;
+	}
+	tree_children(m, f ? f->id : 0, snap_subdir, &c);
+	if (c.err)
+		return c.err;
+	if (!f) {
+		de = snap_add(d, STATUS_NAME);
+		if (!de)
+			return -ENOMEM;
+		status_attr(m, &de->st);
+		de->ttl = 0;
+		return 0;
+	}
+	if (f->server && !(f->flags & STORE_FOLDER_NOSELECT))
+		r = store_msg_list(m->store, f->id, 0, 0, snap_msg, &c);
+	return r;
+}
+
+static void fs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct mfs *m = M(req);
+	struct dirsnap *d;
+	int r = 0;
+
+	if (ino != INO_ROOT) {
+		struct folder *f = tree_get(m, ino_folder_id(ino));
+
+		if (ino_uid(ino) != 0) {
+			fuse_reply_err(req, ENOTDIR);
+			return;
+		}
+		if (!f || f->gone) {
+			fuse_reply_err(req, ENOENT);
+			return;
+		}
+		r = folder_ensure(m, f);
+		if (r < 0) {
+			fuse_reply_err(req, -r == EPROTO || -r == ETIMEDOUT ? EIO : -r);
+			return;
+		}
+	}
+	d = calloc(1, sizeof(*d));
+	if (!d) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	fi->fh = (uint64_t)(uintptr_t)d;
+	/* The kernel may keep the listing until we invalidate it. */
+	fi->cache_readdir = 1;
+	fi->keep_cache = 1;
+	if (fuse_reply_open(req, fi) == -ENOENT)
+		snap_free(d);   /* interrupted: no releasedir will come */
+}
+
+static void readdir_common(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+                           struct fuse_file_info *fi, int plus)
+{
+	struct mfs *m = M(req);
+	struct dirsnap *d = (struct dirsnap *)(uintptr_t)fi->fh;
+	char *buf;
+	size_t used = 0;
+
+	if (!d->built || off == 0) {
+		/* (Re)build at the start of a pass: rewinddir shows fresh data. */
+		for (size_t i = 0; i < d->n; i++)
+			free(d->e[i].name);
+		d->n = 0;
+		d->err = snap_build(m, ino, d);
+		d->built = 1;
+	}
+	if (d->err) {
+		fuse_reply_err(req, -d->err);
+		return;
+	}
+	buf = malloc(size);
+	if (!buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	for (size_t i = (size_t)off; i < d->n; i++) {
+		struct dent *de = &d->e[i];
+		size_t n;
+
+		if (plus) {
+			struct fuse_entry_param e = {
+				.ino = de->st.st_ino, .attr = de->st,
+				.entry_timeout = de->ttl, .attr_timeout = de->ttl,
+			};
+			n = fuse_add_direntry_plus(req, buf + used, size - used, de->name, &e,
+			                           (off_t)i + 1);
+		} else {
+			n = fuse_add_direntry(req, buf + used, size - used, de->name, &de->st,
+			                      (off_t)i + 1);
+		}
+		if (n > size - used)
+			break;
+		used += n;
+	}
+	fuse_reply_buf(req, buf, used);
+	free(buf);
+}
+
+static void fs_op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+                          struct fuse_file_info *fi)
+{
+	readdir_common(req, ino, size, off, fi, 0);
+}
+
+static void fs_op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+                              struct fuse_file_info *fi)
+{
+	readdir_common(req, ino, size, off, fi, 1);
+}
+
+static void fs_op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)ino;
+	snap_free((struct dirsnap *)(uintptr_t)fi->fh);
+	fuse_reply_err(req, 0);
+}
+
+/* ---- files ------------------------------------------------------------------ */
+
+static void fs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)ino;
+	(void)fi;
+	/* SPEC §7: no OPEN/RELEASE round trips for immutable messages. The
+	 * kernel remembers this answer for the life of the mount. */
+	fuse_reply_err(req, ENOSYS);
+}
+
+static void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+                       struct fuse_file_info *fi)
+{
+	struct mfs *m = M(req);
+
+	(void)fi;
+	if (ino == INO_STATUS) {
+		pthread_mutex_lock(&status_text_lock);
+		if ((size_t)off >= status_len)
+			fuse_reply_buf(req, NULL, 0);
+		else
+			fuse_reply_buf(req, status_text + off,
+			               status_len - (size_t)off < size ? status_len - (size_t)off : size);
+		pthread_mutex_unlock(&status_text_lock);
+		return;
+	}
+	if (ino == INO_ROOT || ino_uid(ino) == 0) {
+		fuse_reply_err(req, EISDIR);
+		return;
+	}
+	fetch_read(m, req, ino_folder_id(ino), ino_uid(ino), size, off);
+}
+
+/* ---- extended attributes (SPEC §2) ----------------------------------------- */
+
+struct xattr_ctx {
+	const char *name;
+	char value[4096];
+	size_t len;
+	int found;
+	int pop3;
+};
+
+static void xattr_put(struct xattr_ctx *x, const char *v)
+{
+	size_t n = strlen(v);
+
+	if (n > sizeof(x->value))
+		n = sizeof(x->value);
+	memcpy(x->value, v, n);
+	x->len = n;
+	x->found = 1;
+}
+
+static int xattr_get(void *ctx, const struct store_msg *msg)
+{
+	struct xattr_ctx *x = ctx;
+
+	if (strcmp(x->name, "user.mail.flags") == 0) {
+		xattr_put(x, msg->flags);
+	} else if (strcmp(x->name, "user.mail.uid") == 0 && !x->pop3) {
+		char buf[16];
+		snprintf(buf, sizeof(buf), "%u", msg->uid);
+		xattr_put(x, buf);
+	} else if (strcmp(x->name, "user.pop3.uidl") == 0 && x->pop3 && msg->uidl) {
+		xattr_put(x, msg->uidl);
+	} else if (strcmp(x->name, "user.mail.message_id") == 0 && msg->msgid) {
+		xattr_put(x, msg->msgid);
+	}
+	return 0;
+}
+
+static int xattr_list(void *ctx, const struct store_msg *msg)
+{
+	struct xattr_ctx *x = ctx;
+	static const char flags[] = "user.mail.flags", uid[] = "user.mail.uid",
+	                  uidl[] = "user.pop3.uidl", mid[] = "user.mail.message_id";
+
+	x->len = 0;
+	memcpy(x->value, flags, sizeof(flags));
+	x->len += sizeof(flags);
+	if (x->pop3) {
+		memcpy(x->value + x->len, uidl, sizeof(uidl));
+		x->len += sizeof(uidl);
+	} else {
+		memcpy(x->value + x->len, uid, sizeof(uid));
+		x->len += sizeof(uid);
+	}
+	if (msg->msgid) {
+		memcpy(x->value + x->len, mid, sizeof(mid));
+		x->len += sizeof(mid);
+	}
+	x->found = 1;
+	return 0;
+}
+
+static void reply_xattr_value(fuse_req_t req, const char *v, size_t len, size_t size)
+{
+	if (size == 0)
+		fuse_reply_xattr(req, len);
+	else if (size < len)
+		fuse_reply_err(req, ERANGE);
+	else
+		fuse_reply_buf(req, v, len);
+}
+
+static void fs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
+{
+	struct mfs *m = M(req);
+	struct xattr_ctx x = { .name = name, .pop3 = m->opt->proto == PROTO_POP3 };
+	int r;
+
+	/* Only the user namespace exists here. Answering ENOTSUP (not
+	 * ENODATA) for the others makes `ls -l` stop asking for
+	 * security.selinux and POSIX ACLs after the first file (SPEC §7). */
+	if (strncmp(name, "user.", 5) != 0) {
+		fuse_reply_err(req, ENOTSUP);
+		return;
+	}
+	if (ino == INO_ROOT || ino == INO_STATUS || ino_uid(ino) == 0) {
+		fuse_reply_err(req, ENODATA);
+		return;
+	}
+	r = store_msg_get(m->store, ino_folder_id(ino), ino_uid(ino), xattr_get, &x);
+	if (r < 0)
+		fuse_reply_err(req, -r);
+	else if (!x.found)
+		fuse_reply_err(req, ENODATA);
+	else
+		reply_xattr_value(req, x.value, x.len, size);
+}
+
+static void fs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+	struct mfs *m = M(req);
+	struct xattr_ctx x = { .pop3 = m->opt->proto == PROTO_POP3 };
+	int r;
+
+	if (ino == INO_ROOT || ino == INO_STATUS || ino_uid(ino) == 0) {
+		reply_xattr_value(req, "", 0, size);
+		return;
+	}
+	r = store_msg_get(m->store, ino_folder_id(ino), ino_uid(ino), xattr_list, &x);
+	if (r < 0)
+		fuse_reply_err(req, -r);
+	else
+		reply_xattr_value(req, x.value, x.len, size);
+}
+
+/* ---- the rest ----------------------------------------------------------------- */
+
+static void fs_op_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	struct statvfs sv = {
+		.f_bsize = 4096, .f_frsize = 4096,
+		/* Mail has no fixed size; report plenty of room so that file
+		 * managers do not refuse to copy in. */
+		.f_blocks = 1ull << 30, .f_bfree = 1ull << 29, .f_bavail = 1ull << 29,
+		.f_files = 1ull << 32, .f_ffree = 1ull << 31, .f_favail = 1ull << 31,
+		.f_namemax = LAYOUT_NAME_MAX,
+	};
+
+	(void)ino;
+	fuse_reply_statfs(req, &sv);
+}
+
+static void fs_op_init(void *userdata, struct fuse_conn_info *conn)
+{
+	(void)userdata;
+	/* Always readdirplus: the attributes come with the listing anyway. */
+	conn->want &= ~FUSE_CAP_READDIRPLUS_AUTO;
+	if (conn->capable & FUSE_CAP_PARALLEL_DIROPS)
+		conn->want |= FUSE_CAP_PARALLEL_DIROPS;
+	if (conn->capable & FUSE_CAP_NO_OPEN_SUPPORT)
+		conn->want |= FUSE_CAP_NO_OPEN_SUPPORT;
+	if (conn->capable & FUSE_CAP_AUTO_INVAL_DATA)
+		conn->want |= FUSE_CAP_AUTO_INVAL_DATA;
+	conn->time_gran = 1000000000;
+}
+
+/* Writes arrive with the next issue (SPEC §2 "Operations"); until then the
+ * tree is read-only. */
+static void fs_op_mkdir(fuse_req_t req, fuse_ino_t p, const char *n, mode_t mode)
+{
+	(void)p; (void)n; (void)mode;
+	fuse_reply_err(req, EROFS);
+}
+
+static void fs_op_unlink(fuse_req_t req, fuse_ino_t p, const char *n)
+{
+	(void)p; (void)n;
+	fuse_reply_err(req, EROFS);
+}
+
+static void fs_op_rename(fuse_req_t req, fuse_ino_t p, const char *n, fuse_ino_t np,
+                         const char *nn, unsigned int flags)
+{
+	(void)p; (void)n; (void)np; (void)nn; (void)flags;
+	fuse_reply_err(req, EROFS);
+}
+
+static void fs_op_create(fuse_req_t req, fuse_ino_t p, const char *n, mode_t mode,
+                         struct fuse_file_info *fi)
+{
+	(void)p; (void)n; (void)mode; (void)fi;
+	fuse_reply_err(req, EROFS);
+}
+
+static void fs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
+                          struct fuse_file_info *fi)
+{
+	(void)ino; (void)attr; (void)to_set; (void)fi;
+	fuse_reply_err(req, EROFS);
+}
+
+static void fs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+                           const char *value, size_t size, int flags)
+{
+	(void)ino; (void)name; (void)value; (void)size; (void)flags;
+	fuse_reply_err(req, EROFS);
+}
+
+const struct fuse_lowlevel_ops fs_ops = {
+	.init = fs_op_init,
+	.lookup = fs_op_lookup,
+	.getattr = fs_op_getattr,
+	.opendir = fs_op_opendir,
+	.readdir = fs_op_readdir,
+	.readdirplus = fs_op_readdirplus,
+	.releasedir = fs_op_releasedir,
+	.open = fs_op_open,
+	.read = fs_op_read,
+	.getxattr = fs_op_getxattr,
+	.listxattr = fs_op_listxattr,
+	.statfs = fs_op_statfs,
+	.mkdir = fs_op_mkdir,
+	.rmdir = fs_op_unlink,
+	.unlink = fs_op_unlink,
+	.rename = fs_op_rename,
+	.create = fs_op_create,
+	.setattr = fs_op_setattr,
+	.setxattr = fs_op_setxattr,
+};

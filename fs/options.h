@@ -1,0 +1,66 @@
+/* options.h - the command line of SPEC §1.
+ *
+ * Ownership: strings in struct mfs_options are malloc'd and freed by
+ * options_free().
+ */
+#ifndef MAILFS_OPTIONS_H
+#define MAILFS_OPTIONS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct fuse_args;
+
+enum mfs_proto { PROTO_IMAP, PROTO_POP3 };
+
+struct mfs_options {
+	/* From the URL. */
+	char *url;
+	enum mfs_proto proto;
+	int implicit_tls;           /* imaps://, pop3s:// */
+	char *user;                 /* percent-decoded */
+	char *host;                 /* without brackets for IPv6 literals */
+	unsigned port;
+
+	char *mountpoint;
+	char *password_command;
+	char *password_file;
+	char *oauth2_token_command;
+	char *cafile;
+	int tls_insecure_plaintext;
+	char *cache_dir;
+	char *cache_size_text;
+	uint64_t cache_size;        /* bytes */
+	int prefetch;
+	int poll;                   /* seconds */
+	int timeout;                /* seconds */
+	char *trash;
+	int pop3_delete;
+
+	int foreground;
+	int debug;
+	int show_help;
+	int show_version;
+};
+
+/* Parse "scheme://user@host[:port]" into O. Returns 0 or -EINVAL with a
+ * reason in err. */
+int options_parse_url(const char *url, struct mfs_options *o, char *err, size_t errlen);
+
+/* Parse a size such as "2G", "512M", "100000" into bytes. -EINVAL if bad. */
+int options_parse_size(const char *text, uint64_t *bytes_r);
+
+/* Parse the command line into O and leave FUSE's own options in ARGS (an
+ * initialized FUSE_ARGS_INIT(argc, argv)). Returns 0, or -EINVAL with a
+ * one-line reason in err. */
+int options_parse(struct fuse_args *args, struct mfs_options *o, char *err, size_t errlen);
+
+void options_free(struct mfs_options *o);
+
+/* The default cache directory: $XDG_CACHE_HOME/mailfs/USER@HOST, or
+ * ~/.cache/mailfs/USER@HOST. malloc'd; NULL on ENOMEM. */
+char *options_default_cache_dir(const struct mfs_options *o);
+
+extern const char options_usage[];
+
+#endif

@@ -1,0 +1,136 @@
+/* status.c - the read-only .mailfs-status file at the mount root (SPEC §2):
+ * connection state, server capabilities, per-folder counts and last sync,
+ * and the last error. */
+#include "fs/mfs.h"
+#include "cache/store.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void buf_printf(char **buf, size_t *len, const char *fmt, ...)
+{
+	va_list ap;
+	char *add = NULL;
+	int n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&add, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	char *nb = realloc(*buf, *len + (size_t)n + 1);
+	if (nb) {
+		memcpy(nb + *len, add, (size_t)n + 1);
+		*buf = nb;
+		*len += (size_t)n;
+	}
+	free(add);
+}
+
+void status_error(struct mfs *m, const char *fmt, ...)
+{
+	va_list ap;
+
+	pthread_mutex_lock(&m->status_lock);
+	va_start(ap, fmt);
+	vsnprintf(m->last_error, sizeof(m->last_error), fmt, ap);
+	va_end(ap);
+	m->last_error_time = time(NULL);
+	pthread_mutex_unlock(&m->status_lock);
+}
+
+void status_online(struct mfs *m, int online)
+{
+	pthread_mutex_lock(&m->status_lock);
+	m->online = online;
+	pthread_mutex_unlock(&m->status_lock);
+}
+
+static void fmt_time(time_t t, char *buf, size_t size)
+{
+	struct tm tm;
+
+	if (!t) {
+		snprintf(buf, size, "never");
+		return;
+	}
+	localtime_r(&t, &tm);
+	strftime(buf, size, "%Y-%m-%d %H:%M:%S", &tm);
+}
+
+/* Folders in tree order, with their full path. */
+static void render_folders(struct mfs *m, int64_t parent, const char *prefix,
+                           char **buf, size_t *len)
+{
+	for (size_t i = 0; i < m->nfolders; i++) {
+		struct folder *f = m->folders[i];
+		struct store_stats stats = { 0 };
+		char when[32], *path = NULL;
+		int synced, err;
+		time_t last;
+
+		if (f->gone || f->parent != parent)
+			continue;
+		if (asprintf(&path, "%s%s", prefix, f->name) < 0)
+			continue;
+		pthread_mutex_lock(&f->lock);
+		last = f->last_sync;
+		synced = f->synced;
+		err = f->last_error;
+		pthread_mutex_unlock(&f->lock);
+		if (f->server) {
+			store_msg_stats(m->store, f->id, &stats);
+			fmt_time(last, when, sizeof(when));
+			buf_printf(buf, len, "  %-40s %8llu messages %12llu bytes  synced: %s%s%s\n",
+			           path, (unsigned long long)stats.count, (unsigned long long)stats.bytes,
+			           synced && last ? when : "not yet", err ? "  error: " : "",
+			           err ? strerror(-err) : "");
+		} else {
+			buf_printf(buf, len, "  %-40s (directory only)\n", path);
+		}
+		char *sub = NULL;
+		if (asprintf(&sub, "%s/", path) >= 0) {
+			render_folders(m, f->id, sub, buf, len);
+			free(sub);
+		}
+		free(path);
+	}
+}
+
+int status_render(struct mfs *m, char **buf_r, size_t *len_r)
+{
+	char *buf = NULL, when[32];
+	size_t len = 0;
+	int online;
+
+	pthread_mutex_lock(&m->status_lock);
+	online = m->online;
+	pthread_mutex_unlock(&m->status_lock);
+	buf_printf(&buf, &len, "mailfs %s\n", MAILFS_VERSION);
+	buf_printf(&buf, &len, "account: %s\n", m->opt->url);
+	buf_printf(&buf, &len, "connection: %s\n", online ? "online" : "offline");
+	fmt_time(m->mount_time, when, sizeof(when));
+	buf_printf(&buf, &len, "mounted: %s\n", when);
+	buf_printf(&buf, &len, "cache: %s\n", m->opt->cache_dir);
+	if (m->ops->status)
+		m->ops->status(m, &buf, &len);
+	buf_printf(&buf, &len, "folders:\n");
+	pthread_rwlock_rdlock(&m->tree_lock);
+	render_folders(m, 0, "", &buf, &len);
+	pthread_rwlock_unlock(&m->tree_lock);
+	pthread_mutex_lock(&m->status_lock);
+	if (m->last_error[0]) {
+		fmt_time(m->last_error_time, when, sizeof(when));
+		buf_printf(&buf, &len, "last error: %s: %s\n", when, m->last_error);
+	} else {
+		buf_printf(&buf, &len, "last error: none\n");
+	}
+	pthread_mutex_unlock(&m->status_lock);
+	if (!buf)
+		return -1;
+	*buf_r = buf;
+	*len_r = len;
+	return 0;
+}

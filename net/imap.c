@@ -1,0 +1,1638 @@
+/* imap.c - IMAP client session.
+ *
+ * Responses are read token by token from the pure tokenizer (wire.c) and
+ * built into a small tree per response, allocated from an arena that is
+ * reset for each response. The one exception is a body literal inside a
+ * FETCH response: it is streamed to a sink chunk by chunk as it arrives,
+ * so a 25 MB message costs no more memory than a 4 KB one, and the first
+ * bytes reach the reader before the last ones left the server.
+ */
+#include "net/imap.h"
+#include "net/mime.h"
+#include "net/wire.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+/* ---- response tree ------------------------------------------------------ */
+
+enum node_type { N_ATOM, N_STRING, N_LIST, N_STREAM };
+
+struct node {
+	enum node_type type;
+	const char *s;          /* ATOM, STRING: NUL-terminated */
+	size_t len;             /* ATOM, STRING: bytes; STREAM: literal size */
+	struct node *child;     /* LIST */
+	struct node *next;
+};
+
+struct arena_block {
+	struct arena_block *next;
+	size_t used, size;
+	char data[];
+};
+
+struct arena {
+	struct arena_block *head;
+};
+
+static void *arena_alloc(struct arena *a, size_t n)
+{
+	struct arena_block *b = a->head;
+
+	n = (n + 15) & ~(size_t)15;
+	if (!b || b->size - b->used < n) {
+		size_t size = n > 16384 ? n : 16384;
+
+		b = malloc(sizeof(*b) + size);
+		if (!b)
+			return NULL;
+		b->size = size;
+		b->used = 0;
+		b->next = a->head;
+		a->head = b;
+	}
+	b->used += n;
+	return b->data + b->used - n;
+}
+
+/* Keep one block for the next response; give the rest back. */
+static void arena_reset(struct arena *a)
+{
+	struct arena_block *b = a->head, *next;
+
+	if (!b)
+		return;
+	for (next = b->next; next; ) {
+		struct arena_block *n2 = next->next;
+		free(next);
+		next = n2;
+	}
+	b->next = NULL;
+	b->used = 0;
+	if (b->size > 65536) {
+		free(b);
+		a->head = NULL;
+	}
+}
+
+static void arena_free(struct arena *a)
+{
+	while (a->head) {
+		struct arena_block *n = a->head->next;
+		free(a->head);
+		a->head = n;
+	}
+}
+
+static char *arena_strndup(struct arena *a, const char *s, size_t len)
+{
+	char *p = arena_alloc(a, len + 1);
+
+	if (p) {
+		memcpy(p, s, len);
+		p[len] = '\0';
+	}
+	return p;
+}
+
+/* ---- session ------------------------------------------------------------- */
+
+#define MAX_SINKS 4
+
+struct resp {
+	struct node *head;      /* tag, then the rest of the top level */
+	struct node *code;      /* status responses: [CODE args...] as a list */
+	const char *text;       /* status responses: human-readable text */
+	int status;             /* 1 when head->next is OK/NO/BAD/BYE/PREAUTH */
+	struct imap_sink *sinks[MAX_SINKS];
+	int nsinks;
+};
+
+struct cmd {
+	char tag[16];
+	int (*list_cb)(void *ctx, const struct imap_list_entry *e);
+	void (*search_cb)(void *ctx, uint32_t lo, uint32_t hi);
+	void *ctx;
+	int list_err;
+};
+
+struct imap_session {
+	struct imap_params p;
+	struct conn *conn;
+	struct wire_parser *wp;
+	struct arena arena;
+	struct resp resp;
+	struct cmd *cmd;            /* command in progress, or NULL */
+	unsigned tagno;
+	char inbuf[65536];
+	size_t inpos, inlen;
+
+	unsigned caps;
+	char *caps_text;
+	int qresync;                /* ENABLE QRESYNC succeeded */
+	int broken;
+	enum imap_fail fail;
+	char error[512];
+	char code[64];
+	char code_args[512];
+
+	/* selected mailbox */
+	char *selected;
+	struct imap_mailbox mb;
+	uint32_t *seqmap;           /* seqmap[seq-1] = uid, or 0 when unknown */
+	size_t seqcap;
+	const struct imap_events *ev;
+	void *ev_ctx;
+	struct cmd idle;            /* the IDLE command while idling */
+	int idling;
+};
+
+static int set_fail(struct imap_session *s, enum imap_fail cls, int err, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static int set_fail(struct imap_session *s, enum imap_fail cls, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	s->fail = cls;
+	va_start(ap, fmt);
+	vsnprintf(s->error, sizeof(s->error), fmt, ap);
+	va_end(ap);
+	if (cls == IMAP_FAIL_CONN || cls == IMAP_FAIL_PROTO || cls == IMAP_FAIL_BYE ||
+	    cls == IMAP_FAIL_TLS_REQUIRED)
+		s->broken = 1;
+	return -err;
+}
+
+#define proto_fail(s, ...) set_fail((s), IMAP_FAIL_PROTO, EPROTO, __VA_ARGS__)
+
+static int conn_failed(struct imap_session *s, int err)
+{
+	return set_fail(s, IMAP_FAIL_CONN, -err, "%s", conn_error(s->conn));
+}
+
+struct imap_session *imap_session_new(const struct imap_params *params)
+{
+	struct imap_session *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return NULL;
+	s->p = *params;
+	s->conn = conn_new(&params->conn);
+	s->wp = wire_parser_new(NULL);
+	if (!s->conn || !s->wp) {
+		imap_session_free(s);
+		return NULL;
+	}
+	return s;
+}
+
+void imap_session_free(struct imap_session *s)
+{
+	if (!s)
+		return;
+	conn_free(s->conn);
+	wire_parser_free(s->wp);
+	arena_free(&s->arena);
+	free(s->caps_text);
+	free(s->selected);
+	free(s->seqmap);
+	free(s);
+}
+
+void imap_abort(struct imap_session *s)
+{
+	conn_abort(s->conn);
+}
+
+unsigned imap_caps(const struct imap_session *s) { return s->caps; }
+int imap_qresync_enabled(const struct imap_session *s) { return s->qresync; }
+const char *imap_caps_text(const struct imap_session *s) { return s->caps_text ? s->caps_text : ""; }
+int imap_broken(const struct imap_session *s) { return s->broken; }
+enum imap_fail imap_fail_class(const struct imap_session *s) { return s->fail; }
+enum conn_fail imap_conn_fail(const struct imap_session *s) { return conn_fail_class(s->conn); }
+const char *imap_error(const struct imap_session *s) { return s->error[0] ? s->error : "no error"; }
+const char *imap_resp_code(const struct imap_session *s) { return s->code; }
+const char *imap_resp_code_args(const struct imap_session *s) { return s->code_args; }
+const char *imap_selected(const struct imap_session *s) { return s->selected; }
+const struct imap_mailbox *imap_mailbox(const struct imap_session *s) { return &s->mb; }
+
+void imap_set_timeout(struct imap_session *s, int timeout_ms)
+{
+	s->p.conn.timeout_ms = timeout_ms;
+	conn_set_timeout(s->conn, timeout_ms);
+}
+
+/* ---- small parsing helpers ------------------------------------------------ */
+
+static int is_atom(const struct node *n, const char *word)
+{
+	return n && n->type == N_ATOM && strcasecmp(n->s, word) == 0;
+}
+
+/* A non-negative number of at most MAX; strict digits only. */
+static int node_u64(const struct node *n, uint64_t max, uint64_t *v_r)
+{
+	uint64_t v = 0;
+	const char *p;
+
+	if (!n || n->type != N_ATOM || !n->s[0] || n->len > 20)
+		return -1;
+	for (p = n->s; *p; p++) {
+		if (*p < '0' || *p > '9')
+			return -1;
+		if (v > (UINT64_MAX - (uint64_t)(*p - '0')) / 10)
+			return -1;
+		v = v * 10 + (uint64_t)(*p - '0');
+	}
+	if (v > max)
+		return -1;
+	*v_r = v;
+	return 0;
+}
+
+static int node_u32(const struct node *n, uint32_t *v_r)
+{
+	uint64_t v;
+
+	if (node_u64(n, UINT32_MAX, &v) < 0)
+		return -1;
+	*v_r = (uint32_t)v;
+	return 0;
+}
+
+/* A string-ish node: atom, quoted or literal. NIL is not a string. */
+static const char *node_str(const struct node *n)
+{
+	if (!n)
+		return NULL;
+	if (n->type == N_STRING)
+		return n->s;
+	if (n->type == N_ATOM && strcasecmp(n->s, "NIL") != 0)
+		return n->s;
+	return NULL;
+}
+
+int imap_parse_uidset(const char *set, uint32_t star,
+                      void (*cb)(void *ctx, uint32_t lo, uint32_t hi), void *ctx)
+{
+	const char *p = set;
+
+	if (!*p)
+		return -EPROTO;
+	for (;;) {
+		uint64_t a = 0, b;
+		int digits = 0;
+
+		if (*p == '*') {
+			a = star;
+			p++;
+			digits = 1;
+		}
+		for (; *p >= '0' && *p <= '9' && !digits; ) {
+			for (; *p >= '0' && *p <= '9'; p++, digits++) {
+				a = a * 10 + (uint64_t)(*p - '0');
+				if (a > UINT32_MAX)
+					return -EPROTO;
+			}
+		}
+		if (!digits || a == 0)
+			return -EPROTO;
+		b = a;
+		if (*p == ':') {
+			p++;
+			digits = 0;
+			b = 0;
+			if (*p == '*') {
+				b = star;
+				p++;
+				digits = 1;
+			}
+			for (; *p >= '0' && *p <= '9' && !digits; ) {
+				for (; *p >= '0' && *p <= '9'; p++, digits++) {
+					b = b * 10 + (uint64_t)(*p - '0');
+					if (b > UINT32_MAX)
+						return -EPROTO;
+				}
+			}
+			if (!digits || b == 0)
+				return -EPROTO;
+		}
+		if (cb)
+			cb(ctx, (uint32_t)(a < b ? a : b), (uint32_t)(a < b ? b : a));
+		if (*p == '\0')
+			return 0;
+		if (*p != ',')
+			return -EPROTO;
+		p++;
+	}
+}
+
+/* ---- reading --------------------------------------------------------------- */
+
+static int next_tok(struct imap_session *s, struct wire_token *t)
+{
+	for (;;) {
+		if (s->inpos < s->inlen) {
+			const char *p = s->inbuf + s->inpos;
+			size_t n = s->inlen - s->inpos;
+			enum wire_result r = wire_next(s->wp, &p, &n, t);
+
+			s->inpos = (size_t)(p - s->inbuf);
+			if (r == WIRE_OK)
+				return 0;
+			if (r == WIRE_BAD)
+				return proto_fail(s, "malformed response from server: %s",
+				                  wire_error(s->wp));
+		}
+		s->inpos = s->inlen = 0;
+		ssize_t n = conn_read(s->conn, s->inbuf, sizeof(s->inbuf));
+		if (n < 0)
+			return conn_failed(s, (int)n);
+		if (s->p.trace) {
+			/* Show the start of each chunk; literal contents may follow. */
+			size_t show = (size_t)n < 300 ? (size_t)n : 300;
+			s->p.trace(s->p.trace_ctx, 'S', s->inbuf, show);
+		}
+		s->inlen = (size_t)n;
+	}
+}
+
+static struct node *new_node(struct imap_session *s, enum node_type type,
+                             const char *data, size_t len)
+{
+	struct node *n = arena_alloc(&s->arena, sizeof(*n));
+
+	if (!n)
+		return NULL;
+	memset(n, 0, sizeof(*n));
+	n->type = type;
+	n->len = len;
+	if (data) {
+		n->s = arena_strndup(&s->arena, data, len);
+		if (!n->s)
+			return NULL;
+	}
+	return n;
+}
+
+static int is_status_word(const struct node *n)
+{
+	return is_atom(n, "OK") || is_atom(n, "NO") || is_atom(n, "BAD") ||
+	       is_atom(n, "BYE") || is_atom(n, "PREAUTH");
+}
+
+/* Decide whether the literal that starts now is a body section to stream:
+ * in "* N FETCH (... KEY {size}", KEY is BODY[section]<offset> or
+ * BINARY[...] or RFC822/RFC822.TEXT, and the section is not a header. */
+static int body_section(const struct node *head, const struct node *prev,
+                        unsigned depth, uint64_t *offset_r)
+{
+	const char *k, *sec;
+
+	if (depth != 1 || !head || !head->next || !head->next->next)
+		return 0;
+	if (!is_atom(head, "*") || !is_atom(head->next->next, "FETCH"))
+		return 0;
+	if (!prev || prev->type != N_ATOM)
+		return 0;
+	k = prev->s;
+	*offset_r = 0;
+	if (strcasecmp(k, "RFC822") == 0 || strcasecmp(k, "RFC822.TEXT") == 0)
+		return 1;
+	if (strncasecmp(k, "BODY[", 5) == 0)
+		sec = k + 5;
+	else if (strncasecmp(k, "BINARY[", 7) == 0)
+		sec = k + 7;
+	else
+		return 0;
+	if (strncasecmp(sec, "HEADER", 6) == 0 || strstr(sec, "MIME]") ||
+	    strstr(sec, ".HEADER"))
+		return 0;
+	sec = strchr(sec, ']');
+	if (sec && sec[1] == '<')
+		*offset_r = strtoull(sec + 2, NULL, 10);
+	return 1;
+}
+
+static uint32_t seq_uid(const struct imap_session *s, uint64_t seq)
+{
+	if (seq >= 1 && seq <= s->mb.exists)
+		return s->seqmap[seq - 1];
+	return 0;
+}
+
+/* The UID of a FETCH response being built, if already seen or known. */
+static uint32_t fetch_uid_so_far(const struct imap_session *s, const struct node *list)
+{
+	const struct node *n;
+	uint64_t seq;
+	uint32_t uid;
+
+	for (n = list; n && n->next; n = n->next->next)
+		if (is_atom(n, "UID") && node_u32(n->next, &uid) == 0)
+			return uid;
+	if (node_u64(s->resp.head->next, UINT32_MAX, &seq) == 0)
+		return seq_uid(s, seq);
+	return 0;
+}
+
+static void end_sinks(struct imap_session *s, int err)
+{
+	for (int i = 0; i < s->resp.nsinks; i++)
+		s->resp.sinks[i]->end(s->resp.sinks[i], err);
+	s->resp.nsinks = 0;
+}
+
+/* Stream a literal of SIZE bytes to sink SK (NULL: discard). */
+static int stream_literal(struct imap_session *s, struct imap_sink *sk, uint64_t size)
+{
+	struct wire_token t;
+	uint64_t got = 0;
+	int r, werr = 0;
+
+	while (got < size) {
+		r = next_tok(s, &t);
+		if (r < 0)
+			return r;
+		if (t.type != WIRE_LITERAL_DATA)
+			return proto_fail(s, "literal data expected");
+		got += t.len;
+		if (sk && !werr)
+			werr = sk->write(sk, t.data, t.len);
+	}
+	return 0;
+}
+
+/* Read one whole response into s->resp. */
+static int read_response(struct imap_session *s)
+{
+	struct node *stack[80];   /* last node at each depth; depth bounded by wire */
+	struct node *parent[80];
+	unsigned depth = 0;
+	unsigned ntop = 0;
+	int in_code = 0, r;
+	struct node *code_last = NULL;
+	struct wire_token t;
+
+	arena_reset(&s->arena);
+	memset(&s->resp, 0, sizeof(s->resp));
+	stack[0] = NULL;
+	parent[0] = NULL;
+
+	for (;;) {
+		struct node *n = NULL;
+
+		r = next_tok(s, &t);
+		if (r < 0)
+			goto fail;
+		switch (t.type) {
+		case WIRE_EOL:
+			if (!s->resp.head) {
+				r = proto_fail(s, "empty response line");
+				goto fail;
+			}
+			end_sinks(s, 0);
+			return 0;
+		case WIRE_TEXT:
+			s->resp.text = arena_strndup(&s->arena, t.data, t.len);
+			if (!s->resp.text)
+				goto nomem;
+			continue;
+		case WIRE_LBRACKET:
+			in_code = 1;
+			s->resp.code = NULL;
+			code_last = NULL;
+			depth = 0;
+			continue;
+		case WIRE_RBRACKET:
+			in_code = 0;
+			continue;
+		case WIRE_RPAREN:
+			if (depth == 0) {
+				r = proto_fail(s, "unbalanced parenthesis");
+				goto fail;
+			}
+			depth--;
+			continue;
+		case WIRE_LITERAL_DATA:
+			r = proto_fail(s, "unexpected literal data");
+			goto fail;
+		case WIRE_LITERAL_BEGIN: {
+			uint64_t offset;
+			struct node *prev = depth ? stack[depth] : NULL;
+
+			if (!in_code && depth == 1 && body_section(s->resp.head, prev, depth, &offset)) {
+				struct imap_sink *sk = NULL;
+
+				if (s->ev && s->ev->body) {
+					uint32_t uid = fetch_uid_so_far(s, parent[1]->child);
+					sk = s->ev->body(s->ev_ctx, uid, offset, t.size);
+				}
+				if (sk && s->resp.nsinks < MAX_SINKS)
+					s->resp.sinks[s->resp.nsinks++] = sk;
+				else if (sk) {
+					sk->end(sk, -EPROTO);
+					sk = NULL;
+				}
+				n = new_node(s, N_STREAM, NULL, 0);
+				if (!n)
+					goto nomem;
+				n->len = t.size;
+				r = stream_literal(s, sk, t.size);
+				if (r < 0)
+					goto fail;
+				break;
+			}
+			if (wire_literal_accumulate(s->wp) < 0) {
+				r = proto_fail(s, "server sent a literal of %" PRIu64 " bytes "
+				               "where a short string was expected", t.size);
+				goto fail;
+			}
+			r = next_tok(s, &t);
+			if (r < 0)
+				goto fail;
+			if (t.type != WIRE_STRING) {
+				r = proto_fail(s, "literal expected");
+				goto fail;
+			}
+			n = new_node(s, N_STRING, t.data, t.len);
+			if (!n)
+				goto nomem;
+			break;
+		}
+		case WIRE_ATOM:
+			n = new_node(s, N_ATOM, t.data, t.len);
+			break;
+		case WIRE_STRING:
+			n = new_node(s, N_STRING, t.data, t.len);
+			break;
+		case WIRE_LPAREN:
+			n = new_node(s, N_LIST, NULL, 0);
+			break;
+		}
+		if (!n)
+			goto nomem;
+
+		/* Link the node at the current depth. */
+		if (in_code && depth == 0) {
+			if (code_last)
+				code_last->next = n;
+			else
+				s->resp.code = n;
+			code_last = n;
+		} else if (depth == 0) {
+			if (stack[0])
+				stack[0]->next = n;
+			else
+				s->resp.head = n;
+			stack[0] = n;
+			ntop++;
+		} else {
+			if (stack[depth])
+				stack[depth]->next = n;
+			else
+				parent[depth]->child = n;
+			stack[depth] = n;
+		}
+		if (n->type == N_LIST) {
+			if (depth + 1 >= sizeof(stack) / sizeof(stack[0])) {
+				r = proto_fail(s, "lists nested too deeply");
+				goto fail;
+			}
+			depth++;
+			parent[depth] = n;
+			stack[depth] = NULL;
+		}
+		/* Switch the tokenizer to resp-text where the grammar has it:
+		 * "+ text", "tag OK text", "* OK text". */
+		if (!in_code && depth == 0) {
+			if (ntop == 1 && is_atom(n, "+"))
+				wire_expect_text(s->wp);
+			else if (ntop == 2 && is_status_word(n)) {
+				s->resp.status = 1;
+				wire_expect_text(s->wp);
+			}
+		}
+	}
+nomem:
+	r = set_fail(s, IMAP_FAIL_PROTO, ENOMEM, "out of memory");
+fail:
+	end_sinks(s, r);
+	s->broken = 1;
+	return r;
+}
+
+/* ---- untagged responses --------------------------------------------------- */
+
+static void parse_caps(struct imap_session *s, const struct node *n)
+{
+	static const struct { const char *name; unsigned bit; } known[] = {
+		{ "IMAP4rev1", IMAP_CAP_IMAP4REV1 }, { "IMAP4rev2", IMAP_CAP_IMAP4REV2 },
+		{ "STARTTLS", IMAP_CAP_STARTTLS }, { "LOGINDISABLED", IMAP_CAP_LOGINDISABLED },
+		{ "AUTH=PLAIN", IMAP_CAP_AUTH_PLAIN }, { "AUTH=XOAUTH2", IMAP_CAP_AUTH_XOAUTH2 },
+		{ "AUTH=OAUTHBEARER", IMAP_CAP_AUTH_OAUTHBEARER }, { "SASL-IR", IMAP_CAP_SASL_IR },
+		{ "IDLE", IMAP_CAP_IDLE }, { "UIDPLUS", IMAP_CAP_UIDPLUS }, { "MOVE", IMAP_CAP_MOVE },
+		{ "CONDSTORE", IMAP_CAP_CONDSTORE }, { "QRESYNC", IMAP_CAP_QRESYNC },
+		{ "ENABLE", IMAP_CAP_ENABLE }, { "LITERAL+", IMAP_CAP_LITERAL_PLUS },
+		{ "LITERAL-", IMAP_CAP_LITERAL_MINUS }, { "NAMESPACE", IMAP_CAP_NAMESPACE },
+		{ "SPECIAL-USE", IMAP_CAP_SPECIAL_USE }, { "LIST-EXTENDED", IMAP_CAP_LIST_EXTENDED },
+		{ "NOTIFY", IMAP_CAP_NOTIFY }, { "ESEARCH", IMAP_CAP_ESEARCH },
+		{ "BINARY", IMAP_CAP_BINARY }, { "UTF8=ACCEPT", IMAP_CAP_UTF8_ACCEPT },
+		{ "LIST-STATUS", IMAP_CAP_LIST_STATUS },
+	};
+	size_t len = 0, i;
+	const struct node *m;
+	char *text;
+
+	s->caps = 0;
+	for (m = n; m; m = m->next)
+		if (m->type == N_ATOM)
+			len += m->len + 1;
+	text = malloc(len + 1);
+	if (!text)
+		return;
+	text[0] = '\0';
+	len = 0;
+	for (m = n; m; m = m->next) {
+		if (m->type != N_ATOM)
+			continue;
+		for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+			if (strcasecmp(m->s, known[i].name) == 0)
+				s->caps |= known[i].bit;
+		memcpy(text + len, m->s, m->len);
+		len += m->len;
+		text[len++] = ' ';
+		text[len] = '\0';
+	}
+	if (len)
+		text[len - 1] = '\0';
+	free(s->caps_text);
+	s->caps_text = text;
+}
+
+/* Response codes of untagged OK and of tagged replies (RFC 3501 §7.1,
+ * RFC 4315, RFC 7162). */
+static void handle_code(struct imap_session *s, const struct node *code)
+{
+	uint64_t v;
+
+	if (!code || code->type != N_ATOM)
+		return;
+	if (is_atom(code, "CAPABILITY")) {
+		parse_caps(s, code->next);
+	} else if (is_atom(code, "UIDVALIDITY")) {
+		if (node_u64(code->next, UINT32_MAX, &v) == 0)
+			s->mb.uidvalidity = (uint32_t)v;
+	} else if (is_atom(code, "UIDNEXT")) {
+		if (node_u64(code->next, UINT32_MAX, &v) == 0)
+			s->mb.uidnext = (uint32_t)v;
+	} else if (is_atom(code, "HIGHESTMODSEQ")) {
+		if (node_u64(code->next, UINT64_MAX, &v) == 0)
+			s->mb.highestmodseq = v;
+	} else if (is_atom(code, "NOMODSEQ")) {
+		s->mb.highestmodseq = 0;
+	} else if (is_atom(code, "READ-ONLY")) {
+		s->mb.readonly = 1;
+	} else if (is_atom(code, "READ-WRITE")) {
+		s->mb.readonly = 0;
+	}
+}
+
+static int seqmap_reserve(struct imap_session *s, size_t n)
+{
+	uint32_t *m;
+	size_t cap;
+
+	if (n <= s->seqcap)
+		return 0;
+	cap = s->seqcap ? s->seqcap : 64;
+	while (cap < n)
+		cap *= 2;
+	m = realloc(s->seqmap, cap * sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	s->seqmap = m;
+	s->seqcap = cap;
+	return 0;
+}
+
+static int handle_exists(struct imap_session *s, uint32_t count)
+{
+	if (count < s->mb.exists)
+		/* RFC 3501 §7.3.1: EXISTS never shrinks without EXPUNGE. */
+		return proto_fail(s, "server said EXISTS %u after %u without an expunge",
+		                  count, s->mb.exists);
+	/* Bound memory by what a mailbox can hold; 4 bytes per message. */
+	if (count > 50000000)
+		return proto_fail(s, "server announced %u messages", count);
+	if (seqmap_reserve(s, count) < 0)
+		return set_fail(s, IMAP_FAIL_PROTO, ENOMEM, "out of memory");
+	memset(s->seqmap + s->mb.exists, 0, (count - s->mb.exists) * sizeof(uint32_t));
+	s->mb.exists = count;
+	if (s->ev && s->ev->exists)
+		s->ev->exists(s->ev_ctx, count);
+	return 0;
+}
+
+static int handle_expunge(struct imap_session *s, uint32_t seq)
+{
+	uint32_t uid;
+
+	if (seq < 1 || seq > s->mb.exists)
+		return proto_fail(s, "server expunged message %u of %u", seq, s->mb.exists);
+	uid = s->seqmap[seq - 1];
+	memmove(s->seqmap + seq - 1, s->seqmap + seq,
+	        (s->mb.exists - seq) * sizeof(uint32_t));
+	s->mb.exists--;
+	if (uid && s->ev && s->ev->expunge)
+		s->ev->expunge(s->ev_ctx, uid);
+	else if (!uid && s->ev && s->ev->lost_track)
+		s->ev->lost_track(s->ev_ctx);
+	return 0;
+}
+
+struct vanish_ctx {
+	struct imap_session *s;
+	int earlier;
+	uint64_t count;
+	int err;
+};
+
+static void vanish_range(void *ctx, uint32_t lo, uint32_t hi)
+{
+	struct vanish_ctx *v = ctx;
+	struct imap_session *s = v->s;
+
+	/* A hostile range must not make us loop for 2^32 iterations while
+	 * the mailbox is small: VANISHED only names messages that existed. */
+	if ((uint64_t)hi - lo + 1 > (uint64_t)s->mb.exists + 1000000 && !v->earlier) {
+		v->err = -EPROTO;
+		return;
+	}
+	for (uint64_t u = lo; u <= hi; u++) {
+		if (!v->earlier) {
+			/* Remove from the sequence map where known. */
+			for (uint32_t i = 0; i < s->mb.exists; i++) {
+				if (s->seqmap[i] == u) {
+					memmove(s->seqmap + i, s->seqmap + i + 1,
+					        (s->mb.exists - i - 1) * sizeof(uint32_t));
+					s->mb.exists--;
+					break;
+				}
+			}
+		}
+		if (s->ev && s->ev->expunge)
+			s->ev->expunge(s->ev_ctx, (uint32_t)u);
+		if (hi - lo > 10000000)
+			break;
+	}
+}
+
+static int handle_vanished(struct imap_session *s, const struct node *n)
+{
+	struct vanish_ctx v = { .s = s };
+
+	if (n && n->type == N_LIST) {
+		v.earlier = is_atom(n->child, "EARLIER");
+		n = n->next;
+	}
+	if (!n || n->type != N_ATOM || imap_parse_uidset(n->s, UINT32_MAX, NULL, NULL) < 0)
+		return proto_fail(s, "malformed VANISHED response");
+	imap_parse_uidset(n->s, UINT32_MAX, vanish_range, &v);
+	if (v.err)
+		return proto_fail(s, "VANISHED names more messages than the mailbox holds");
+	return 0;
+}
+
+static char *join_flags(struct imap_session *s, const struct node *list)
+{
+	size_t len = 0;
+	const struct node *m;
+	char *out, *p;
+
+	for (m = list; m; m = m->next)
+		len += m->len + 1;
+	out = p = arena_alloc(&s->arena, len + 1);
+	if (!out)
+		return NULL;
+	for (m = list; m; m = m->next) {
+		/* \Recent belongs to one session (RFC 3501 §2.3.2), not to the
+		 * message; it is gone from IMAP4rev2. */
+		if (m->type != N_ATOM || strcasecmp(m->s, "\\Recent") == 0)
+			continue;
+		if (p != out)
+			*p++ = ' ';
+		memcpy(p, m->s, m->len);
+		p += m->len;
+	}
+	*p = '\0';
+	return out;
+}
+
+static int handle_fetch(struct imap_session *s, uint32_t seq, const struct node *list)
+{
+	struct imap_fetch f = { .seq = seq };
+	const struct node *k, *v;
+
+	if (seq < 1 || seq > s->mb.exists)
+		return proto_fail(s, "FETCH for message %u of %u", seq, s->mb.exists);
+	if (!list || list->type != N_LIST || list->next)
+		return proto_fail(s, "malformed FETCH response");
+	for (k = list->child; k; k = v->next) {
+		v = k->next;
+		if (k->type != N_ATOM || !v)
+			return proto_fail(s, "malformed FETCH response");
+		if (is_atom(k, "UID")) {
+			if (node_u32(v, &f.uid) < 0 || f.uid == 0)
+				return proto_fail(s, "FETCH with invalid UID");
+			f.have |= IMAP_HAVE_UID;
+		} else if (is_atom(k, "FLAGS")) {
+			if (v->type != N_LIST)
+				return proto_fail(s, "malformed FLAGS");
+			f.flags = join_flags(s, v->child);
+			if (!f.flags)
+				return set_fail(s, IMAP_FAIL_PROTO, ENOMEM, "out of memory");
+			f.have |= IMAP_HAVE_FLAGS;
+		} else if (is_atom(k, "RFC822.SIZE")) {
+			if (node_u64(v, UINT64_MAX >> 1, &f.size) < 0)
+				return proto_fail(s, "malformed RFC822.SIZE");
+			f.have |= IMAP_HAVE_SIZE;
+		} else if (is_atom(k, "INTERNALDATE")) {
+			if (v->type != N_STRING || mime_parse_internaldate(v->s, &f.internaldate) < 0)
+				return proto_fail(s, "malformed INTERNALDATE");
+			f.have |= IMAP_HAVE_DATE;
+		} else if (is_atom(k, "MODSEQ")) {
+			if (v->type != N_LIST || node_u64(v->child, UINT64_MAX >> 1, &f.modseq) < 0)
+				return proto_fail(s, "malformed MODSEQ");
+			f.have |= IMAP_HAVE_MODSEQ;
+		} else if (strncasecmp(k->s, "BODY[", 5) == 0 || strncasecmp(k->s, "BINARY[", 7) == 0 ||
+		           strncasecmp(k->s, "RFC822", 6) == 0) {
+			if (v->type == N_STREAM) {
+				f.have |= IMAP_HAVE_BODY;
+				f.body_size = v->len;
+			} else if (v->type == N_STRING) {
+				f.header = v->s;
+				f.header_len = v->len;
+				f.have |= IMAP_HAVE_HEADER;
+			} else if (is_atom(v, "NIL")) {
+				f.header = "";
+				f.header_len = 0;
+				f.have |= IMAP_HAVE_HEADER;
+			}
+		}
+		/* Anything else (ENVELOPE, X-GM-*, ...) is skipped as one value. */
+	}
+	if (f.uid) {
+		/* UIDs ascend with sequence numbers (RFC 3501 §2.3.1.1); a response
+		 * that breaks that is lying about one of them. */
+		if ((seq > 1 && s->seqmap[seq - 2] >= f.uid) ||
+		    (seq < s->mb.exists && s->seqmap[seq] && s->seqmap[seq] <= f.uid))
+			return proto_fail(s, "FETCH gives UID %u out of order at message %u",
+			                  f.uid, seq);
+		s->seqmap[seq - 1] = f.uid;
+	} else {
+		f.uid = s->seqmap[seq - 1];
+	}
+	if (s->ev && s->ev->fetch)
+		s->ev->fetch(s->ev_ctx, &f);
+	return 0;
+}
+
+static int handle_list(struct imap_session *s, const struct node *n)
+{
+	struct imap_list_entry e = { 0 };
+	static const struct { const char *name; unsigned bit; } attrs[] = {
+		{ "\\Noselect", IMAP_LIST_NOSELECT }, { "\\NonExistent", IMAP_LIST_NOSELECT },
+		{ "\\Noinferiors", IMAP_LIST_NOINFERIORS }, { "\\HasChildren", IMAP_LIST_HASCHILDREN },
+		{ "\\HasNoChildren", IMAP_LIST_HASNOCHILDREN }, { "\\Sent", IMAP_LIST_SENT },
+		{ "\\Trash", IMAP_LIST_TRASH }, { "\\Drafts", IMAP_LIST_DRAFTS },
+		{ "\\Junk", IMAP_LIST_JUNK }, { "\\Archive", IMAP_LIST_ARCHIVE },
+		{ "\\All", IMAP_LIST_ALL }, { "\\Flagged", IMAP_LIST_FLAGGED },
+	};
+	const struct node *a;
+	const char *delim;
+	size_t i;
+
+	if (!n || n->type != N_LIST || !n->next || !n->next->next)
+		return proto_fail(s, "malformed LIST response");
+	for (a = n->child; a; a = a->next)
+		for (i = 0; i < sizeof(attrs) / sizeof(attrs[0]); i++)
+			if (is_atom(a, attrs[i].name))
+				e.flags |= attrs[i].bit;
+	delim = node_str(n->next);
+	if (delim && strlen(delim) != 1)
+		return proto_fail(s, "malformed LIST delimiter");
+	e.delim = delim ? delim[0] : '\0';
+	e.name = node_str(n->next->next);
+	if (!e.name || strlen(e.name) != n->next->next->len)
+		return proto_fail(s, "malformed LIST mailbox name");
+	if (s->cmd && s->cmd->list_cb && s->cmd->list_err == 0)
+		s->cmd->list_err = s->cmd->list_cb(s->cmd->ctx, &e);
+	return 0;
+}
+
+static void search_range(void *ctx, uint32_t lo, uint32_t hi)
+{
+	struct imap_session *s = ctx;
+
+	s->cmd->search_cb(s->cmd->ctx, lo, hi);
+}
+
+static int handle_search(struct imap_session *s, const struct node *n, int esearch)
+{
+	if (!s->cmd || !s->cmd->search_cb)
+		return 0;
+	if (!esearch) {
+		uint32_t u;
+
+		for (; n; n = n->next) {
+			if (n->type == N_LIST)   /* (MODSEQ n) of RFC 7162 */
+				continue;
+			if (node_u32(n, &u) < 0 || u == 0)
+				return proto_fail(s, "malformed SEARCH response");
+			s->cmd->search_cb(s->cmd->ctx, u, u);
+		}
+		return 0;
+	}
+	/* * ESEARCH (TAG "x") UID ALL 1:3,5 */
+	for (; n; n = n->next) {
+		if (is_atom(n, "ALL") && n->next && n->next->type == N_ATOM) {
+			if (imap_parse_uidset(n->next->s, UINT32_MAX, NULL, NULL) < 0)
+				return proto_fail(s, "malformed ESEARCH response");
+			imap_parse_uidset(n->next->s, UINT32_MAX, search_range, s);
+			n = n->next;
+		}
+	}
+	return 0;
+}
+
+/* Act on an untagged response ("* ..."). */
+static int handle_untagged(struct imap_session *s)
+{
+	const struct node *w = s->resp.head->next;
+	uint64_t num;
+
+	if (!w)
+		return proto_fail(s, "empty untagged response");
+	if (s->resp.status) {
+		handle_code(s, s->resp.code);
+		if (is_atom(w, "BYE")) {
+			set_fail(s, IMAP_FAIL_BYE, ECONNRESET, "server closed the session: %s",
+			         s->resp.text ? s->resp.text : "");
+			return -ECONNRESET;
+		}
+		return 0;
+	}
+	if (node_u64(w, UINT32_MAX, &num) == 0) {
+		const struct node *what = w->next;
+
+		if (is_atom(what, "EXISTS"))
+			return handle_exists(s, (uint32_t)num);
+		if (is_atom(what, "EXPUNGE"))
+			return handle_expunge(s, (uint32_t)num);
+		if (is_atom(what, "FETCH"))
+			return handle_fetch(s, (uint32_t)num, what->next);
+		return 0;   /* RECENT and unknown numbered data */
+	}
+	if (is_atom(w, "CAPABILITY"))
+		parse_caps(s, w->next);
+	else if (is_atom(w, "LIST"))
+		return handle_list(s, w->next);
+	else if (is_atom(w, "VANISHED"))
+		return handle_vanished(s, w->next);
+	else if (is_atom(w, "SEARCH"))
+		return handle_search(s, w->next, 0);
+	else if (is_atom(w, "ESEARCH"))
+		return handle_search(s, w->next, 1);
+	else if (is_atom(w, "ENABLED")) {
+		for (const struct node *m = w->next; m; m = m->next)
+			if (is_atom(m, "QRESYNC"))
+				s->qresync = 1;
+	}
+	return 0;
+}
+
+/* ---- commands ---------------------------------------------------------------- */
+
+/* Record the response code of a tagged reply. */
+static void keep_code(struct imap_session *s)
+{
+	const struct node *c = s->resp.code, *a;
+	size_t len = 0;
+
+	s->code[0] = s->code_args[0] = '\0';
+	if (!c || c->type != N_ATOM)
+		return;
+	snprintf(s->code, sizeof(s->code), "%s", c->s);
+	for (a = c->next; a && len < sizeof(s->code_args) - 1; a = a->next) {
+		int n = snprintf(s->code_args + len, sizeof(s->code_args) - len, "%s%s",
+		                 len ? " " : "", a->type == N_LIST ? "(...)" : a->s ? a->s : "");
+		if (n < 0)
+			break;
+		len += (size_t)n;
+	}
+	handle_code(s, c);
+}
+
+static int no_errno(const char *code)
+{
+	static const struct { const char *code; int err; } map[] = {
+		{ "OVERQUOTA", EDQUOT }, { "TOOBIG", EFBIG }, { "TRYCREATE", ENOENT },
+		{ "NONEXISTENT", ENOENT }, { "ALREADYEXISTS", EEXIST },
+		{ "AUTHENTICATIONFAILED", EACCES }, { "AUTHORIZATIONFAILED", EACCES },
+		{ "NOPERM", EACCES }, { "INUSE", EBUSY }, { "LIMIT", ENOSPC },
+		{ "EXPUNGEISSUED", ENOENT }, { "CANNOT", EPERM }, { "EXPIRED", EACCES },
+	};
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if (strcasecmp(code, map[i].code) == 0)
+			return map[i].err;
+	return EIO;
+}
+
+/* Read and act on one response. Returns 0 for an untagged one, 1 for a
+ * continuation request, 2 for the tagged reply of the command in progress
+ * (its status in *status_r: 0, or the negative errno of NO/BAD), or an
+ * error. */
+static int read_one(struct imap_session *s, int *status_r)
+{
+	int r = read_response(s);
+
+	if (r < 0)
+		return r;
+	if (is_atom(s->resp.head, "*"))
+		return handle_untagged(s);
+	if (is_atom(s->resp.head, "+"))
+		return 1;
+	if (!s->cmd || strcmp(s->resp.head->s, s->cmd->tag) != 0)
+		return proto_fail(s, "reply with unknown tag %.32s", s->resp.head->s);
+	keep_code(s);
+	if (is_atom(s->resp.head->next, "OK"))
+		*status_r = 0;
+	else if (is_atom(s->resp.head->next, "NO"))
+		*status_r = set_fail(s, IMAP_FAIL_NO, no_errno(s->code), "%s%s%s%s",
+		                     s->code[0] ? "[" : "", s->code, s->code[0] ? "] " : "",
+		                     s->resp.text ? s->resp.text : "refused");
+	else if (is_atom(s->resp.head->next, "BAD"))
+		*status_r = set_fail(s, IMAP_FAIL_BAD, EBADMSG, "server rejected the command: %s",
+		                     s->resp.text ? s->resp.text : "");
+	else
+		return proto_fail(s, "malformed tagged reply");
+	return 2;
+}
+
+/* Read responses until the tagged reply of the command in progress; or,
+ * with want_cont, until a "+" continuation request (then returns 1). */
+static int read_until_done(struct imap_session *s, int want_cont)
+{
+	int r, status = 0;
+
+	for (;;) {
+		r = read_one(s, &status);
+		if (r < 0)
+			return r;
+		if (r == 2)
+			return status;
+		if (r == 1) {
+			if (want_cont)
+				return 1;
+			return proto_fail(s, "unexpected continuation request");
+		}
+	}
+}
+
+static int send_raw(struct imap_session *s, const char *buf, size_t len, int secret)
+{
+	int r;
+
+	if (s->p.trace)
+		s->p.trace(s->p.trace_ctx, 'C', secret ? "<credentials hidden>" : buf,
+		           secret ? 20 : len);
+	r = conn_write(s->conn, buf, len);
+	return r < 0 ? conn_failed(s, r) : 0;
+}
+
+/* A command under construction: raw text interleaved with literals
+ * (RFC 3501 §4.3). Literal data is borrowed from the caller. */
+#define CMD_MAX_SEGS 8
+
+struct cmdbuf {
+	struct {
+		char *text;         /* owned; the raw text before the literal */
+		size_t len, cap;
+		const char *lit;    /* borrowed literal data following text, or NULL */
+		size_t litlen;
+	} seg[CMD_MAX_SEGS];
+	int n;                  /* segments in use (the last one has no literal) */
+	int oom;
+};
+
+static void cb_add(struct cmdbuf *b, const char *data, size_t len)
+{
+	if (b->oom)
+		return;
+	if (b->n == 0)
+		b->n = 1;
+	__typeof__(b->seg[0]) *g = &b->seg[b->n - 1];
+	if (g->len + len + 1 > g->cap) {
+		size_t cap = g->cap ? g->cap * 2 : 128;
+		char *n;
+
+		while (cap < g->len + len + 1)
+			cap *= 2;
+		n = realloc(g->text, cap);
+		if (!n) {
+			b->oom = 1;
+			return;
+		}
+		g->text = n;
+		g->cap = cap;
+	}
+	memcpy(g->text + g->len, data, len);
+	g->len += len;
+	g->text[g->len] = '\0';
+}
+
+static void cb_str(struct cmdbuf *b, const char *s)
+{
+	cb_add(b, s, strlen(s));
+}
+
+/* Append an astring: quoted where it can be, else a literal (CR, LF, NUL
+ * and 8-bit data cannot be quoted). */
+static void cb_astring(struct cmdbuf *b, const char *str)
+{
+	size_t len = strlen(str), i;
+
+	for (i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)str[i];
+		if (ch == '\r' || ch == '\n' || ch >= 0x80)
+			break;
+	}
+	if (i == len) {
+		cb_str(b, "\"");
+		for (i = 0; i < len; i++) {
+			if (str[i] == '"' || str[i] == '\\')
+				cb_str(b, "\\");
+			cb_add(b, str + i, 1);
+		}
+		cb_str(b, "\"");
+		return;
+	}
+	cb_add(b, "", 0);
+	if (b->oom || b->n >= CMD_MAX_SEGS) {
+		b->oom = 1;
+		return;
+	}
+	b->seg[b->n - 1].lit = str;
+	b->seg[b->n - 1].litlen = len;
+	b->n++;
+}
+
+static void cb_release(struct cmdbuf *b)
+{
+	for (int i = 0; i < CMD_MAX_SEGS; i++) {
+		if (b->seg[i].text) {
+			explicit_bzero(b->seg[i].text, b->seg[i].cap);
+			free(b->seg[i].text);
+		}
+	}
+	memset(b, 0, sizeof(*b));
+}
+
+/* Send command B under a new tag and read to its completion. Literals go
+ * with LITERAL+ (or LITERAL- up to 4 KiB, RFC 7888) without waiting, else
+ * after the server's continuation request. */
+static int run_cmd(struct imap_session *s, struct cmd *c, struct cmdbuf *b, int secret)
+{
+	char hdr[48];
+	int r = 0, i;
+
+	if (b->oom) {
+		cb_release(b);
+		return set_fail(s, IMAP_FAIL_PROTO, ENOMEM, "out of memory");
+	}
+	snprintf(c->tag, sizeof(c->tag), "m%u", ++s->tagno);
+	s->cmd = c;
+	snprintf(hdr, sizeof(hdr), "%s ", c->tag);
+	r = send_raw(s, hdr, strlen(hdr), 0);
+	for (i = 0; r == 0 && i < b->n; i++) {
+		r = send_raw(s, b->seg[i].text ? b->seg[i].text : "", b->seg[i].len, secret);
+		if (r < 0 || !b->seg[i].lit)
+			continue;
+		int plus = (s->caps & IMAP_CAP_LITERAL_PLUS) ||
+		           ((s->caps & IMAP_CAP_LITERAL_MINUS) && b->seg[i].litlen <= 4096);
+		snprintf(hdr, sizeof(hdr), "{%zu%s}\r\n", b->seg[i].litlen, plus ? "+" : "");
+		r = send_raw(s, hdr, strlen(hdr), 0);
+		if (r == 0 && !plus) {
+			r = read_until_done(s, 1);
+			if (r == 0)   /* a tagged OK instead of "+" */
+				r = proto_fail(s, "server answered before the literal was sent");
+			else if (r == 1)
+				r = 0;
+		}
+		if (r == 0)
+			r = send_raw(s, b->seg[i].lit, b->seg[i].litlen, secret);
+	}
+	if (r == 0)
+		r = send_raw(s, "\r\n", 2, 0);
+	if (r == 0)
+		r = read_until_done(s, 0);
+	cb_release(b);
+	s->cmd = NULL;
+	return r;
+}
+
+static int simple(struct imap_session *s, const char *line)
+{
+	struct cmd c = { 0 };
+	struct cmdbuf b = { 0 };
+
+	cb_str(&b, line);
+	return run_cmd(s, &c, &b, 0);
+}
+
+int imap_command(struct imap_session *s, const char *line,
+                 void (*search_cb)(void *ctx, uint32_t lo, uint32_t hi), void *ctx)
+{
+	struct cmd c = { .search_cb = search_cb, .ctx = ctx };
+	struct cmdbuf b = { 0 };
+
+	cb_str(&b, line);
+	return run_cmd(s, &c, &b, 0);
+}
+
+int imap_noop(struct imap_session *s)
+{
+	return simple(s, "NOOP");
+}
+
+/* ---- connect, authenticate --------------------------------------------------- */
+
+static char *base64(const char *in, size_t len)
+{
+	char *out = malloc(4 * ((len + 2) / 3) + 1);
+
+	if (out)
+		EVP_EncodeBlock((unsigned char *)out, (const unsigned char *)in, (int)len);
+	return out;
+}
+
+/* AUTHENTICATE with an initial response (RFC 4959 SASL-IR), or after the
+ * empty challenge without it. An error challenge (RFC 7628 §3.2.3, also
+ * sent by XOAUTH2 servers) is answered with the dummy "AQ==", after which
+ * the server sends NO. */
+static int sasl(struct imap_session *s, const char *mech, const char *resp, size_t len)
+{
+	struct cmd c = { 0 };
+	char *b64 = base64(resp, len);
+	char line[64];
+	int r;
+
+	if (!b64)
+		return set_fail(s, IMAP_FAIL_AUTH, ENOMEM, "out of memory");
+	snprintf(c.tag, sizeof(c.tag), "m%u", ++s->tagno);
+	s->cmd = &c;
+	snprintf(line, sizeof(line), "%s AUTHENTICATE %s%s", c.tag, mech,
+	         (s->caps & IMAP_CAP_SASL_IR) ? " " : "\r\n");
+	r = send_raw(s, line, strlen(line), 0);
+	if (r == 0 && !(s->caps & IMAP_CAP_SASL_IR)) {
+		r = read_until_done(s, 1);
+		if (r == 0)
+			r = proto_fail(s, "AUTHENTICATE ended without a challenge");
+		else if (r == 1)
+			r = 0;
+	}
+	if (r == 0)
+		r = send_raw(s, b64, strlen(b64), 1);
+	if (r == 0)
+		r = send_raw(s, "\r\n", 2, 0);
+	if (r == 0)
+		r = read_until_done(s, 1);
+	if (r == 1) {
+		r = send_raw(s, "AQ==\r\n", 6, 0);
+		if (r == 0)
+			r = read_until_done(s, 0);
+		if (r == 0)
+			r = proto_fail(s, "server accepted the dummy SASL response");
+	}
+	s->cmd = NULL;
+	explicit_bzero(b64, strlen(b64));
+	free(b64);
+	return r;
+}
+
+static int authenticate(struct imap_session *s)
+{
+	char *resp = NULL;
+	int r, len;
+
+	switch (s->p.auth) {
+	case IMAP_AUTH_XOAUTH2:
+		/* Google's and Microsoft's documented format. */
+		len = asprintf(&resp, "user=%s\001auth=Bearer %s\001\001", s->p.user, s->p.secret);
+		r = len < 0 ? -ENOMEM : sasl(s, "XOAUTH2", resp, (size_t)len);
+		break;
+	case IMAP_AUTH_OAUTHBEARER:
+		/* RFC 7628 §3.1: gs2 header, then key/value pairs. */
+		len = asprintf(&resp, "n,a=%s,\001auth=Bearer %s\001\001", s->p.user, s->p.secret);
+		r = len < 0 ? -ENOMEM : sasl(s, "OAUTHBEARER", resp, (size_t)len);
+		break;
+	default:
+		if (s->caps & IMAP_CAP_AUTH_PLAIN) {
+			/* RFC 4616: authzid NUL authcid NUL passwd */
+			size_t ul = strlen(s->p.user), pl = strlen(s->p.secret);
+
+			resp = malloc(ul + pl + 2);
+			if (!resp)
+				return set_fail(s, IMAP_FAIL_AUTH, ENOMEM, "out of memory");
+			resp[0] = '\0';
+			memcpy(resp + 1, s->p.user, ul);
+			resp[ul + 1] = '\0';
+			memcpy(resp + ul + 2, s->p.secret, pl);
+			len = (int)(ul + pl + 2);
+			r = sasl(s, "PLAIN", resp, (size_t)len);
+		} else if (s->caps & IMAP_CAP_LOGINDISABLED) {
+			return set_fail(s, IMAP_FAIL_AUTH, EACCES, "the server does not allow "
+			                "logging in on this connection (LOGINDISABLED)");
+		} else {
+			struct cmd c = { 0 };
+			struct cmdbuf b = { 0 };
+
+			cb_str(&b, "LOGIN ");
+			cb_astring(&b, s->p.user);
+			cb_str(&b, " ");
+			cb_astring(&b, s->p.secret);
+			r = run_cmd(s, &c, &b, 1);
+			len = 0;
+		}
+		break;
+	}
+	if (resp) {
+		explicit_bzero(resp, strlen(resp));   /* PLAIN: the NUL hides the rest */
+		if (len > 0)
+			explicit_bzero(resp, (size_t)len);
+		free(resp);
+	}
+	if (r < 0 && (s->fail == IMAP_FAIL_NO || s->fail == IMAP_FAIL_BAD))
+		r = set_fail(s, IMAP_FAIL_AUTH, EACCES, "login as %s refused: %s", s->p.user,
+		             s->error);
+	return r;
+}
+
+int imap_connect(struct imap_session *s)
+{
+	int r, preauth;
+
+	r = conn_connect(s->conn);
+	if (r < 0)
+		return conn_failed(s, r);
+	/* Greeting: RFC 3501 §7.1 (OK, PREAUTH or BYE). */
+	r = read_response(s);
+	if (r < 0)
+		return r;
+	if (!is_atom(s->resp.head, "*") || !s->resp.status)
+		return proto_fail(s, "the server did not greet like an IMAP server");
+	if (is_atom(s->resp.head->next, "BYE"))
+		return set_fail(s, IMAP_FAIL_BYE, ECONNREFUSED, "server refused the connection: %s",
+		                s->resp.text ? s->resp.text : "");
+	preauth = is_atom(s->resp.head->next, "PREAUTH");
+	if (!preauth && !is_atom(s->resp.head->next, "OK"))
+		return proto_fail(s, "unexpected greeting");
+	handle_code(s, s->resp.code);
+
+	if (!conn_is_tls(s->conn) && s->p.require_tls) {
+		/* SPEC §5: STARTTLS is mandatory. A PREAUTH greeting in clear leaves
+		 * no way to upgrade (RFC 3501 §6.2.1): refuse. */
+		if (preauth)
+			return set_fail(s, IMAP_FAIL_TLS_REQUIRED, EPROTO, "the server sent PREAUTH "
+			                "on an unencrypted connection; refusing (TLS required)");
+		if (!s->caps_text && (r = simple(s, "CAPABILITY")) < 0)
+			return r;
+		if (!(s->caps & IMAP_CAP_STARTTLS))
+			return set_fail(s, IMAP_FAIL_TLS_REQUIRED, EPROTO, "the server does not offer "
+			                "STARTTLS; refusing to log in without TLS (use imaps:// or, "
+			                "for tests only, tls_insecure_plaintext)");
+		r = simple(s, "STARTTLS");
+		if (r < 0) {
+			if (!s->broken)
+				return set_fail(s, IMAP_FAIL_TLS_REQUIRED, EPROTO,
+				                "the server refused STARTTLS: %s", s->error);
+			return r;
+		}
+		/* Anything the server sent after its OK and before the handshake
+		 * would be taken as if it came over TLS: an injection attack
+		 * (RFC 3501 §6.2.1, CVE-2011-0411 and kin). */
+		if (s->inpos < s->inlen || conn_pending(s->conn))
+			return set_fail(s, IMAP_FAIL_TLS_REQUIRED, EPROTO, "the server sent data "
+			                "after accepting STARTTLS (possible attack); disconnecting");
+		r = conn_starttls(s->conn);
+		if (r < 0)
+			return conn_failed(s, r);
+		free(s->caps_text);
+		s->caps_text = NULL;
+		s->caps = 0;
+		wire_parser_reset(s->wp);
+		if ((r = simple(s, "CAPABILITY")) < 0)
+			return r;
+	} else if (!s->caps_text && (r = simple(s, "CAPABILITY")) < 0) {
+		return r;
+	}
+
+	if (!preauth) {
+		r = authenticate(s);
+		if (r < 0)
+			return r;
+		/* Capabilities may change with login; a server that does not
+		 * send them with its OK is asked. */
+		if (strcasecmp(s->code, "CAPABILITY") != 0 && (r = simple(s, "CAPABILITY")) < 0)
+			return r;
+	}
+	if ((s->caps & IMAP_CAP_QRESYNC) && (s->caps & IMAP_CAP_ENABLE)) {
+		r = simple(s, "ENABLE QRESYNC");
+		if (r < 0 && s->broken)
+			return r;
+	}
+	s->fail = IMAP_OK;
+	s->error[0] = '\0';
+	return 0;
+}
+
+int imap_logout(struct imap_session *s)
+{
+	int r;
+
+	if (s->broken)
+		return -EIO;
+	imap_set_timeout(s, 2000);   /* a slow goodbye must not delay unmount */
+	r = simple(s, "LOGOUT");
+	/* RFC 3501 §6.1.3: BYE comes before the tagged OK. */
+	if (s->fail == IMAP_FAIL_BYE)
+		r = 0;
+	s->broken = 1;
+	return r;
+}
+
+/* ---- mailbox commands ------------------------------------------------------------ */
+
+int imap_list(struct imap_session *s,
+              int (*cb)(void *ctx, const struct imap_list_entry *e), void *ctx)
+{
+	struct cmd c = { .list_cb = cb, .ctx = ctx };
+	struct cmdbuf b = { 0 };
+	int r;
+
+	cb_str(&b, (s->caps & IMAP_CAP_SPECIAL_USE) && (s->caps & IMAP_CAP_LIST_EXTENDED)
+	           ? "LIST \"\" \"*\" RETURN (SPECIAL-USE)" : "LIST \"\" \"*\"");
+	r = run_cmd(s, &c, &b, 0);
+	return r < 0 ? r : c.list_err;
+}
+
+static void deselect(struct imap_session *s)
+{
+	free(s->selected);
+	s->selected = NULL;
+	memset(&s->mb, 0, sizeof(s->mb));
+	s->ev = NULL;
+	s->ev_ctx = NULL;
+}
+
+int imap_select(struct imap_session *s, const char *mailbox, int readonly, int force,
+                uint32_t known_uidvalidity, uint64_t known_modseq,
+                const struct imap_events *ev, void *ctx, struct imap_mailbox *mb_r)
+{
+	struct cmd c = { 0 };
+	struct cmdbuf b = { 0 };
+	int r;
+
+	if (!force && s->selected && strcmp(s->selected, mailbox) == 0 &&
+	    s->mb.readonly == (readonly != 0)) {
+		s->ev = ev;
+		s->ev_ctx = ctx;
+		if (mb_r)
+			*mb_r = s->mb;
+		return 1;
+	}
+	deselect(s);
+	s->selected = strdup(mailbox);
+	if (!s->selected)
+		return set_fail(s, IMAP_FAIL_PROTO, ENOMEM, "out of memory");
+	s->ev = ev;
+	s->ev_ctx = ctx;
+
+	cb_str(&b, readonly ? "EXAMINE " : "SELECT ");
+	cb_astring(&b, mailbox);
+	if (s->qresync && known_uidvalidity && known_modseq) {
+		char q[80];
+
+		snprintf(q, sizeof(q), " (QRESYNC (%u %" PRIu64 "))", known_uidvalidity,
+		         known_modseq);
+		cb_str(&b, q);
+	} else if (s->caps & IMAP_CAP_CONDSTORE) {
+		cb_str(&b, " (CONDSTORE)");
+	}
+	r = run_cmd(s, &c, &b, 0);
+	if (r < 0) {
+		/* RFC 3501 §6.3.1: a failed SELECT leaves no mailbox selected. */
+		deselect(s);
+		return r;
+	}
+	s->mb.readonly = readonly != 0 || strcasecmp(s->code, "READ-ONLY") == 0;
+	if (mb_r)
+		*mb_r = s->mb;
+	return 0;
+}
+
+int imap_uid_fetch(struct imap_session *s, const char *uidset, const char *items,
+                   const char *modifiers)
+{
+	struct cmd c = { 0 };
+	struct cmdbuf b = { 0 };
+
+	cb_str(&b, "UID FETCH ");
+	cb_str(&b, uidset);
+	cb_str(&b, " (");
+	cb_str(&b, items);
+	cb_str(&b, ")");
+	if (modifiers && *modifiers) {
+		cb_str(&b, " (");
+		cb_str(&b, modifiers);
+		cb_str(&b, ")");
+	}
+	return run_cmd(s, &c, &b, 0);
+}
+
+/* ---- IDLE (RFC 2177) ------------------------------------------------------------- */
+
+int imap_idle_begin(struct imap_session *s)
+{
+	char line[32];
+	int r;
+
+	snprintf(s->idle.tag, sizeof(s->idle.tag), "m%u", ++s->tagno);
+	snprintf(line, sizeof(line), "%s IDLE\r\n", s->idle.tag);
+	s->cmd = &s->idle;
+	r = send_raw(s, line, strlen(line), 0);
+	if (r == 0)
+		r = read_until_done(s, 1);
+	if (r == 1) {
+		s->idling = 1;
+		return 0;
+	}
+	s->cmd = NULL;
+	return r < 0 ? r : set_fail(s, IMAP_FAIL_NO, EIO, "IDLE ended at once");
+}
+
+int imap_idle_wait(struct imap_session *s, int timeout_ms)
+{
+	int r, status = 0;
+
+	if (s->inpos >= s->inlen) {
+		/* Wait for the first byte with the caller's timeout; once a
+		 * response has started, the normal deadline applies. */
+		conn_set_timeout(s->conn, timeout_ms);
+		ssize_t n = conn_read(s->conn, s->inbuf, sizeof(s->inbuf));
+		conn_set_timeout(s->conn, s->p.conn.timeout_ms);
+		if (n == -ETIMEDOUT)
+			return 0;
+		if (n < 0)
+			return conn_failed(s, (int)n);
+		s->inpos = 0;
+		s->inlen = (size_t)n;
+	}
+	/* Everything the server has sent so far. */
+	do {
+		r = read_one(s, &status);
+		if (r < 0)
+			return r;
+		if (r != 0) {
+			s->idling = 0;
+			s->cmd = NULL;
+			return proto_fail(s, "the server ended IDLE");
+		}
+	} while (s->inpos < s->inlen || conn_pending(s->conn));
+	return 1;
+}
+
+int imap_idle_end(struct imap_session *s)
+{
+	int r;
+
+	if (!s->idling)
+		return 0;
+	s->idling = 0;
+	s->cmd = &s->idle;
+	r = send_raw(s, "DONE\r\n", 6, 0);
+	if (r == 0)
+		r = read_until_done(s, 0);
+	s->cmd = NULL;
+	return r;
+}

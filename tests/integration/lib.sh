@@ -1,0 +1,275 @@
+# lib.sh - shared by the integration tests (sourced, bash).
+#
+# Starts a private Dovecot on 127.0.0.1 on ports the test picks, with a
+# self-signed certificate, a generated mailbox and one user; mounts mailfs in
+# the foreground; checks the server side with an independent client
+# (imapcheck.py, Python's imaplib, and doveadm). Everything lives under one
+# temporary directory and is stopped by PID in the EXIT trap.
+
+set -u
+
+TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+MAILFS=${MAILFS:-$TOP/mailfs}
+IMAPCHECK="$TOP/tests/integration/imapcheck.py"
+GEN="$TOP/tests/integration/gen_mailbox.py"
+PY=${PYTHON:-/usr/bin/python3}
+[ -x "$PY" ] || PY=python3
+
+T=""                 # the test's directory
+USER_NAME=alice
+PASSWORD='s3cret pa"ss'
+MOUNTS=()            # mount points to unmount
+PIDS=()              # mailfs processes
+DOVECOT_PID=""
+FAILS=0
+TEST_NAME=$(basename "$0" .sh)
+
+say()  { printf '%s\n' "$*"; }
+fail() { say "FAIL: $TEST_NAME: $*"; FAILS=$((FAILS + 1)); }
+pass() { say "ok: $*"; }
+skip() { say "SKIP: $TEST_NAME: $*"; cleanup; exit 77; }
+
+check() {       # check "description" command...
+	local what=$1; shift
+	if "$@"; then pass "$what"; else fail "$what"; fi
+}
+
+cleanup() {
+	local m p
+	for m in "${MOUNTS[@]}"; do
+		mountpoint -q "$m" 2>/dev/null && fusermount3 -u "$m" 2>/dev/null
+	done
+	for p in "${PIDS[@]}"; do
+		kill "$p" 2>/dev/null
+	done
+	for p in "${PIDS[@]}"; do
+		wait "$p" 2>/dev/null
+	done
+	for m in "${MOUNTS[@]}"; do
+		mountpoint -q "$m" 2>/dev/null && fusermount3 -uz "$m" 2>/dev/null
+	done
+	dovecot_stop
+	if [ -n "$T" ] && [ -d "$T" ]; then
+		if [ "$FAILS" -gt 0 ] || [ -n "${KEEP:-}" ]; then
+			say "(test files kept in $T)"
+		else
+			rm -rf "$T"
+		fi
+	fi
+}
+
+finish() {      # the last line of every test
+	local logs
+	# A sanitizer report in any daemon log fails the test.
+	for logs in "$T"/mailfs*.log; do
+		[ -f "$logs" ] || continue
+		if grep -q -E 'ERROR: (Address|Leak|Undefined)Sanitizer|runtime error:' "$logs"; then
+			fail "sanitizer report in $logs"
+			sed -n '1,40p' "$logs"
+		fi
+	done
+	cleanup
+	trap - EXIT
+	if [ "$FAILS" -gt 0 ]; then
+		say "$TEST_NAME: $FAILS failure(s)"
+		exit 1
+	fi
+	say "$TEST_NAME: passed"
+	exit 0
+}
+
+setup() {
+	[ -e /dev/fuse ] || skip "no /dev/fuse here: FUSE mounts are impossible"
+	command -v fusermount3 >/dev/null || skip "fusermount3 missing (install fuse3)"
+	command -v dovecot >/dev/null || skip "dovecot missing (install dovecot-imapd dovecot-pop3d)"
+	[ -x "$MAILFS" ] || { say "FAIL: $MAILFS not built"; exit 1; }
+	T=$(mktemp -d /tmp/mailfs-test.XXXXXX)
+	chmod 755 "$T"    # Dovecot's auth process (user dovecot) reads passwd here
+	trap cleanup EXIT
+	trap 'exit 130' INT TERM
+}
+
+# A port no one listens on, in a range derived from our PID; retried.
+pick_port() {
+	local base=$1 p i
+	for i in $(seq 0 50); do
+		p=$(( base + ( ($$ * 7 + i * 13 + RANDOM) % 2000 ) ))
+		if ! (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; then
+			echo "$p"
+			return 0
+		fi
+	done
+	return 1
+}
+
+make_cert() {   # certificate for localhost/127.0.0.1, and a CA that signed it
+	local d=$1
+	openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=mailfs test CA" \
+		-keyout "$d/ca.key" -out "$d/ca.pem" >/dev/null 2>&1 || return 1
+	openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" \
+		-keyout "$d/server.key" -out "$d/server.csr" >/dev/null 2>&1 || return 1
+	printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' > "$d/ext.cnf"
+	openssl x509 -req -in "$d/server.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" \
+		-CAcreateserial -days 3650 -extfile "$d/ext.cnf" -out "$d/server.pem" \
+		>/dev/null 2>&1 || return 1
+	chmod 644 "$d/server.key"
+}
+
+# dovecot_start [gen_mailbox args...]: a private server with the generated
+# mailbox of user alice. Sets IMAP_PORT, IMAPS_PORT, POP3_PORT, POP3S_PORT,
+# DOVECOT_CONF, MAILDIR.
+dovecot_start() {
+	local d="$T/dovecot" uid gid
+	mkdir -p "$d/run" "$d/state" "$d/home"
+	chmod 755 "$d"
+	uid=$(id -u dovecot); gid=$(id -g dovecot)
+	make_cert "$d" || { say "FAIL: cannot make a certificate"; exit 1; }
+	IMAP_PORT=$(pick_port 20000); IMAPS_PORT=$(pick_port 22000)
+	POP3_PORT=$(pick_port 24000); POP3S_PORT=$(pick_port 26000)
+	MAILDIR="$d/mail/$USER_NAME"
+	mkdir -p "$MAILDIR"
+	if [ $# -gt 0 ]; then
+		"$PY" "$GEN" --maildir "$MAILDIR" "$@" >/dev/null || { say "FAIL: gen_mailbox"; exit 1; }
+	fi
+	printf '%s:{PLAIN}%s:%s:%s::%s::\n' "$USER_NAME" "$PASSWORD" "$uid" "$gid" "$d/home" \
+		> "$d/passwd"
+	chmod 644 "$d/passwd"
+	DOVECOT_CONF="$d/dovecot.conf"
+	cat > "$DOVECOT_CONF" <<EOF
+base_dir = $d/run
+state_dir = $d/state
+log_path = $d/dovecot.log
+instance_name = mailfs-test-$$
+listen = 127.0.0.1
+protocols = imap pop3
+ssl = yes
+ssl_cert = <$d/server.pem
+ssl_key = <$d/server.key
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+first_valid_uid = 1
+default_login_user = dovenull
+default_internal_user = dovecot
+mail_location = maildir:$d/mail/%u:LAYOUT=fs
+namespace inbox {
+  inbox = yes
+  separator = /
+}
+passdb {
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u $d/passwd
+}
+userdb {
+  driver = passwd-file
+  args = username_format=%u $d/passwd
+}
+service imap-login {
+  chroot =
+  inet_listener imap {
+    address = 127.0.0.1
+    port = $IMAP_PORT
+  }
+  inet_listener imaps {
+    address = 127.0.0.1
+    port = $IMAPS_PORT
+    ssl = yes
+  }
+}
+service pop3-login {
+  chroot =
+  inet_listener pop3 {
+    address = 127.0.0.1
+    port = $POP3_PORT
+  }
+  inet_listener pop3s {
+    address = 127.0.0.1
+    port = $POP3S_PORT
+    ssl = yes
+  }
+}
+service anvil {
+  chroot =
+}
+protocol imap {
+  mail_max_userip_connections = 100
+}
+protocol pop3 {
+  mail_max_userip_connections = 100
+}
+EOF
+	chown -R dovecot: "$d/mail" "$d/home"
+	dovecot -c "$DOVECOT_CONF" || { say "FAIL: dovecot did not start"; cat "$d/dovecot.log"; exit 1; }
+	local i
+	for i in $(seq 1 100); do
+		if [ -f "$d/run/master.pid" ] && (exec 3<>/dev/tcp/127.0.0.1/$IMAPS_PORT) 2>/dev/null; then
+			DOVECOT_PID=$(cat "$d/run/master.pid")
+			return 0
+		fi
+		sleep 0.1
+	done
+	say "FAIL: dovecot does not listen"; cat "$d/dovecot.log"; exit 1
+}
+
+dovecot_stop() {
+	[ -n "$DOVECOT_PID" ] || return 0
+	local pidfile="$T/dovecot/run/master.pid" i
+	kill "$DOVECOT_PID" 2>/dev/null
+	# The master may stay a zombie where PID 1 does not reap it: wait for
+	# its pid file to go instead.
+	for i in $(seq 1 50); do
+		[ -f "$pidfile" ] || break
+		sleep 0.1
+	done
+	DOVECOT_PID=""
+}
+
+# The independent client.
+ic() { "$PY" "$IMAPCHECK" --host 127.0.0.1 --port "$IMAP_PORT" --user "$USER_NAME" \
+	--password "$PASSWORD" "$@"; }
+
+doveadm_() { doveadm -c "$DOVECOT_CONF" "$@"; }
+
+# mount_mailfs MOUNTPOINT URL [options...]: mailfs -f in the background,
+# log in $T/mailfs-<n>.log; waits for the mount. Returns mailfs's status
+# if it exits instead.
+MAILFS_PID=""
+mount_mailfs() {
+	local mnt=$1 url=$2; shift 2
+	local n=${#PIDS[@]} log i
+	log="$T/mailfs-$n.log"
+	mkdir -p "$mnt"
+	printf '%s\n' "$PASSWORD" > "$T/pw"; chmod 600 "$T/pw"
+	"$MAILFS" -f "$url" "$mnt" -o "password_file=$T/pw,cache_dir=$T/cache-$n" "$@" \
+		>"$log" 2>&1 &
+	MAILFS_PID=$!
+	PIDS+=("$MAILFS_PID")
+	MOUNTS+=("$mnt")
+	for i in $(seq 1 300); do
+		if mountpoint -q "$mnt"; then
+			return 0
+		fi
+		if ! kill -0 "$MAILFS_PID" 2>/dev/null; then
+			wait "$MAILFS_PID"
+			return $?
+		fi
+		sleep 0.05
+	done
+	say "mailfs did not mount within 15 s"; cat "$log"
+	return 1
+}
+
+unmount_mailfs() {
+	local mnt=$1
+	fusermount3 -u "$mnt" || return 1
+	wait "$MAILFS_PID" 2>/dev/null
+}
+
+# Wait (up to $2 seconds) for a command to succeed.
+wait_for() {
+	local cmd=$1 secs=${2:-10} i
+	for i in $(seq 1 $((secs * 10))); do
+		eval "$cmd" && return 0
+		sleep 0.1
+	done
+	return 1
+}

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Issue 2: a read-only IMAP mount of a generated mailbox matches the server,
+# byte for byte, checked with an independent client.
+. "$(dirname "$0")/lib.sh"
+setup
+dovecot_start --profile demo --seed 7
+
+MNT="$T/mnt"
+URL="imaps://$USER_NAME@localhost:$IMAPS_PORT"
+mount_mailfs "$MNT" "$URL" -o "cafile=$T/dovecot/ca.pem" || { fail "mount"; finish; }
+
+# The tree, every byte, sizes, mtimes and xattrs against the server.
+check "mount equals the server (tree, bytes, sizes, dates, xattrs)" \
+	ic verify "$MNT"
+
+# Non-ASCII and mUTF-7 folder names are decoded.
+check "mUTF-7 names decoded" test -d "$MNT/Données" -a -d "$MNT/日本語" -a -d "$MNT/a&b"
+check "nested folders" test -d "$MNT/Work/Projects/Alpha"
+
+# grep -rl finds exactly the messages the server says contain the word.
+ic grep zanzibar | while IFS=$'\t' read -r folder uid; do
+	printf '%s/%010d\n' "$folder" "$uid"
+done | sort > "$T/server-grep"
+(cd "$MNT" && grep -rl zanzibar . | sed 's|^\./||; s|^\(.*/[0-9]\{10\}\).*|\1|' | sort) > "$T/mount-grep"
+check "grep -rl zanzibar finds the server's set ($(wc -l < "$T/server-grep") messages)" \
+	cmp -s "$T/server-grep" "$T/mount-grep"
+[ -s "$T/server-grep" ] || fail "the corpus has no zanzibar messages: test is meaningless"
+
+# Names: sorted by UID, .eml, no leading dot, at most 255 bytes.
+check "file names are well-formed" bash -c '
+	cd "$1" && find . -type f -name "*" ! -name ".mailfs-status" | while read -r f; do
+		b=$(basename "$f")
+		case "$b" in [0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]*.eml) ;; *) echo "bad $b"; exit 1;; esac
+		[ ${#b} -le 255 ] || { echo "long $b"; exit 1; }
+	done' _ "$MNT"
+
+# Reading never sets \Seen (BODY.PEEK).
+unseen=$(for u in $(ic uids INBOX); do f=$(ic flags INBOX "$u"); case " $f " in *'\Seen'*) ;; *) echo "$u"; break;; esac; done)
+if [ -n "$unseen" ]; then
+	cat "$MNT"/INBOX/$(printf %010d "$unseen")* > /dev/null
+	f=$(ic flags INBOX "$unseen")
+	check "reading does not set \\Seen" test "${f#*\\Seen}" = "$f"
+else
+	fail "no unseen message in INBOX to test \\Seen with"
+fi
+
+# xattrs: the three names, ENOTSUP for other namespaces.
+f=$(ls "$MNT"/INBOX/* | head -1)
+check "listxattr shows the user.mail names" bash -c \
+	'getfattr --absolute-names -d "$1" | grep -q user.mail.message_id' _ "$f"
+check "security.* is not supported" bash -c \
+	'! getfattr --absolute-names -n security.selinux "$1" 2>&1 | grep -qv "Operation not supported"' _ "$f"
+
+# Writes are refused in this read-only version.
+check "mkdir is refused" bash -c '! mkdir "$1/NewFolder" 2>/dev/null' _ "$MNT"
+check "rm is refused" bash -c '! rm -f "$1" 2>/dev/null' _ "$f"
+check "the message is still on the server" test "$(ic count INBOX)" -gt 0
+
+# The status file.
+check ".mailfs-status says online" grep -q "connection: online" "$MNT/.mailfs-status"
+check ".mailfs-status lists INBOX" grep -q "INBOX" "$MNT/.mailfs-status"
+
+# A warm remount serves the same tree.
+unmount_mailfs "$MNT" || fail "unmount"
+mount_mailfs "$MNT" "$URL" -o "cafile=$T/dovecot/ca.pem,cache_dir=$T/cache-0" || fail "remount"
+check "warm remount equals the server" ic verify "$MNT"
+unmount_mailfs "$MNT" || fail "unmount"
+
+# STARTTLS on imap://, certificate checked by host name.
+mount_mailfs "$MNT" "imap://$USER_NAME@localhost:$IMAP_PORT" -o "cafile=$T/dovecot/ca.pem" \
+	|| fail "mount with STARTTLS"
+check "STARTTLS mount lists INBOX" test -n "$(ls "$MNT/INBOX")"
+unmount_mailfs "$MNT"
+
+finish

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -357,6 +358,11 @@ int store_folder_renew(struct store *st, int64_t id, int64_t *new_id_r)
 			sqlite3_bind_int64(s, 1, id);
 		r = exec(st, s);
 		nid = sqlite3_last_insert_rowid(st->db);
+		/* No row copied: last_insert_rowid is some earlier folder's. */
+		if (r == 0 && sqlite3_changes(st->db) == 0) {
+			snprintf(st->error, sizeof(st->error), "no folder %" PRId64, id);
+			r = -ENOENT;
+		}
 	}
 	if (r == 0) {
 		s = stmt(st, S_FOLDER_MOVE_CHILDREN);

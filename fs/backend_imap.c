@@ -310,8 +310,7 @@ static void explain(struct imapb *b, struct imap_session *s, char *err, size_t e
 			snprintf(err, errlen, "%s", imap_error(s));
 		break;
 	case IMAP_FAIL_AUTH:
-		snprintf(err, errlen, "%s on %s (check the user name and password)",
-		         imap_error(s), o->host);
+		snprintf(err, errlen, "%s (check the user name and password)", imap_error(s));
 		break;
 	case IMAP_FAIL_PROTO:
 		snprintf(err, errlen, "%s:%u does not answer like an IMAP server: %s", o->host,

@@ -112,8 +112,8 @@ int options_parse_url(const char *url, struct mfs_options *o, char *err, size_t 
 
 	/* The host is after the last '@' (a raw '@' in the user is tolerated). */
 	end = rest + strcspn(rest, "/?#");
-	if (*end == '/' && end[1] != '\0') {
-		snprintf(err, errlen, "URL must not have a path: %s", url);
+	if (*end && !(*end == '/' && end[1] == '\0')) {
+		snprintf(err, errlen, "URL must not have a path, query or fragment: %s", url);
 		return -EINVAL;
 	}
 	at = NULL;
@@ -167,7 +167,8 @@ int options_parse_url(const char *url, struct mfs_options *o, char *err, size_t 
 		char *e;
 		unsigned long port = strtoul(portp, &e, 10);
 
-		if (e == portp || e != end || port == 0 || port > 65535) {
+		/* Digits only: strtoul would also take a sign and blanks. */
+		if (!isdigit((unsigned char)*portp) || e != end || port == 0 || port > 65535) {
 			snprintf(err, errlen, "bad port in URL: %s", url);
 			return -EINVAL;
 		}
@@ -276,6 +277,7 @@ int options_parse(struct fuse_args *args, struct mfs_options *o, char *err, size
 		return 0;
 	memset(&fo, 0, sizeof(fo));
 	if (fuse_parse_cmdline(args, &fo) < 0) {
+		free(fo.mountpoint);   /* set when a later argument was refused */
 		snprintf(err, errlen, "bad options (see mailfs --help)");
 		return -EINVAL;
 	}
@@ -341,19 +343,22 @@ void options_free(struct mfs_options *o)
 char *options_default_cache_dir(const struct mfs_options *o)
 {
 	const char *base = getenv("XDG_CACHE_HOME");
-	char *home = NULL, *out = NULL;
+	const char *sub = "mailfs";
+	char *out = NULL;
 
-	if (base && base[0] == '/') {
-		if (asprintf(&out, "%s/mailfs/%s@%s", base, o->user, o->host) < 0)
-			return NULL;
-		return out;
-	}
-	base = getenv("HOME");
 	if (!base || base[0] != '/') {
-		struct passwd *pw = getpwuid(getuid());
-		base = pw ? pw->pw_dir : "/tmp";
+		base = getenv("HOME");
+		if (!base || base[0] != '/') {
+			struct passwd *pw = getpwuid(getuid());
+			base = pw ? pw->pw_dir : "/tmp";
+		}
+		sub = ".cache/mailfs";
 	}
-	if (asprintf(&home, "%s/.cache/mailfs/%s@%s", base, o->user, o->host) < 0)
+	if (asprintf(&out, "%s/%s/%s@%s", base, sub, o->user, o->host) < 0)
 		return NULL;
-	return home;
+	/* A '/' in a (percent-decoded) user name must not lead elsewhere. */
+	for (char *p = out + strlen(base) + strlen(sub) + 2; *p; p++)
+		if (*p == '/')
+			*p = '_';
+	return out;
 }

@@ -34,6 +34,7 @@ struct conn {
 	struct tls_ctx *tls;
 	int timeout_ms;
 	int fd;
+	int adopt_fd;           /* from conn_params.have_fd, or -1 */
 	SSL *ssl;
 	atomic_int aborted;
 	enum conn_fail fail;
@@ -70,6 +71,7 @@ struct conn *conn_new(const struct conn_params *p)
 	c->tls = p->tls;
 	c->timeout_ms = p->timeout_ms;
 	c->fd = -1;
+	c->adopt_fd = p->have_fd ? p->fd : -1;
 	return c;
 }
 
@@ -84,6 +86,8 @@ void conn_free(struct conn *c)
 	}
 	if (c->fd >= 0)
 		close(c->fd);
+	if (c->adopt_fd >= 0)
+		close(c->adopt_fd);
 	free(c->host);
 	free(c);
 }
@@ -130,6 +134,9 @@ static int wait_fd(struct conn *c, short events)
 		return fail(c, CONN_FAIL_IO, EIO, "connection aborted");
 	if (r < 0)
 		return fail(c, CONN_FAIL_IO, EIO, "poll: %s", strerror(errno));
+	if (r == 0 && c->timeout_ms % 1000)
+		return fail(c, CONN_FAIL_TIMEOUT, ETIMEDOUT,
+		            "no answer from %s within %d ms", c->host, c->timeout_ms);
 	if (r == 0)
 		return fail(c, CONN_FAIL_TIMEOUT, ETIMEDOUT,
 		            "no answer from %s within %d s", c->host, c->timeout_ms / 1000);
@@ -177,6 +184,12 @@ int conn_connect(struct conn *c)
 
 	c->fail = CONN_OK;
 	c->error[0] = '\0';
+	if (c->adopt_fd >= 0) {
+		c->fd = c->adopt_fd;
+		c->adopt_fd = -1;
+		fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) | O_NONBLOCK);
+		return c->implicit_tls ? conn_starttls(c) : 0;
+	}
 	snprintf(port, sizeof(port), "%u", c->port);
 	gai = getaddrinfo(c->host, port, &hints, &res);
 	if (gai == EAI_ADDRFAMILY || gai == EAI_NONAME || gai == EAI_NODATA) {

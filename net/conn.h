@@ -33,6 +33,10 @@ struct conn_params {
 	int implicit_tls;          /* 1: TLS from the first byte (imaps, pop3s) */
 	struct tls_ctx *tls;       /* borrowed; required for implicit_tls or starttls */
 	int timeout_ms;            /* deadline for any one operation; <= 0: none */
+	int have_fd;               /* 1: use fd, an already connected socket (one end
+	                              of a socketpair in tests), instead of resolving
+	                              and connecting; the connection then owns it */
+	int fd;
 };
 
 struct conn;

@@ -160,12 +160,14 @@ static int set_fail(struct imap_session *s, enum imap_fail cls, int err, const c
 
 static int set_fail(struct imap_session *s, enum imap_fail cls, int err, const char *fmt, ...)
 {
+	char buf[sizeof(s->error)];   /* the arguments may point into s->error */
 	va_list ap;
 
 	s->fail = cls;
 	va_start(ap, fmt);
-	vsnprintf(s->error, sizeof(s->error), fmt, ap);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
+	memcpy(s->error, buf, sizeof(buf));
 	if (cls == IMAP_FAIL_CONN || cls == IMAP_FAIL_PROTO || cls == IMAP_FAIL_BYE ||
 	    cls == IMAP_FAIL_TLS_REQUIRED)
 		s->broken = 1;
@@ -500,8 +502,7 @@ static int read_response(struct imap_session *s)
 				r = proto_fail(s, "empty response line");
 				goto fail;
 			}
-			end_sinks(s, 0);
-			return 0;
+			return 0;   /* read_one() ends the sinks */
 		case WIRE_TEXT:
 			s->resp.text = arena_strndup(&s->arena, t.data, t.len);
 			if (!s->resp.text)
@@ -767,6 +768,34 @@ struct vanish_ctx {
 	int err;
 };
 
+/* VANISHED without EARLIER removes messages and renumbers the rest like
+ * EXPUNGE does (RFC 7162 §3.2.10), also messages whose UID the sequence map
+ * never learned (after a QRESYNC select it knows only the changed ones).
+ * UIDs ascend with sequence numbers, so an unknown UID sits in the run of
+ * unknown entries between its known neighbours; dropping any entry of that
+ * run keeps every known one in place. */
+static void vanish_uid(struct imap_session *s, uint32_t uid)
+{
+	size_t i, at = SIZE_MAX;
+
+	for (i = 0; i < s->mb.exists; i++) {
+		if (s->seqmap[i] == 0) {
+			at = i;
+		} else if (s->seqmap[i] < uid) {
+			at = SIZE_MAX;
+		} else {
+			if (s->seqmap[i] == uid)
+				at = i;
+			break;
+		}
+	}
+	if (at == SIZE_MAX)
+		return;   /* not in the mailbox as far as we know */
+	memmove(s->seqmap + at, s->seqmap + at + 1,
+	        (s->mb.exists - at - 1) * sizeof(uint32_t));
+	s->mb.exists--;
+}
+
 static void vanish_range(void *ctx, uint32_t lo, uint32_t hi)
 {
 	struct vanish_ctx *v = ctx;
@@ -779,17 +808,8 @@ static void vanish_range(void *ctx, uint32_t lo, uint32_t hi)
 		return;
 	}
 	for (uint64_t u = lo; u <= hi; u++) {
-		if (!v->earlier) {
-			/* Remove from the sequence map where known. */
-			for (uint32_t i = 0; i < s->mb.exists; i++) {
-				if (s->seqmap[i] == u) {
-					memmove(s->seqmap + i, s->seqmap + i + 1,
-					        (s->mb.exists - i - 1) * sizeof(uint32_t));
-					s->mb.exists--;
-					break;
-				}
-			}
-		}
+		if (!v->earlier)
+			vanish_uid(s, (uint32_t)u);
 		if (s->ev && s->ev->expunge)
 			s->ev->expunge(s->ev_ctx, (uint32_t)u);
 		if (hi - lo > 10000000)
@@ -1068,8 +1088,13 @@ static int read_one(struct imap_session *s, int *status_r)
 
 	if (r < 0)
 		return r;
-	if (is_atom(s->resp.head, "*"))
-		return handle_untagged(s);
+	if (is_atom(s->resp.head, "*")) {
+		/* A streamed body is complete only once the FETCH response
+		 * around it checked out (imap.h, struct imap_sink). */
+		r = handle_untagged(s);
+		end_sinks(s, r < 0 ? r : 0);
+		return r;
+	}
 	if (is_atom(s->resp.head, "+"))
 		return 1;
 	if (!s->cmd || strcmp(s->resp.head->s, s->cmd->tag) != 0)
@@ -1219,6 +1244,11 @@ static int run_cmd(struct imap_session *s, struct cmd *c, struct cmdbuf *b, int 
 	if (b->oom) {
 		cb_release(b);
 		return set_fail(s, IMAP_FAIL_PROTO, ENOMEM, "out of memory");
+	}
+	if (s->broken) {
+		/* Keep the reason of the failure that broke the session. */
+		cb_release(b);
+		return -EIO;
 	}
 	snprintf(c->tag, sizeof(c->tag), "m%u", ++s->tagno);
 	s->cmd = c;
@@ -1382,9 +1412,13 @@ static int authenticate(struct imap_session *s)
 			explicit_bzero(resp, (size_t)len);
 		free(resp);
 	}
-	if (r < 0 && (s->fail == IMAP_FAIL_NO || s->fail == IMAP_FAIL_BAD))
-		r = set_fail(s, IMAP_FAIL_AUTH, EACCES, "login as %s refused: %s", s->p.user,
-		             s->error);
+	if (r < 0 && (s->fail == IMAP_FAIL_NO || s->fail == IMAP_FAIL_BAD)) {
+		char why[sizeof(s->error)];
+
+		snprintf(why, sizeof(why), "%s", s->resp.text ? s->resp.text : s->error);
+		r = set_fail(s, IMAP_FAIL_AUTH, EACCES, "%s refused the login of %s: %s",
+		             s->p.conn.host, s->p.user, why);
+	}
 	return r;
 }
 

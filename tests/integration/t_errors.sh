@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# Issue 2: what goes wrong at mount time gets a non-zero exit, one line that
+# says what is wrong and what to do, and no mount.
+. "$(dirname "$0")/lib.sh"
+setup
+dovecot_start --profile demo --seed 3 --count 20
+
+MNT="$T/mnt"; mkdir -p "$MNT"
+printf '%s\n' "$PASSWORD" > "$T/pw"; chmod 600 "$T/pw"
+
+# expect_error DESCRIPTION PATTERN URL [options...]: mailfs (daemon mode, as a
+# user would run it) must fail with one line matching PATTERN, mount nothing.
+expect_error() {
+	local what=$1 pattern=$2 url=$3; shift 3
+	local out rc
+	out=$(timeout 60 "$MAILFS" "$url" "$MNT" "$@" 2>&1 </dev/null); rc=$?
+	if [ $rc -eq 0 ]; then
+		fail "$what: mailfs exited 0"
+		mountpoint -q "$MNT" && fusermount3 -u "$MNT"
+		return
+	fi
+	[ $rc -eq 124 ] && { fail "$what: mailfs hung"; return; }
+	if mountpoint -q "$MNT"; then
+		fail "$what: something is mounted"; fusermount3 -u "$MNT"; return
+	fi
+	if [ "$(printf '%s\n' "$out" | wc -l)" -ne 1 ]; then
+		fail "$what: expected one line, got: $out"; return
+	fi
+	if ! printf '%s\n' "$out" | grep -qE "$pattern"; then
+		fail "$what: message does not match /$pattern/: $out"; return
+	fi
+	pass "$what: $out"
+}
+
+CA="cafile=$T/dovecot/ca.pem"
+URL="imaps://$USER_NAME@localhost:$IMAPS_PORT"
+
+printf 'wrong\n' > "$T/badpw"; chmod 600 "$T/badpw"
+expect_error "wrong password" "refused.*check the user name and password" \
+	"$URL" -o "$CA,password_file=$T/badpw,cache_dir=$T/c1"
+expect_error "wrong user" "refused.*check the user name and password" \
+	"imaps://mallory@localhost:$IMAPS_PORT" -o "$CA,password_file=$T/pw,cache_dir=$T/c1"
+expect_error "untrusted certificate" "certificate rejected.*cafile" \
+	"$URL" -o "password_file=$T/pw,cache_dir=$T/c2"
+if [ -n "$HAVE_IPV6" ]; then
+	expect_error "certificate for another host name" "certificate.*another host name" \
+		"imaps://$USER_NAME@[::1]:$IMAPS_PORT" -o "$CA,password_file=$T/pw,cache_dir=$T/c3"
+else
+	say "SKIP: wrong host name case: no ::1 on this host"
+fi
+closed=$(pick_port 28000)
+expect_error "nothing listens on the port" "cannot connect.*refused.*check the host and port" \
+	"imaps://$USER_NAME@127.0.0.1:$closed" -o "$CA,password_file=$T/pw,cache_dir=$T/c4"
+
+# A server that accepts and then says nothing: fails within the timeout.
+silent=$(pick_port 28000)
+"$PY" -c '
+import socket, sys, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(5)
+conns = []
+while True:
+    c, _ = s.accept(); conns.append(c)
+' "$silent" &
+PIDS+=($!)
+wait_for "(exec 3<>/dev/tcp/127.0.0.1/$silent) 2>/dev/null" 5
+start=$(date +%s)
+expect_error "silent server" "no answer.*within 2 s" \
+	"imap://$USER_NAME@127.0.0.1:$silent" -o "password_file=$T/pw,cache_dir=$T/c5,timeout=2"
+took=$(( $(date +%s) - start ))
+check "silent server: gave up within the timeout (${took}s)" test "$took" -le 5
+
+chmod 644 "$T/pw"
+expect_error "password file readable by others" "read by others.*chmod 600" \
+	"$URL" -o "$CA,password_file=$T/pw,cache_dir=$T/c6"
+chmod 600 "$T/pw"
+expect_error "no password and no terminal" "no password given" \
+	"$URL" -o "$CA,cache_dir=$T/c7"
+expect_error "bad URL" "URL must start with" "http://x@y" -o "password_file=$T/pw"
+# A server that does not offer STARTTLS: no login in clear (SPEC §5). It logs
+# every byte it receives, so the test can tell no password was sent.
+plain=$(pick_port 28000)
+"$PY" -c '
+import socket, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(5)
+log = open(sys.argv[2], "ab", buffering=0)
+while True:
+    c, _ = s.accept()
+    c.sendall(b"* OK plain only\r\n")
+    try:
+        for line in c.makefile("rb"):
+            log.write(line)
+            tag = line.split(b" ")[0]
+            if b"CAPABILITY" in line.upper():
+                c.sendall(b"* CAPABILITY IMAP4rev1 AUTH=PLAIN\r\n" + tag + b" OK done\r\n")
+            else:
+                c.sendall(tag + b" OK whatever\r\n")
+    except OSError:
+        pass
+    c.close()
+' "$plain" "$T/plain.log" &
+PIDS+=($!)
+wait_for "(exec 3<>/dev/tcp/127.0.0.1/$plain) 2>/dev/null" 5
+expect_error "imap:// to a server without STARTTLS is refused" "does not offer STARTTLS" \
+	"imap://$USER_NAME@127.0.0.1:$plain" -o "password_file=$T/pw,cache_dir=$T/c8"
+check "the client talked to the plain server (it asked for CAPABILITY)" grep -q CAPABILITY "$T/plain.log"
+check "no credentials were sent in clear" bash -c "! grep -qiE 'LOGIN|AUTHENTICATE' '$T/plain.log'"
+
+# The password is nowhere in the daemon's argv or environment.
+mount_mailfs "$MNT" "$URL" -o "$CA" || fail "mount"
+check "password not in /proc/PID/cmdline" bash -c "! tr '\\0' ' ' < /proc/$MAILFS_PID/cmdline | grep -qF '$PASSWORD'"
+check "password not in /proc/PID/environ" bash -c "! tr '\\0' ' ' < /proc/$MAILFS_PID/environ | grep -qF 's3cret'"
+check "cache directory is 0700" test "$(stat -c %a "$MAILFS_CACHE")" = 700
+check "cache database is 0600" test "$(stat -c %a "$MAILFS_CACHE/mailfs.db")" = 600
+unmount_mailfs "$MNT"
+finish

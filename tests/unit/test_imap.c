@@ -1,0 +1,1440 @@
+/* test_imap.c - the IMAP session (net/imap.c) against a scripted peer.
+ *
+ * Each test hands the session one end of a socketpair(); a thread plays the
+ * server on the other end, following a script of steps:
+ *
+ *   SEND("...")     server bytes; "TAG " at the start of a line becomes the
+ *                   tag of the client's latest command
+ *   SEND_RAW(p, n)  bytes as they are (generated data)
+ *   EXPECT("...")   the next client line, exactly, without its CRLF; a
+ *                   leading "TAG " matches the client's tag (m<number>)
+ *   QUIET(ms)       the client must send nothing for that long
+ *   DELAY(ms)       pause
+ *   CLOSE           drop the connection
+ *   END             send nothing more (this is also how a server stalls); the
+ *                   client must send nothing more before it closes
+ *
+ * The peer records the first mismatch and drops the connection; finish()
+ * then fails the test with the expected and the received line. In slow mode
+ * every SEND goes out one byte at a time, so responses are parsed across
+ * many reads. finish() also checks that the protocol trace never showed the
+ * secret.
+ */
+#include "tests/unit/testutil.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "net/imap.h"
+#include "net/tls.h"
+
+/* ---- the scripted peer --------------------------------------------------- */
+
+enum step_kind { ST_SEND, ST_SEND_RAW, ST_EXPECT, ST_QUIET, ST_DELAY, ST_CLOSE, ST_END };
+
+struct step {
+	enum step_kind kind;
+	const char *data;
+	size_t len;             /* bytes at data; QUIET, DELAY: milliseconds */
+};
+
+#define SEND(s)        { ST_SEND, (s), sizeof(s) - 1 }
+#define SEND_RAW(p, n) { ST_SEND_RAW, (p), (n) }
+#define EXPECT(s)      { ST_EXPECT, (s), sizeof(s) - 1 }
+#define QUIET(ms)      { ST_QUIET, NULL, (ms) }
+#define DELAY(ms)      { ST_DELAY, NULL, (ms) }
+#define CLOSE          { ST_CLOSE, NULL, 0 }
+#define END            { ST_END, NULL, 0 }
+
+#define MAX_STEPS 32
+#define PEER_WAIT_MS 10000
+
+struct peer {
+	int fd;
+	struct step steps[MAX_STEPS];   /* a copy: the test's array may go away */
+	int slow;
+	atomic_int at;                  /* index of the step being played */
+	char tag[16];                   /* of the client's latest command */
+	char in[8192];                  /* client bytes not matched yet */
+	size_t inlen;
+	char line[8192];
+	char err[1024];                 /* the first mismatch, or "" */
+	pthread_t thread;
+	int running;
+};
+
+/* A printable rendering of N bytes at S. */
+static const char *show(char *out, size_t cap, const char *s, size_t n)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < n && o + 8 < cap; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c >= 0x20 && c < 0x7f)
+			out[o++] = (char)c;
+		else
+			o += (size_t)snprintf(out + o, cap - o, "\\x%02x", c);
+	}
+	out[o] = '\0';
+	return out;
+}
+
+static void peer_fail(struct peer *pe, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void peer_fail(struct peer *pe, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (pe->err[0])
+		return;
+	n = snprintf(pe->err, sizeof(pe->err), "step %d: ", atomic_load(&pe->at));
+	va_start(ap, fmt);
+	vsnprintf(pe->err + n, sizeof(pe->err) - (size_t)n, fmt, ap);
+	va_end(ap);
+	shutdown(pe->fd, SHUT_RDWR);   /* the client fails fast */
+}
+
+/* Read what the client sent within timeout_ms: >0 bytes, 0 EOF, -1 none. */
+static ssize_t peer_read(struct peer *pe, int timeout_ms)
+{
+	struct pollfd pfd = { .fd = pe->fd, .events = POLLIN };
+	ssize_t n;
+
+	if (pe->inlen == sizeof(pe->in) || poll(&pfd, 1, timeout_ms) <= 0)
+		return -1;
+	n = recv(pe->fd, pe->in + pe->inlen, sizeof(pe->in) - pe->inlen, 0);
+	if (n > 0)
+		pe->inlen += (size_t)n;
+	return n < 0 ? 0 : n;
+}
+
+/* The next client line into pe->line, CRLF removed: its length, or -1 at
+ * EOF, -2 when none came in time. */
+static ssize_t peer_line(struct peer *pe)
+{
+	for (;;) {
+		char *eol = memmem(pe->in, pe->inlen, "\r\n", 2);
+
+		if (eol) {
+			size_t len = (size_t)(eol - pe->in);
+
+			memcpy(pe->line, pe->in, len);
+			pe->line[len] = '\0';
+			pe->inlen -= len + 2;
+			memmove(pe->in, eol + 2, pe->inlen);
+			return (ssize_t)len;
+		}
+		ssize_t n = peer_read(pe, PEER_WAIT_MS);
+		if (n <= 0)
+			return n == 0 ? -1 : -2;
+	}
+}
+
+static void peer_expect(struct peer *pe, const char *want, size_t wlen)
+{
+	char a[512], b[512];
+	ssize_t len = peer_line(pe);
+	const char *got = pe->line;
+	size_t glen = (size_t)len, skip = 0, t = 1;
+
+	if (len < 0) {
+		peer_fail(pe, "expected \"%s\", but the client %s", show(a, sizeof(a), want, wlen),
+		          len == -1 ? "closed the connection" : "sent no line within 10 s");
+		return;
+	}
+	if (wlen >= 4 && memcmp(want, "TAG ", 4) == 0) {
+		while (t < glen && t < sizeof(pe->tag) - 1 && got[t] >= '0' && got[t] <= '9')
+			t++;
+		if (got[0] == 'm' && t > 1 && t < glen && got[t] == ' ') {
+			memcpy(pe->tag, got, t);
+			pe->tag[t] = '\0';
+			got += t + 1;
+			glen -= t + 1;
+			skip = 4;
+		}
+	}
+	if (glen != wlen - skip || memcmp(got, want + skip, glen) != 0)
+		peer_fail(pe, "expected \"%s\", got \"%s\"", show(a, sizeof(a), want, wlen),
+		          show(b, sizeof(b), pe->line, (size_t)len));
+}
+
+/* SEND: one send() for the whole step unless slow, as some tests need the
+ * bytes to arrive together. Returns -1 when the client gave up (hostile
+ * tests): the script then stops quietly. */
+static int peer_send(struct peer *pe, const char *data, size_t len, int subst)
+{
+	char *buf = NULL;
+	const char *out = data;
+	size_t o = len, off;
+	ssize_t n = 1;
+
+	if (subst) {
+		buf = malloc(len * 4 + 1);   /* "TAG " becomes "m<number> " */
+		if (!buf)
+			return -1;
+		o = 0;
+		for (size_t i = 0; i < len; ) {
+			if ((i == 0 || data[i - 1] == '\n') && i + 4 <= len &&
+			    memcmp(data + i, "TAG ", 4) == 0) {
+				o += (size_t)sprintf(buf + o, "%s ", pe->tag);
+				i += 4;
+			} else {
+				buf[o++] = data[i++];
+			}
+		}
+		out = buf;
+	}
+	for (off = 0; off < o; off += (size_t)n) {
+		n = send(pe->fd, out + off, pe->slow ? 1 : o - off, MSG_NOSIGNAL);
+		if (n <= 0)
+			break;
+		if (pe->slow)
+			usleep(200);
+	}
+	free(buf);
+	return n > 0 ? 0 : -1;
+}
+
+static void *peer_main(void *arg)
+{
+	struct peer *pe = arg;
+	char a[512];
+
+	for (int i = 0; !pe->err[0]; i++) {
+		const struct step *st = &pe->steps[i];
+
+		atomic_store(&pe->at, i);
+		switch (st->kind) {
+		case ST_SEND:
+		case ST_SEND_RAW:
+			if (peer_send(pe, st->data, st->len, st->kind == ST_SEND) < 0)
+				goto out;
+			break;
+		case ST_EXPECT:
+			peer_expect(pe, st->data, st->len);
+			break;
+		case ST_QUIET:
+			if (pe->inlen > 0 || peer_read(pe, (int)st->len) >= 0)
+				peer_fail(pe, "expected silence, got \"%s\"",
+				          show(a, sizeof(a), pe->in, pe->inlen));
+			break;
+		case ST_DELAY:
+			usleep((useconds_t)st->len * 1000);
+			break;
+		case ST_CLOSE:
+			goto out;
+		case ST_END:
+			if (pe->inlen > 0 || peer_read(pe, PEER_WAIT_MS) != 0)
+				peer_fail(pe, "expected the client to close, got \"%s\"",
+				          show(a, sizeof(a), pe->in, pe->inlen));
+			goto out;
+		}
+	}
+out:
+	shutdown(pe->fd, SHUT_RDWR);
+	close(pe->fd);
+	return NULL;
+}
+
+/* ---- the fixture: one session, its peer, and what the callbacks saw ------ */
+
+struct body_sink {
+	struct imap_sink sk;            /* first: the callbacks cast back */
+	char *data;
+	size_t len, cap;
+	int chunks, ends, err, end_at;
+};
+
+static struct {
+	struct peer pe;
+	struct imap_session *s;
+	char log[16384];                /* events, each ending in "; " */
+	struct body_sink body;
+	uint32_t body_uid;              /* ev_body returns the sink for this UID */
+	char trace[65536];              /* client lines of the protocol trace */
+	char forbidden[2][256];         /* must never appear in the trace */
+	struct tls_ctx *tls;
+} fx;
+
+static void note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void note(const char *fmt, ...)
+{
+	size_t len = strlen(fx.log);
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(fx.log + len, sizeof(fx.log) - len, fmt, ap);
+	va_end(ap);
+}
+
+static void ev_fetch(void *ctx, const struct imap_fetch *f)
+{
+	char h[512];
+
+	(void)ctx;
+	note("fetch %u uid=%u", f->seq, f->uid);
+	if (f->have & IMAP_HAVE_FLAGS)
+		note(" flags=[%s]", f->flags);
+	if (f->have & IMAP_HAVE_SIZE)
+		note(" size=%llu", (unsigned long long)f->size);
+	if (f->have & IMAP_HAVE_DATE)
+		note(" date=%lld", (long long)f->internaldate);
+	if (f->have & IMAP_HAVE_MODSEQ)
+		note(" modseq=%llu", (unsigned long long)f->modseq);
+	if (f->have & IMAP_HAVE_HEADER)
+		note(" header=[%s]", show(h, sizeof(h), f->header, f->header_len));
+	if (f->have & IMAP_HAVE_BODY)
+		note(" body=%llu", (unsigned long long)f->body_size);
+	note("; ");
+}
+
+static void ev_expunge(void *ctx, uint32_t uid) { (void)ctx; note("expunge %u; ", uid); }
+static void ev_exists(void *ctx, uint32_t n) { (void)ctx; note("exists %u; ", n); }
+static void ev_lost_track(void *ctx) { (void)ctx; note("lost; "); }
+
+static int sink_write(struct imap_sink *sk, const char *data, size_t len)
+{
+	struct body_sink *b = (struct body_sink *)sk;
+
+	if (b->len + len > b->cap) {
+		b->cap = (b->len + len) * 2;
+		b->data = realloc(b->data, b->cap);
+		if (!b->data)
+			return -ENOMEM;
+	}
+	memcpy(b->data + b->len, data, len);
+	b->len += len;
+	b->chunks++;
+	return 0;
+}
+
+static void sink_end(struct imap_sink *sk, int err)
+{
+	struct body_sink *b = (struct body_sink *)sk;
+
+	b->ends++;
+	b->err = err;
+	b->end_at = atomic_load(&fx.pe.at);
+	note("end %d; ", err);
+}
+
+static struct imap_sink *ev_body(void *ctx, uint32_t uid, uint64_t offset, uint64_t size)
+{
+	(void)ctx;
+	note("body uid=%u off=%llu size=%llu; ", uid, (unsigned long long)offset,
+	     (unsigned long long)size);
+	if (uid != fx.body_uid)
+		return NULL;
+	fx.body.sk.write = sink_write;
+	fx.body.sk.end = sink_end;
+	return &fx.body.sk;
+}
+
+static const struct imap_events events = {
+	.fetch = ev_fetch, .expunge = ev_expunge, .exists = ev_exists,
+	.lost_track = ev_lost_track, .body = ev_body,
+};
+
+static void trace(void *ctx, char dir, const char *line, size_t len)
+{
+	size_t used = strlen(fx.trace);
+
+	(void)ctx;
+	if (dir == 'C' && used + len + 2 < sizeof(fx.trace)) {
+		memcpy(fx.trace + used, line, len);
+		fx.trace[used + len] = '\n';
+		fx.trace[used + len + 1] = '\0';
+	}
+}
+
+static void base64(char *out, const char *in, size_t len)
+{
+	EVP_EncodeBlock((unsigned char *)out, (const unsigned char *)in, (int)len);
+}
+
+static struct imap_params params(void)
+{
+	return (struct imap_params){
+		.conn = { .host = "imap.test", .port = 143, .timeout_ms = 5000 },
+		.user = "alice",
+		.secret = "pw",
+	};
+}
+
+/* Start the peer on STEPS (ending in END or CLOSE) and make a session on
+ * the other end, with P (see params()) and the fixture's trace. */
+static struct imap_session *open_with(const struct step *steps, struct imap_params p, int slow)
+{
+	int sv[2], i;
+	char plain[256];
+
+	memset(&fx, 0, sizeof(fx));
+	for (i = 0; steps[i].kind != ST_END && steps[i].kind != ST_CLOSE; i++)
+		assert_true(i < MAX_STEPS - 1);
+	memcpy(fx.pe.steps, steps, (size_t)(i + 1) * sizeof(*steps));
+	fx.pe.slow = slow;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	fx.pe.fd = sv[1];
+
+	p.conn.have_fd = 1;
+	p.conn.fd = sv[0];
+	p.trace = trace;
+	if (strlen(p.secret) >= 2)
+		snprintf(fx.forbidden[0], sizeof(fx.forbidden[0]), "%s", p.secret);
+	i = snprintf(plain, sizeof(plain), "%c%s%c%s", 0, p.user, 0, p.secret);
+	base64(fx.forbidden[1], plain, (size_t)i);
+
+	fx.s = imap_session_new(&p);
+	assert_non_null(fx.s);
+	assert_int_equal(pthread_create(&fx.pe.thread, NULL, peer_main, &fx.pe), 0);
+	fx.pe.running = 1;
+	return fx.s;
+}
+
+static struct imap_session *open_session(const struct step *steps)
+{
+	return open_with(steps, params(), 0);
+}
+
+/* Table tests name the failing case. */
+static const char *case_name = "";
+
+/* Close the session, wait for the peer, free what the test left. Also the
+ * teardown of every session test, for when an assertion cut it short. */
+static int cleanup(void **state)
+{
+	(void)state;
+	imap_session_free(fx.s);
+	fx.s = NULL;
+	if (fx.pe.running)
+		pthread_join(fx.pe.thread, NULL);
+	fx.pe.running = 0;
+	free(fx.body.data);
+	fx.body.data = NULL;
+	if (fx.tls)
+		tls_ctx_free(fx.tls);
+	fx.tls = NULL;
+	if (state && fx.pe.err[0])   /* likely why the client failed */
+		print_error("peer: %s\n", fx.pe.err);
+	if (state)
+		case_name = "";
+	return 0;
+}
+
+/* The end of a session: fail on a mismatch or a secret in the trace. */
+static void finish(void)
+{
+	cleanup(NULL);
+	if (fx.pe.err[0])
+		fail_msg("%s: peer: %s", case_name, fx.pe.err);
+	for (size_t i = 0; i < ARRAY_SIZE(fx.forbidden); i++)
+		if (fx.forbidden[i][0] && strstr(fx.trace, fx.forbidden[i]))
+			fail_msg("%s: the trace shows the secret %s:\n%s", case_name,
+			         fx.forbidden[i], fx.trace);
+}
+
+static long ms_since(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (t.tv_sec - t0->tv_sec) * 1000 + (t.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+#define CHECK(cond) do { \
+	if (!(cond)) \
+		fail_msg("%s: %s (line %d)", case_name, #cond, __LINE__); \
+} while (0)
+#define CHECK_INT(a, b) do { \
+	long long a_ = (long long)(a), b_ = (long long)(b); \
+	if (a_ != b_) \
+		fail_msg("%s: %s is %lld, not %lld (line %d)", case_name, #a, a_, b_, __LINE__); \
+} while (0)
+#define CHECK_STR(a, b) do { \
+	const char *a_ = (a), *b_ = (b); \
+	if (strcmp(a_, b_) != 0) \
+		fail_msg("%s: %s is\n  \"%s\", not\n  \"%s\" (line %d)", case_name, #a, a_, b_, \
+		         __LINE__); \
+} while (0)
+
+/* Common script parts, with the calls that play them. */
+#define LOGIN \
+	SEND("* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR] ready\r\n"), \
+	EXPECT("TAG AUTHENTICATE PLAIN AGFsaWNlAHB3"), \
+	SEND("TAG OK [CAPABILITY IMAP4rev1 IDLE] Logged in\r\n")
+
+#define LOGIN_QRESYNC \
+	SEND("* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR] ready\r\n"), \
+	EXPECT("TAG AUTHENTICATE PLAIN AGFsaWNlAHB3"), \
+	SEND("TAG OK [CAPABILITY IMAP4rev1 CONDSTORE QRESYNC ENABLE] Logged in\r\n"), \
+	EXPECT("TAG ENABLE QRESYNC"), \
+	SEND("* ENABLED QRESYNC\r\nTAG OK Enabled\r\n")
+
+/* Three messages; FETCH_UIDS makes their UIDs 10, 11, 12 known. */
+#define EXAMINE_INBOX \
+	EXPECT("TAG EXAMINE \"INBOX\""), \
+	SEND("* 3 EXISTS\r\n* OK [UIDVALIDITY 7] UIDs valid\r\nTAG OK [READ-ONLY] done\r\n")
+
+#define FETCH_UIDS \
+	EXPECT("TAG UID FETCH 1:* (UID)"), \
+	SEND("* 1 FETCH (UID 10)\r\n* 2 FETCH (UID 11)\r\n* 3 FETCH (UID 12)\r\nTAG OK done\r\n")
+
+static struct imap_session *connected(const struct step *steps)
+{
+	struct imap_session *s = open_session(steps);
+
+	assert_int_equal(imap_connect(s), 0);
+	return s;
+}
+
+static void examine_inbox(void)
+{
+	assert_int_equal(imap_select(fx.s, "INBOX", 1, 0, 0, 0, &events, NULL, NULL), 0);
+	fx.log[0] = '\0';
+}
+
+static void fetch_uids(void)
+{
+	assert_int_equal(imap_uid_fetch(fx.s, "1:*", "UID", NULL), 0);
+	fx.log[0] = '\0';
+}
+
+/* ---- connecting and logging in ------------------------------------------- */
+
+struct connect_case {
+	const char *name;
+	struct step steps[12];
+	unsigned caps, nocaps;          /* bits that must be set, must be clear */
+	int qresync;
+};
+
+static const struct connect_case connect_cases[] = {
+	{ "capabilities in the greeting and the tagged OK, QRESYNC enabled", {
+		SEND("* OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=PLAIN LITERAL+] Dovecot ready.\r\n"),
+		EXPECT("TAG AUTHENTICATE PLAIN AGFsaWNlAHB3"),
+		SEND("TAG OK [CAPABILITY IMAP4rev1 IDLE UIDPLUS MOVE CONDSTORE QRESYNC ENABLE "
+		     "SPECIAL-USE LIST-EXTENDED] Logged in\r\n"),
+		EXPECT("TAG ENABLE QRESYNC"),
+		SEND("* ENABLED QRESYNC\r\nTAG OK Enabled\r\n"),
+		END },
+	  IMAP_CAP_IMAP4REV1 | IMAP_CAP_IDLE | IMAP_CAP_UIDPLUS | IMAP_CAP_MOVE |
+	  IMAP_CAP_CONDSTORE | IMAP_CAP_QRESYNC | IMAP_CAP_ENABLE | IMAP_CAP_SPECIAL_USE |
+	  IMAP_CAP_LIST_EXTENDED, IMAP_CAP_AUTH_PLAIN | IMAP_CAP_SASL_IR | IMAP_CAP_LITERAL_PLUS, 1 },
+	{ "tagged OK without capabilities: CAPABILITY asked", {
+		SEND("* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR] ready\r\n"),
+		EXPECT("TAG AUTHENTICATE PLAIN AGFsaWNlAHB3"),
+		SEND("TAG OK Logged in\r\n"),
+		EXPECT("TAG CAPABILITY"),
+		SEND("* CAPABILITY IMAP4rev1 IDLE MOVE\r\nTAG OK done\r\n"),
+		END }, IMAP_CAP_IDLE | IMAP_CAP_MOVE, IMAP_CAP_QRESYNC | IMAP_CAP_AUTH_PLAIN, 0 },
+	{ "greeting without capabilities; QRESYNC without ENABLE", {
+		SEND("* OK ready\r\n"),
+		EXPECT("TAG CAPABILITY"),
+		SEND("* CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR\r\nTAG OK done\r\n"),
+		EXPECT("TAG AUTHENTICATE PLAIN AGFsaWNlAHB3"),
+		SEND("TAG OK [CAPABILITY IMAP4rev1 QRESYNC] Logged in\r\n"),
+		END }, IMAP_CAP_QRESYNC, IMAP_CAP_ENABLE, 0 },
+	{ "no SASL-IR: the response follows the empty challenge", {
+		SEND("* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] ready\r\n"),
+		EXPECT("TAG AUTHENTICATE PLAIN"),
+		QUIET(50),
+		SEND("+ \r\n"),
+		EXPECT("AGFsaWNlAHB3"),
+		SEND("TAG OK [CAPABILITY IMAP4rev1] Logged in\r\n"),
+		END }, IMAP_CAP_IMAP4REV1, IMAP_CAP_SASL_IR, 0 },
+	{ "ENABLE refused: still connected", {
+		SEND("* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR] ready\r\n"),
+		EXPECT("TAG AUTHENTICATE PLAIN AGFsaWNlAHB3"),
+		SEND("TAG OK [CAPABILITY IMAP4rev1 QRESYNC ENABLE] Logged in\r\n"),
+		EXPECT("TAG ENABLE QRESYNC"),
+		SEND("TAG NO not now\r\n"),
+		END }, IMAP_CAP_QRESYNC, 0, 0 },
+	{ "PREAUTH without a TLS requirement: no login", {
+		SEND("* PREAUTH [CAPABILITY IMAP4rev1 IDLE] welcome, alice\r\n"),
+		END }, IMAP_CAP_IDLE, 0, 0 },
+};
+
+static void test_connect(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < 2 * ARRAY_SIZE(connect_cases); i++) {
+		const struct connect_case *c = &connect_cases[i / 2];
+		struct imap_session *s = open_with(c->steps, params(), i % 2);
+
+		case_name = c->name;   /* fed whole, then one byte at a time */
+		CHECK_INT(imap_connect(s), 0);
+		CHECK((imap_caps(s) & c->caps) == c->caps);
+		CHECK((imap_caps(s) & c->nocaps) == 0);
+		CHECK_INT(imap_qresync_enabled(s), c->qresync);
+		CHECK_INT(imap_fail_class(s), IMAP_OK);
+		CHECK(!imap_broken(s));
+		CHECK_STR(imap_error(s), "no error");
+		finish();
+	}
+}
+
+static void test_caps_text_and_logout(void **state)
+{
+	static const struct step steps[] = {
+		LOGIN,
+		EXPECT("TAG LOGOUT"),
+		SEND("* BYE Logging out\r\nTAG OK Logout completed.\r\n"),
+		END,
+	};
+	struct imap_session *s = connected(steps);
+
+	(void)state;
+	assert_string_equal(imap_caps_text(s), "IMAP4rev1 IDLE");
+	assert_int_equal(imap_caps(s), IMAP_CAP_IMAP4REV1 | IMAP_CAP_IDLE);
+	assert_int_equal(imap_logout(s), 0);
+	assert_true(imap_broken(s));
+	finish();
+}
+
+/* ---- LOGIN: quoting and literals ----------------------------------------- */
+
+struct login_case {
+	const char *name;
+	const char *secret;
+	struct step steps[8];
+};
+
+static const struct login_case login_cases[] = {
+	{ "quoted with escapes", "p\"w\\x", {
+		SEND("* OK [CAPABILITY IMAP4rev1] ready\r\n"),
+		EXPECT("TAG LOGIN \"alice\" \"p\\\"w\\\\x\""),
+		SEND("TAG OK [CAPABILITY IMAP4rev1] Logged in\r\n"),
+		END } },
+	{ "8-bit: synchronizing literal, sent after the continuation", "p\xc3\xa4ss", {
+		SEND("* OK [CAPABILITY IMAP4rev1] ready\r\n"),
+		EXPECT("TAG LOGIN \"alice\" {5}"),
+		QUIET(100),
+		SEND("+ go ahead\r\n"),
+		EXPECT("p\xc3\xa4ss"),
+		SEND("TAG OK [CAPABILITY IMAP4rev1] Logged in\r\n"),
+		END } },
+	{ "8-bit with LITERAL+: sent at once", "p\xc3\xa4ss", {
+		SEND("* OK [CAPABILITY IMAP4rev1 LITERAL+] ready\r\n"),
+		EXPECT("TAG LOGIN \"alice\" {5+}"),
+		EXPECT("p\xc3\xa4ss"),
+		SEND("TAG OK [CAPABILITY IMAP4rev1] Logged in\r\n"),
+		END } },
+	{ "8-bit with LITERAL-: sent at once", "p\xc3\xa4ss", {
+		SEND("* OK [CAPABILITY IMAP4rev1 LITERAL-] ready\r\n"),
+		EXPECT("TAG LOGIN \"alice\" {5+}"),
+		EXPECT("p\xc3\xa4ss"),
+		SEND("TAG OK [CAPABILITY IMAP4rev1] Logged in\r\n"),
+		END } },
+};
+
+static void test_login_fallback(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(login_cases); i++) {
+		const struct login_case *c = &login_cases[i];
+		struct imap_params p = params();
+		struct imap_session *s;
+
+		case_name = c->name;
+		p.secret = c->secret;
+		s = open_with(c->steps, p, 0);
+		CHECK_INT(imap_connect(s), 0);
+		finish();
+	}
+}
+
+/* ---- refused logins: nothing secret may go out where it should not ------- */
+
+struct refuse_case {
+	const char *name;
+	enum imap_auth auth;
+	const char *secret;
+	struct step steps[8];
+	const char *text;               /* in imap_error() */
+};
+
+static const struct refuse_case refuse_cases[] = {
+	{ "LOGINDISABLED in the greeting", IMAP_AUTH_PASSWORD, "pw", {
+		SEND("* OK [CAPABILITY IMAP4rev1 STARTTLS LOGINDISABLED] ready\r\n"),
+		END }, "LOGINDISABLED" },
+	{ "LOGINDISABLED learned from CAPABILITY", IMAP_AUTH_PASSWORD, "pw", {
+		SEND("* OK ready\r\n"),
+		EXPECT("TAG CAPABILITY"),
+		SEND("* CAPABILITY IMAP4rev1 LOGINDISABLED\r\nTAG OK done\r\n"),
+		END }, "LOGINDISABLED" },
+	{ "PLAIN: NO [AUTHENTICATIONFAILED]", IMAP_AUTH_PASSWORD, "pw", {
+		SEND("* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR] ready\r\n"),
+		EXPECT("TAG AUTHENTICATE PLAIN AGFsaWNlAHB3"),
+		SEND("TAG NO [AUTHENTICATIONFAILED] Authentication failed.\r\n"),
+		END }, "Authentication failed." },
+	{ "PLAIN: BAD", IMAP_AUTH_PASSWORD, "pw", {
+		SEND("* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR] ready\r\n"),
+		EXPECT("TAG AUTHENTICATE PLAIN AGFsaWNlAHB3"),
+		SEND("TAG BAD Invalid base64\r\n"),
+		END }, "Invalid base64" },
+	{ "LOGIN: NO", IMAP_AUTH_PASSWORD, "pw", {
+		SEND("* OK [CAPABILITY IMAP4rev1] ready\r\n"),
+		EXPECT("TAG LOGIN \"alice\" \"pw\""),
+		SEND("TAG NO Wrong password\r\n"),
+		END }, "Wrong password" },
+	{ "LOGIN: NO instead of the continuation: no literal sent", IMAP_AUTH_PASSWORD,
+	  "p\xc3\xa4ss", {
+		SEND("* OK [CAPABILITY IMAP4rev1] ready\r\n"),
+		EXPECT("TAG LOGIN \"alice\" {5}"),
+		SEND("TAG NO [AUTHENTICATIONFAILED] Go away\r\n"),
+		END }, "Go away" },
+	{ "XOAUTH2: error challenge answered with the dummy response", IMAP_AUTH_XOAUTH2,
+	  "tok", {
+		SEND("* OK [CAPABILITY IMAP4rev1 AUTH=XOAUTH2 SASL-IR] ready\r\n"),
+		EXPECT("TAG AUTHENTICATE XOAUTH2 dXNlcj1hbGljZQFhdXRoPUJlYXJlciB0b2sBAQ=="),
+		SEND("+ eyJzdGF0dXMiOiI0MDAifQ==\r\n"),
+		EXPECT("AQ=="),
+		SEND("TAG NO [AUTHENTICATIONFAILED] Invalid token\r\n"),
+		END }, "Invalid token" },
+};
+
+static void test_auth_refused(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(refuse_cases); i++) {
+		const struct refuse_case *c = &refuse_cases[i];
+		struct imap_params p = params();
+		struct imap_session *s;
+
+		case_name = c->name;
+		p.auth = c->auth;
+		p.secret = c->secret;
+		s = open_with(c->steps, p, 0);
+		CHECK_INT(imap_connect(s), -EACCES);
+		CHECK_INT(imap_fail_class(s), IMAP_FAIL_AUTH);
+		CHECK(strstr(imap_error(s), c->text) != NULL);
+		finish();
+	}
+}
+
+/* ---- greeting and STARTTLS ----------------------------------------------- */
+
+struct tls_case {
+	const char *name;
+	int require_tls;
+	struct step steps[8];
+	enum imap_fail cls;
+	const char *text;
+};
+
+static const struct tls_case tls_cases[] = {
+	{ "greeting BYE", 0, {
+		SEND("* BYE Too many connections\r\n"),
+		END }, IMAP_FAIL_BYE, "Too many connections" },
+	{ "not an IMAP server", 0, {
+		SEND("220 smtp.example.com ESMTP\r\n"),
+		END }, IMAP_FAIL_PROTO, "greet" },
+	{ "PREAUTH in clear", 1, {
+		SEND("* PREAUTH [CAPABILITY IMAP4rev1 STARTTLS] welcome\r\n"),
+		END }, IMAP_FAIL_TLS_REQUIRED, "PREAUTH" },
+	{ "no STARTTLS in the greeting", 1, {
+		SEND("* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR] ready\r\n"),
+		END }, IMAP_FAIL_TLS_REQUIRED, "STARTTLS" },
+	{ "no STARTTLS in CAPABILITY", 1, {
+		SEND("* OK ready\r\n"),
+		EXPECT("TAG CAPABILITY"),
+		SEND("* CAPABILITY IMAP4rev1 AUTH=PLAIN\r\nTAG OK done\r\n"),
+		END }, IMAP_FAIL_TLS_REQUIRED, "STARTTLS" },
+	{ "STARTTLS refused", 1, {
+		SEND("* OK [CAPABILITY IMAP4rev1 STARTTLS AUTH=PLAIN] ready\r\n"),
+		EXPECT("TAG STARTTLS"),
+		SEND("TAG NO Not now\r\n"),
+		END }, IMAP_FAIL_TLS_REQUIRED, "Not now" },
+	{ "data injected after the STARTTLS reply", 1, {
+		SEND("* OK [CAPABILITY IMAP4rev1 STARTTLS AUTH=PLAIN] ready\r\n"),
+		EXPECT("TAG STARTTLS"),
+		SEND("TAG OK Begin TLS\r\n* OK injected\r\n"),
+		END }, IMAP_FAIL_TLS_REQUIRED, "attack" },
+};
+
+static void test_greeting_and_tls(void **state)
+{
+	char err[256];
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(tls_cases); i++) {
+		const struct tls_case *c = &tls_cases[i];
+		struct imap_params p = params();
+		struct imap_session *s;
+		struct tls_ctx *tls = tls_ctx_new(NULL, err, sizeof(err));
+
+		case_name = c->name;
+		if (!tls)
+			fail_msg("tls_ctx_new: %s", err);
+		p.require_tls = c->require_tls;
+		p.conn.tls = tls;
+		s = open_with(c->steps, p, 0);
+		fx.tls = tls;
+		CHECK(imap_connect(s) < 0);
+		CHECK_INT(imap_fail_class(s), c->cls);
+		CHECK(imap_broken(s));
+		CHECK(strstr(imap_error(s), c->text) != NULL);
+		finish();
+	}
+}
+
+/* ---- LIST ---------------------------------------------------------------- */
+
+static int list_cb(void *ctx, const struct imap_list_entry *e)
+{
+	char name[256];
+	int *calls = ctx;
+
+	note("%s %s %x; ", show(name, sizeof(name), e->name, strlen(e->name)),
+	     e->delim ? (char[]){ e->delim, 0 } : "NIL", e->flags);
+	++*calls;
+	return *calls == 100 ? -EINTR : 0;
+}
+
+static void test_list(void **state)
+{
+	static const struct step steps[] = {
+		LOGIN,
+		EXPECT("TAG LIST \"\" \"*\""),
+		SEND("* LIST (\\HasNoChildren) \"/\" INBOX\r\n"
+		     "* LIST (\\Noselect \\HasChildren) \"/\" \"Archive\"\r\n"
+		     "* LIST (\\HasNoChildren) \"/\" {13}\r\nwith \"quotes\"\r\n"
+		     "* LIST () NIL \"flat\"\r\n"
+		     "* LIST (\\HasNoChildren) \".\" \"Entw&APw-rfe\"\r\n"
+		     "* LIST (\\HasNoChildren \\Trash) \"/\" \"Caf\xc3\xa9 \\\"x\\\"\"\r\n"
+		     "TAG OK List completed\r\n"),
+		EXPECT("TAG LIST \"\" \"*\""),
+		SEND("* LIST () \"/\" one\r\n* LIST () \"/\" two\r\nTAG OK done\r\n"),
+		EXPECT("TAG NOOP"),
+		SEND("TAG OK done\r\n"),
+		END,
+	};
+	struct imap_session *s = connected(steps);
+	int calls = 0;
+
+	(void)state;
+	assert_int_equal(imap_list(s, list_cb, &calls), 0);
+	assert_string_equal(fx.log,
+		"INBOX / 8; Archive / 5; with \"quotes\" / 8; flat NIL 0; "
+		"Entw&APw-rfe . 8; Caf\\xc3\\xa9 \"x\" / 208; ");
+	assert_int_equal(IMAP_LIST_NOSELECT | IMAP_LIST_HASCHILDREN, 5);
+
+	/* The callback's error stops the listing; the response is still read. */
+	fx.log[0] = '\0';
+	calls = 99;
+	assert_int_equal(imap_list(s, list_cb, &calls), -EINTR);
+	assert_string_equal(fx.log, "one / 0; ");
+	assert_false(imap_broken(s));
+	assert_int_equal(imap_noop(s), 0);
+	finish();
+}
+
+/* ---- SELECT / EXAMINE ---------------------------------------------------- */
+
+static void test_select(void **state)
+{
+	static const struct step steps[] = {
+		LOGIN,
+		EXPECT("TAG EXAMINE \"INBOX\""),
+		SEND("* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)\r\n"
+		     "* OK [PERMANENTFLAGS ()] Read-only mailbox.\r\n"
+		     "* 3 EXISTS\r\n"
+		     "* 0 RECENT\r\n"
+		     "* OK [UIDVALIDITY 1700000000] UIDs valid\r\n"
+		     "* OK [UIDNEXT 42] Predicted next UID\r\n"
+		     "* OK [HIGHESTMODSEQ 9000000000] Highest\r\n"
+		     "TAG OK [READ-ONLY] Examine completed (0.001 + 0.000 secs).\r\n"),
+		EXPECT("TAG SELECT \"Sent\""),
+		SEND("TAG NO [NONEXISTENT] Mailbox doesn't exist: Sent\r\n"),
+		END,
+	};
+	struct imap_session *s = connected(steps);
+	struct imap_mailbox mb, again;
+
+	(void)state;
+	assert_int_equal(imap_select(s, "INBOX", 1, 0, 0, 0, &events, NULL, &mb), 0);
+	assert_int_equal(mb.uidvalidity, 1700000000u);
+	assert_int_equal(mb.uidnext, 42);
+	assert_int_equal(mb.exists, 3);
+	assert_int_equal(mb.highestmodseq, 9000000000ull);
+	assert_int_equal(mb.readonly, 1);
+	assert_string_equal(imap_selected(s), "INBOX");
+	assert_memory_equal(imap_mailbox(s), &mb, sizeof(mb));
+	assert_string_equal(fx.log, "exists 3; ");
+
+	/* Already selected in that mode: nothing is sent. */
+	assert_int_equal(imap_select(s, "INBOX", 1, 0, 0, 0, &events, NULL, &again), 1);
+	assert_memory_equal(&again, &mb, sizeof(mb));
+
+	/* A failed SELECT leaves nothing selected (RFC 3501 §6.3.1). */
+	assert_int_equal(imap_select(s, "Sent", 0, 0, 0, 0, &events, NULL, &mb), -ENOENT);
+	assert_null(imap_selected(s));
+	assert_string_equal(imap_resp_code(s), "NONEXISTENT");
+	assert_int_equal(imap_fail_class(s), IMAP_FAIL_NO);
+	assert_false(imap_broken(s));
+	finish();
+}
+
+static void test_select_qresync(void **state)
+{
+	static const struct step steps[] = {
+		LOGIN_QRESYNC,
+		EXPECT("TAG SELECT \"INBOX\" (QRESYNC (7 1234))"),
+		SEND("* 5 EXISTS\r\n"
+		     "* OK [UIDVALIDITY 7] UIDs valid\r\n"
+		     "* OK [HIGHESTMODSEQ 1300] Highest\r\n"
+		     "* VANISHED (EARLIER) 3:4\r\n"
+		     "* 2 FETCH (UID 20 FLAGS (\\Seen) MODSEQ (1300))\r\n"
+		     "TAG OK [READ-WRITE] Select completed\r\n"),
+		EXPECT("TAG EXAMINE \"Other\" (CONDSTORE)"),
+		SEND("* 0 EXISTS\r\n* OK [UIDVALIDITY 9] UIDs valid\r\n"
+		     "* OK [NOMODSEQ] No permanent modsequences\r\n"
+		     "TAG OK [READ-ONLY] done\r\n"),
+		END,
+	};
+	struct imap_session *s = connected(steps);
+	struct imap_mailbox mb;
+
+	(void)state;
+	assert_true(imap_qresync_enabled(s));
+	assert_int_equal(imap_select(s, "INBOX", 0, 0, 7, 1234, &events, NULL, &mb), 0);
+	assert_string_equal(fx.log, "exists 5; expunge 3; expunge 4; "
+	                    "fetch 2 uid=20 flags=[\\Seen] modseq=1300; ");
+	assert_int_equal(mb.highestmodseq, 1300);
+	assert_int_equal(mb.exists, 5);
+	assert_int_equal(mb.readonly, 0);
+
+	/* Nothing known: CONDSTORE only. */
+	assert_int_equal(imap_select(s, "Other", 1, 0, 0, 0, &events, NULL, &mb), 0);
+	assert_int_equal(mb.uidvalidity, 9);
+	assert_int_equal(mb.highestmodseq, 0);
+	assert_int_equal(mb.readonly, 1);
+	assert_int_equal(mb.exists, 0);
+	finish();
+}
+
+/* ---- FETCH --------------------------------------------------------------- */
+
+static void test_fetch_metadata(void **state)
+{
+	static const struct step steps[] = {
+		LOGIN,
+		EXAMINE_INBOX,
+		EXPECT("TAG UID FETCH 5:6 (UID FLAGS RFC822.SIZE INTERNALDATE MODSEQ "
+		       "BODY.PEEK[HEADER.FIELDS (SUBJECT MESSAGE-ID)])"),
+		SEND("* 1 FETCH (UID 5 FLAGS (\\Seen \\Recent $Label1) RFC822.SIZE 1234 "
+		     "INTERNALDATE \"17-Jul-1996 02:44:25 -0700\" MODSEQ (77) "
+		     "BODY[HEADER.FIELDS (SUBJECT MESSAGE-ID)] {34}\r\n"
+		     "Subject: hi\r\nMessage-ID: <a@b>\r\n\r\n)\r\n"
+		     "* 2 FETCH (FLAGS (\\Recent) UID 6 RFC822.SIZE 10 INTERNALDATE "
+		     "\" 1-Jan-2020 00:00:00 +0000\" "
+		     "BODY[HEADER.FIELDS (SUBJECT MESSAGE-ID)] NIL)\r\n"
+		     "TAG OK Fetch completed\r\n"),
+		END,
+	};
+
+	(void)state;
+	for (int slow = 0; slow <= 1; slow++) {
+		struct imap_session *s = open_with(steps, params(), slow);
+
+		case_name = slow ? "one byte at a time" : "whole";
+		CHECK_INT(imap_connect(s), 0);
+		examine_inbox();
+		CHECK_INT(imap_uid_fetch(s, "5:6", "UID FLAGS RFC822.SIZE INTERNALDATE MODSEQ "
+		                         "BODY.PEEK[HEADER.FIELDS (SUBJECT MESSAGE-ID)]", NULL), 0);
+		CHECK_STR(fx.log,
+			"fetch 1 uid=5 flags=[\\Seen $Label1] size=1234 date=837596665 modseq=77 "
+			"header=[Subject: hi\\x0d\\x0aMessage-ID: <a@b>\\x0d\\x0a\\x0d\\x0a]; "
+			"fetch 2 uid=6 flags=[] size=10 date=1577836800 header=[]; ");
+		finish();
+	}
+}
+
+#define BODY_SIZE 204800
+#define BODY_SIZE_STR "204800"
+
+static void test_fetch_body_stream(void **state)
+{
+	static const char tail[] = " FLAGS (\\Seen))\r\n";
+	char *data = malloc(BODY_SIZE);
+	uint32_t x = 1;
+
+	(void)state;
+	assert_non_null(data);
+	for (size_t i = 0; i < BODY_SIZE; i++) {
+		x = x * 1103515245 + 12345;
+		data[i] = (char)(x >> 16);
+	}
+	struct step steps[] = {
+		LOGIN,
+		EXAMINE_INBOX,
+		EXPECT("TAG UID FETCH 5:6 (BODY.PEEK[])"),
+		SEND("* 1 FETCH (UID 5 BODY[] {" BODY_SIZE_STR "}\r\n"),
+		SEND_RAW(data, BODY_SIZE),
+		DELAY(100),
+		SEND(tail),
+		SEND("* 2 FETCH (UID 6 BODY[]<100> {3}\r\nabc)\r\nTAG OK Fetch completed\r\n"),
+		END,
+	};
+	struct imap_session *s = connected(steps);
+	int tail_step = 0;
+
+	while (steps[tail_step].data != tail)
+		tail_step++;
+	examine_inbox();
+	fx.body_uid = 5;
+	assert_int_equal(imap_uid_fetch(s, "5:6", "BODY.PEEK[]", NULL), 0);
+	assert_string_equal(fx.log,
+		"body uid=5 off=0 size=" BODY_SIZE_STR "; "
+		"fetch 1 uid=5 flags=[\\Seen] body=" BODY_SIZE_STR "; end 0; "
+		"body uid=6 off=100 size=3; fetch 2 uid=6 body=3; ");
+	assert_int_equal(fx.body.len, BODY_SIZE);
+	assert_memory_equal(fx.body.data, data, BODY_SIZE);
+	assert_int_equal(fx.body.ends, 1);
+	assert_true(fx.body.end_at >= tail_step);   /* after the whole line */
+	assert_true(fx.body.chunks > 1);
+	finish();
+	free(data);
+}
+
+static void test_fetch_body_drop(void **state)
+{
+	static const char half[500];
+	static const struct step steps[] = {
+		LOGIN,
+		EXAMINE_INBOX,
+		EXPECT("TAG UID FETCH 5 (BODY.PEEK[])"),
+		SEND("* 1 FETCH (UID 5 BODY[] {1000}\r\n"),
+		SEND_RAW(half, sizeof(half)),
+		CLOSE,
+	};
+	struct imap_session *s = connected(steps);
+
+	(void)state;
+	examine_inbox();
+	fx.body_uid = 5;
+	assert_int_equal(imap_uid_fetch(s, "5", "BODY.PEEK[]", NULL), -ECONNRESET);
+	assert_int_equal(fx.body.len, 500);
+	assert_int_equal(fx.body.ends, 1);
+	assert_int_equal(fx.body.err, -ECONNRESET);
+	assert_int_equal(imap_fail_class(s), IMAP_FAIL_CONN);
+	assert_int_equal(imap_conn_fail(s), CONN_FAIL_CLOSED);
+	assert_true(imap_broken(s));
+	finish();
+}
+
+/* A body arrived whole, but the FETCH response around it is bad: the sink
+ * must not be told that all is well. */
+static void test_fetch_body_rejected(void **state)
+{
+	static const struct {
+		const char *name;
+		struct step steps[8];
+		uint32_t uid;
+	} cases[] = {
+		{ "message beyond EXISTS", { LOGIN, EXAMINE_INBOX,
+			EXPECT("TAG UID FETCH 50 (BODY.PEEK[])"),
+			SEND("* 9 FETCH (UID 50 BODY[] {4}\r\nabcd)\r\n"), END }, 50 },
+		{ "UID 0 after the body", { LOGIN, EXAMINE_INBOX,
+			EXPECT("TAG UID FETCH 50 (BODY.PEEK[])"),
+			SEND("* 1 FETCH (BODY[] {4}\r\nabcd UID 0)\r\n"), END }, 0 },
+		{ "control byte after the body", { LOGIN, EXAMINE_INBOX,
+			EXPECT("TAG UID FETCH 50 (BODY.PEEK[])"),
+			SEND("* 1 FETCH (UID 50 BODY[] {4}\r\nabcd \001)\r\n"), END }, 50 },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		struct imap_session *s = connected(cases[i].steps);
+
+		case_name = cases[i].name;
+		examine_inbox();
+		fx.body_uid = cases[i].uid;
+		CHECK_INT(imap_uid_fetch(s, "50", "BODY.PEEK[]", NULL), -EPROTO);
+		CHECK_INT(fx.body.ends, 1);
+		CHECK_INT(fx.body.err, -EPROTO);
+		CHECK(strstr(fx.log, "fetch") == NULL);
+		CHECK(imap_broken(s));
+		finish();
+	}
+}
+
+/* ---- untagged responses during other commands ---------------------------- */
+
+static void test_untagged_events(void **state)
+{
+	static const struct step steps[] = {
+		LOGIN,
+		EXAMINE_INBOX,
+		FETCH_UIDS,
+		EXPECT("TAG NOOP"),
+		SEND("* 4 EXISTS\r\n"               /* 10 11 12 ? */
+		     "* 2 EXPUNGE\r\n"              /* 10 12 ? */
+		     "* 1 FETCH (FLAGS (\\Seen \\Recent))\r\n"
+		     "* 3 EXPUNGE\r\n"              /* 10 12 */
+		     "* 2 EXPUNGE\r\n"              /* 10 */
+		     "TAG OK NOOP completed\r\n"),
+		EXPECT("TAG UID FETCH 1:* (UID FLAGS)"),
+		SEND("* 1 FETCH (UID 10 FLAGS ())\r\n"
+		     "* 3 EXISTS\r\n"
+		     "* VANISHED (EARLIER) 3:5\r\n"
+		     "* 3 FETCH (FLAGS (\\Flagged) UID 13)\r\n"
+		     "* 2 FETCH (UID 12 FLAGS ())\r\n"
+		     "TAG OK Fetch completed\r\n"),
+		END,
+	};
+	struct imap_session *s = connected(steps);
+
+	(void)state;
+	examine_inbox();
+	fetch_uids();
+	assert_int_equal(imap_noop(s), 0);
+	assert_string_equal(fx.log, "exists 4; expunge 11; fetch 1 uid=10 flags=[\\Seen]; "
+	                    "lost; expunge 12; ");
+	assert_int_equal(imap_mailbox(s)->exists, 1);
+
+	fx.log[0] = '\0';
+	assert_int_equal(imap_uid_fetch(s, "1:*", "UID FLAGS", NULL), 0);
+	assert_string_equal(fx.log, "fetch 1 uid=10 flags=[]; exists 3; "
+	                    "expunge 3; expunge 4; expunge 5; "
+	                    "fetch 3 uid=13 flags=[\\Flagged]; fetch 2 uid=12 flags=[]; ");
+	assert_int_equal(imap_mailbox(s)->exists, 3);
+	finish();
+}
+
+/* VANISHED without EARLIER removes messages like EXPUNGE does (RFC 7162
+ * §3.2.10), also those whose sequence number the session never learned. */
+static void test_vanished_count(void **state)
+{
+	static const struct step steps[] = {
+		LOGIN,
+		EXPECT("TAG EXAMINE \"INBOX\""),
+		SEND("* 4 EXISTS\r\nTAG OK [READ-ONLY] done\r\n"),
+		EXPECT("TAG UID FETCH 10,14 (UID)"),
+		SEND("* 1 FETCH (UID 10)\r\n* 4 FETCH (UID 14)\r\nTAG OK done\r\n"),
+		EXPECT("TAG NOOP"),
+		SEND("* VANISHED 12\r\n"            /* 10 ? 14 */
+		     "* VANISHED 10\r\n"            /* ? 14 */
+		     "* 2 EXPUNGE\r\n"              /* ? */
+		     "* 3 EXISTS\r\n"               /* ? ? ? */
+		     "TAG OK done\r\n"),
+		EXPECT("TAG NOOP"),
+		SEND("* VANISHED 30:31\r\nTAG OK done\r\n"),
+		END,
+	};
+	struct imap_session *s = connected(steps);
+
+	(void)state;
+	examine_inbox();
+	assert_int_equal(imap_uid_fetch(s, "10,14", "UID", NULL), 0);
+	fx.log[0] = '\0';
+	assert_int_equal(imap_noop(s), 0);
+	assert_string_equal(fx.log, "expunge 12; expunge 10; expunge 14; exists 3; ");
+	assert_int_equal(imap_mailbox(s)->exists, 3);
+	fx.log[0] = '\0';
+	assert_int_equal(imap_noop(s), 0);
+	assert_string_equal(fx.log, "expunge 30; expunge 31; ");
+	assert_int_equal(imap_mailbox(s)->exists, 1);
+	finish();
+}
+
+/* ---- hostile and failing servers ----------------------------------------- */
+
+struct hostile_case {
+	const char *name;
+	const char *bytes;              /* the answer to NOOP */
+	size_t len;
+	int err;
+	enum imap_fail cls;
+	char fill;                      /* then FILL, REPEAT times, and CRLF */
+	size_t repeat;
+	int drop;                       /* then close the connection */
+};
+
+#define BYTES(s) (s), sizeof(s) - 1
+#define PROTO -EPROTO, IMAP_FAIL_PROTO, 0, 0, 0
+#define NO(err) err, IMAP_FAIL_NO, 0, 0, 0
+
+static const struct hostile_case hostile_cases[] = {
+	{ "EXISTS going down", BYTES("* 2 EXISTS\r\n"), PROTO },
+	{ "absurd EXISTS", BYTES("* 4000000000 EXISTS\r\n"), PROTO },
+	{ "EXPUNGE of message 0", BYTES("* 0 EXPUNGE\r\n"), PROTO },
+	{ "EXPUNGE beyond EXISTS", BYTES("* 4 EXPUNGE\r\n"), PROTO },
+	{ "FETCH beyond EXISTS", BYTES("* 4 FETCH (FLAGS ())\r\n"), PROTO },
+	{ "FETCH with UID 0", BYTES("* 1 FETCH (UID 0)\r\n"), PROTO },
+	{ "FETCH with UID 2^32", BYTES("* 1 FETCH (UID 4294967296)\r\n"), PROTO },
+	{ "duplicate UID", BYTES("* 1 FETCH (UID 5)\r\n* 2 FETCH (UID 5)\r\n"), PROTO },
+	{ "UIDs out of order", BYTES("* 2 FETCH (UID 5)\r\n* 3 FETCH (UID 4)\r\n"), PROTO },
+	{ "UIDs out of order, backwards", BYTES("* 2 FETCH (UID 5)\r\n* 1 FETCH (UID 6)\r\n"), PROTO },
+	{ "FETCH without a list", BYTES("* 1 FETCH UID 5\r\n"), PROTO },
+	{ "FETCH item without a value", BYTES("* 1 FETCH (UID)\r\n"), PROTO },
+	{ "malformed INTERNALDATE", BYTES("* 1 FETCH (INTERNALDATE \"yesterday\")\r\n"), PROTO },
+	{ "VANISHED of 2^32-1 messages", BYTES("* VANISHED 1:4294967295\r\n"), PROTO },
+	{ "reply with an unknown tag", BYTES("m99 OK done\r\n"), PROTO },
+	{ "unexpected continuation", BYTES("+ go ahead\r\n"), PROTO },
+	{ "tagged reply without a status", BYTES("TAG MAYBE later\r\n"), PROTO },
+	{ "literal of 2^64-1 bytes",
+	  BYTES("* 1 FETCH (BODY[] {18446744073709551615}\r\n"), PROTO },
+	{ "literal size beyond 64 bits",
+	  BYTES("* 1 FETCH (BODY[] {18446744073709551616}\r\n"), PROTO },
+	{ "header literal too large to hold", BYTES("* 1 FETCH (BODY[HEADER] {2000000}\r\n"), PROTO },
+	{ "non-synchronizing literal", BYTES("* 1 FETCH (BODY[HEADER] {5+}\r\nabcde)\r\n"), PROTO },
+	{ "1 MB line", BYTES("* OK "), -EPROTO, IMAP_FAIL_PROTO, 'a', 1 << 20, 0 },
+	{ "100000 nested parentheses", BYTES("* 1 FETCH "), -EPROTO, IMAP_FAIL_PROTO, '(', 100000, 0 },
+	{ "NUL in a line", BYTES("* 1 FETCH (FLAGS (\\Se\0en))\r\n"), PROTO },
+	{ "bare LF", BYTES("* 3 EXISTS\n"), PROTO },
+	{ "bare CR", BYTES("* 3 EXISTS\rx\r\n"), PROTO },
+	{ "unclosed response code", BYTES("* OK [UIDNEXT 5\r\n"), PROTO },
+	{ "empty line", BYTES("\r\n"), PROTO },
+	{ "unbalanced parenthesis", BYTES("* 1 FETCH (FLAGS ()))\r\n"), PROTO },
+	{ "BYE in the middle of a command", BYTES("* BYE Shutting down\r\n"),
+	  -ECONNRESET, IMAP_FAIL_BYE, 0, 0, 0 },
+	{ "EOF in the middle of a line", BYTES("* 1 FETCH (FLA"), -ECONNRESET, IMAP_FAIL_CONN,
+	  0, 0, 1 },
+	/* Refusals: the session stays usable. */
+	{ "BAD", BYTES("TAG BAD Error in IMAP command\r\n"), -EBADMSG, IMAP_FAIL_BAD, 0, 0, 0 },
+	{ "NO [OVERQUOTA]", BYTES("TAG NO [OVERQUOTA] Quota exceeded\r\n"), NO(-EDQUOT) },
+	{ "NO [TRYCREATE]", BYTES("TAG NO [TRYCREATE] No such mailbox\r\n"), NO(-ENOENT) },
+	{ "NO [ALREADYEXISTS]", BYTES("TAG NO [ALREADYEXISTS] Exists\r\n"), NO(-EEXIST) },
+	{ "NO without a code", BYTES("TAG NO Sorry\r\n"), NO(-EIO) },
+};
+
+static void test_hostile(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(hostile_cases); i++) {
+		const struct hostile_case *c = &hostile_cases[i];
+		char *data = malloc(c->len + c->repeat + 2);
+		size_t len = c->len + c->repeat;
+		int usable = c->cls == IMAP_FAIL_NO || c->cls == IMAP_FAIL_BAD;
+		struct step steps[] = {
+			LOGIN,
+			EXAMINE_INBOX,
+			EXPECT("TAG NOOP"),
+			{ ST_SEND, data, c->repeat ? len + 2 : len },
+			EXPECT("TAG NOOP"),
+			SEND("TAG OK done\r\n"),
+			END,
+		};
+		struct imap_session *s;
+
+		case_name = c->name;
+		assert_non_null(data);
+		memcpy(data, c->bytes, c->len);
+		memset(data + c->len, c->fill, c->repeat);
+		memcpy(data + len, "\r\n", 2);
+		if (!usable)
+			steps[ARRAY_SIZE(steps) - 3] = (struct step)END;
+		if (c->drop)
+			steps[ARRAY_SIZE(steps) - 3] = (struct step)CLOSE;
+		s = connected(steps);
+		examine_inbox();
+		CHECK_INT(imap_noop(s), c->err);
+		CHECK_INT(imap_fail_class(s), c->cls);
+		CHECK_INT(imap_broken(s), !usable);
+		if (usable)
+			CHECK_INT(imap_noop(s), 0);
+		finish();
+		free(data);
+	}
+}
+
+static void test_timeouts(void **state)
+{
+	static const struct step quiet_server[] = { LOGIN, EXPECT("TAG NOOP"), END };
+	static const struct step half_greeting[] = { SEND("* OK [CAPABILITY IMAP4"), END };
+	static const struct step half_body[] = {
+		LOGIN, EXAMINE_INBOX,
+		EXPECT("TAG UID FETCH 5 (BODY.PEEK[])"),
+		SEND("* 1 FETCH (UID 5 BODY[] {100}\r\n0123456789"),
+		END,
+	};
+	struct imap_params p = params();
+	struct imap_session *s;
+	struct timespec t0;
+	long ms;
+
+	(void)state;
+	s = connected(quiet_server);
+	imap_set_timeout(s, 200);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(imap_noop(s), -ETIMEDOUT);
+	ms = ms_since(&t0);
+	assert_true(ms >= 150 && ms < 2000);
+	assert_int_equal(imap_fail_class(s), IMAP_FAIL_CONN);
+	assert_int_equal(imap_conn_fail(s), CONN_FAIL_TIMEOUT);
+	assert_true(imap_broken(s));
+	finish();
+
+	p.conn.timeout_ms = 200;
+	s = open_with(half_greeting, p, 0);
+	assert_int_equal(imap_connect(s), -ETIMEDOUT);
+	assert_int_equal(imap_fail_class(s), IMAP_FAIL_CONN);
+	finish();
+
+	s = connected(half_body);
+	examine_inbox();
+	imap_set_timeout(s, 200);
+	fx.body_uid = 5;
+	assert_int_equal(imap_uid_fetch(s, "5", "BODY.PEEK[]", NULL), -ETIMEDOUT);
+	assert_int_equal(fx.body.ends, 1);
+	assert_int_equal(fx.body.err, -ETIMEDOUT);
+	assert_int_equal(fx.body.len, 10);
+	assert_true(imap_broken(s));
+	finish();
+}
+
+/* ---- IDLE ---------------------------------------------------------------- */
+
+static void test_idle(void **state)
+{
+	static const struct step steps[] = {
+		LOGIN,
+		EXAMINE_INBOX,
+		EXPECT("TAG IDLE"),
+		DELAY(100),
+		SEND("+ idling\r\n"),
+		DELAY(400),
+		SEND("* 4 EXISTS\r\n* 1 FETCH (FLAGS (\\Seen))\r\n"),
+		EXPECT("DONE"),
+		SEND("TAG OK Idle completed\r\n"),
+		EXPECT("TAG NOOP"),
+		SEND("TAG OK done\r\n"),
+		END,
+	};
+	struct imap_session *s = connected(steps);
+	struct timespec t0;
+
+	(void)state;
+	examine_inbox();
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(imap_idle_begin(s), 0);
+	assert_true(ms_since(&t0) >= 90);            /* waited for "+" */
+	assert_int_equal(imap_idle_wait(s, 100), 0);
+	assert_string_equal(fx.log, "");
+	assert_int_equal(imap_idle_wait(s, 3000), 1);
+	assert_string_equal(fx.log, "exists 4; fetch 1 uid=0 flags=[\\Seen]; ");
+	assert_int_equal(imap_idle_end(s), 0);
+	assert_false(imap_broken(s));
+	assert_int_equal(imap_noop(s), 0);
+	finish();
+}
+
+/* ---- sequence sets ------------------------------------------------------- */
+
+static void add_range(void *ctx, uint32_t lo, uint32_t hi)
+{
+	char *out = ctx;
+
+	sprintf(out + strlen(out), "%u-%u,", lo, hi);
+}
+
+static void test_parse_uidset(void **state)
+{
+	static const struct { const char *set; const char *ranges; } cases[] = {
+		{ "1", "1-1," },
+		{ "1:3,5", "1-3,5-5," },
+		{ "7:*", "7-9," },
+		{ "*", "9-9," },
+		{ "*:3", "3-9," },
+		{ "5:2", "2-5," },
+		{ "4294967295", "4294967295-4294967295," },
+		{ "1,1:1,2", "1-1,1-1,2-2," },
+		/* invalid */
+		{ "", NULL }, { "0", NULL }, { "1:", NULL }, { ",", NULL }, { "1,", NULL },
+		{ ":2", NULL }, { "1:0", NULL }, { "4294967296", NULL }, { "a", NULL },
+		{ "1 2", NULL }, { "1::2", NULL }, { "-1", NULL }, { "99999999999999999999", NULL },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		char out[256] = "";
+		int r = imap_parse_uidset(cases[i].set, 9, add_range, out);
+
+		case_name = cases[i].set;
+		if (cases[i].ranges) {
+			CHECK_INT(r, 0);
+			CHECK_STR(out, cases[i].ranges);
+		} else {
+			CHECK_INT(r, -EPROTO);
+		}
+	}
+}
+
+/* ---- the trace ----------------------------------------------------------- */
+
+static void test_trace_hides_secret(void **state)
+{
+	static const struct step plain[] = {
+		SEND("* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR] ready\r\n"),
+		EXPECT("TAG AUTHENTICATE PLAIN AGFsaWNlAHMzY3IzdA=="),
+		SEND("TAG OK [CAPABILITY IMAP4rev1] Logged in\r\n"),
+		END,
+	};
+	static const struct step literal[] = {
+		SEND("* OK [CAPABILITY IMAP4rev1] ready\r\n"),
+		EXPECT("TAG LOGIN \"alice\" {7}"),
+		SEND("+ go ahead\r\n"),
+		EXPECT("s3cr3t\xff"),
+		SEND("TAG OK [CAPABILITY IMAP4rev1] Logged in\r\n"),
+		END,
+	};
+	struct imap_params p = params();
+
+	(void)state;
+	p.secret = "s3cr3t";
+	open_with(plain, p, 0);
+	assert_int_equal(imap_connect(fx.s), 0);
+	finish();   /* fails if the trace shows the secret or its base64 */
+	assert_non_null(strstr(fx.trace, "AUTHENTICATE PLAIN"));
+	assert_non_null(strstr(fx.trace, "<credentials hidden>"));
+	assert_null(strstr(fx.trace, "AGFsaWNlAHMzY3IzdA=="));
+
+	p.secret = "s3cr3t\xff";
+	open_with(literal, p, 0);
+	assert_int_equal(imap_connect(fx.s), 0);
+	finish();
+	assert_non_null(strstr(fx.trace, "{7}"));
+	assert_non_null(strstr(fx.trace, "<credentials hidden>"));
+	assert_null(strstr(fx.trace, "s3cr3t"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_teardown(test_connect, cleanup),
+		cmocka_unit_test_teardown(test_caps_text_and_logout, cleanup),
+		cmocka_unit_test_teardown(test_login_fallback, cleanup),
+		cmocka_unit_test_teardown(test_auth_refused, cleanup),
+		cmocka_unit_test_teardown(test_greeting_and_tls, cleanup),
+		cmocka_unit_test_teardown(test_list, cleanup),
+		cmocka_unit_test_teardown(test_select, cleanup),
+		cmocka_unit_test_teardown(test_select_qresync, cleanup),
+		cmocka_unit_test_teardown(test_fetch_metadata, cleanup),
+		cmocka_unit_test_teardown(test_fetch_body_stream, cleanup),
+		cmocka_unit_test_teardown(test_fetch_body_drop, cleanup),
+		cmocka_unit_test_teardown(test_fetch_body_rejected, cleanup),
+		cmocka_unit_test_teardown(test_untagged_events, cleanup),
+		cmocka_unit_test_teardown(test_vanished_count, cleanup),
+		cmocka_unit_test_teardown(test_hostile, cleanup),
+		cmocka_unit_test_teardown(test_timeouts, cleanup),
+		cmocka_unit_test_teardown(test_idle, cleanup),
+		cmocka_unit_test(test_parse_uidset),
+		cmocka_unit_test_teardown(test_trace_hides_secret, cleanup),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

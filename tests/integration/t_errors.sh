@@ -111,6 +111,12 @@ check "no credentials were sent in clear" bash -c "! grep -qiE 'LOGIN|AUTHENTICA
 mount_mailfs "$MNT" "$URL" -o "$CA" || fail "mount"
 check "password not in /proc/PID/cmdline" bash -c "! tr '\\0' ' ' < /proc/$MAILFS_PID/cmdline | grep -qF '$PASSWORD'"
 check "password not in /proc/PID/environ" bash -c "! tr '\\0' ' ' < /proc/$MAILFS_PID/environ | grep -qF 's3cret'"
+unmount_mailfs "$MNT"
+# Debug output shows the conversation, never the password.
+mount_mailfs "$MNT" "$URL" -o "$CA" -d || fail "mount with -d"
+ls "$MNT/INBOX" > /dev/null
+check "-d shows the IMAP conversation" grep -q "C: m[0-9]* AUTHENTICATE PLAIN" "$T/mailfs-$((${#PIDS[@]} - 1)).log"
+check "-d hides the credentials" bash -c "! grep -qF 's3cret' '$T/mailfs-$((${#PIDS[@]} - 1)).log' && ! grep -q 'AGFsaWNl' '$T/mailfs-$((${#PIDS[@]} - 1)).log'"
 check "cache directory is 0700" test "$(stat -c %a "$MAILFS_CACHE")" = 700
 check "cache database is 0600" test "$(stat -c %a "$MAILFS_CACHE/mailfs.db")" = 600
 unmount_mailfs "$MNT"

@@ -7,7 +7,7 @@ dovecot_start --profile demo --seed 7
 
 MNT="$T/mnt"
 URL="imaps://$USER_NAME@localhost:$IMAPS_PORT"
-mount_mailfs "$MNT" "$URL" -o "cafile=$T/dovecot/ca.pem" || { fail "mount"; finish; }
+mount_mailfs "$MNT" "$URL" -o "cafile=$T/dovecot/ca.pem,poll=2" || { fail "mount"; finish; }
 
 # The tree, every byte, sizes, mtimes and xattrs against the server.
 check "mount equals the server (tree, bytes, sizes, dates, xattrs)" \
@@ -59,6 +59,29 @@ check "the message is still on the server" test "$(ic count INBOX)" -gt 0
 # The status file.
 check ".mailfs-status says online" grep -q "connection: online" "$MNT/.mailfs-status"
 check ".mailfs-status lists INBOX" grep -q "INBOX" "$MNT/.mailfs-status"
+
+# A 25 MB message, appended by another client, streams through intact while
+# another folder is listed.
+"$PY" - "$T/big.eml" <<'PY'
+import base64, os, sys
+with open(sys.argv[1], "wb") as f:
+    f.write(b"From: a@example.org\r\nTo: b@example.org\r\nSubject: big one\r\n"
+            b"MIME-Version: 1.0\r\nContent-Type: application/octet-stream\r\n"
+            b"Content-Transfer-Encoding: base64\r\n\r\n")
+    data = base64.encodebytes(os.urandom(19 * 1024 * 1024)).replace(b"\n", b"\r\n")
+    f.write(data)
+PY
+ic append Archive "$T/big.eml" --raw >/dev/null || fail "append of the big message"
+wait_for "ls '$MNT/Archive' | grep -q 'big one'" 90 || fail "the big message did not appear"
+big=$(ls "$MNT"/Archive/*big\ one.eml 2>/dev/null | head -1)
+if [ -n "$big" ]; then
+	cat "$big" > "$T/big.out" &
+	catpid=$!
+	ls -l "$MNT/Sent" > /dev/null || fail "ls of another folder during the download"
+	wait $catpid || fail "cat of the big message"
+	check "the 25 MB message reads back byte for byte" cmp -s "$T/big.eml" "$T/big.out"
+	check "its size is exact" test "$(stat -c %s "$big")" -eq "$(stat -c %s "$T/big.eml")"
+fi
 
 # A warm remount serves the same tree.
 unmount_mailfs "$MNT" || fail "unmount"

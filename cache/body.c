@@ -166,6 +166,28 @@ void body_tmp_close(struct body_cache *bc, struct body_tmp *t)
 	t->path[0] = '\0';
 }
 
+int body_hold(struct body_cache *bc, int64_t folder, uint32_t uid, struct body_tmp *t)
+{
+	char path[48];
+
+	body_path(path, sizeof(path), folder, uid);
+	snprintf(t->path, sizeof(t->path), "h%ld.%u", (long)getpid(),
+	         atomic_fetch_add(&bc->seq, 1));
+	if (linkat(bc->bodiesfd, path, bc->tmpfd, t->path, 0) < 0) {
+		t->path[0] = '\0';
+		t->fd = -1;
+		return -errno;
+	}
+	t->fd = openat(bc->tmpfd, t->path, O_RDONLY | O_CLOEXEC);
+	if (t->fd < 0) {
+		int r = -errno;
+		unlinkat(bc->tmpfd, t->path, 0);
+		t->path[0] = '\0';
+		return r;
+	}
+	return 0;
+}
+
 int body_remove(struct body_cache *bc, int64_t folder, uint32_t uid)
 {
 	char path[48];

@@ -42,6 +42,11 @@ int body_commit(struct body_cache *bc, struct body_tmp *t, int64_t folder, uint3
 /* Close T's descriptor; an uncommitted body is discarded. */
 void body_tmp_close(struct body_cache *bc, struct body_tmp *t);
 
+/* Keep the body of FOLDER/UID alive under a temporary name, whatever
+ * happens to FOLDER/UID meanwhile (a message about to be moved): T can then
+ * be committed under another name or closed. -ENOENT when not cached. */
+int body_hold(struct body_cache *bc, int64_t folder, uint32_t uid, struct body_tmp *t);
+
 int body_remove(struct body_cache *bc, int64_t folder, uint32_t uid);
 /* Remove every body of FOLDER. */
 int body_remove_folder(struct body_cache *bc, int64_t folder);

@@ -8,6 +8,7 @@
  * the right question and letting the events do the rest.
  */
 #include "fs/mfs.h"
+#include "fs/change.h"
 #include "fs/fetch.h"
 #include "fs/layout.h"
 #include "fs/log.h"
@@ -181,43 +182,12 @@ static void ev_fetch(void *ctx, const struct imap_fetch *f)
 	st->nflags++;
 }
 
-struct name_ctx {
-	char *name;
-};
-
-static int got_name(void *ctx, const struct store_msg *msg)
-{
-	struct name_ctx *c = ctx;
-
-	c->name = strdup(msg->name);
-	return 0;
-}
-
-/* Forget message UID of F: store, body, and the kernel's entry. */
-static void forget_msg(struct mfs *m, struct folder *f, uint32_t uid)
-{
-	struct name_ctx c = { 0 };
-
-	if (store_msg_get(m->store, f->id, uid, got_name, &c) < 0)
-		return;
-	store_msg_delete(m->store, f->id, &uid, 1);
-	body_remove(m->bodies, f->id, uid);
-	if (c.name) {
-		notify_entry(m, ino_folder(f->id), c.name);
-		free(c.name);
-	}
-	notify_inode(m, ino_folder(f->id), 0, 0);
-	pthread_mutex_lock(&f->lock);
-	f->mtime = time(NULL);
-	pthread_mutex_unlock(&f->lock);
-}
-
 static void ev_expunge(void *ctx, uint32_t uid)
 {
 	struct slot *sl = ctx;
 
 	if (sl->f)
-		forget_msg(sl->b->m, sl->f, uid);
+		msg_forget(sl->b->m, sl->f, uid);
 	if (sl->sync)
 		sl->sync->changed = 1;
 }
@@ -578,7 +548,7 @@ static int full_compare(struct slot *sl, uint32_t exists)
 			j++;
 		if (j < st->nseen && st->seen[j] == have[i])
 			continue;
-		forget_msg(m, sl->f, have[i]);
+		msg_forget(m, sl->f, have[i]);
 		st->changed = 1;
 	}
 	free(have);
@@ -618,7 +588,7 @@ static int imapb_sync(struct mfs *m, struct folder *f)
 	sl->f = f;
 	sl->sync = &st;
 	qresync = !first && modseq && imap_qresync_enabled(sl->s);
-	r = imap_select(sl->s, f->server, 1, 0, qresync ? uidvalidity : 0, qresync ? modseq : 0,
+	r = imap_select(sl->s, f->server, 0, 0, qresync ? uidvalidity : 0, qresync ? modseq : 0,
 	                &events, sl, &mb);
 	if (r < 0)
 		goto out;
@@ -737,7 +707,7 @@ static int imapb_fetch(struct mfs *m, struct fetch *fx)
 	sl->f = f;
 	sl->fx = fx;
 	sl->body_status = 0;
-	r = imap_select(sl->s, f->server, 1, 0, 0, 0, &events, sl, NULL);
+	r = imap_select(sl->s, f->server, 0, 0, 0, 0, &events, sl, NULL);
 	if (r >= 0) {
 		/* BODY.PEEK: reading never sets \Seen (SPEC §2). */
 		snprintf(set, sizeof(set), "%u", fetch_uid(fx));
@@ -752,6 +722,244 @@ static int imapb_fetch(struct mfs *m, struct fetch *fx)
 			folder_sync_later(m, f);
 		}
 	}
+	pool_put(sl);
+	return r;
+}
+
+/* ---- changes ------------------------------------------------------------------ */
+
+/* A session with F selected read-write, events going to F. */
+static struct slot *select_rw(struct imapb *b, struct folder *f, int *r_out)
+{
+	struct slot *sl = pool_get(b, f->server, r_out);
+	int r;
+
+	if (!sl)
+		return NULL;
+	sl->f = f;
+	r = imap_select(sl->s, f->server, 0, 0, 0, 0, &events, sl, NULL);
+	if (r < 0) {
+		*r_out = r;
+		pool_put(sl);
+		return NULL;
+	}
+	return sl;
+}
+
+/* Server errors as the program that caused them should see them: what the
+ * server refused keeps its errno (EDQUOT, EFBIG, ENOENT, EEXIST, EACCES),
+ * anything about the connection or the protocol is EIO. */
+static int user_errno(struct slot *sl, int r)
+{
+	if (r >= 0)
+		return 0;
+	if (imap_broken(sl->s) || r == -EPROTO || r == -EBADMSG || r == -ETIMEDOUT ||
+	    r == -ECONNRESET)
+		return -EIO;
+	return r;
+}
+
+/* Without QRESYNC an EXPUNGE names a sequence number: make sure the session
+ * knows which UID sits there, so that the event removes the right file. */
+static int learn_uid(struct slot *sl, uint32_t uid)
+{
+	char set[16];
+
+	if (imap_qresync_enabled(sl->s))
+		return 0;
+	snprintf(set, sizeof(set), "%u", uid);
+	return imap_uid_fetch(sl->s, set, "UID", NULL);
+}
+
+struct deleted {
+	uint32_t uid;
+	int others;
+};
+
+static void deleted_cb(void *ctx, uint32_t lo, uint32_t hi)
+{
+	struct deleted *d = ctx;
+
+	if (lo != d->uid || hi != d->uid)
+		d->others = 1;
+}
+
+/* Without UIDPLUS, a plain EXPUNGE would take every \Deleted message of
+ * the folder with it: only allowed when no message but UID is \Deleted
+ * (SPEC §2). Returns 0 when it is safe, -EPERM when not. */
+static int only_deleted(struct slot *sl, uint32_t uid)
+{
+	struct deleted d = { .uid = uid };
+	int r = imap_command(sl->s, "UID SEARCH DELETED", deleted_cb, &d);
+
+	if (r < 0)
+		return r;
+	return d.others ? -EPERM : 0;
+}
+
+/* Expunge exactly UID: \Deleted, then UID EXPUNGE of that UID (UIDPLUS). */
+static int expunge_one(struct slot *sl, uint32_t uid)
+{
+	int uidplus = imap_caps(sl->s) & IMAP_CAP_UIDPLUS;
+	int r;
+
+	if (!uidplus && (r = only_deleted(sl, uid)) < 0) {
+		if (r == -EPERM)
+			log_warn("cannot delete message %u of %s alone: the server has no UIDPLUS "
+			         "and other messages there are marked \\Deleted", uid,
+			         imap_selected(sl->s));
+		return r;
+	}
+	r = learn_uid(sl, uid);
+	if (r == 0)
+		r = imap_uid_store(sl->s, uid, "+FLAGS.SILENT", "\\Deleted");
+	if (r < 0)
+		return r;
+	if (uidplus)
+		return imap_uid_expunge(sl->s, uid);
+	/* Checked again right before: another client may have marked one
+	 * meanwhile. */
+	r = only_deleted(sl, uid);
+	if (r == 0)
+		r = imap_command(sl->s, "EXPUNGE", NULL, NULL);
+	else
+		imap_uid_store(sl->s, uid, "-FLAGS.SILENT", "\\Deleted");
+	return r;
+}
+
+static uint32_t known_uid(struct folder *to, uint32_t uidvalidity, uint32_t uid)
+{
+	uint32_t uv;
+
+	pthread_mutex_lock(&to->lock);
+	uv = to->uidvalidity;
+	pthread_mutex_unlock(&to->lock);
+	return uidvalidity && uidvalidity == uv ? uid : 0;
+}
+
+static int imapb_move(struct mfs *m, struct folder *f, uint32_t uid, struct folder *to,
+                      uint32_t *uid_r)
+{
+	struct slot *sl;
+	uint32_t uv = 0, nuid = 0;
+	int r;
+
+	*uid_r = 0;
+	sl = select_rw(B(m), f, &r);
+	if (!sl)
+		return r;
+	r = learn_uid(sl, uid);
+	if (r == 0 && (imap_caps(sl->s) & IMAP_CAP_MOVE)) {
+		r = imap_uid_move(sl->s, uid, to->server, &uv, &nuid);
+	} else if (r == 0) {
+		/* UID COPY + delete; refuse before copying if the delete could
+		 * not be exact, so that no duplicate is left behind. */
+		if (!(imap_caps(sl->s) & IMAP_CAP_UIDPLUS))
+			r = only_deleted(sl, uid);
+		if (r == 0)
+			r = imap_uid_copy(sl->s, uid, to->server, &uv, &nuid);
+		if (r == 0)
+			r = expunge_one(sl, uid);
+	}
+	if (r == 0)
+		*uid_r = known_uid(to, uv, nuid);
+	r = user_errno(sl, r);
+	pool_put(sl);
+	return r;
+}
+
+static int imapb_remove(struct mfs *m, struct folder *f, uint32_t uid)
+{
+	struct slot *sl;
+	int r;
+
+	sl = select_rw(B(m), f, &r);
+	if (!sl)
+		return r;
+	r = user_errno(sl, expunge_one(sl, uid));
+	pool_put(sl);
+	return r;
+}
+
+static int imapb_append(struct mfs *m, struct folder *f, int fd, uint64_t size,
+                        const char *flags, time_t date, uint32_t *uid_r)
+{
+	struct slot *sl = pool_get(B(m), f->server, &(int){ 0 });
+	uint32_t uv = 0, uid = 0;
+	int r;
+
+	*uid_r = 0;
+	if (!sl)
+		return -EIO;
+	r = imap_append(sl->s, f->server, flags, date, fd, size, &uv, &uid);
+	if (r == 0)
+		*uid_r = known_uid(f, uv, uid);
+	else
+		log_warn("cannot append to %s: %s", f->server, imap_error(sl->s));
+	r = user_errno(sl, r);
+	pool_put(sl);
+	return r;
+}
+
+static int imapb_set_flags(struct mfs *m, struct folder *f, uint32_t uid, const char *flags)
+{
+	struct slot *sl;
+	int r;
+
+	sl = select_rw(B(m), f, &r);
+	if (!sl)
+		return r;
+	/* Not .SILENT: the FETCH the server answers with updates the cache
+	 * with what it really kept (PERMANENTFLAGS may drop keywords). */
+	r = imap_uid_store(sl->s, uid, "FLAGS", flags);
+	r = user_errno(sl, r);
+	pool_put(sl);
+	return r;
+}
+
+static int imapb_mkdir(struct mfs *m, const char *server)
+{
+	struct slot *sl = pool_get(B(m), NULL, &(int){ 0 });
+	int r;
+
+	if (!sl)
+		return -EIO;
+	r = imap_create(sl->s, server);
+	r = user_errno(sl, r);
+	pool_put(sl);
+	return r;
+}
+
+static int imapb_rmdir(struct mfs *m, struct folder *f)
+{
+	struct slot *sl = pool_get(B(m), NULL, &(int){ 0 });
+	uint32_t n = 0;
+	int r = 0;
+
+	if (!sl)
+		return -EIO;
+	/* Some servers (Dovecot among them) delete a folder with its
+	 * messages: rmdir must only ever remove an empty one. */
+	if (!(f->flags & STORE_FOLDER_NOSELECT))
+		r = imap_status_messages(sl->s, f->server, &n);
+	if (r == 0 && n > 0)
+		r = -ENOTEMPTY;
+	else if (r == 0)
+		r = imap_delete(sl->s, f->server);
+	r = r == -ENOTEMPTY ? r : user_errno(sl, r);
+	pool_put(sl);
+	return r;
+}
+
+static int imapb_rename(struct mfs *m, struct folder *f, const char *server)
+{
+	struct slot *sl = pool_get(B(m), NULL, &(int){ 0 });
+	int r;
+
+	if (!sl)
+		return -EIO;
+	r = imap_rename(sl->s, f->server, server);
+	r = user_errno(sl, r);
 	pool_put(sl);
 	return r;
 }
@@ -811,6 +1019,13 @@ const struct mail_ops backend_imap = {
 	.list = imapb_list,
 	.sync = imapb_sync,
 	.fetch = imapb_fetch,
+	.remove = imapb_remove,
+	.move = imapb_move,
+	.append = imapb_append,
+	.set_flags = imapb_set_flags,
+	.mkdir = imapb_mkdir,
+	.rmdir = imapb_rmdir,
+	.rename = imapb_rename,
 	.start = imapb_start,
 	.stop = imapb_stop,
 	.close = imapb_close,

@@ -11,6 +11,7 @@
 #include "fs/log.h"
 #include "fs/options.h"
 #include "fs/secret.h"
+#include "fs/write.h"
 #include "cache/body.h"
 #include "cache/store.h"
 #include "net/tls.h"
@@ -149,6 +150,8 @@ int main(int argc, char **argv)
 	r = body_cache_open(opt.cache_dir, &m.bodies);
 	if (r < 0)
 		die("cannot use cache directory %s: %s", opt.cache_dir, strerror(-r));
+	if (write_init(&m) < 0)
+		die("out of memory");
 	r = tree_load(&m);
 	if (r < 0)
 		die("cannot read the cache in %s: %s", opt.cache_dir, store_error(m.store));
@@ -206,6 +209,7 @@ unmount:
 	fuse_remove_signal_handlers(m.se);
 	fuse_session_destroy(m.se);
 	m.ops->close(&m);
+	write_free(&m);
 	store_close(m.store);
 	body_cache_close(m.bodies);
 	tls_ctx_free(m.tls);
@@ -217,6 +221,9 @@ unmount:
 		free(m.folders[i]);
 	}
 	free(m.folders);
+	for (size_t i = 0; i < m.nretired; i++)
+		free(m.retired[i]);
+	free(m.retired);
 	free(fsname);
 	fuse_opt_free_args(&args);
 	options_free(&opt);

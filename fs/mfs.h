@@ -82,6 +82,23 @@ struct mail_ops {
 	int (*sync)(struct mfs *m, struct folder *f);
 	/* Download the body of fx (fetch.h) and feed it to fetch_data(). */
 	int (*fetch)(struct mfs *m, struct fetch *fx);
+	/* Changes (SPEC §2 "Operations"). Each updates the server only; the
+	 * caller updates the cache and the kernel. */
+	/* Delete message UID of F: exactly that message, never another one. */
+	int (*remove)(struct mfs *m, struct folder *f, uint32_t uid);
+	/* Move UID of F into TO; *uid_r gets its UID there, 0 if unknown. */
+	int (*move)(struct mfs *m, struct folder *f, uint32_t uid, struct folder *to,
+	            uint32_t *uid_r);
+	/* Append SIZE bytes of FD to F with FLAGS and DATE (0: now); *uid_r
+	 * gets the new UID, 0 if unknown. */
+	int (*append)(struct mfs *m, struct folder *f, int fd, uint64_t size, const char *flags,
+	              time_t date, uint32_t *uid_r);
+	/* Replace the flags of UID of F. */
+	int (*set_flags)(struct mfs *m, struct folder *f, uint32_t uid, const char *flags);
+	/* Create, delete (only when empty), rename folders by wire name. */
+	int (*mkdir)(struct mfs *m, const char *server);
+	int (*rmdir)(struct mfs *m, struct folder *f);
+	int (*rename)(struct mfs *m, struct folder *f, const char *server);
 	/* Start and stop background work (after daemonizing, before unmount). */
 	void (*start)(struct mfs *m);
 	void (*stop)(struct mfs *m);
@@ -110,8 +127,11 @@ struct mfs {
 	struct folder **folders;    /* protected by tree_lock; gone ones too */
 	size_t nfolders;            /* protected by tree_lock */
 	int ntop;                   /* top-level directories; protected by tree_lock */
+	char **retired;             /* old folder names, freed at unmount; tree_lock */
+	size_t nretired;
 
 	struct fetch_table *fetches;
+	struct write_table *writes;
 	struct notify_queue *notify;
 	struct sync_worker *sync;
 
@@ -143,6 +163,15 @@ struct tree_entry {
  * (with their cached messages and bodies), adding implied parents, and
  * tell the kernel. */
 int tree_sync(struct mfs *m, const struct tree_entry *entries, size_t n);
+/* The live folder at directory path PATH ("Archive/2024"), or NULL. */
+struct folder *tree_by_path(struct mfs *m, const char *path);
+/* The wire name a new folder DIRNAME below PARENT (0: root) gets: -EINVAL
+ * when the name could not come back the same from the server. */
+int tree_server_name(struct mfs *m, int64_t parent, const char *dirname, char **server_r);
+/* F was renamed on the server to SERVER, now directory NAME below PARENT;
+ * its subfolders follow. Ids (and so inodes and cache) are kept. */
+int tree_rename(struct mfs *m, struct folder *f, int64_t parent, const char *name,
+                const char *server);
 /* Give folder F a fresh id after a UIDVALIDITY change: the old folder is
  * marked gone, its cache dropped; returns the new folder. */
 struct folder *tree_renew(struct mfs *m, struct folder *f);

@@ -9,7 +9,9 @@
  * on the server is pushed into the kernel with invalidations (notify.c).
  */
 #include "fs/mfs.h"
+#include "fs/change.h"
 #include "fs/fetch.h"
+#include "fs/write.h"
 #include "fs/layout.h"
 #include "fs/log.h"
 #include "cache/store.h"
@@ -136,6 +138,10 @@ static int get_attr(struct mfs *m, fuse_ino_t ino, struct stat *st, double *ttl_
 		*ttl_r = 0;
 		return 0;
 	}
+	if (write_is_ino(ino)) {
+		*ttl_r = 0;
+		return write_getattr(m, ino, st);
+	}
 	f = tree_get(m, ino_folder_id(ino));
 	if (!f || f->gone)
 		return -ENOENT;
@@ -180,6 +186,16 @@ static int lookup(struct mfs *m, fuse_ino_t parent, const char *name,
 		if (!dir || dir->gone)
 			return -ENOENT;
 		pid = dir->id;
+	}
+	if (dir) {
+		/* A file being written, or a name kept for a moved message. */
+		r = write_lookup(m, pid, name, e);
+		if (r == 0)
+			return 0;
+		if (r == 1) {
+			double ttl;
+			return get_attr(m, e->ino, &e->attr, &ttl);
+		}
 	}
 	sub = tree_child(m, pid, name);
 	if (sub) {
@@ -474,6 +490,10 @@ static void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		pthread_mutex_unlock(&status_text_lock);
 		return;
 	}
+	if (write_is_ino(ino)) {
+		write_read(m, req, ino, size, off);
+		return;
+	}
 	if (ino == INO_ROOT || ino_uid(ino) == 0) {
 		fuse_reply_err(req, EISDIR);
 		return;
@@ -567,6 +587,14 @@ static void fs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, siz
 		fuse_reply_err(req, ENOTSUP);
 		return;
 	}
+	if (write_is_ino(ino) && strcmp(name, "user.mail.flags") == 0) {
+		r = write_get_flags(m, ino, x.value, sizeof(x.value));
+		if (r < 0)
+			fuse_reply_err(req, -r);
+		else
+			reply_xattr_value(req, x.value, (size_t)r, size);
+		return;
+	}
 	if (ino == INO_ROOT || ino == INO_STATUS || ino_uid(ino) == 0) {
 		fuse_reply_err(req, ENODATA);
 		return;
@@ -628,66 +656,356 @@ static void fs_op_init(void *userdata, struct fuse_conn_info *conn)
 	conn->time_gran = 1000000000;
 }
 
-/* Writes arrive with the next issue (SPEC §2 "Operations"); until then the
- * tree is read-only. */
-static void fs_op_mkdir(fuse_req_t req, fuse_ino_t p, const char *n, mode_t mode)
+/* ---- changes (SPEC §2 "Operations") ---------------------------------------- */
+
+/* The folder behind directory inode INO (NULL for the root). */
+static int dir_folder(struct mfs *m, fuse_ino_t ino, struct folder **f_r)
 {
-	(void)p; (void)n; (void)mode;
-	fuse_reply_err(req, EROFS);
+	struct folder *f;
+
+	*f_r = NULL;
+	if (ino == INO_ROOT)
+		return 0;
+	if (ino_uid(ino) != 0 || write_is_ino(ino) || ino == INO_STATUS)
+		return -ENOTDIR;
+	f = tree_get(m, ino_folder_id(ino));
+	if (!f || f->gone)
+		return -ENOENT;
+	*f_r = f;
+	return 0;
 }
 
-static void fs_op_unlink(fuse_req_t req, fuse_ino_t p, const char *n)
+/* The message NAME in directory F: its UID. */
+static int msg_by_name(struct mfs *m, struct folder *f, const char *name, uint32_t *uid_r)
 {
-	(void)p; (void)n;
-	fuse_reply_err(req, EROFS);
+	struct msg_lookup l = { .m = m, .folder = f->id, .name = name };
+	int r;
+
+	if (layout_message_uid(name, uid_r) < 0)
+		return -ENOENT;
+	r = folder_ensure(m, f);
+	if (r == 0)
+		r = store_msg_get(m->store, f->id, *uid_r, msg_found, &l);
+	if (r == 0 && !l.found)
+		r = -ENOENT;
+	return r;
 }
 
-static void fs_op_rename(fuse_req_t req, fuse_ino_t p, const char *n, fuse_ino_t np,
-                         const char *nn, unsigned int flags)
-{
-	(void)p; (void)n; (void)np; (void)nn; (void)flags;
-	fuse_reply_err(req, EROFS);
-}
-
-static void fs_op_create(fuse_req_t req, fuse_ino_t p, const char *n, mode_t mode,
+static void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
                          struct fuse_file_info *fi)
 {
-	(void)p; (void)n; (void)mode; (void)fi;
-	fuse_reply_err(req, EROFS);
+	struct mfs *m = M(req);
+	struct fuse_entry_param e;
+	struct folder *f;
+	uint32_t uid;
+	int r;
+
+	(void)mode;
+	r = dir_folder(m, parent, &f);
+	if (r == 0 && !f)
+		r = -EPERM;        /* the root holds folders, not messages */
+	if (r == 0 && (tree_child(m, f->id, name) || msg_by_name(m, f, name, &uid) == 0))
+		r = -EEXIST;
+	if (r == 0)
+		r = write_create(m, f, name, &e);
+	if (r < 0) {
+		fuse_reply_err(req, -r);
+		return;
+	}
+	fi->fh = e.ino;
+	fi->keep_cache = 0;
+	if (fuse_reply_create(req, &e, fi) == -ENOENT)
+		write_forget(m, e.ino, 1);    /* interrupted: the kernel never saw it */
+}
+
+static void fs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
+                        off_t off, struct fuse_file_info *fi)
+{
+	ssize_t n;
+
+	(void)fi;
+	if (!write_is_ino(ino)) {
+		/* Messages are immutable (SPEC §2). */
+		fuse_reply_err(req, ino == INO_ROOT || ino_uid(ino) == 0 ? EISDIR : EPERM);
+		return;
+	}
+	n = write_data(M(req), ino, buf, size, off);
+	if (n < 0)
+		fuse_reply_err(req, (int)-n);
+	else
+		fuse_reply_write(req, (size_t)n);
+}
+
+static void fs_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)fi;
+	fuse_reply_err(req, write_is_ino(ino) ? -write_flush(M(req), ino) : 0);
+}
+
+static void fs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+{
+	(void)fi;
+	(void)datasync;
+	fuse_reply_err(req, write_is_ino(ino) ? -write_flush(M(req), ino) : 0);
+}
+
+static void fs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)fi;
+	if (write_is_ino(ino))
+		write_release(M(req), ino);
+	fuse_reply_err(req, 0);
+}
+
+static void fs_op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	/* Only files being written hold state; other inodes are computed. */
+	if (write_is_ino(ino))
+		write_forget(M(req), ino, nlookup);
+	fuse_reply_none(req);
+}
+
+static void fs_op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *fd)
+{
+	for (size_t i = 0; i < count; i++)
+		if (write_is_ino(fd[i].ino))
+			write_forget(M(req), fd[i].ino, fd[i].nlookup);
+	fuse_reply_none(req);
 }
 
 static void fs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
                           struct fuse_file_info *fi)
 {
-	(void)ino; (void)attr; (void)to_set; (void)fi;
-	fuse_reply_err(req, EROFS);
+	struct mfs *m = M(req);
+	struct stat st;
+	double ttl;
+	int r;
+
+	(void)fi;
+	if (write_is_ino(ino)) {
+		r = write_setattr(m, ino, attr, to_set, &st);
+		if (r < 0)
+			fuse_reply_err(req, -r);
+		else
+			fuse_reply_attr(req, &st, 0);
+		return;
+	}
+	r = get_attr(m, ino, &st, &ttl);
+	if (r < 0) {
+		fuse_reply_err(req, -r);
+		return;
+	}
+	/* Directories take chmod, chown and times and ignore them, so that
+	 * cp -p, rsync -a and tar x finish. A message takes times (nothing can
+	 * change its INTERNALDATE) but not a new mode, owner or size. */
+	if (S_ISREG(st.st_mode) && ino != INO_STATUS &&
+	    (to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID |
+	               FUSE_SET_ATTR_SIZE))) {
+		fuse_reply_err(req, EPERM);
+		return;
+	}
+	if (ino == INO_STATUS && to_set) {
+		fuse_reply_err(req, EPERM);
+		return;
+	}
+	fuse_reply_attr(req, &st, ttl);
+}
+
+static void fs_op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct mfs *m = M(req);
+	struct folder *f;
+	uint32_t uid;
+	int r;
+
+	r = dir_folder(m, parent, &f);
+	if (r == 0 && !f)
+		r = strcmp(name, STATUS_NAME) == 0 ? -EPERM : -ENOENT;
+	if (r == 0) {
+		r = write_unlink(m, f->id, name);
+		if (r == -ENOENT) {
+			r = msg_by_name(m, f, name, &uid);
+			if (r == 0)
+				r = change_unlink(m, f, uid);
+		}
+	}
+	fuse_reply_err(req, -r);
+}
+
+static void fs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
+                         fuse_ino_t newparent, const char *newname, unsigned int flags)
+{
+	struct mfs *m = M(req);
+	struct folder *f, *to, *sub;
+	uint32_t uid;
+	int r;
+
+	if (flags & RENAME_EXCHANGE) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	r = dir_folder(m, parent, &f);
+	if (r == 0)
+		r = dir_folder(m, newparent, &to);
+	if (r < 0)
+		goto out;
+	sub = tree_child(m, f ? f->id : 0, name);
+	if (sub) {
+		/* A directory: RENAME on the server. */
+		r = change_rename_dir(m, sub, to ? to->id : 0, newname);
+		goto out;
+	}
+	if (!f) {
+		r = strcmp(name, STATUS_NAME) == 0 ? -EPERM : -ENOENT;
+		goto out;
+	}
+	if (to && (tree_child(m, to->id, newname) || msg_by_name(m, to, newname, &uid) == 0)) {
+		/* Replacing a message would delete one: refuse. */
+		r = -EEXIST;
+		goto out;
+	}
+	r = write_rename(m, f->id, name, to ? to->id : 0, newname);
+	if (r != -ENOENT)
+		goto out;
+	r = msg_by_name(m, f, name, &uid);
+	if (r < 0)
+		goto out;
+	if (!to)
+		r = -EXDEV;
+	else if (to == f)
+		r = -EPERM;      /* names come from the message: they cannot change */
+	else
+		r = change_move(m, f, uid, to, newname);
+out:
+	fuse_reply_err(req, -r);
+}
+
+static void fs_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
+{
+	struct mfs *m = M(req);
+	struct fuse_entry_param e = { 0 };
+	struct folder *p, *f = NULL;
+	int r;
+
+	(void)mode;
+	r = dir_folder(m, parent, &p);
+	if (r == 0)
+		r = change_mkdir(m, p ? p->id : 0, name, &f);
+	if (r < 0) {
+		fuse_reply_err(req, -r);
+		return;
+	}
+	e.ino = ino_folder(f->id);
+	e.entry_timeout = e.attr_timeout = TTL_LONG;
+	pthread_rwlock_rdlock(&m->tree_lock);
+	dir_attr(m, e.ino, f->nsub, f->mtime, &e.attr);
+	pthread_rwlock_unlock(&m->tree_lock);
+	fuse_reply_entry(req, &e);
+}
+
+static void fs_op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct mfs *m = M(req);
+	struct folder *p, *f;
+	int r;
+
+	r = dir_folder(m, parent, &p);
+	if (r == 0) {
+		f = tree_child(m, p ? p->id : 0, name);
+		r = f ? change_rmdir(m, f) : -ENOENT;
+	}
+	fuse_reply_err(req, -r);
 }
 
 static void fs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
                            const char *value, size_t size, int flags)
 {
-	(void)ino; (void)name; (void)value; (void)size; (void)flags;
-	fuse_reply_err(req, EROFS);
+	struct mfs *m = M(req);
+	struct folder *f;
+	int r;
+
+	(void)flags;
+	if (strcmp(name, "user.mail.flags") != 0) {
+		fuse_reply_err(req, strncmp(name, "user.", 5) == 0 ? EPERM : ENOTSUP);
+		return;
+	}
+	if (write_is_ino(ino)) {
+		fuse_reply_err(req, -write_set_flags(m, ino, value, size));
+		return;
+	}
+	if (ino == INO_ROOT || ino == INO_STATUS || ino_uid(ino) == 0) {
+		fuse_reply_err(req, EPERM);
+		return;
+	}
+	f = tree_get(m, ino_folder_id(ino));
+	r = f && !f->gone ? change_set_flags(m, f, ino_uid(ino), value, size) : -ENOENT;
+	fuse_reply_err(req, -r);
+}
+
+static void fs_op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
+{
+	/* Removing the flags attribute clears the flags. */
+	if (strcmp(name, "user.mail.flags") == 0) {
+		fs_op_setxattr(req, ino, name, "", 0, 0);
+		return;
+	}
+	fuse_reply_err(req, strncmp(name, "user.", 5) == 0 ? EPERM : ENOTSUP);
+}
+
+static void fs_op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
+{
+	(void)ino; (void)newparent; (void)newname;
+	fuse_reply_err(req, EPERM);
+}
+
+static void fs_op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
+{
+	(void)link; (void)parent; (void)name;
+	fuse_reply_err(req, EPERM);
+}
+
+static void fs_op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+                        dev_t rdev)
+{
+	struct fuse_file_info fi = { 0 };
+
+	(void)rdev;
+	/* Some programs create regular files with mknod. */
+	if (S_ISREG(mode)) {
+		fs_op_create(req, parent, name, mode, &fi);
+		return;
+	}
+	fuse_reply_err(req, EPERM);
 }
 
 const struct fuse_lowlevel_ops fs_ops = {
 	.init = fs_op_init,
 	.lookup = fs_op_lookup,
+	.forget = fs_op_forget,
+	.forget_multi = fs_op_forget_multi,
 	.getattr = fs_op_getattr,
+	.setattr = fs_op_setattr,
 	.opendir = fs_op_opendir,
 	.readdir = fs_op_readdir,
 	.readdirplus = fs_op_readdirplus,
 	.releasedir = fs_op_releasedir,
 	.open = fs_op_open,
 	.read = fs_op_read,
-	.getxattr = fs_op_getxattr,
-	.listxattr = fs_op_listxattr,
-	.statfs = fs_op_statfs,
-	.mkdir = fs_op_mkdir,
-	.rmdir = fs_op_unlink,
+	.create = fs_op_create,
+	.write = fs_op_write,
+	.flush = fs_op_flush,
+	.fsync = fs_op_fsync,
+	.release = fs_op_release,
 	.unlink = fs_op_unlink,
 	.rename = fs_op_rename,
-	.create = fs_op_create,
-	.setattr = fs_op_setattr,
+	.mkdir = fs_op_mkdir,
+	.rmdir = fs_op_rmdir,
+	.mknod = fs_op_mknod,
+	.link = fs_op_link,
+	.symlink = fs_op_symlink,
+	.getxattr = fs_op_getxattr,
 	.setxattr = fs_op_setxattr,
+	.listxattr = fs_op_listxattr,
+	.removexattr = fs_op_removexattr,
+	.statfs = fs_op_statfs,
 };

@@ -12,6 +12,7 @@
 #include "net/mutf7.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -81,6 +82,18 @@ static void recount(struct mfs *m)
 			}
 		}
 	}
+}
+
+/* Keep a string that other threads may still read until unmount;
+ * tree_lock held for writing. */
+static void retire(struct mfs *m, char *p)
+{
+	char **n = realloc(m->retired, (m->nretired + 1) * sizeof(*n));
+
+	if (!n)
+		return;   /* leaked: better than freed under a reader */
+	m->retired = n;
+	m->retired[m->nretired++] = p;
 }
 
 static int load_one(void *ctx, const struct store_folder *sf)
@@ -342,4 +355,143 @@ struct folder *tree_renew(struct mfs *m, struct folder *f)
 	log_warn("folder \"%s\" was recreated on the server (UIDVALIDITY changed); "
 	         "its cache was dropped", f->name);
 	return nf;
+}
+
+struct folder *tree_by_path(struct mfs *m, const char *path)
+{
+	char *copy = strdup(path), *save = NULL, *part;
+	struct folder *f = NULL;
+	int64_t parent = 0;
+
+	if (!copy)
+		return NULL;
+	pthread_rwlock_rdlock(&m->tree_lock);
+	for (part = strtok_r(copy, "/", &save); part; part = strtok_r(NULL, "/", &save)) {
+		f = child_locked(m, parent, part);
+		if (!f)
+			break;
+		parent = f->id;
+	}
+	pthread_rwlock_unlock(&m->tree_lock);
+	free(copy);
+	return f;
+}
+
+/* The hierarchy delimiter new folders get: the parent's, or the one most
+ * folders use. */
+static char delim_for(struct mfs *m, struct folder *parent)
+{
+	if (parent && parent->delim)
+		return parent->delim;
+	for (size_t i = 0; i < m->nfolders; i++)
+		if (!m->folders[i]->gone && m->folders[i]->delim)
+			return m->folders[i]->delim;
+	return '/';
+}
+
+/* Wire name of directory DIRNAME below folder PARENT (0: root); tree_lock
+ * held. Implied parents have no wire name: theirs is built from their
+ * ancestors. */
+static int server_name_locked(struct mfs *m, int64_t parent, const char *dirname,
+                              char **server_r)
+{
+	struct folder *p = parent ? get_locked(m, parent) : NULL;
+	char delim = delim_for(m, p);
+	char *comp, *enc, *prefix = NULL, *out = NULL, *back;
+	int r;
+
+	if (parent && !p)
+		return -ENOENT;
+	if (p && (p->flags & STORE_FOLDER_NOINFERIORS))
+		return -EPERM;
+	comp = layout_dir_component(dirname);
+	if (!comp)
+		return -ENOMEM;
+	/* The name must come back the same from the server's listing. */
+	back = layout_dir_name(comp);
+	if (!back || strcmp(back, dirname) != 0 || strchr(comp, delim)) {
+		free(back);
+		free(comp);
+		return -EINVAL;
+	}
+	free(back);
+	enc = mutf7_encode(comp);
+	free(comp);
+	if (!enc)
+		return -EINVAL;
+	if (p && p->server) {
+		prefix = strdup(p->server);
+	} else if (p) {
+		r = server_name_locked(m, p->parent, p->name, &prefix);
+		if (r < 0) {
+			free(enc);
+			return r;
+		}
+	}
+	if (prefix ? asprintf(&out, "%s%c%s", prefix, delim, enc) < 0
+	           : !(out = strdup(enc)))
+		out = NULL;
+	free(prefix);
+	free(enc);
+	if (!out)
+		return -ENOMEM;
+	*server_r = out;
+	return 0;
+}
+
+int tree_server_name(struct mfs *m, int64_t parent, const char *dirname, char **server_r)
+{
+	int r;
+
+	pthread_rwlock_rdlock(&m->tree_lock);
+	r = server_name_locked(m, parent, dirname, server_r);
+	pthread_rwlock_unlock(&m->tree_lock);
+	return r;
+}
+
+int tree_rename(struct mfs *m, struct folder *f, int64_t parent, const char *name,
+                const char *server)
+{
+	size_t oldlen = f->server ? strlen(f->server) : 0;
+	char *oldserver = f->server ? strdup(f->server) : NULL;
+	char *nname = strdup(name);
+
+	if ((f->server && !oldserver) || !nname) {
+		free(oldserver);
+		free(nname);
+		return -ENOMEM;
+	}
+	pthread_rwlock_wrlock(&m->tree_lock);
+	retire(m, f->name);
+	f->name = nname;
+	f->parent = parent;
+	/* The server renamed the whole subtree (RFC 3501 §6.3.5): so do we,
+	 * keeping every id and so every cached message. */
+	for (size_t i = 0; oldserver && i < m->nfolders; i++) {
+		struct folder *c = m->folders[i];
+		char *ns = NULL;
+
+		if (c->gone || !c->server)
+			continue;
+		if (c == f) {
+			ns = strdup(server);
+		} else if (strncmp(c->server, oldserver, oldlen) == 0 && c->server[oldlen] &&
+		           c->server[oldlen] == c->delim) {
+			if (asprintf(&ns, "%s%s", server, c->server + oldlen) < 0)
+				ns = NULL;
+		}
+		if (!ns)
+			continue;
+		/* Other threads may be using the old name right now: it is kept
+		 * until unmount rather than freed. */
+		retire(m, c->server);
+		c->server = ns;
+		persist(m, c);
+	}
+	if (!oldserver)
+		persist(m, f);
+	recount(m);
+	pthread_rwlock_unlock(&m->tree_lock);
+	free(oldserver);
+	return 0;
 }

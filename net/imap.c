@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/evp.h>
 
@@ -122,6 +123,7 @@ struct cmd {
 	void (*search_cb)(void *ctx, uint32_t lo, uint32_t hi);
 	void *ctx;
 	int list_err;
+	int64_t status_messages;    /* from "* STATUS name (MESSAGES n)", or -1 */
 };
 
 struct imap_session {
@@ -153,6 +155,11 @@ struct imap_session {
 	void *ev_ctx;
 	struct cmd idle;            /* the IDLE command while idling */
 	int idling;
+
+	/* RFC 4315 results of the last command, 0 when the server said none. */
+	uint32_t uidplus_validity;
+	uint32_t uidplus_uid;       /* APPENDUID uid, or the target of COPYUID for
+	                               a single source UID */
 };
 
 static int set_fail(struct imap_session *s, enum imap_fail cls, int err, const char *fmt, ...)
@@ -701,6 +708,18 @@ static void handle_code(struct imap_session *s, const struct node *code)
 			s->mb.highestmodseq = v;
 	} else if (is_atom(code, "NOMODSEQ")) {
 		s->mb.highestmodseq = 0;
+	} else if (is_atom(code, "APPENDUID") || is_atom(code, "COPYUID")) {
+		/* APPENDUID uidvalidity uid / COPYUID uidvalidity src dst: with
+		 * one message, dst is one UID (RFC 4315 §3). */
+		const struct node *last = is_atom(code, "COPYUID") && code->next
+		                          ? code->next->next ? code->next->next->next : NULL
+		                          : code->next ? code->next->next : NULL;
+		uint32_t uv, uid;
+
+		if (node_u32(code->next, &uv) == 0 && node_u32(last, &uid) == 0 && uv && uid) {
+			s->uidplus_validity = uv;
+			s->uidplus_uid = uid;
+		}
 	} else if (is_atom(code, "READ-ONLY")) {
 		s->mb.readonly = 1;
 	} else if (is_atom(code, "READ-WRITE")) {
@@ -1033,7 +1052,14 @@ static int handle_untagged(struct imap_session *s)
 		return handle_search(s, w->next, 0);
 	else if (is_atom(w, "ESEARCH"))
 		return handle_search(s, w->next, 1);
-	else if (is_atom(w, "ENABLED")) {
+	else if (is_atom(w, "STATUS") && s->cmd && w->next && w->next->next &&
+	         w->next->next->type == N_LIST) {
+		for (const struct node *k = w->next->next->child; k && k->next; k = k->next->next) {
+			uint32_t v;
+			if (is_atom(k, "MESSAGES") && node_u32(k->next, &v) == 0)
+				s->cmd->status_messages = v;
+		}
+	} else if (is_atom(w, "ENABLED")) {
 		for (const struct node *m = w->next; m; m = m->next)
 			if (is_atom(m, "QRESYNC"))
 				s->qresync = 1;
@@ -1252,6 +1278,7 @@ static int run_cmd(struct imap_session *s, struct cmd *c, struct cmdbuf *b, int 
 	}
 	snprintf(c->tag, sizeof(c->tag), "m%u", ++s->tagno);
 	s->cmd = c;
+	s->uidplus_validity = s->uidplus_uid = 0;
 	snprintf(hdr, sizeof(hdr), "%s ", c->tag);
 	r = send_raw(s, hdr, strlen(hdr), 0);
 	for (i = 0; r == 0 && i < b->n; i++) {
@@ -1602,6 +1629,210 @@ int imap_uid_fetch(struct imap_session *s, const char *uidset, const char *items
 		cb_str(&b, ")");
 	}
 	return run_cmd(s, &c, &b, 0);
+}
+
+/* ---- changing things ---------------------------------------------------------- */
+
+int imap_uid_store(struct imap_session *s, uint32_t uid, const char *op, const char *flags)
+{
+	char line[64];
+	struct cmd c = { 0 };
+	struct cmdbuf b = { 0 };
+
+	snprintf(line, sizeof(line), "UID STORE %u %s (", uid, op);
+	cb_str(&b, line);
+	cb_str(&b, flags);
+	cb_str(&b, ")");
+	return run_cmd(s, &c, &b, 0);
+}
+
+int imap_uid_expunge(struct imap_session *s, uint32_t uid)
+{
+	char line[48];
+
+	snprintf(line, sizeof(line), "UID EXPUNGE %u", uid);
+	return simple(s, line);
+}
+
+/* UID MOVE / UID COPY of one message; the new UID from COPYUID. */
+static int move_copy(struct imap_session *s, const char *verb, uint32_t uid,
+                     const char *mailbox, uint32_t *uidvalidity_r, uint32_t *uid_r)
+{
+	char line[48];
+	struct cmd c = { 0 };
+	struct cmdbuf b = { 0 };
+	int r;
+
+	snprintf(line, sizeof(line), "UID %s %u ", verb, uid);
+	cb_str(&b, line);
+	cb_astring(&b, mailbox);
+	r = run_cmd(s, &c, &b, 0);
+	if (r == 0) {
+		*uidvalidity_r = s->uidplus_validity;
+		*uid_r = s->uidplus_uid;
+	}
+	return r;
+}
+
+int imap_uid_move(struct imap_session *s, uint32_t uid, const char *mailbox,
+                  uint32_t *uidvalidity_r, uint32_t *uid_r)
+{
+	return move_copy(s, "MOVE", uid, mailbox, uidvalidity_r, uid_r);
+}
+
+int imap_uid_copy(struct imap_session *s, uint32_t uid, const char *mailbox,
+                  uint32_t *uidvalidity_r, uint32_t *uid_r)
+{
+	return move_copy(s, "COPY", uid, mailbox, uidvalidity_r, uid_r);
+}
+
+static int mailbox_cmd(struct imap_session *s, const char *verb, const char *a, const char *b2)
+{
+	struct cmd c = { 0 };
+	struct cmdbuf b = { 0 };
+
+	cb_str(&b, verb);
+	cb_str(&b, " ");
+	cb_astring(&b, a);
+	if (b2) {
+		cb_str(&b, " ");
+		cb_astring(&b, b2);
+	}
+	return run_cmd(s, &c, &b, 0);
+}
+
+int imap_create(struct imap_session *s, const char *mailbox)
+{
+	return mailbox_cmd(s, "CREATE", mailbox, NULL);
+}
+
+int imap_delete(struct imap_session *s, const char *mailbox)
+{
+	if (s->selected && strcmp(s->selected, mailbox) == 0) {
+		/* Some servers refuse to delete the selected mailbox: leave it
+		 * with UNSELECT (RFC 3691), never CLOSE, which would expunge. */
+		int r = (s->caps_text && strstr(s->caps_text, "UNSELECT"))
+		        ? simple(s, "UNSELECT") : 0;
+		if (r < 0 && s->broken)
+			return r;
+		deselect(s);
+	}
+	return mailbox_cmd(s, "DELETE", mailbox, NULL);
+}
+
+int imap_rename(struct imap_session *s, const char *from, const char *to)
+{
+	if (s->selected && strncmp(s->selected, from, strlen(from)) == 0) {
+		int r = (s->caps_text && strstr(s->caps_text, "UNSELECT"))
+		        ? simple(s, "UNSELECT") : 0;
+		if (r < 0 && s->broken)
+			return r;
+		deselect(s);
+	}
+	return mailbox_cmd(s, "RENAME", from, to);
+}
+
+int imap_status_messages(struct imap_session *s, const char *mailbox, uint32_t *count_r)
+{
+	struct cmd c = { .status_messages = -1 };
+	struct cmdbuf b = { 0 };
+	int r;
+
+	cb_str(&b, "STATUS ");
+	cb_astring(&b, mailbox);
+	cb_str(&b, " (MESSAGES)");
+	r = run_cmd(s, &c, &b, 0);
+	if (r == 0 && c.status_messages < 0)
+		r = proto_fail(s, "STATUS without a message count");
+	if (r == 0)
+		*count_r = (uint32_t)c.status_messages;
+	return r;
+}
+
+/* APPEND (RFC 3501 §6.3.11) of SIZE bytes read from FD at offset 0, as one
+ * literal sent in pieces, so that memory does not grow with the message. */
+int imap_append(struct imap_session *s, const char *mailbox, const char *flags, time_t date,
+                int fd, uint64_t size, uint32_t *uidvalidity_r, uint32_t *uid_r)
+{
+	struct cmd c = { 0 };
+	struct cmdbuf b = { 0 };
+	char hdr[96], datebuf[40];
+	int r, plus;
+
+	if (s->broken)
+		return -EIO;
+	cb_str(&b, "APPEND ");
+	cb_astring(&b, mailbox);
+	if (flags && *flags) {
+		cb_str(&b, " (");
+		cb_str(&b, flags);
+		cb_str(&b, ")");
+	}
+	if (date) {
+		mime_format_internaldate(date, datebuf, sizeof(datebuf));
+		cb_str(&b, " \"");
+		cb_str(&b, datebuf);
+		cb_str(&b, "\"");
+	}
+	if (b.oom) {
+		cb_release(&b);
+		return set_fail(s, IMAP_FAIL_PROTO, ENOMEM, "out of memory");
+	}
+	/* The mailbox name may itself need a literal: send those segments
+	 * first through run_cmd's machinery would end the command, so only
+	 * quoted names are handled here (mailbox names are 7-bit mUTF-7). */
+	if (b.n > 1) {
+		cb_release(&b);
+		return set_fail(s, IMAP_FAIL_BAD, EINVAL, "mailbox name needs a literal");
+	}
+	plus = (s->caps & IMAP_CAP_LITERAL_PLUS) ||
+	       ((s->caps & IMAP_CAP_LITERAL_MINUS) && size <= 4096);
+	snprintf(c.tag, sizeof(c.tag), "m%u", ++s->tagno);
+	s->cmd = &c;
+	s->uidplus_validity = s->uidplus_uid = 0;
+	snprintf(hdr, sizeof(hdr), "%s ", c.tag);
+	r = send_raw(s, hdr, strlen(hdr), 0);
+	if (r == 0)
+		r = send_raw(s, b.seg[0].text, b.seg[0].len, 0);
+	snprintf(hdr, sizeof(hdr), " {%" PRIu64 "%s}\r\n", size, plus ? "+" : "");
+	if (r == 0)
+		r = send_raw(s, hdr, strlen(hdr), 0);
+	if (r == 0 && !plus) {
+		r = read_until_done(s, 1);
+		if (r == 1)
+			r = 0;
+		else if (r == 0)
+			r = proto_fail(s, "server answered APPEND before the message was sent");
+	}
+	/* The message itself: not traced. */
+	for (uint64_t off = 0; r == 0 && off < size; ) {
+		char buf[65536];
+		size_t want = size - off < sizeof(buf) ? (size_t)(size - off) : sizeof(buf);
+		ssize_t n = pread(fd, buf, want, (off_t)off);
+
+		if (n <= 0) {
+			/* The file shrank under us: the literal can no longer be
+			 * completed, so the connection cannot be used any more. */
+			r = set_fail(s, IMAP_FAIL_CONN, EIO, "cannot read the message to append");
+			s->broken = 1;
+			break;
+		}
+		r = conn_write(s->conn, buf, (size_t)n);
+		if (r < 0)
+			r = conn_failed(s, r);
+		off += (uint64_t)n;
+	}
+	if (r == 0)
+		r = send_raw(s, "\r\n", 2, 0);
+	if (r == 0)
+		r = read_until_done(s, 0);
+	if (r == 0) {
+		*uidvalidity_r = s->uidplus_validity;
+		*uid_r = s->uidplus_uid;
+	}
+	cb_release(&b);
+	s->cmd = NULL;
+	return r;
 }
 
 /* ---- IDLE (RFC 2177) ------------------------------------------------------------- */

@@ -240,6 +240,31 @@ int imap_noop(struct imap_session *s);
 int imap_command(struct imap_session *s, const char *line,
                  void (*search_cb)(void *ctx, uint32_t lo, uint32_t hi), void *ctx);
 
+/* UID STORE UID OP (FLAGS), e.g. OP "+FLAGS.SILENT", FLAGS "\\Deleted". */
+int imap_uid_store(struct imap_session *s, uint32_t uid, const char *op, const char *flags);
+/* UID EXPUNGE UID (RFC 4315): expunges that message only, when \Deleted. */
+int imap_uid_expunge(struct imap_session *s, uint32_t uid);
+/* UID MOVE (RFC 6851) / UID COPY of one message into MAILBOX. The new UID and
+ * the target's UIDVALIDITY come from COPYUID (RFC 4315), or are 0 when the
+ * server did not say. */
+int imap_uid_move(struct imap_session *s, uint32_t uid, const char *mailbox,
+                  uint32_t *uidvalidity_r, uint32_t *uid_r);
+int imap_uid_copy(struct imap_session *s, uint32_t uid, const char *mailbox,
+                  uint32_t *uidvalidity_r, uint32_t *uid_r);
+/* APPEND SIZE bytes read from FD (from offset 0) to MAILBOX with FLAGS
+ * (space-separated, may be NULL) and INTERNALDATE DATE (0: the server's
+ * now). The new UID from APPENDUID, or 0. Memory use does not depend on
+ * SIZE. */
+int imap_append(struct imap_session *s, const char *mailbox, const char *flags, time_t date,
+                int fd, uint64_t size, uint32_t *uidvalidity_r, uint32_t *uid_r);
+int imap_create(struct imap_session *s, const char *mailbox);
+/* DELETE / RENAME; when the mailbox is selected on this session it is left
+ * first (UNSELECT where offered; never CLOSE, which would expunge). */
+int imap_delete(struct imap_session *s, const char *mailbox);
+int imap_rename(struct imap_session *s, const char *from, const char *to);
+/* STATUS MAILBOX (MESSAGES). */
+int imap_status_messages(struct imap_session *s, const char *mailbox, uint32_t *count_r);
+
 /* IDLE (RFC 2177). imap_idle_begin sends IDLE and waits for the
  * continuation. imap_idle_wait waits up to timeout_ms for the server to say
  * something; events are delivered; returns 1 when something arrived, 0 on

@@ -249,6 +249,30 @@ ic() { "$PY" "$IMAPCHECK" --host 127.0.0.1 --port "$IMAP_PORT" --user "$USER_NAM
 
 doveadm_() { doveadm -c "$DOVECOT_CONF" "$@"; }
 
+# has_line LINE CMD... / lacks_line LINE CMD...: whether CMD prints LINE.
+# When CMD itself fails, both fail: a broken check never passes.
+has_line() {
+	local want=$1 out; shift
+	out=$("$@") || { say "(command failed: $*)"; return 2; }
+	grep -qxF -- "$want" <<<"$out"
+}
+lacks_line() {
+	local want=$1 out; shift
+	out=$("$@") || { say "(command failed: $*)"; return 2; }
+	! grep -qxF -- "$want" <<<"$out"
+}
+# fails_with TEXT CMD...: CMD fails, and its error message says TEXT
+# (e.g. "Operation not permitted"): refused for the right reason.
+fails_with() {
+	local want=$1 err; shift
+	if err=$("$@" 2>&1 >/dev/null); then
+		say "(succeeded: $*)"; return 1
+	fi
+	grep -qF -- "$want" <<<"$err" || { say "(wrong error: $err)"; return 1; }
+}
+# Sorted, space-separated words (flags compare equal in any order).
+words() { tr ' ' '\n' | grep -v '^$' | LC_ALL=C sort | paste -sd' '; }
+
 # mount_mailfs MOUNTPOINT URL [options...]: mailfs -f in the background,
 # log in $T/mailfs-<n>.log, cache in $MAILFS_CACHE (a later cache_dir=
 # option overrides it); waits for the mount. Returns mailfs's status if it

@@ -1,0 +1,291 @@
+/* change.c - file operations that change the server (SPEC §2 "Operations"),
+ * and what they change in the cache and the kernel afterwards.
+ *
+ * The server is asked first; only when it agreed is the cache updated. So a
+ * failed operation leaves the cache as it was, and the error reaches the
+ * program that caused it.
+ */
+#include "fs/change.h"
+#include "fs/layout.h"
+#include "fs/log.h"
+#include "fs/write.h"
+#include "cache/body.h"
+#include "cache/store.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct row {
+	struct store_msg m;
+	char *name, *flags, *msgid, *uidl;
+	int found;
+};
+
+static int copy_row(void *ctx, const struct store_msg *msg)
+{
+	struct row *r = ctx;
+
+	r->m = *msg;
+	r->name = strdup(msg->name);
+	r->flags = strdup(msg->flags);
+	r->msgid = msg->msgid ? strdup(msg->msgid) : NULL;
+	r->uidl = msg->uidl ? strdup(msg->uidl) : NULL;
+	r->m.name = r->name;
+	r->m.flags = r->flags;
+	r->m.msgid = r->msgid;
+	r->m.uidl = r->uidl;
+	r->found = r->name && r->flags;
+	return 0;
+}
+
+static void row_free(struct row *r)
+{
+	free(r->name);
+	free(r->flags);
+	free(r->msgid);
+	free(r->uidl);
+}
+
+void msg_forget(struct mfs *m, struct folder *f, uint32_t uid)
+{
+	struct row row = { 0 };
+
+	if (store_msg_get(m->store, f->id, uid, copy_row, &row) < 0)
+		return;
+	store_msg_delete(m->store, f->id, &uid, 1);
+	body_remove(m->bodies, f->id, uid);
+	if (row.found)
+		notify_entry(m, ino_folder(f->id), row.name);
+	notify_inode(m, ino_folder(f->id), 0, 0);
+	pthread_mutex_lock(&f->lock);
+	f->mtime = time(NULL);
+	pthread_mutex_unlock(&f->lock);
+	row_free(&row);
+}
+
+/* The subject part of a message file name, as layout made it. */
+static const char *name_subject(const char *name, size_t *len_r)
+{
+	size_t n = strlen(name);
+	const char *s = name + 10;
+
+	if (n < 14 || s[0] != ' ') {
+		*len_r = 0;
+		return "";
+	}
+	*len_r = n - 11 - 4;
+	return s + 1;
+}
+
+/* Move F/UID into TO, and let the cache follow without a download: same
+ * bytes, date and flags under the new UID. The row and the body are taken
+ * before the MOVE, because the server's EXPUNGE of the source arrives
+ * during it (and removes them). *nuid_r is 0 when the server did not say
+ * the new UID; then TO is synced soon instead. */
+static int move_msg(struct mfs *m, struct folder *f, uint32_t uid, struct folder *to,
+                    uint32_t *nuid_r)
+{
+	struct row row = { 0 };
+	struct body_tmp held = { .fd = -1 };
+	char *subject, *name = NULL;
+	uint32_t nuid = 0;
+	size_t len;
+	int r;
+
+	if (store_msg_get(m->store, f->id, uid, copy_row, &row) < 0 || !row.found) {
+		row_free(&row);
+		return -ENOENT;
+	}
+	body_hold(m->bodies, f->id, uid, &held);
+	r = m->ops->move(m, f, uid, to, &nuid);
+	if (r == 0 && nuid) {
+		const char *subj = name_subject(row.name, &len);
+
+		subject = strndup(subj, len);
+		name = subject ? layout_message_name(nuid, subject) : NULL;
+		free(subject);
+	}
+	if (name) {
+		row.m.uid = nuid;
+		row.m.name = name;
+		row.m.modseq = 0;
+		if (store_msg_put(m->store, to->id, &row.m, 1) == 0 && held.fd >= 0)
+			body_commit(m->bodies, &held, to->id, nuid, 0);
+		notify_inode(m, ino_folder(to->id), 0, 0);
+	} else if (r == 0) {
+		folder_sync_later(m, to);
+	}
+	if (r == 0)
+		msg_forget(m, f, uid);
+	body_tmp_close(m->bodies, &held);
+	free(name);
+	row_free(&row);
+	*nuid_r = name ? nuid : 0;
+	return r;
+}
+
+int change_unlink(struct mfs *m, struct folder *f, uint32_t uid)
+{
+	int r;
+
+	if (m->opt->trash) {
+		/* trash=FOLDER: rm moves there; in the trash itself it deletes. */
+		struct folder *t = tree_by_path(m, m->opt->trash);
+
+		if (!t || !t->server || (t->flags & STORE_FOLDER_NOSELECT)) {
+			log_warn("trash folder %s does not exist on the server", m->opt->trash);
+			return -EIO;
+		}
+		if (t != f) {
+			uint32_t nuid;
+
+			r = folder_ensure(m, t);
+			return r < 0 ? r : move_msg(m, f, uid, t, &nuid);
+		}
+	}
+	r = m->ops->remove(m, f, uid);
+	if (r == 0)
+		msg_forget(m, f, uid);
+	return r;
+}
+
+int change_move(struct mfs *m, struct folder *f, uint32_t uid, struct folder *to,
+                const char *newname)
+{
+	uint32_t nuid = 0;
+	int r;
+
+	if (!to->server || (to->flags & STORE_FOLDER_NOSELECT))
+		return -EXDEV;    /* not a folder that can hold messages */
+	r = folder_ensure(m, to);
+	if (r < 0)
+		return r;
+	r = move_msg(m, f, uid, to, &nuid);
+	/* The name the program moved it to keeps meaning the message for a
+	 * while; `ls` shows the derived name only. */
+	if (r == 0 && nuid)
+		write_alias(m, to->id, newname, ino_msg(to->id, nuid));
+	return r;
+}
+
+/* IMAP flags and keywords (RFC 3501 §9 flag, flag-keyword): \System or atoms. */
+static int flags_valid(const char *flags)
+{
+	for (const char *p = flags; *p; p++) {
+		unsigned char c = (unsigned char)*p;
+
+		if (c == ' ')
+			continue;
+		if (c < 0x21 || c > 0x7e || strchr("(){%*\"]", c))
+			return 0;
+		if (c == '\\' && p != flags && p[-1] != ' ')
+			return 0;
+	}
+	return 1;
+}
+
+int change_set_flags(struct mfs *m, struct folder *f, uint32_t uid, const char *value,
+                     size_t len)
+{
+	char *flags = strndup(value, len);
+	int r;
+
+	if (!flags)
+		return -ENOMEM;
+	/* Trailing newline from `setfattr -v "$(...)"` and friends. */
+	while (len && (flags[len - 1] == '\n' || flags[len - 1] == ' '))
+		flags[--len] = '\0';
+	if (!flags_valid(flags)) {
+		free(flags);
+		return -EINVAL;
+	}
+	r = m->ops->set_flags(m, f, uid, flags);
+	free(flags);
+	return r;
+}
+
+int change_mkdir(struct mfs *m, int64_t parent, const char *name, struct folder **f_r)
+{
+	char *server = NULL;
+	struct folder *f;
+	int r;
+
+	if (tree_child(m, parent, name))
+		return -EEXIST;
+	r = tree_server_name(m, parent, name, &server);
+	if (r < 0)
+		return r;
+	r = m->ops->mkdir(m, server);
+	free(server);
+	if (r < 0)
+		return r;
+	r = m->ops->list(m);
+	if (r < 0)
+		return r;
+	f = tree_child(m, parent, name);
+	if (!f)
+		return -EIO;     /* created, but the server does not list it */
+	*f_r = f;
+	return 0;
+}
+
+static void count_child(void *ctx, struct folder *f)
+{
+	(void)f;
+	(*(int *)ctx)++;
+}
+
+int change_rmdir(struct mfs *m, struct folder *f)
+{
+	int kids = 0, r;
+
+	if (f->server && strcasecmp(f->server, "INBOX") == 0)
+		return -EPERM;
+	tree_children(m, f->id, count_child, &kids);
+	if (kids)
+		return -ENOTEMPTY;
+	if (f->server) {
+		r = m->ops->rmdir(m, f);
+		if (r < 0)
+			return r;
+	}
+	/* The folder list now says what is left (an implied parent may go). */
+	r = m->ops->list(m);
+	if (r == 0 && !f->gone) {
+		/* Still listed: the server kept it as a \Noselect parent. */
+		log_info("folder %s was deleted but is still listed by the server", f->name);
+	}
+	return 0;
+}
+
+int change_rename_dir(struct mfs *m, struct folder *f, int64_t parent, const char *name)
+{
+	char *server = NULL;
+	int r;
+
+	if (!f->server || strcasecmp(f->server, "INBOX") == 0)
+		return f->server ? -EPERM : -EXDEV;
+	if (tree_child(m, parent, name))
+		return -EEXIST;
+	for (int64_t p = parent; p; ) {
+		struct folder *a = tree_get(m, p);
+		if (!a)
+			break;
+		if (a == f)
+			return -EINVAL;   /* into itself */
+		p = a->parent;
+	}
+	r = tree_server_name(m, parent, name, &server);
+	if (r < 0)
+		return r;
+	r = m->ops->rename(m, f, server);
+	if (r == 0)
+		r = tree_rename(m, f, parent, name, server);
+	free(server);
+	if (r == 0)
+		m->ops->list(m);
+	return r;
+}

@@ -68,6 +68,14 @@ struct imapb {
 	pthread_cond_t cond;
 	struct slot slots[POOL_MAX];   /* busy and s protected by lock */
 	char *caps;                    /* protected by lock */
+
+	/* IDLE on INBOX (RFC 2177), on a connection of its own. */
+	pthread_t idle_thread;
+	int idle_running;
+	struct slot idle;              /* idle.s protected by lock */
+	int idle_stop;                 /* protected by lock */
+	int idle_state;                /* 0 off, 1 connecting, 2 idling; lock */
+	pthread_cond_t idle_cond;      /* wakes the IDLE thread's pauses */
 };
 
 static struct imapb *B(struct mfs *m)
@@ -409,6 +417,7 @@ static int imapb_open(struct mfs *m, char *err, size_t errlen)
 	b->m = m;
 	pthread_mutex_init(&b->lock, NULL);
 	pthread_cond_init(&b->cond, NULL);
+	pthread_cond_init(&b->idle_cond, NULL);
 	for (int i = 0; i < POOL_MAX; i++)
 		b->slots[i].b = b;
 	b->params.conn.host = o->host;
@@ -790,7 +799,12 @@ static void deleted_cb(void *ctx, uint32_t lo, uint32_t hi)
 static int only_deleted(struct slot *sl, uint32_t uid)
 {
 	struct deleted d = { .uid = uid };
-	int r = imap_command(sl->s, "UID SEARCH DELETED", deleted_cb, &d);
+	/* NOOP first: a server may answer SEARCH from the state it last
+	 * reported, missing flags another client set since (Dovecot does). */
+	int r = imap_noop(sl->s);
+
+	if (r == 0)
+		r = imap_command(sl->s, "UID SEARCH DELETED", deleted_cb, &d);
 
 	if (r < 0)
 		return r;
@@ -896,6 +910,10 @@ static int imapb_append(struct mfs *m, struct folder *f, int fd, uint64_t size,
 		*uid_r = known_uid(f, uv, uid);
 	else
 		log_warn("cannot append to %s: %s", f->server, imap_error(sl->s));
+	/* Dovecot says [LIMIT] for a message over quota_max_mail_size where
+	 * RFC 7889 has [TOOBIG]: both mean "too large". */
+	if (r == -ENOSPC && strcasecmp(imap_resp_code(sl->s), "LIMIT") == 0)
+		r = -EFBIG;
 	r = user_errno(sl, r);
 	pool_put(sl);
 	return r;
@@ -964,9 +982,117 @@ static int imapb_rename(struct mfs *m, struct folder *f, const char *server)
 	return r;
 }
 
+/* ---- IDLE --------------------------------------------------------------------- */
+
+#define IDLE_RESTART_MS (25 * 60 * 1000)   /* RFC 2177: re-issue within 29 min */
+
+/* Sleep MS unless stopped; returns 1 when stopping. */
+static int idle_sleep(struct imapb *b, int ms)
+{
+	struct timespec until;
+	int stop;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += ms / 1000;
+	until.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&b->lock);
+	while (!b->idle_stop && pthread_cond_timedwait(&b->idle_cond, &b->lock, &until) == 0)
+		;
+	stop = b->idle_stop;
+	pthread_mutex_unlock(&b->lock);
+	return stop;
+}
+
+/* INBOX is watched with IDLE: what the server says in it (EXISTS, EXPUNGE,
+ * FETCH) goes through the same events as everywhere; new mail makes the
+ * sync thread fetch the new messages. Reconnects with a growing pause. */
+static void *idle_main(void *arg)
+{
+	struct imapb *b = arg;
+	struct mfs *m = b->m;
+	int backoff = 1000, r;
+
+	for (;;) {
+		struct imap_session *s;
+		struct folder *inbox;
+		char err[512];
+		int waited = 0;
+
+		pthread_mutex_lock(&b->lock);
+		if (b->idle_stop) {
+			pthread_mutex_unlock(&b->lock);
+			break;
+		}
+		b->idle_state = 1;
+		pthread_mutex_unlock(&b->lock);
+		inbox = tree_by_path(m, "INBOX");
+		s = inbox && inbox->server ? session_open(b, err, sizeof(err), &r) : NULL;
+		if (!s) {
+			if (idle_sleep(b, inbox ? backoff : m->opt->poll * 1000))
+				break;
+			backoff = backoff < 60000 ? backoff * 2 : 60000;
+			continue;
+		}
+		pthread_mutex_lock(&b->lock);
+		b->idle.s = s;
+		b->idle.f = inbox;
+		if (b->idle_stop)
+			imap_abort(s);
+		pthread_mutex_unlock(&b->lock);
+		r = imap_select(s, inbox->server, 0, 0, 0, 0, &events, &b->idle, NULL);
+		if (r >= 0) {
+			/* Whatever happened while we were not watching. */
+			folder_sync_later(m, inbox);
+			r = imap_idle_begin(s);
+		}
+		if (r >= 0) {
+			backoff = 1000;
+			pthread_mutex_lock(&b->lock);
+			b->idle_state = 2;
+			pthread_mutex_unlock(&b->lock);
+		}
+		while (r >= 0) {
+			r = imap_idle_wait(s, 60000);
+			if (r == 0 && (waited += 60000) >= IDLE_RESTART_MS) {
+				waited = 0;
+				r = imap_idle_end(s);
+				if (r >= 0)
+					r = imap_idle_begin(s);
+			}
+		}
+		pthread_mutex_lock(&b->lock);
+		b->idle.s = NULL;
+		b->idle_state = 0;
+		pthread_mutex_unlock(&b->lock);
+		if (!b->idle_stop)
+			log_debug("IDLE on INBOX ended: %s", imap_error(s));
+		imap_session_free(s);
+		if (idle_sleep(b, backoff))
+			break;
+		backoff = backoff < 60000 ? backoff * 2 : 60000;
+	}
+	return NULL;
+}
+
 static void imapb_start(struct mfs *m)
 {
-	(void)m;
+	struct imapb *b = B(m);
+	unsigned caps = 0;
+
+	pthread_mutex_lock(&b->lock);
+	for (int i = 0; i < POOL_MAX; i++)
+		if (b->slots[i].s)
+			caps = imap_caps(b->slots[i].s);
+	pthread_mutex_unlock(&b->lock);
+	if (!(caps & IMAP_CAP_IDLE))
+		return;     /* INBOX is polled like everything else */
+	b->idle.b = b;
+	if (pthread_create(&b->idle_thread, NULL, idle_main, b) == 0)
+		b->idle_running = 1;
 }
 
 static void imapb_stop(struct mfs *m)
@@ -976,10 +1102,17 @@ static void imapb_stop(struct mfs *m)
 	/* Wake anything blocked on the network; the threads that own the
 	 * sessions are being stopped. */
 	pthread_mutex_lock(&b->lock);
+	b->idle_stop = 1;
+	if (b->idle.s)
+		imap_abort(b->idle.s);
 	for (int i = 0; i < POOL_MAX; i++)
 		if (b->slots[i].s && b->slots[i].busy)
 			imap_abort(b->slots[i].s);
+	pthread_cond_broadcast(&b->idle_cond);
 	pthread_mutex_unlock(&b->lock);
+	if (b->idle_running)
+		pthread_join(b->idle_thread, NULL);
+	b->idle_running = 0;
 }
 
 static void imapb_close(struct mfs *m)
@@ -997,6 +1130,7 @@ static void imapb_close(struct mfs *m)
 	free(b->caps);
 	pthread_mutex_destroy(&b->lock);
 	pthread_cond_destroy(&b->cond);
+	pthread_cond_destroy(&b->idle_cond);
 	free(b);
 	m->backend = NULL;
 }
@@ -1011,6 +1145,8 @@ static void imapb_status(struct mfs *m, char **buf, size_t *len)
 		n += b->slots[i].s != NULL;
 	buf_printf(buf, len, "protocol: IMAP, %d connection%s open\n", n, n == 1 ? "" : "s");
 	buf_printf(buf, len, "capabilities: %s\n", b->caps ? b->caps : "(not connected yet)");
+	buf_printf(buf, len, "INBOX: %s\n", b->idle_state == 2 ? "watched with IDLE" :
+	           b->idle_state == 1 ? "IDLE reconnecting" : "polled");
 	pthread_mutex_unlock(&b->lock);
 }
 

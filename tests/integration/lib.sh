@@ -119,6 +119,9 @@ make_cert() {   # certificate for localhost/127.0.0.1, and a CA that signed it
 	chmod 644 "$d/server.key"
 }
 
+# IMAP_CAPABILITY: what Dovecot advertises after login (to test servers without
+# some extension); DOVECOT_EXTRA: more configuration.
+#
 # dovecot_start [gen_mailbox args... | @corpus [corpus.py args...]]: a private
 # server with the generated mailbox of user alice (or the SpamAssassin corpus;
 # SKIP when it cannot be downloaded). Sets IMAP_PORT, IMAPS_PORT, POP3_PORT,
@@ -210,7 +213,9 @@ service anvil {
 }
 protocol imap {
   mail_max_userip_connections = 100
+  ${IMAP_CAPABILITY:+imap_capability = $IMAP_CAPABILITY}
 }
+${DOVECOT_EXTRA:-}
 protocol pop3 {
   mail_max_userip_connections = 100
 }

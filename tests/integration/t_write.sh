@@ -10,7 +10,7 @@ mount_mailfs "$MNT" "imaps://$USER_NAME@localhost:$IMAPS_PORT" -o "cafile=$T/dov
 	|| { fail "mount"; finish; }
 
 msgfile() { ls -d "$MNT/$1/$(printf %010d "$2")"* 2>/dev/null | head -1; }
-msgid_of() { getfattr --only-values -n user.mail.message_id "$1" 2>/dev/null; }
+msgid_of() { getfattr --absolute-names --only-values -n user.mail.message_id "$1" 2>/dev/null; }
 errno_of() { "$@" 2>&1 >/dev/null | sed 's/.*: //' | tail -1; }
 
 # --- rm: exactly that message, by UID EXPUNGE -------------------------------
@@ -115,7 +115,7 @@ check "cp within the mount (to another folder) makes a copy" cp "$f" "$MNT/Junk/
 uid=$(ic uids INBOX | sed -n 8p); f=$(msgfile INBOX "$uid")
 check "setfattr user.mail.flags succeeds" setfattr -n user.mail.flags -v '\Flagged $Important' "$f"
 check "flags on the server" test "$(ic flags INBOX "$uid" | words)" = '$Important \Flagged'
-check "getfattr shows them" test "$(getfattr --only-values -n user.mail.flags "$f" | words)" = '$Important \Flagged'
+check "getfattr shows them" test "$(getfattr --absolute-names --only-values -n user.mail.flags "$f" | words)" = '$Important \Flagged'
 check "invalid flags are refused" fails_with "Invalid argument" setfattr -n user.mail.flags -v '(bad' "$f"
 check "other user.* attributes are refused" fails_with "Operation not permitted" setfattr -n user.other -v x "$f"
 

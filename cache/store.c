@@ -43,13 +43,21 @@ static const char schema[] =
 	"  uidl TEXT,"
 	"  modseq INTEGER NOT NULL DEFAULT 0,"
 	"  state INTEGER NOT NULL DEFAULT 0,"
-	"  PRIMARY KEY(folder, uid)) WITHOUT ROWID;";
+	"  PRIMARY KEY(folder, uid)) WITHOUT ROWID;"
+	/* POP3: every UIDL ever seen, so that nothing is downloaded twice and a
+	 * message removed locally never comes back. uid is the message's UID
+	 * in the tree, never reused. */
+	"CREATE TABLE IF NOT EXISTS pop3_uidl("
+	"  uidl TEXT PRIMARY KEY,"
+	"  uid INTEGER NOT NULL UNIQUE,"
+	"  state INTEGER NOT NULL) WITHOUT ROWID;";
 
 enum stmt_id {
 	S_FOLDER_LIST, S_FOLDER_ADD, S_FOLDER_UPDATE, S_FOLDER_DEL, S_FOLDER_DEL_MSGS,
 	S_FOLDER_RENEW, S_FOLDER_MOVE_CHILDREN,
 	S_MSG_PUT, S_MSG_GET, S_MSG_LIST, S_MSG_FLAGS, S_MSG_SIZE, S_MSG_DEL, S_MSG_UIDS,
-	S_MSG_COUNT, S_BEGIN, S_COMMIT, S_ROLLBACK, S_COUNT_
+	S_MSG_COUNT, S_BEGIN, S_COMMIT, S_ROLLBACK,
+	S_POP3_GET, S_POP3_RESERVE, S_POP3_SET, S_POP3_LIST_STATE, S_POP3_DEL, S_COUNT_
 };
 
 static const char *const stmt_sql[S_COUNT_] = {
@@ -77,6 +85,12 @@ static const char *const stmt_sql[S_COUNT_] = {
 	[S_MSG_UIDS] = "SELECT uid FROM message WHERE folder=? ORDER BY uid",
 	[S_MSG_COUNT] = "SELECT count(*), coalesce(sum(size), 0), coalesce(max(uid), 0)"
 	                " FROM message WHERE folder=?",
+	[S_POP3_GET] = "SELECT uid, state FROM pop3_uidl WHERE uidl=?",
+	[S_POP3_RESERVE] = "INSERT INTO pop3_uidl(uidl, uid, state)"
+	                   " SELECT ?, coalesce(max(uid), 0) + 1, 0 FROM pop3_uidl",
+	[S_POP3_SET] = "UPDATE pop3_uidl SET state=? WHERE uidl=?",
+	[S_POP3_LIST_STATE] = "SELECT uidl, uid FROM pop3_uidl WHERE state=?",
+	[S_POP3_DEL] = "DELETE FROM pop3_uidl WHERE uidl=?",
 	[S_BEGIN] = "BEGIN IMMEDIATE",
 	[S_COMMIT] = "COMMIT",
 	[S_ROLLBACK] = "ROLLBACK",
@@ -185,11 +199,16 @@ int store_open(const char *dir, int durable, struct store **st_r, char *err, siz
 	                  "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;" :
 	                  "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
 	                  NULL, NULL, &msg);
+	/* One transaction: a crash while creating leaves all tables or none. */
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, &msg);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_exec(st->db, schema, NULL, NULL, &msg);
 	if (rc == SQLITE_OK)
-		rc = sqlite3_exec(st->db, "INSERT OR IGNORE INTO meta VALUES('schema', '1')",
-		                  NULL, NULL, &msg);
+		rc = sqlite3_exec(st->db, "INSERT OR IGNORE INTO meta VALUES('schema', '1');"
+		                  "COMMIT", NULL, NULL, &msg);
+	if (rc != SQLITE_OK)
+		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
 	if (rc != SQLITE_OK) {
 		snprintf(err, errlen, "cannot set up %s: %s", path, msg ? msg : sqlite3_errstr(rc));
 		r = (rc & 0xff) == SQLITE_FULL ? -ENOSPC : -EIO;
@@ -626,5 +645,146 @@ int store_msg_stats(struct store *st, int64_t folder, struct store_stats *stats_
 		sqlite3_reset(s);
 	}
 	pthread_mutex_unlock(&st->lock);
+	return r;
+}
+
+/* ---- POP3 ------------------------------------------------------------------- */
+
+int store_pop3_get(struct store *st, const char *uidl, uint32_t *uid_r, int *state_r)
+{
+	sqlite3_stmt *s;
+	int rc, r;
+
+	pthread_mutex_lock(&st->lock);
+	s = stmt(st, S_POP3_GET);
+	if (!s) {
+		r = db_errno(st, sqlite3_errcode(st->db));
+	} else {
+		sqlite3_bind_text(s, 1, uidl, -1, SQLITE_STATIC);
+		rc = sqlite3_step(s);
+		if (rc == SQLITE_ROW) {
+			*uid_r = (uint32_t)sqlite3_column_int64(s, 0);
+			*state_r = sqlite3_column_int(s, 1);
+			r = 0;
+		} else {
+			r = rc == SQLITE_DONE ? -ENOENT : db_errno(st, rc);
+		}
+		sqlite3_reset(s);
+	}
+	pthread_mutex_unlock(&st->lock);
+	return r;
+}
+
+int store_pop3_reserve(struct store *st, const char *uidl, uint32_t *uid_r)
+{
+	sqlite3_stmt *s;
+	int r, state;
+
+	pthread_mutex_lock(&st->lock);
+	s = stmt(st, S_POP3_RESERVE);
+	if (s)
+		sqlite3_bind_text(s, 1, uidl, -1, SQLITE_STATIC);
+	r = exec(st, s);
+	pthread_mutex_unlock(&st->lock);
+	if (r == 0)
+		r = store_pop3_get(st, uidl, uid_r, &state);
+	return r;
+}
+
+int store_pop3_stored(struct store *st, int64_t folder, const struct store_msg *msg)
+{
+	sqlite3_stmt *s;
+	int r;
+
+	pthread_mutex_lock(&st->lock);
+	r = begin(st);
+	if (r == 0) {
+		s = stmt(st, S_MSG_PUT);
+		if (s) {
+			sqlite3_bind_int64(s, 1, folder);
+			sqlite3_bind_int64(s, 2, msg->uid);
+			sqlite3_bind_text(s, 3, msg->name, -1, SQLITE_STATIC);
+			sqlite3_bind_int64(s, 4, (sqlite3_int64)msg->size);
+			sqlite3_bind_int64(s, 5, msg->date);
+			sqlite3_bind_text(s, 6, msg->flags ? msg->flags : "", -1, SQLITE_STATIC);
+			bind_opt_text(s, 7, msg->msgid);
+			bind_opt_text(s, 8, msg->uidl);
+			sqlite3_bind_int64(s, 9, 0);
+			sqlite3_bind_int(s, 10, (int)msg->state);
+		}
+		r = exec(st, s);
+	}
+	if (r == 0) {
+		s = stmt(st, S_POP3_SET);
+		if (s) {
+			sqlite3_bind_int(s, 1, STORE_POP3_STORED);
+			sqlite3_bind_text(s, 2, msg->uidl, -1, SQLITE_STATIC);
+		}
+		r = exec(st, s);
+	}
+	r = finish(st, r);
+	pthread_mutex_unlock(&st->lock);
+	return r;
+}
+
+int store_pop3_set_state(struct store *st, const char *uidl, int state)
+{
+	sqlite3_stmt *s;
+	int r;
+
+	pthread_mutex_lock(&st->lock);
+	s = stmt(st, S_POP3_SET);
+	if (s) {
+		sqlite3_bind_int(s, 1, state);
+		sqlite3_bind_text(s, 2, uidl, -1, SQLITE_STATIC);
+	}
+	r = exec(st, s);
+	if (r == 0 && sqlite3_changes(st->db) == 0)
+		r = -ENOENT;
+	pthread_mutex_unlock(&st->lock);
+	return r;
+}
+
+int store_pop3_drop_reserved(struct store *st, void (*cb)(void *ctx, uint32_t uid), void *ctx)
+{
+	sqlite3_stmt *s;
+	char **uidls = NULL;
+	size_t n = 0;
+	int rc, r = 0;
+
+	pthread_mutex_lock(&st->lock);
+	s = stmt(st, S_POP3_LIST_STATE);
+	if (!s) {
+		r = db_errno(st, sqlite3_errcode(st->db));
+		goto out;
+	}
+	sqlite3_bind_int(s, 1, STORE_POP3_RESERVED);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		char **nu = realloc(uidls, (n + 1) * sizeof(*nu));
+		if (!nu) {
+			r = -ENOMEM;
+			break;
+		}
+		uidls = nu;
+		uidls[n] = strdup(col_text(s, 0) ? col_text(s, 0) : "");
+		if (!uidls[n]) {
+			r = -ENOMEM;
+			break;
+		}
+		n++;
+		cb(ctx, (uint32_t)sqlite3_column_int64(s, 1));
+	}
+	sqlite3_reset(s);
+	for (size_t i = 0; r == 0 && i < n; i++) {
+		s = stmt(st, S_POP3_DEL);
+		if (s)
+			sqlite3_bind_text(s, 1, uidls[i], -1, SQLITE_STATIC);
+		r = exec(st, s);
+	}
+out:
+	pthread_mutex_unlock(&st->lock);
+	for (size_t i = 0; i < n; i++)
+		free(uidls[i]);
+	free(uidls);
 	return r;
 }

@@ -109,4 +109,25 @@ struct store_stats {
 };
 int store_msg_stats(struct store *st, int64_t folder, struct store_stats *stats_r);
 
+/* POP3 (SPEC §3): every UIDL ever seen, with the UID its message has (or
+ * had) in the tree. A download first reserves a UID (state RESERVED,
+ * committed), then stores the body, then commits the message row and the
+ * state STORED together: a crash at any point leaves at most a RESERVED
+ * row, whose body (if any) is dropped at the next start. */
+enum store_pop3_state {
+	STORE_POP3_RESERVED = 0,   /* being downloaded */
+	STORE_POP3_STORED = 1,     /* in the cache */
+	STORE_POP3_REMOVED = 2,    /* removed locally: never downloaded again */
+};
+
+/* State and UID of UIDL, or -ENOENT when never seen. */
+int store_pop3_get(struct store *st, const char *uidl, uint32_t *uid_r, int *state_r);
+/* Record UIDL as RESERVED with a new UID (never used before). */
+int store_pop3_reserve(struct store *st, const char *uidl, uint32_t *uid_r);
+/* In one transaction: the message row (MSG->uidl set) and state STORED. */
+int store_pop3_stored(struct store *st, int64_t folder, const struct store_msg *msg);
+int store_pop3_set_state(struct store *st, const char *uidl, int state);
+/* Forget every RESERVED row, calling cb with its UID first. */
+int store_pop3_drop_reserved(struct store *st, void (*cb)(void *ctx, uint32_t uid), void *ctx);
+
 #endif

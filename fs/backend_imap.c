@@ -271,41 +271,55 @@ static void trace(void *ctx, char dir, const char *line, size_t len)
 	log_debug("%c: %.*s", dir, (int)len, line);
 }
 
-/* One line telling the user what went wrong and what to do. */
-static void explain(struct imapb *b, struct imap_session *s, char *err, size_t errlen)
+/* One line telling the user what went wrong and what to do; returns 1 when
+ * the failure is the kind that passes (network trouble), so that a mount
+ * with a cache may come up offline. */
+static int explain(struct imapb *b, struct imap_session *s, char *err, size_t errlen)
 {
 	const struct mfs_options *o = b->m->opt;
 
 	switch (imap_fail_class(s)) {
 	case IMAP_FAIL_CONN:
-		if (imap_conn_fail(s) == CONN_FAIL_CERT)
+		switch (imap_conn_fail(s)) {
+		case CONN_FAIL_CERT:
 			snprintf(err, errlen, "%s; if you trust this server, give its CA "
 			         "certificate with -o cafile=PATH", imap_error(s));
-		else if (imap_conn_fail(s) == CONN_FAIL_RESOLVE ||
-		         imap_conn_fail(s) == CONN_FAIL_CONNECT)
-			snprintf(err, errlen, "%s (check the host and port in the URL)", imap_error(s));
-		else
+			return 0;
+		case CONN_FAIL_TLS:
 			snprintf(err, errlen, "%s", imap_error(s));
-		break;
+			return 0;
+		case CONN_FAIL_RESOLVE:
+		case CONN_FAIL_CONNECT:
+			snprintf(err, errlen, "%s (check the host and port in the URL)", imap_error(s));
+			return 1;
+		default:
+			snprintf(err, errlen, "%s", imap_error(s));
+			return 1;
+		}
 	case IMAP_FAIL_AUTH:
 		snprintf(err, errlen, "%s (check the user name and password)", imap_error(s));
-		break;
+		return 0;
 	case IMAP_FAIL_PROTO:
 		snprintf(err, errlen, "%s:%u does not answer like an IMAP server: %s", o->host,
 		         o->port, imap_error(s));
-		break;
+		return 0;
+	case IMAP_FAIL_BYE:
+		snprintf(err, errlen, "%s: %s", o->host, imap_error(s));
+		return 1;
 	default:
 		snprintf(err, errlen, "%s: %s", o->host, imap_error(s));
-		break;
+		return 0;
 	}
 }
 
-/* Open a new session. */
-static struct imap_session *session_open(struct imapb *b, char *err, size_t errlen, int *r_out)
+/* Open a new session; NULL with a reason in err and *transient_r. */
+static struct imap_session *session_open(struct imapb *b, char *err, size_t errlen, int *r_out,
+                                         int *transient_r)
 {
 	struct imap_session *s = imap_session_new(&b->params);
 	int r;
 
+	*transient_r = 0;
 	if (!s) {
 		*r_out = -ENOMEM;
 		snprintf(err, errlen, "out of memory");
@@ -313,7 +327,7 @@ static struct imap_session *session_open(struct imapb *b, char *err, size_t errl
 	}
 	r = imap_connect(s);
 	if (r < 0) {
-		explain(b, s, err, errlen);
+		*transient_r = explain(b, s, err, errlen);
 		imap_session_free(s);
 		*r_out = r;
 		return NULL;
@@ -363,7 +377,9 @@ static struct slot *pool_get(struct imapb *b, const char *server, int *r_out)
 	sl->busy = 1;
 	pthread_mutex_unlock(&b->lock);
 	if (!sl->s) {
-		sl->s = session_open(b, err, sizeof(err), r_out);
+		int transient;
+
+		sl->s = session_open(b, err, sizeof(err), r_out, &transient);
 		if (!sl->s) {
 			log_warn("%s", err);
 			status_error(b->m, "%s", err);
@@ -408,7 +424,7 @@ static int imapb_open(struct mfs *m, char *err, size_t errlen)
 {
 	struct imapb *b = calloc(1, sizeof(*b));
 	const struct mfs_options *o = m->opt;
-	int r;
+	int r, transient;
 
 	if (!b) {
 		snprintf(err, errlen, "out of memory");
@@ -434,10 +450,18 @@ static int imapb_open(struct mfs *m, char *err, size_t errlen)
 	m->backend = b;
 
 	/* The first session checks the account before anything is mounted. */
-	b->slots[0].s = session_open(b, err, errlen, &r);
-	if (!b->slots[0].s)
-		return r;
-	return 0;
+	b->slots[0].s = session_open(b, err, errlen, &r, &transient);
+	if (b->slots[0].s)
+		return 0;
+	/* Unreachable, with a cache from an earlier mount: come up from the
+	 * cache (SPEC §4); a refused login or certificate always fails. */
+	if (m->nfolders > 0 && transient) {
+		log_warn("%s; the mount comes up from the cache", err);
+		status_error(m, "%s", err);
+		m->offline_start = 1;
+		return 0;
+	}
+	return r;
 }
 
 struct list_ctx {
@@ -1030,7 +1054,9 @@ static void *idle_main(void *arg)
 		b->idle_state = 1;
 		pthread_mutex_unlock(&b->lock);
 		inbox = tree_by_path(m, "INBOX");
-		s = inbox && inbox->server ? session_open(b, err, sizeof(err), &r) : NULL;
+		int transient;
+
+		s = inbox && inbox->server ? session_open(b, err, sizeof(err), &r, &transient) : NULL;
 		if (!s) {
 			if (idle_sleep(b, inbox ? backoff : m->opt->poll * 1000))
 				break;

@@ -124,14 +124,12 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	log_init(opt.debug);
-	if (opt.proto != PROTO_IMAP)
-		die("POP3 is not supported yet by this version; use an imap:// or imaps:// URL");
 	if (!opt.implicit_tls && opt.tls_insecure_plaintext)
 		log_warn("tls_insecure_plaintext: password and mail cross the network "
 		         "unencrypted; use this only for tests on loopback");
 
 	m.opt = &opt;
-	m.ops = &backend_imap;
+	m.ops = opt.proto == PROTO_POP3 ? &backend_pop3 : &backend_imap;
 	m.uid = getuid();
 	m.gid = getgid();
 	m.mount_time = time(NULL);
@@ -161,7 +159,7 @@ int main(int argc, char **argv)
 	if (r < 0)
 		die("%s", err);
 	r = m.ops->list(&m);
-	if (r < 0)
+	if (r < 0 && !m.offline_start)
 		die("cannot list the folders of %s: %s", opt.host, strerror(-r));
 
 	/* Only the owner may see the mail, even with allow_other. */

@@ -109,6 +109,7 @@ struct mail_ops {
 };
 
 extern const struct mail_ops backend_imap;
+extern const struct mail_ops backend_pop3;
 
 struct mfs {
 	struct mfs_options *opt;
@@ -122,6 +123,8 @@ struct mfs {
 	gid_t gid;
 	time_t mount_time;
 	char *secret;               /* password or token; wiped at exit */
+	int offline_start;          /* the server could not be reached at mount time:
+	                               the tree comes from the cache */
 
 	pthread_rwlock_t tree_lock;
 	struct folder **folders;    /* protected by tree_lock; gone ones too */

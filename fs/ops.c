@@ -702,8 +702,8 @@ static void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mo
 
 	(void)mode;
 	r = dir_folder(m, parent, &f);
-	if (r == 0 && !f)
-		r = -EPERM;        /* the root holds folders, not messages */
+	if (r == 0 && (!f || m->opt->proto == PROTO_POP3))
+		r = -EPERM;        /* the root holds folders; POP3 takes no mail in */
 	if (r == 0 && (tree_child(m, f->id, name) || msg_by_name(m, f, name, &uid) == 0))
 		r = -EEXIST;
 	if (r == 0)

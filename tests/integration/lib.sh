@@ -38,10 +38,14 @@ check() {       # check "description" command...
 	if "$@"; then pass "$what"; else fail "$what"; fi
 }
 
+# Whether DIR is a mount point, also when its daemon died (then stat(2) on
+# it fails with ENOTCONN and mountpoint(1) says no).
+is_mounted() { awk -v d="$1" '$2 == d { found = 1 } END { exit !found }' /proc/mounts; }
+
 cleanup() {
 	local m p
 	for m in "${MOUNTS[@]}"; do
-		mountpoint -q "$m" 2>/dev/null && fusermount3 -u "$m" 2>/dev/null
+		is_mounted "$m" && fusermount3 -u "$m" 2>/dev/null
 	done
 	for p in "${PIDS[@]}"; do
 		kill "$p" 2>/dev/null
@@ -50,7 +54,7 @@ cleanup() {
 		wait "$p" 2>/dev/null
 	done
 	for m in "${MOUNTS[@]}"; do
-		mountpoint -q "$m" 2>/dev/null && fusermount3 -uz "$m" 2>/dev/null
+		is_mounted "$m" && fusermount3 -uz "$m" 2>/dev/null
 	done
 	dovecot_stop
 	if [ -n "$T" ] && [ -d "$T" ]; then

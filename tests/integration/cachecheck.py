@@ -1,0 +1,144 @@
+#!/usr/bin/env python3
+"""cachecheck.py - look into a mailfs cache directory from outside, with
+Python's sqlite3, to prove what a crash left behind.
+
+    cachecheck.py CACHE_DIR integrity
+        PRAGMA integrity_check of mailfs.db is "ok" (exit 1 otherwise).
+
+    cachecheck.py CACHE_DIR bodies
+        every body file in bodies/<folder>/<uid> belongs to a message row
+        and has exactly the row's size; prints "N bodies whole" (exit 1 on
+        a partial or orphan body).
+
+    cachecheck.py CACHE_DIR pop3-union ORIG_DIR SERVER_DIR
+        ORIG_DIR holds the messages as they were (*.eml), SERVER_DIR what the
+        server holds now (*.eml). Every original must be on the server, in
+        the cache (a stored POP3 message with its body), or both, byte for
+        byte; every stored cache message must be one of the originals.
+        Prints a summary; exit 1 on any loss or corruption.
+"""
+
+import os
+import sqlite3
+import sys
+
+
+def db(cache):
+    # Read-only and immutable=0: see what a restarted mailfs would see,
+    # including the WAL.
+    return sqlite3.connect("file:%s?mode=ro" % os.path.join(cache, "mailfs.db"), uri=True)
+
+
+def integrity(cache):
+    r = db(cache).execute("PRAGMA integrity_check").fetchone()[0]
+    print("integrity_check: %s" % r)
+    return 0 if r == "ok" else 1
+
+
+def rows(cache):
+    c = db(cache)
+    if not c.execute("SELECT 1 FROM sqlite_master WHERE name = 'message'").fetchone():
+        return {}   # killed before the schema was created: nothing stored
+    return {(f, u): (size, uidl) for f, u, size, uidl in
+            c.execute("SELECT folder, uid, size, uidl FROM message")}
+
+
+def body_files(cache):
+    base = os.path.join(cache, "bodies")
+    out = {}
+    if not os.path.isdir(base):
+        return out
+    for folder in os.listdir(base):
+        for uid in os.listdir(os.path.join(base, folder)):
+            out[(int(folder), int(uid))] = os.path.join(base, folder, uid)
+    return out
+
+
+def reserved_uids(cache):
+    """POP3 UIDs reserved by a download that had not committed yet: a body
+    may already be linked for them (it is whole: fsync'd before the link),
+    and it is dropped at the next start. Not listed, never served."""
+    c = db(cache)
+    try:
+        return {u for (u,) in c.execute("SELECT uid FROM pop3_uidl WHERE state = 0")}
+    except sqlite3.OperationalError:
+        return set()
+
+
+def bodies(cache):
+    r = rows(cache)
+    reserved = reserved_uids(cache)
+    bad = 0
+    files = body_files(cache)
+    for key, path in files.items():
+        if key not in r and key[1] in reserved:
+            print("body of an uncommitted download (dropped at the next start): %s" % path)
+        elif key not in r:
+            print("orphan body (no row): %s" % path)
+            bad += 1
+        elif os.path.getsize(path) != r[key][0]:
+            print("partial body: %s has %d bytes, row says %d"
+                  % (path, os.path.getsize(path), r[key][0]))
+            bad += 1
+    print("%d bodies whole, %d bad" % (len(files) - bad, bad))
+    return 1 if bad else 0
+
+
+def load_dir(d):
+    out = {}
+    for name in os.listdir(d):
+        if name.endswith(".eml"):
+            with open(os.path.join(d, name), "rb") as f:
+                out[name] = f.read()
+    return out
+
+
+def pop3_union(cache, orig_dir, server_dir):
+    orig = load_dir(orig_dir)
+    server = set(load_dir(server_dir).values())
+    r = rows(cache)
+    files = body_files(cache)
+    cached = set()
+    bad = 0
+    for key, (size, uidl) in r.items():
+        path = files.get(key)
+        if path is None:
+            print("row without body: %s" % (key,))
+            bad += 1
+            continue
+        with open(path, "rb") as f:
+            data = f.read()
+        if len(data) != size:
+            print("partial body for %s" % (key,))
+            bad += 1
+        if data not in orig.values():
+            print("cached message %s is not one of the originals (%d bytes)" % (key, len(data)))
+            bad += 1
+        cached.add(data)
+    lost = [n for n, data in orig.items() if data not in server and data not in cached]
+    for n in lost:
+        print("LOST: %s is neither on the server nor in the cache" % n)
+    both = sum(1 for d in orig.values() if d in server and d in cached)
+    print("originals %d: on the server %d, in the cache %d, both %d, lost %d, bad %d"
+          % (len(orig), sum(1 for d in orig.values() if d in server),
+             sum(1 for d in orig.values() if d in cached), both, len(lost), bad))
+    return 1 if lost or bad else 0
+
+
+def main():
+    if len(sys.argv) < 3:
+        sys.stderr.write(__doc__)
+        sys.exit(2)
+    cache, cmd = sys.argv[1], sys.argv[2]
+    if cmd == "integrity":
+        sys.exit(integrity(cache))
+    if cmd == "bodies":
+        sys.exit(bodies(cache))
+    if cmd == "pop3-union" and len(sys.argv) == 5:
+        sys.exit(pop3_union(cache, sys.argv[3], sys.argv[4]))
+    sys.stderr.write(__doc__)
+    sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

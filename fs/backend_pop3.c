@@ -86,7 +86,7 @@ static int explain(struct pop3b *b, struct pop3_session *s, int r, char *err, si
 		         o->port, pop3_error(s));
 		return 0;
 	default:
-		snprintf(err, errlen, "%s: %s", o->host, pop3_error(s));
+		snprintf(err, errlen, "%s", pop3_error(s));
 		return r == -EAGAIN;
 	}
 }

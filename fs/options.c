@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 const char options_usage[] =
@@ -252,11 +253,17 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
 	case KEY_DISCARD:
 		return 0;
 	case FUSE_OPT_KEY_NONOPT:
+		/* URL, then the mount point: both ours, so that a bad mount point
+		 * gets our one-line message rather than libfuse's two. */
 		if (!o->url) {
 			o->url = strdup(arg);
 			return 0;
 		}
-		return 1;   /* the mount point, for fuse_parse_cmdline */
+		if (!o->mountpoint) {
+			o->mountpoint = strdup(arg);
+			return 0;
+		}
+		return 1;
 	default:
 		return 1;
 	}
@@ -283,7 +290,12 @@ int options_parse(struct fuse_args *args, struct mfs_options *o, char *err, size
 	}
 	o->foreground = fo.foreground || fo.debug;
 	o->debug = fo.debug;
-	o->mountpoint = fo.mountpoint;
+	if (fo.mountpoint) {
+		/* A third word: more arguments than a mount takes. */
+		snprintf(err, errlen, "unexpected argument %s (see mailfs --help)", fo.mountpoint);
+		free(fo.mountpoint);
+		return -EINVAL;
+	}
 	if (fo.show_help)
 		o->show_help = 1;
 	if (fo.show_version)
@@ -293,6 +305,19 @@ int options_parse(struct fuse_args *args, struct mfs_options *o, char *err, size
 	if (!o->url || !o->mountpoint) {
 		snprintf(err, errlen, "need a URL and a mount point (see mailfs --help)");
 		return -EINVAL;
+	}
+	{
+		char *abs = realpath(o->mountpoint, NULL);
+		struct stat st;
+
+		if (!abs || stat(abs, &st) < 0 || !S_ISDIR(st.st_mode)) {
+			snprintf(err, errlen, "mount point %s: %s", o->mountpoint,
+			         abs ? "not a directory" : strerror(errno));
+			free(abs);
+			return -EINVAL;
+		}
+		free(o->mountpoint);
+		o->mountpoint = abs;
 	}
 	if (options_parse_url(o->url, o, err, errlen) < 0)
 		return -EINVAL;

@@ -45,6 +45,7 @@ struct sync_state {
 	size_t nseen, capseen;
 	int collect_seen;
 	uint32_t min_new;          /* ignore metadata of UIDs below (the n:* rule) */
+	uint32_t max_seen;         /* highest UID the server listed in this sync */
 	int changed;
 	int err;
 };
@@ -147,6 +148,8 @@ static void ev_fetch(void *ctx, const struct imap_fetch *f)
 		/* A new message (metadata was only asked for those). */
 		if (!st || f->uid < st->min_new)
 			return;
+		if (f->uid > st->max_seen)
+			st->max_seen = f->uid;
 		if (st->nmsgs == BATCH)
 			sync_flush(sl);
 		if (!st->msgs && !(st->msgs = calloc(BATCH, sizeof(*st->msgs)))) {
@@ -554,15 +557,61 @@ static int cmp_u32(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* Append UID range lo..hi to a sequence-set string. */
+static int set_add(char **set, size_t *len, size_t *cap, uint32_t lo, uint32_t hi)
+{
+	char item[24];
+	int n = lo == hi ? snprintf(item, sizeof(item), "%s%u", *len ? "," : "", lo)
+	                 : snprintf(item, sizeof(item), "%s%u:%u", *len ? "," : "", lo, hi);
+
+	if (*len + (size_t)n + 1 > *cap) {
+		size_t ncap = *cap ? *cap * 2 : 256;
+		char *ns = realloc(*set, ncap);
+		if (!ns)
+			return -ENOMEM;
+		*set = ns;
+		*cap = ncap;
+	}
+	memcpy(*set + *len, item, (size_t)n + 1);
+	*len += (size_t)n;
+	return 0;
+}
+
+/* Fetch the metadata of UIDS (ascending) as new messages, in commands of
+ * bounded length. */
+static int fetch_uids(struct slot *sl, const uint32_t *uids, size_t n)
+{
+	char *set = NULL;
+	size_t len = 0, cap = 0, i = 0;
+	int r = 0;
+
+	while (r == 0 && i < n) {
+		len = 0;
+		for (int ranges = 0; r == 0 && i < n && ranges < 500; ranges++) {
+			size_t j = i;
+			while (j + 1 < n && uids[j + 1] == uids[j] + 1)
+				j++;
+			r = set_add(&set, &len, &cap, uids[i], uids[j]);
+			i = j + 1;
+		}
+		if (r == 0)
+			r = imap_uid_fetch(sl->s, set, META_ITEMS, NULL);
+		sync_flush(sl);
+	}
+	free(set);
+	return r;
+}
+
 /* Compare every UID the server has with the store: UID FETCH 1:* (FLAGS)
- * refreshes all flags and tells which messages are gone (SPEC §4, for
- * servers without CONDSTORE, and whenever counts disagree). */
+ * refreshes all flags and tells which messages are gone and which are
+ * missing (SPEC §4, for servers without CONDSTORE, and whenever counts
+ * disagree). */
 static int full_compare(struct slot *sl, uint32_t exists)
 {
 	struct sync_state *st = sl->sync;
 	struct mfs *m = sl->b->m;
-	uint32_t *have = NULL;
-	size_t nhave = 0, i, j;
+	uint32_t *have = NULL, *missing = NULL;
+	size_t nhave = 0, nmissing = 0, i, j;
 	int r = 0;
 
 	st->nseen = 0;
@@ -576,6 +625,7 @@ static int full_compare(struct slot *sl, uint32_t exists)
 	if (store_msg_uids(m->store, sl->f->id, &have, &nhave) < 0)
 		return -EIO;
 	qsort(st->seen, st->nseen, sizeof(*st->seen), cmp_u32);
+	/* Gone from the server. */
 	for (i = j = 0; i < nhave; i++) {
 		while (j < st->nseen && st->seen[j] < have[i])
 			j++;
@@ -584,34 +634,57 @@ static int full_compare(struct slot *sl, uint32_t exists)
 		msg_forget(m, sl->f, have[i]);
 		st->changed = 1;
 	}
+	/* On the server but not here. */
+	if (st->nseen && !(missing = malloc(st->nseen * sizeof(*missing)))) {
+		free(have);
+		return -ENOMEM;
+	}
+	for (i = j = 0; i < st->nseen; i++) {
+		while (j < nhave && have[j] < st->seen[i])
+			j++;
+		if (j < nhave && have[j] == st->seen[i])
+			continue;
+		missing[nmissing++] = st->seen[i];
+	}
 	free(have);
-	return 0;
+	if (nmissing) {
+		st->min_new = 1;
+		r = fetch_uids(sl, missing, nmissing);
+		st->changed = 1;
+	}
+	if (st->nseen && st->seen[st->nseen - 1] > st->max_seen)
+		st->max_seen = st->seen[st->nseen - 1];
+	free(missing);
+	return r;
 }
 
-/* Highest known UID of F and how many messages the store holds. */
-static uint32_t max_uid(struct mfs *m, struct folder *f, uint64_t *count_r)
+static uint64_t store_count(struct mfs *m, struct folder *f)
 {
 	struct store_stats stats = { 0 };
 
 	store_msg_stats(m->store, f->id, &stats);
-	*count_r = stats.count;
-	return stats.max_uid;
+	return stats.count;
 }
 
+/* Bring F up to date. The watermark f->uidnext is what syncs have seen, not
+ * the highest UID in the store: an APPEND or MOVE adds a higher UID to the
+ * store while a message another client added just before it may not be
+ * known yet. */
 static int imapb_sync(struct mfs *m, struct folder *f)
 {
 	struct imapb *b = B(m);
 	struct sync_state st = { 0 };
 	struct imap_mailbox mb;
-	uint32_t uidvalidity, maxuid;
-	uint64_t modseq, count;
+	uint32_t uidvalidity, wm;
+	uint64_t modseq;
 	struct slot *sl;
-	int r, first, qresync, selected;
-	char set[32];
+	int r, first, qresync, fresh;
+	char set[40];
 
 	pthread_mutex_lock(&f->lock);
 	uidvalidity = f->uidvalidity;
 	modseq = f->modseq;
+	wm = f->uidnext;
 	pthread_mutex_unlock(&f->lock);
 	first = uidvalidity == 0;
 
@@ -625,9 +698,10 @@ static int imapb_sync(struct mfs *m, struct folder *f)
 	                &events, sl, &mb);
 	if (r < 0)
 		goto out;
-	selected = r == 0;
-	if (!selected) {
-		/* Already selected here: everything since is known but new mail. */
+	fresh = r == 0;
+	if (!fresh) {
+		/* Selected here already: expunges and flag changes came as events;
+		 * NOOP collects what is pending. */
 		r = imap_noop(sl->s);
 		if (r < 0)
 			goto out;
@@ -645,60 +719,59 @@ static int imapb_sync(struct mfs *m, struct folder *f)
 		return folder_sync(m, nf);
 	}
 
-	maxuid = max_uid(m, f, &count);
 	if (first) {
+		st.min_new = 1;
 		if (mb.exists)
 			r = imap_uid_fetch(sl->s, "1:*", META_ITEMS, NULL);
 		st.changed = 1;
-	} else if (selected && !qresync) {
-		/* Flags and expunges since the last sync. */
-		if ((imap_caps(sl->s) & IMAP_CAP_CONDSTORE) && modseq && mb.highestmodseq) {
-			if (mb.highestmodseq != modseq) {
-				snprintf(set, sizeof(set), "CHANGEDSINCE %" PRIu64, modseq);
-				r = imap_uid_fetch(sl->s, "1:*", "UID FLAGS", set);
+	} else {
+		if (fresh && !qresync) {
+			/* Flags and expunges since the last sync. */
+			if ((imap_caps(sl->s) & IMAP_CAP_CONDSTORE) && modseq && mb.highestmodseq) {
+				if (mb.highestmodseq != modseq) {
+					snprintf(set, sizeof(set), "CHANGEDSINCE %" PRIu64, modseq);
+					r = imap_uid_fetch(sl->s, "1:*", "UID FLAGS", set);
+				}
+			} else {
+				r = full_compare(sl, mb.exists);
 			}
-		} else {
-			r = full_compare(sl, mb.exists);
+		}
+		sync_flush(sl);
+		/* New messages: from the watermark up. The server answers n:*
+		 * with the last message even when it is below n (RFC 3501
+		 * §6.4.8), hence min_new. */
+		mb = *imap_mailbox(sl->s);
+		if (r == 0 && mb.exists &&
+		    (fresh ? !mb.uidnext || mb.uidnext > wm : mb.exists != store_count(m, f))) {
+			st.min_new = wm ? wm : 1;
+			snprintf(set, sizeof(set), "%u:*", wm ? wm : 1);
+			r = imap_uid_fetch(sl->s, set, META_ITEMS, NULL);
 		}
 	}
 	if (r < 0)
 		goto out;
 	sync_flush(sl);
-
-	/* New messages: everything above the highest UID we know. The server
-	 * answers n:* with the last message even when it is below n
-	 * (RFC 3501 §6.4.8), hence min_new. */
-	if (!first) {
-		maxuid = max_uid(m, f, &count);
-		mb = *imap_mailbox(sl->s);
-		if (mb.exists > count || (mb.uidnext && mb.uidnext > maxuid + 1 && mb.exists)) {
-			st.min_new = maxuid + 1;
-			snprintf(set, sizeof(set), "%u:*", maxuid + 1);
-			r = imap_uid_fetch(sl->s, set, META_ITEMS, NULL);
-			if (r < 0)
-				goto out;
-			sync_flush(sl);
-		}
-		/* Counts must agree now; if not, something was missed. */
-		maxuid = max_uid(m, f, &count);
-		mb = *imap_mailbox(sl->s);
-		if (count != mb.exists) {
-			log_debug("folder %s: %u messages on the server, %" PRIu64 " known: "
-			          "comparing all", f->server, mb.exists, count);
-			r = full_compare(sl, mb.exists);
-			if (r < 0)
-				goto out;
-		}
+	/* The counts must agree now; if not, compare everything. */
+	mb = *imap_mailbox(sl->s);
+	if (!first && store_count(m, f) != mb.exists) {
+		log_debug("folder %s: %u messages on the server, %" PRIu64 " known: comparing all",
+		          f->server, mb.exists, store_count(m, f));
+		r = full_compare(sl, mb.exists);
+		if (r < 0)
+			goto out;
 	}
 	if (st.err) {
 		r = st.err;
 		goto out;
 	}
 	mb = *imap_mailbox(sl->s);
-	maxuid = max_uid(m, f, &count);
 	pthread_mutex_lock(&f->lock);
 	f->uidvalidity = mb.uidvalidity;
-	f->uidnext = mb.uidnext ? mb.uidnext : maxuid + 1;
+	if (st.max_seen + 1 > wm)
+		wm = st.max_seen + 1;
+	if (fresh && mb.uidnext > wm)
+		wm = mb.uidnext;
+	f->uidnext = wm;
 	f->modseq = mb.highestmodseq;
 	f->has_cache = 1;
 	if (st.changed)

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 struct body_cache {
@@ -101,6 +102,101 @@ int body_open(struct body_cache *bc, int64_t folder, uint32_t uid)
 	if (fd < 0 && errno == EPERM)   /* O_NOATIME on a file we do not own */
 		fd = openat(bc->bodiesfd, path, O_RDONLY | O_CLOEXEC);
 	return fd < 0 ? -errno : fd;
+}
+
+int body_exists(struct body_cache *bc, int64_t folder, uint32_t uid)
+{
+	char path[48];
+
+	body_path(path, sizeof(path), folder, uid);
+	return faccessat(bc->bodiesfd, path, F_OK, 0) == 0;
+}
+
+void body_touch(int fd, const struct stat *st)
+{
+	struct timespec now, times[2];
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	if (now.tv_sec - st->st_atim.tv_sec < 3600)
+		return;
+	times[0] = now;
+	times[1].tv_nsec = UTIME_OMIT;
+	futimens(fd, times);
+}
+
+struct victim {
+	int64_t folder;
+	uint32_t uid;
+	time_t atime;
+	uint64_t size;
+};
+
+static int by_atime(const void *a, const void *b)
+{
+	const struct victim *x = a, *y = b;
+
+	return x->atime < y->atime ? -1 : x->atime > y->atime;
+}
+
+int64_t body_evict(struct body_cache *bc, uint64_t limit, uint64_t target)
+{
+	struct victim *v = NULL;
+	size_t n = 0, cap = 0;
+	uint64_t total = 0;
+	int dfd = dup(bc->bodiesfd);
+	DIR *top = dfd >= 0 ? fdopendir(dfd) : NULL;
+	struct dirent *e;
+
+	if (!top) {
+		if (dfd >= 0)
+			close(dfd);
+		return -errno;
+	}
+	rewinddir(top);
+	while ((e = readdir(top))) {
+		int64_t folder;
+		int ffd;
+		DIR *d;
+		struct dirent *f;
+
+		if (e->d_name[0] == '.')
+			continue;
+		folder = strtoll(e->d_name, NULL, 10);
+		ffd = openat(bc->bodiesfd, e->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		d = ffd >= 0 ? fdopendir(ffd) : NULL;
+		if (!d) {
+			if (ffd >= 0)
+				close(ffd);
+			continue;
+		}
+		while ((f = readdir(d))) {
+			struct stat st;
+
+			if (f->d_name[0] == '.' || fstatat(ffd, f->d_name, &st, 0) < 0)
+				continue;
+			if (n == cap) {
+				size_t ncap = cap ? cap * 2 : 1024;
+				struct victim *nv = realloc(v, ncap * sizeof(*nv));
+				if (!nv)
+					break;
+				v = nv;
+				cap = ncap;
+			}
+			v[n++] = (struct victim){ folder, (uint32_t)strtoul(f->d_name, NULL, 10),
+			                          st.st_atim.tv_sec, (uint64_t)st.st_size };
+			total += (uint64_t)st.st_size;
+		}
+		closedir(d);
+	}
+	closedir(top);
+	if (total > limit) {
+		qsort(v, n, sizeof(*v), by_atime);
+		for (size_t i = 0; i < n && total > target; i++)
+			if (body_remove(bc, v[i].folder, v[i].uid) == 0)
+				total -= v[i].size;
+	}
+	free(v);
+	return (int64_t)total;
 }
 
 int body_create(struct body_cache *bc, struct body_tmp *t)

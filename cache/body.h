@@ -15,6 +15,7 @@
 #define MAILFS_BODY_H
 
 #include <stdint.h>
+#include <sys/stat.h>
 
 struct body_cache;
 
@@ -30,6 +31,18 @@ void body_cache_close(struct body_cache *bc);
 
 /* Open the body of FOLDER/UID read-only: a file descriptor, or -ENOENT. */
 int body_open(struct body_cache *bc, int64_t folder, uint32_t uid);
+
+/* Whether the body of FOLDER/UID is in the cache (no check of its size). */
+int body_exists(struct body_cache *bc, int64_t folder, uint32_t uid);
+
+/* Note that the body open on FD (with ST from fstat) was just read: its
+ * access time, which eviction goes by, is moved to now at most hourly. */
+void body_touch(int fd, const struct stat *st);
+
+/* Evict least recently read bodies until they take at most TARGET bytes,
+ * if they take more than LIMIT. Returns the bytes in use afterwards, or a
+ * negative errno. */
+int64_t body_evict(struct body_cache *bc, uint64_t limit, uint64_t target);
 
 /* Start a new body. */
 int body_create(struct body_cache *bc, struct body_tmp *t);

@@ -57,8 +57,10 @@ struct slot {
 	/* The rest belongs to the thread holding the slot. */
 	struct folder *f;          /* the folder events are about */
 	struct sync_state *sync;
-	struct fetch *fx;
-	int body_status;           /* 1 complete, 0 none, <0 failed */
+	struct fetch **batch;      /* bodies being fetched, ascending UIDs */
+	size_t nbatch;
+	struct fetch *cur;         /* the one whose literal is streaming */
+	size_t ndone;              /* bodies of the batch complete */
 	struct imap_sink sink;
 };
 
@@ -230,27 +232,48 @@ static int sink_write(struct imap_sink *sk, const char *data, size_t len)
 {
 	struct slot *sl = (struct slot *)((char *)sk - offsetof(struct slot, sink));
 
-	return fetch_data(sl->fx, data, len);
+	return sl->cur ? fetch_data(sl->cur, data, len) : 0;
 }
 
 static void sink_end(struct imap_sink *sk, int err)
 {
 	struct slot *sl = (struct slot *)((char *)sk - offsetof(struct slot, sink));
 
-	sl->body_status = err ? err : 1;
+	/* This message's FETCH response is complete: publish it now, not at
+	 * the end of the batch. */
+	if (sl->cur) {
+		fetch_end(sl->cur, err);
+		if (!err)
+			sl->ndone++;
+		sl->cur = NULL;
+	}
 }
 
 static struct imap_sink *ev_body(void *ctx, uint32_t uid, uint64_t offset, uint64_t size)
 {
 	struct slot *sl = ctx;
+	struct fetch *fx = NULL;
 
-	if (!sl->fx || offset != 0 || sl->body_status != 0 ||
-	    (uid && uid != fetch_uid(sl->fx)))
+	if (!sl->nbatch || offset != 0 || sl->cur)
 		return NULL;
-	if (fetch_begin(sl->fx, size) < 0) {
-		sl->body_status = -EIO;
-		return NULL;
+	if (!uid && sl->nbatch == 1) {
+		fx = sl->batch[0];
+	} else {
+		size_t lo = 0, hi = sl->nbatch;   /* binary search: ascending UIDs */
+
+		while (lo < hi) {
+			size_t mid = (lo + hi) / 2;
+			if (fetch_uid(sl->batch[mid]) < uid)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		if (lo < sl->nbatch && fetch_uid(sl->batch[lo]) == uid)
+			fx = sl->batch[lo];
 	}
+	if (!fx || fetch_begin(fx, size) < 0)
+		return NULL;
+	sl->cur = fx;
 	sl->sink.write = sink_write;
 	sl->sink.end = sink_end;
 	return &sl->sink;
@@ -398,7 +421,9 @@ static struct slot *pool_get(struct imapb *b, const char *server, int *r_out)
 	}
 	sl->f = NULL;
 	sl->sync = NULL;
-	sl->fx = NULL;
+	sl->batch = NULL;
+	sl->nbatch = 0;
+	sl->cur = NULL;
 	return sl;
 }
 
@@ -414,7 +439,9 @@ static void pool_put(struct slot *sl)
 	}
 	sl->f = NULL;
 	sl->sync = NULL;
-	sl->fx = NULL;
+	sl->batch = NULL;
+	sl->nbatch = 0;
+	sl->cur = NULL;
 	pthread_mutex_lock(&b->lock);
 	sl->busy = 0;
 	pthread_cond_signal(&b->cond);
@@ -797,39 +824,55 @@ out:
 	return r;
 }
 
-static int imapb_fetch(struct mfs *m, struct fetch *fx)
+static int imapb_fetch(struct mfs *m, struct fetch **fxs, size_t n)
 {
 	struct imapb *b = B(m);
-	struct folder *f = tree_get(m, fetch_folder(fx));
+	struct folder *f = tree_get(m, fetch_folder(fxs[0]));
 	struct slot *sl;
-	char set[16];
+	char *set = NULL;
+	size_t len = 0, cap = 0, i = 0;
 	int r;
 
 	if (!f || f->gone || !f->server)
 		return -ENOENT;
-	sl = pool_get(b, f->server, &r);
-	if (!sl)
-		return r;
-	sl->f = f;
-	sl->fx = fx;
-	sl->body_status = 0;
-	r = imap_select(sl->s, f->server, 0, 0, 0, 0, &events, sl, NULL);
-	if (r >= 0) {
-		/* BODY.PEEK: reading never sets \Seen (SPEC §2). */
-		snprintf(set, sizeof(set), "%u", fetch_uid(fx));
-		r = imap_uid_fetch(sl->s, set, "UID BODY.PEEK[]", NULL);
-	}
-	if (r == 0 && sl->body_status != 1) {
-		r = sl->body_status < 0 ? sl->body_status : -EIO;
-		if (sl->body_status == 0) {
-			/* Expunged meanwhile: the listing is out of date. */
-			log_info("message %u of %s is no longer on the server", fetch_uid(fx),
-			         f->server);
-			folder_sync_later(m, f);
+	while (i < n) {
+		size_t j = i;
+		while (j + 1 < n && fetch_uid(fxs[j + 1]) == fetch_uid(fxs[j]) + 1)
+			j++;
+		if (set_add(&set, &len, &cap, fetch_uid(fxs[i]), fetch_uid(fxs[j])) < 0) {
+			free(set);
+			return -ENOMEM;
 		}
+		i = j + 1;
 	}
+	sl = pool_get(b, f->server, &r);
+	if (!sl) {
+		free(set);
+		return r;
+	}
+	sl->f = f;
+	sl->batch = fxs;
+	sl->nbatch = n;
+	sl->ndone = 0;
+	sl->cur = NULL;
+	r = imap_select(sl->s, f->server, 0, 0, 0, 0, &events, sl, NULL);
+	if (r >= 0)
+		/* BODY.PEEK: reading never sets \Seen (SPEC §2). All bodies in
+		 * one command: the server streams them back to back. */
+		r = imap_uid_fetch(sl->s, set, "UID BODY.PEEK[]", NULL);
+	if (r >= 0 && sl->ndone < n) {
+		/* Expunged meanwhile: the listing is out of date. */
+		log_info("%zu message(s) of %s are no longer on the server", n - sl->ndone,
+		         f->server);
+		folder_sync_later(m, f);
+		r = -EIO;
+	}
+	sl->batch = NULL;
+	sl->nbatch = 0;
+	sl->cur = NULL;
 	pool_put(sl);
-	return r;
+	free(set);
+	return r < 0 ? r : 0;
 }
 
 /* ---- changes ------------------------------------------------------------------ */

@@ -417,10 +417,10 @@ static int pop3b_sync(struct mfs *m, struct folder *f)
 	return r;
 }
 
-static int pop3b_fetch(struct mfs *m, struct fetch *fx)
+static int pop3b_fetch(struct mfs *m, struct fetch **fxs, size_t n)
 {
-	(void)m;
-	(void)fx;
+	(void)fxs;
+	(void)n;
 	/* Every POP3 body is in the cache from the moment it is listed; one
 	 * that is missing was lost locally (disk trouble), not on the server. */
 	log_err("a POP3 message body is missing from the cache directory %s", m->opt->cache_dir);

@@ -1,4 +1,16 @@
-/* fetch.c - body reads and downloads. */
+/* fetch.c - body reads and downloads.
+ *
+ * A read that misses the cache joins or starts the download of its
+ * message. Downloads run on fetcher threads in batches: when a folder is
+ * being read through in UID order (grep -r, cp -r), the batch also takes the
+ * next uncached messages of the folder, all in one pipelined UID FETCH, and
+ * the window doubles while the reader keeps going forward (SPEC §7). Each
+ * message of a batch is published in the cache, and its readers answered,
+ * as soon as its own FETCH response is complete.
+ *
+ * With `prefetch`, a background job feeds batches of everything not cached
+ * to the fetchers whenever no reader is waiting.
+ */
 #include "fs/fetch.h"
 #include "fs/log.h"
 #include "cache/body.h"
@@ -9,6 +21,10 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#define RA_MAX_MSGS 1024            /* messages in one batch */
+#define RA_MAX_BYTES (32u << 20)    /* bytes in one batch */
+#define RA_FOLDERS 8                /* folders whose reading pattern is followed */
 
 struct pending {
 	struct pending *next;
@@ -23,25 +39,38 @@ struct fetch {
 	int64_t folder;
 	uint32_t uid;
 	uint64_t listed_size;       /* what the store (and the kernel) believed */
+	unsigned window;            /* messages to fetch along with this one */
 
 	/* Protected by the table lock. */
 	struct body_tmp tmp;
 	uint64_t total;             /* UINT64_MAX until fetch_begin */
 	uint64_t have;              /* bytes written to tmp */
 	int queued;                 /* waiting for a fetcher thread */
+	int background;             /* prefetch: no reader asked for it */
 	int done;
 	int error;
 	struct pending *pending;
 	int write_err;              /* first error writing the cache file */
 };
 
+/* How a folder is being read: forward in UID order makes the window grow. */
+struct readahead {
+	int64_t folder;
+	uint32_t last_uid;
+	unsigned window;
+	unsigned age;
+};
+
 struct fetch_table {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;        /* fetchers wait for jobs */
-	struct fetch *active;       /* every download not yet ended */
-	int stop;
+	struct fetch *active;       /* every download not yet ended; lock */
+	struct readahead ra[RA_FOLDERS];   /* lock */
+	unsigned ra_clock;          /* lock */
+	int stop;                   /* lock */
 	int nthreads;
 	pthread_t *threads;
+	uint64_t fetched_bytes;     /* since the last eviction check; lock */
 };
 
 int64_t fetch_folder(const struct fetch *fx) { return fx->folder; }
@@ -103,10 +132,12 @@ static int read_cached(struct mfs *m, fuse_req_t req, int64_t folder, uint32_t u
 		/* Truncated by a power loss, or from before a size correction:
 		 * not trusted, downloaded again. */
 		close(fd);
-		body_remove(m->bodies, folder, uid);
+		if (m->opt->proto != PROTO_POP3)
+			body_remove(m->bodies, folder, uid);
 		return 0;
 	}
 	reply_from_fd(req, fd, (uint64_t)st.st_size, off, size);
+	body_touch(fd, &st);
 	close(fd);
 	return 1;
 }
@@ -136,6 +167,61 @@ static void serve_pending(struct fetch *fx, int final)
 	}
 }
 
+/* Table lock held. */
+static struct fetch *find_active(struct fetch_table *t, int64_t folder, uint32_t uid)
+{
+	for (struct fetch *fx = t->active; fx; fx = fx->next)
+		if (fx->folder == folder && fx->uid == uid && !fx->done)
+			return fx;
+	return NULL;
+}
+
+static struct fetch *new_fetch(struct mfs *m, int64_t folder, uint32_t uid, uint64_t size)
+{
+	struct fetch *fx = calloc(1, sizeof(*fx));
+
+	if (!fx)
+		return NULL;
+	fx->m = m;
+	fx->folder = folder;
+	fx->uid = uid;
+	fx->listed_size = size;
+	fx->total = UINT64_MAX;
+	fx->tmp.fd = -1;
+	fx->window = 1;
+	return fx;
+}
+
+/* A miss on FOLDER/UID: how many messages to fetch with it. Table lock
+ * held. Reading forward doubles the window; anything else resets it. */
+static unsigned readahead_window(struct fetch_table *t, int64_t folder, uint32_t uid)
+{
+	struct readahead *ra = NULL, *oldest = &t->ra[0];
+
+	t->ra_clock++;
+	for (int i = 0; i < RA_FOLDERS; i++) {
+		if (t->ra[i].folder == folder) {
+			ra = &t->ra[i];
+			break;
+		}
+		if (t->ra[i].age < oldest->age)
+			oldest = &t->ra[i];
+	}
+	if (!ra) {
+		ra = oldest;
+		ra->folder = folder;
+		ra->last_uid = 0;
+		ra->window = 1;
+	}
+	ra->age = t->ra_clock;
+	if (uid > ra->last_uid && ra->last_uid)
+		ra->window = ra->window < RA_MAX_MSGS / 2 ? ra->window * 2 : RA_MAX_MSGS;
+	else if (uid <= ra->last_uid)
+		ra->window = 1;
+	ra->last_uid = uid;
+	return ra->window;
+}
+
 void fetch_read(struct mfs *m, fuse_req_t req, int64_t folder, uint32_t uid, size_t size,
                 off_t off)
 {
@@ -163,9 +249,7 @@ void fetch_read(struct mfs *m, fuse_req_t req, int64_t folder, uint32_t uid, siz
 	p->size = size;
 
 	pthread_mutex_lock(&t->lock);
-	for (fx = t->active; fx; fx = fx->next)
-		if (fx->folder == folder && fx->uid == uid && !fx->done)
-			break;
+	fx = find_active(t, folder, uid);
 	if (!fx) {
 		/* The body may have been published since we looked. */
 		pthread_mutex_unlock(&t->lock);
@@ -174,28 +258,24 @@ void fetch_read(struct mfs *m, fuse_req_t req, int64_t folder, uint32_t uid, siz
 			return;
 		}
 		pthread_mutex_lock(&t->lock);
-		for (fx = t->active; fx; fx = fx->next)
-			if (fx->folder == folder && fx->uid == uid && !fx->done)
-				break;
+		fx = find_active(t, folder, uid);
 	}
 	if (!fx) {
-		fx = calloc(1, sizeof(*fx));
+		fx = new_fetch(m, folder, uid, info.size);
 		if (!fx) {
 			pthread_mutex_unlock(&t->lock);
 			free(p);
 			fuse_reply_err(req, ENOMEM);
 			return;
 		}
-		fx->m = m;
-		fx->folder = folder;
-		fx->uid = uid;
-		fx->listed_size = info.size;
-		fx->total = UINT64_MAX;
-		fx->tmp.fd = -1;
+		fx->window = off == 0 ? readahead_window(t, folder, uid) : 1;
 		fx->queued = 1;
 		fx->next = t->active;
 		t->active = fx;
 		pthread_cond_signal(&t->cond);
+	} else if (fx->background) {
+		/* A reader now waits for a prefetched message. */
+		fx->background = 0;
 	}
 	p->next = fx->pending;
 	fx->pending = p;
@@ -297,6 +377,8 @@ void fetch_end(struct fetch *fx, int err)
 		int r = body_commit(m->bodies, &fx->tmp, fx->folder, fx->uid, 0);
 		if (r < 0)
 			log_warn("cannot keep a body in the cache: %s", strerror(-r));
+		else
+			t->fetched_bytes += fx->total;
 	}
 	fx->error = err;
 	fx->done = 1;
@@ -311,39 +393,167 @@ void fetch_end(struct fetch *fx, int err)
 	pthread_mutex_unlock(&t->lock);
 }
 
+struct batch_ctx {
+	struct fetch_table *t;
+	struct mfs *m;
+	int64_t folder;
+	struct fetch **fxs;
+	size_t n, max;
+	uint64_t bytes;
+	uint32_t last_seen;         /* highest UID looked at */
+};
+
+/* Add the next messages of the folder that are neither cached nor being
+ * fetched; table lock held. */
+static int batch_add(void *ctx, const struct store_msg *msg)
+{
+	struct batch_ctx *b = ctx;
+	struct fetch *fx;
+
+	if (b->n >= b->max || b->bytes + msg->size > RA_MAX_BYTES)
+		return 1;
+	b->last_seen = msg->uid;
+	if (find_active(b->t, b->folder, msg->uid) ||
+	    body_exists(b->m->bodies, b->folder, msg->uid))
+		return 0;
+	fx = new_fetch(b->m, b->folder, msg->uid, msg->size);
+	if (!fx)
+		return 1;
+	fx->next = b->t->active;
+	b->t->active = fx;
+	b->fxs[b->n++] = fx;
+	b->bytes += msg->size;
+	return 0;
+}
+
+/* Take the next job: the oldest a reader waits for, else the oldest
+ * prefetch. Table lock held; NULL when there is none. */
+static struct fetch *next_job(struct fetch_table *t)
+{
+	struct fetch *fg = NULL, *bg = NULL;
+
+	for (struct fetch *q = t->active; q; q = q->next) {
+		if (!q->queued)
+			continue;
+		if (q->background)
+			bg = q;        /* the list is newest first: keep the oldest */
+		else
+			fg = q;
+	}
+	return fg ? fg : bg;
+}
+
 static void *fetcher_main(void *arg)
 {
 	struct mfs *m = arg;
 	struct fetch_table *t = m->fetches;
+	struct fetch **fxs = calloc(RA_MAX_MSGS, sizeof(*fxs));
 
+	if (!fxs)
+		return NULL;
 	pthread_mutex_lock(&t->lock);
 	for (;;) {
-		struct fetch *fx = NULL, *q;
+		struct fetch *fx;
+		size_t n = 1;
 
-		while (!t->stop) {
-			/* Oldest queued job first: the list is newest-first. */
-			for (q = t->active; q; q = q->next)
-				if (q->queued)
-					fx = q;
-			if (fx)
-				break;
+		while (!t->stop && !(fx = next_job(t)))
 			pthread_cond_wait(&t->cond, &t->lock);
-		}
 		if (t->stop)
 			break;
 		fx->queued = 0;
+		fxs[0] = fx;
+		/* Queued jobs of the same folder ride along, then the messages
+		 * after this one, as far as the window says. Kept in UID order. */
+		for (struct fetch *q = t->active; q && n < RA_MAX_MSGS; q = q->next) {
+			if (q->queued && q->folder == fx->folder && q->background == fx->background) {
+				q->queued = 0;
+				fxs[n++] = q;
+			}
+		}
+		if (fx->window > 1) {
+			struct batch_ctx b = {
+				.t = t, .m = m, .folder = fx->folder, .fxs = fxs, .n = n,
+				.max = fx->window < RA_MAX_MSGS ? fx->window : RA_MAX_MSGS,
+				.bytes = fx->listed_size,
+			};
+			/* (The store lock is taken under the table lock; the store
+			 * never calls back into fetch.c.) */
+			store_msg_list(m->store, fx->folder, fx->uid, b.max * 2, batch_add, &b);
+			n = b.n;
+		}
+		for (size_t i = 1; i < n; i++)     /* insertion sort by UID */
+			for (size_t j = i; j > 0 && fxs[j]->uid < fxs[j - 1]->uid; j--) {
+				struct fetch *tmp = fxs[j];
+				fxs[j] = fxs[j - 1];
+				fxs[j - 1] = tmp;
+			}
 		pthread_mutex_unlock(&t->lock);
 
-		int r = m->ops->fetch(m, fx);
+		int r = m->ops->fetch(m, fxs, n);
 		if (r < 0)
-			log_debug("download of message %lld/%u failed: %s", (long long)fx->folder,
-			          fx->uid, strerror(-r));
-		fetch_end(fx, r < 0 ? r : 0);
-		free(fx);   /* fetch_end took it out of the table */
+			log_debug("download of %zu message(s) from folder %lld failed: %s", n,
+			          (long long)fx->folder, strerror(-r));
+		for (size_t i = 0; i < n; i++) {
+			fetch_end(fxs[i], r < 0 ? r : -EIO);   /* those not ended yet failed */
+			free(fxs[i]);
+		}
 		pthread_mutex_lock(&t->lock);
 	}
 	pthread_mutex_unlock(&t->lock);
+	free(fxs);
 	return NULL;
+}
+
+int fetch_prefetch(struct mfs *m, int64_t folder, uint32_t after, unsigned max,
+                   uint32_t *last_r)
+{
+	struct fetch_table *t = m->fetches;
+	struct fetch *fxs_local[64];
+	struct batch_ctx b = {
+		.t = t, .m = m, .folder = folder, .fxs = fxs_local, .max = max < 64 ? max : 64,
+	};
+	int r;
+
+	if (!t)
+		return -EINVAL;
+	pthread_mutex_lock(&t->lock);
+	*last_r = after;
+	r = store_msg_list(m->store, folder, after, b.max * 4, batch_add, &b);
+	for (size_t i = 0; i < b.n; i++) {
+		b.fxs[i]->queued = 1;
+		b.fxs[i]->background = 1;
+		b.fxs[i]->window = RA_MAX_MSGS;
+	}
+	if (b.last_seen > *last_r)
+		*last_r = b.last_seen;
+	if (b.n)
+		pthread_cond_broadcast(&t->cond);
+	pthread_mutex_unlock(&t->lock);
+	return r < 0 ? r : (int)b.n;
+}
+
+int fetch_busy(struct mfs *m)
+{
+	struct fetch_table *t = m->fetches;
+	int n = 0;
+
+	pthread_mutex_lock(&t->lock);
+	for (struct fetch *q = t->active; q; q = q->next)
+		n++;
+	pthread_mutex_unlock(&t->lock);
+	return n;
+}
+
+uint64_t fetch_take_bytes(struct mfs *m)
+{
+	struct fetch_table *t = m->fetches;
+	uint64_t n;
+
+	pthread_mutex_lock(&t->lock);
+	n = t->fetched_bytes;
+	t->fetched_bytes = 0;
+	pthread_mutex_unlock(&t->lock);
+	return n;
 }
 
 int fetch_start(struct mfs *m, int nthreads)

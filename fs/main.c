@@ -189,6 +189,8 @@ int main(int argc, char **argv)
 		goto unmount;
 	}
 	m.ops->start(&m);
+	if (opt.prefetch && prefetch_start(&m) < 0)
+		log_warn("cannot start prefetching");
 	log_info("mounted %s on %s", opt.url, opt.mountpoint);
 
 	lc = fuse_loop_cfg_create();
@@ -199,6 +201,7 @@ int main(int argc, char **argv)
 
 unmount:
 	/* Stop the producers of work first, then what they feed. */
+	prefetch_stop(&m);
 	m.ops->stop(&m);
 	sync_stop(&m);
 	fetch_stop(&m);

@@ -80,8 +80,10 @@ struct mail_ops {
 	int (*list)(struct mfs *m);
 	/* Bring the messages of F up to date. */
 	int (*sync)(struct mfs *m, struct folder *f);
-	/* Download the body of fx (fetch.h) and feed it to fetch_data(). */
-	int (*fetch)(struct mfs *m, struct fetch *fx);
+	/* Download the bodies of FXS (N of them, one folder, ascending UIDs) in
+	 * one go, feeding each through fetch_begin/fetch_data/fetch_end
+	 * (fetch.h) as it arrives. */
+	int (*fetch)(struct mfs *m, struct fetch **fxs, size_t n);
 	/* Changes (SPEC §2 "Operations"). Each updates the server only; the
 	 * caller updates the cache and the kernel. */
 	/* Delete message UID of F: exactly that message, never another one. */
@@ -138,7 +140,12 @@ struct mfs {
 	struct notify_queue *notify;
 	struct sync_worker *sync;
 
+	struct prefetcher *prefetch;
+
 	pthread_mutex_t status_lock;
+	uint64_t cache_bytes;       /* bodies in the cache; protected by status_lock */
+	int cache_counted;          /* cache_bytes is known; protected by status_lock */
+	char prefetch_state[128];   /* protected by status_lock */
 	char last_error[256];       /* protected by status_lock */
 	time_t last_error_time;     /* protected by status_lock */
 	int online;                 /* protected by status_lock */
@@ -198,6 +205,15 @@ void sync_stop(struct mfs *m);
 /* Ask for a poll round now (e.g. after IDLE saw a change). */
 void sync_poll_now(struct mfs *m);
 
+/* The cache_size limit (SPEC §1): count what downloads added, and evict
+ * the least recently read bodies when over the limit (never for POP3, whose
+ * cache is the only copy). Returns the bytes of bodies in the cache. */
+uint64_t cache_usage(struct mfs *m);
+
+/* ---- prefetch.c ----------------------------------------------------------- */
+int prefetch_start(struct mfs *m);
+void prefetch_stop(struct mfs *m);
+
 /* ---- notify.c: kernel cache invalidation ----------------------------------- */
 
 /* Queue an invalidation; it is sent from a thread of its own, because
@@ -214,6 +230,7 @@ extern const struct fuse_lowlevel_ops fs_ops;
 /* Remember ERR as the last error shown in the status file. */
 void status_error(struct mfs *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void status_online(struct mfs *m, int online);
+void status_prefetch(struct mfs *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Render the status file into a malloc'd buffer. */
 int status_render(struct mfs *m, char **buf_r, size_t *len_r);
 

@@ -41,6 +41,17 @@ void status_error(struct mfs *m, const char *fmt, ...)
 	pthread_mutex_unlock(&m->status_lock);
 }
 
+void status_prefetch(struct mfs *m, const char *fmt, ...)
+{
+	va_list ap;
+
+	pthread_mutex_lock(&m->status_lock);
+	va_start(ap, fmt);
+	vsnprintf(m->prefetch_state, sizeof(m->prefetch_state), fmt, ap);
+	va_end(ap);
+	pthread_mutex_unlock(&m->status_lock);
+}
+
 void status_online(struct mfs *m, int online)
 {
 	pthread_mutex_lock(&m->status_lock);
@@ -113,7 +124,16 @@ int status_render(struct mfs *m, char **buf_r, size_t *len_r)
 	buf_printf(&buf, &len, "connection: %s\n", online ? "online" : "offline");
 	fmt_time(m->mount_time, when, sizeof(when));
 	buf_printf(&buf, &len, "mounted: %s\n", when);
-	buf_printf(&buf, &len, "cache: %s\n", m->opt->cache_dir);
+	pthread_mutex_lock(&m->status_lock);
+	if (m->cache_counted)
+		buf_printf(&buf, &len, "cache: %s, %llu MB of message bodies%s\n", m->opt->cache_dir,
+		           (unsigned long long)(m->cache_bytes >> 20),
+		           m->opt->proto == PROTO_POP3 ? " (never evicted: POP3)" : "");
+	else
+		buf_printf(&buf, &len, "cache: %s\n", m->opt->cache_dir);
+	if (m->opt->prefetch)
+		buf_printf(&buf, &len, "prefetch: %s\n", m->prefetch_state);
+	pthread_mutex_unlock(&m->status_lock);
 	if (m->ops->status)
 		m->ops->status(m, &buf, &len);
 	buf_printf(&buf, &len, "folders:\n");

@@ -7,7 +7,9 @@
  * backend may push a round earlier (IDLE).
  */
 #include "fs/mfs.h"
+#include "fs/fetch.h"
 #include "fs/log.h"
+#include "cache/body.h"
 #include "cache/store.h"
 
 #include <errno.h>
@@ -121,6 +123,33 @@ void sync_poll_now(struct mfs *m)
 	pthread_mutex_unlock(&w->lock);
 }
 
+uint64_t cache_usage(struct mfs *m)
+{
+	uint64_t added = fetch_take_bytes(m), limit = m->opt->cache_size, bytes;
+	int count;
+
+	pthread_mutex_lock(&m->status_lock);
+	m->cache_bytes += added;
+	bytes = m->cache_bytes;
+	count = !m->cache_counted;
+	pthread_mutex_unlock(&m->status_lock);
+	if (!count && (bytes <= limit || m->opt->proto == PROTO_POP3))
+		return bytes;
+	/* Count (first time), or evict down to 90% of the limit. */
+	int64_t now = body_evict(m->bodies, m->opt->proto == PROTO_POP3 ? UINT64_MAX : limit,
+	                         limit / 10 * 9);
+	if (now < 0)
+		return bytes;
+	pthread_mutex_lock(&m->status_lock);
+	m->cache_bytes = (uint64_t)now;
+	m->cache_counted = 1;
+	pthread_mutex_unlock(&m->status_lock);
+	if (!count)
+		log_info("cache over its %llu MB limit: evicted the least recently read bodies",
+		         (unsigned long long)(limit >> 20));
+	return (uint64_t)now;
+}
+
 /* Refresh the folder list, then every folder looked at since mounting. */
 static void poll_round(struct mfs *m)
 {
@@ -149,6 +178,7 @@ static void poll_round(struct mfs *m)
 			folder_sync(m, f);
 	}
 	free(ids);
+	cache_usage(m);
 }
 
 static void *sync_main(void *arg)
@@ -157,6 +187,7 @@ static void *sync_main(void *arg)
 	struct sync_worker *w = m->sync;
 	struct timespec next;
 
+	cache_usage(m);     /* counts the cache once, evicting if needed */
 	clock_gettime(CLOCK_MONOTONIC, &next);
 	next.tv_sec += m->opt->poll;
 	pthread_mutex_lock(&w->lock);

@@ -128,7 +128,7 @@ make_cert() {   # certificate for localhost/127.0.0.1, and a CA that signed it
 #
 # dovecot_start [gen_mailbox args... | @corpus [corpus.py args...]]: a private
 # server with the generated mailbox of user alice (or the SpamAssassin corpus;
-# SKIP when it cannot be downloaded). Sets IMAP_PORT, IMAPS_PORT, POP3_PORT,
+# SKIP when it cannot be downloaded), then FILL_CMD if set. Sets IMAP_PORT, IMAPS_PORT, POP3_PORT,
 # POP3S_PORT, DOVECOT_CONF, MAILDIR, HAVE_IPV6 (the IMAPS listener is also
 # on ::1 when the host has it).
 dovecot_start() {
@@ -151,6 +151,11 @@ dovecot_start() {
 		esac
 	elif [ $# -gt 0 ]; then
 		"$PY" "$GEN" --maildir "$MAILDIR" "$@" >/dev/null || { say "FAIL: gen_mailbox"; exit 1; }
+	fi
+	# FILL_CMD: more mail, written by a command (eval'd, MAILDIR set) after
+	# the above and before the chown (make bench adds folders this way).
+	if [ -n "${FILL_CMD:-}" ]; then
+		eval "$FILL_CMD" || { say "FAIL: FILL_CMD: $FILL_CMD"; exit 1; }
 	fi
 	IMAPS_ADDR=127.0.0.1; HAVE_IPV6=""
 	if grep -qs '^00000000000000000000000000000001 ' /proc/net/if_inet6; then

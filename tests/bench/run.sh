@@ -1,0 +1,365 @@
+#!/usr/bin/env bash
+# make bench: the SPEC §7 performance targets, each measured in the same run
+# as its reference, on a private Dovecot on loopback.
+#
+#   tests/bench/run.sh            (BENCH_RUNS=5 runs per row, median reported)
+#
+# The account: the SpamAssassin corpus (tests/corpus.py: INBOX, Ham/2,
+# Ham/Hard, Spam), "Bulk" with 20,000 small messages (gen_mailbox.py
+# small20k) and "Big" with one 25 MB message, all written straight into
+# Dovecot's Maildir. References: mbsync (isync, default settings) pulling the
+# account into a Maildir, the same commands over that Maildir, and a raw IMAP
+# client (rawfetch.py) sending one UID FETCH. mailfs and reference runs
+# alternate, so that server-side caches affect both alike.
+#
+# Prints the environment and one table; writes tests/bench/out/results.csv
+# (the table) and tests/bench/out/samples.csv (every measurement). Exits 0
+# whether or not the targets are met, non-zero when something broke (a mount
+# failed, a command failed, or the mount's grep -rl found other files than
+# the Maildir's).
+
+set -u
+export LC_ALL=C
+BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
+TOP=$(cd "$BENCH_DIR/../.." && pwd)
+
+# isync for mbsync, time for /usr/bin/time (mbsync's peak RSS).
+"$TOP/contrib/install-deps.sh" isync time || { echo "bench: cannot install isync, time" >&2; exit 1; }
+
+. "$TOP/tests/integration/lib.sh"
+TEST_NAME=bench
+RUNS=${BENCH_RUNS:-5}
+case $RUNS in ''|*[!0-9]*|0) echo "bench: BENCH_RUNS must be a positive number" >&2; exit 1;; esac
+WORD=${BENCH_WORD:-Linux}
+OUT="$BENCH_DIR/out"
+mkdir -p "$OUT"
+SAMPLES="$OUT/samples.csv"
+RESULTS="$OUT/results.csv"
+BENCH_T0=$EPOCHREALTIME
+
+# Something broke: the numbers would mean nothing. The EXIT trap cleans up
+# (and keeps $T, as FAILS > 0).
+broken() {
+	say "BENCH BROKEN: $*"
+	FAILS=$((FAILS + 1))
+	local l
+	for l in "$T"/mailfs-*.log; do
+		[ -s "$l" ] && { say "--- $l (last lines)"; tail -n 15 "$l"; }
+	done
+	exit 1
+}
+note() { printf '[%6.1fs] %s\n' "$(elapsed_since "$BENCH_T0")" "$*" >&2; }
+elapsed_since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.6f", b - a }'; }
+
+# tm VAR CMD...: run CMD, put its wall time in seconds in VAR; CMD's status.
+tm() {
+	local __var=$1 __t0 __rc; shift
+	__t0=$EPOCHREALTIME
+	"$@"
+	__rc=$?
+	printf -v "$__var" '%s' "$(elapsed_since "$__t0")"
+	return $__rc
+}
+
+# sample ROW SIDE RUN VALUE: one measurement (SIDE is mailfs or ref).
+sample() { printf '%s,%s,%s,%s\n' "$1" "$2" "$3" "$4" >> "$SAMPLES"; }
+median() {      # median ROW SIDE
+	awk -F, -v r="$1" -v s="$2" '$1 == r && $2 == s { print $4 }' "$SAMPLES" | sort -g |
+		awk '{ v[NR] = $1 } END { if (NR == 0) exit 1
+			if (NR % 2) printf "%.6f", v[(NR + 1) / 2]
+			else printf "%.6f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+setup
+printf 'row,side,run,value\n' > "$SAMPLES"
+
+# --- the account ---------------------------------------------------------------
+bench_fill() {
+	"$PY" "$GEN" --maildir "$MAILDIR" --profile small20k --count 20000 >/dev/null &&
+	"$PY" "$BENCH_DIR/bigmsg.py" --folder "$MAILDIR/Big" >/dev/null
+}
+FILL_CMD=bench_fill
+note "filling the Maildir (corpus, Bulk, Big) and starting Dovecot"
+tm fill_secs dovecot_start @corpus   # exits (or SKIPs) by itself when it fails
+unset FILL_CMD
+
+URL="imaps://$USER_NAME@localhost:$IMAPS_PORT"
+CA="$T/dovecot/ca.pem"
+MNT="$T/mnt"
+printf '%s\n' "$PASSWORD" > "$T/pw"; chmod 600 "$T/pw"
+FOLDERS=(INBOX Ham/2 Ham/Hard Spam Bulk Big)
+
+# Messages and bytes per folder, as written on the server.
+folder_stats() {
+	find "$MAILDIR" -type f -path '*/cur/*' -printf '%h\t%s\n' |
+		awk -F'\t' -v root="$MAILDIR" '{
+			f = substr($1, length(root) + 2); sub(/\/?cur$/, "", f)
+			if (f == "") f = "INBOX"
+			n[f]++; b[f] += $2 }
+		END { for (f in n) printf "%s\t%d\t%d\n", f, n[f], b[f] }' | sort
+}
+folder_stats > "$T/folders.tsv"
+TOTAL_MSGS=$(awk -F'\t' '{ s += $2 } END { print s + 0 }' "$T/folders.tsv")
+count_of() { awk -F'\t' -v f="$1" '$1 == f { print $2 }' "$T/folders.tsv"; }
+[ "$(count_of Bulk)" = 20000 ] || broken "Bulk has $(count_of Bulk) messages, not 20000"
+[ "$(count_of Big)" = 1 ] || broken "Big has $(count_of Big) messages, not 1"
+
+# --- mailfs ----------------------------------------------------------------------
+PEAK_KB=0
+BENCH_CACHE=""
+bench_mount() {     # bench_mount [CACHE_DIR]: a fresh cache unless given
+	mount_mailfs "$MNT" "$URL" -o "cafile=$CA${1:+,cache_dir=$1}" || broken "mailfs did not mount"
+	BENCH_CACHE=${1:-$MAILFS_CACHE}
+}
+# Reads the daemon's peak RSS (VmHWM) right before unmounting it.
+bench_umount() {    # bench_umount [keep]: also deletes the cache unless "keep"
+	local hwm
+	hwm=$(awk '/^VmHWM:/ { print $2 }' "/proc/$MAILFS_PID/status" 2>/dev/null)
+	[ -n "$hwm" ] || broken "mailfs (pid $MAILFS_PID) is gone before its unmount"
+	sample 8 mailfs "pid$MAILFS_PID" "$hwm"
+	[ "$hwm" -gt "$PEAK_KB" ] && PEAK_KB=$hwm
+	unmount_mailfs "$MNT" || broken "unmount failed"
+	[ "${1:-}" = keep ] || rm -rf "$BENCH_CACHE"
+}
+
+# --- mbsync (isync) with its default settings ----------------------------------
+MBDIR="$T/mbsync"
+MB="$MBDIR/Mail"            # the Maildir it pulls into
+MBHOME="$MBDIR/home"        # its HOME: default SyncState is ~/.mbsync/
+MBCONF="$MBDIR/mbsyncrc"
+MB_PEAK_KB=0
+mkdir -p "$MBHOME"
+# isync 1.4 (Debian 12) spells TLSType "SSLType"; 1.5 accepts both.
+mb_ver=$(mbsync --version 2>/dev/null | awk '{ print $2 }')
+case $mb_ver in 1.[0-4].*) tlskw=SSLType;; *) tlskw=TLSType;; esac
+cat > "$MBCONF" <<CONF
+IMAPAccount bench
+Host localhost
+Port $IMAPS_PORT
+User $USER_NAME
+PassCmd "cat $T/pw"
+$tlskw IMAPS
+CertificateFile $CA
+
+IMAPStore far
+Account bench
+
+MaildirStore near
+Path $MB/
+Inbox $MB/INBOX
+SubFolders Verbatim
+
+Channel bench
+Far :far:
+Near :near:
+Patterns *
+Create Near
+CONF
+mbsync_empty() { rm -rf "$MB" "$MBHOME/.mbsync"; mkdir -p "$MB"; }
+mbsync_run() {      # mbsync_run VAR: time one `mbsync -a` into VAR
+	local rss
+	tm "$1" env HOME="$MBHOME" /usr/bin/time -f %M -o "$MBDIR/rss" \
+		mbsync -q -c "$MBCONF" -a >"$MBDIR/log" 2>&1 ||
+		{ cat "$MBDIR/log"; broken "mbsync failed"; }
+	rss=$(tail -n 1 "$MBDIR/rss")
+	[ "$rss" -gt "$MB_PEAK_KB" ] && MB_PEAK_KB=$rss
+}
+maildir_msgs() { find "$MB" -type f \( -path '*/cur/*' -o -path '*/new/*' \) | wc -l; }
+
+# --- warm the server up -----------------------------------------------------------
+# Dovecot assigns UIDs and builds its indexes on first access; one untimed
+# pass over every message makes the first timed run of both sides alike.
+rawfetch() {
+	"$PY" "$BENCH_DIR/rawfetch.py" --host 127.0.0.1 --port "$IMAPS_PORT" --user "$USER_NAME" \
+		--password-file "$T/pw" --cafile "$CA" "$@"
+}
+note "warming the server up (one untimed FETCH of every message)"
+tm warm_secs rawfetch --items "(UID FLAGS RFC822.SIZE INTERNALDATE ENVELOPE BODY.PEEK[])" \
+	"${FOLDERS[@]}" > "$T/warmup.txt" || broken "rawfetch warm-up failed"
+n=$(awk '{ s += $4 } END { print s + 0 }' "$T/warmup.txt")
+[ "$n" = "$TOTAL_MSGS" ] || broken "warm-up fetched $n messages, the server has $TOTAL_MSGS"
+
+# --- environment -------------------------------------------------------------------
+git_rev=$(git -C "$TOP" rev-parse --short HEAD 2>/dev/null || echo "?")
+git -C "$TOP" diff --quiet HEAD -- fs net cache 2>/dev/null || git_rev="$git_rev+uncommitted"
+{
+	say "== mailfs benchmark (SPEC §7)"
+	say "kernel:  $(uname -srm)"
+	say "CPUs:    $(nproc) x $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
+	say "memory:  $(awk '/^MemTotal/ { printf "%.1f GB", $2 / 1048576 }' /proc/meminfo)"
+	say "mailfs:  $("$MAILFS" --version 2>&1 | head -n 1) ($git_rev)"
+	say "server:  Dovecot $(dovecot --version | awk '{ print $1 }') on 127.0.0.1, IMAPS (TLS)"
+	say "mbsync:  isync $mb_ver, default settings ($tlskw IMAPS, Patterns *, Create Near)"
+	say "runs:    $RUNS per row, median; grep word: $WORD"
+	say "fill:    $(printf '%.1f' "$fill_secs") s (Maildir written directly, Dovecot started);" \
+		"warm-up FETCH of everything: $(printf '%.1f' "$warm_secs") s"
+	printf '%-10s %9s %14s\n' folder messages bytes
+	awk -F'\t' '{ printf "%-10s %9d %14d\n", $1, $2, $3; n += $2; b += $3 }
+		END { printf "%-10s %9d %14d\n", "total", n, b }' "$T/folders.tsv"
+	say ""
+} | tee "$OUT/environment.txt"
+
+# --- rows 1 and 2: grep -r, empty cache vs mbsync; warm vs grep of the Maildir ------
+note "row 1: grep -r $WORD over an empty-cache mount vs mbsync into an empty Maildir"
+for r in $(seq 1 "$RUNS"); do
+	bench_mount
+	tm t grep -r "$WORD" "$MNT" > "$T/grep-mailfs.out"
+	rc=$?; [ $rc -le 1 ] || broken "grep -r over the mount failed (status $rc)"
+	sample 1 mailfs "$r" "$t"; note "  run $r mailfs $t s"
+	[ "$r" -lt "$RUNS" ] && bench_umount
+	mbsync_empty
+	mbsync_run t
+	sample 1 ref "$r" "$t"; note "  run $r mbsync $t s"
+	n=$(maildir_msgs)
+	[ "$n" = "$TOTAL_MSGS" ] || broken "mbsync pulled $n messages, the server has $TOTAL_MSGS"
+done
+WARM_CACHE=$BENCH_CACHE
+
+# Sanity: the mount holds every message and grep finds the same files in it
+# as in mbsync's Maildir and in the server's own Maildir.
+n=$(find "$MNT" -type f -name '*.eml' | wc -l)
+[ "$n" = "$TOTAL_MSGS" ] || broken "the mount shows $n messages, the server has $TOTAL_MSGS"
+n_mount=$(grep -rl "$WORD" "$MNT" | grep -vc '/\.mailfs-status$')
+n_mb=$(grep -rl "$WORD" "$MB" | grep -c '/\(cur\|new\)/[^/]*$')
+n_srv=$(grep -rl "$WORD" "$MAILDIR" | grep -c '/cur/[^/]*$')
+note "grep -rl $WORD: mount $n_mount, mbsync Maildir $n_mb, server Maildir $n_srv files"
+[ "$n_mount" -gt 0 ] || broken "grep -rl $WORD finds nothing: the benchmark measures nothing"
+[ "$n_mount" = "$n_mb" ] && [ "$n_mount" = "$n_srv" ] ||
+	broken "grep -rl $WORD: mount $n_mount files, mbsync Maildir $n_mb, server Maildir $n_srv"
+
+note "row 2: grep -r $WORD, warm mount vs mbsync's Maildir"
+grep -r "$WORD" "$MB" > "$T/grep-ref.out"                  # warm the reference too
+for r in $(seq 1 "$RUNS"); do
+	tm t grep -r "$WORD" "$MNT" > "$T/grep-mailfs.out"
+	rc=$?; [ $rc -le 1 ] || broken "grep -r over the mount failed (status $rc)"
+	sample 2 mailfs "$r" "$t"
+	tm t grep -r "$WORD" "$MB" > "$T/grep-ref.out"
+	sample 2 ref "$r" "$t"
+done
+bench_umount keep
+
+# --- row 5: remount on the warm cache, first ls of INBOX vs mbsync, nothing to do --
+note "row 5: remount on the warm cache, first ls of INBOX vs mbsync with nothing to do"
+for r in $(seq 1 "$RUNS"); do
+	bench_mount "$WARM_CACHE"
+	tm t ls "$MNT/INBOX" > "$T/ls.out" || broken "ls of INBOX failed"
+	sample 5 mailfs "$r" "$t"
+	n=$(wc -l < "$T/ls.out")
+	[ "$n" = "$(count_of INBOX)" ] || broken "ls INBOX after a remount: $n files, not $(count_of INBOX)"
+	bench_umount keep
+	mbsync_run t
+	sample 5 ref "$r" "$t"
+done
+n=$(maildir_msgs)
+[ "$n" = "$TOTAL_MSGS" ] || broken "after mbsync with nothing to do the Maildir holds $n messages"
+rm -rf "$WARM_CACHE"
+
+# --- rows 3 and 4: ls -l of Bulk, empty cache vs raw UID FETCH; warm vs Maildir ------
+note "rows 3 and 4: ls -l of Bulk (20,000 messages)"
+ls -l "$MB/Bulk/cur" > /dev/null
+for r in $(seq 1 "$RUNS"); do
+	bench_mount
+	tm t ls -l "$MNT/Bulk" > /dev/null || broken "ls -l of Bulk failed"
+	sample 3 mailfs "$r" "$t"
+	tm t ls -l "$MNT/Bulk" > "$T/ls.out" || broken "ls -l of Bulk failed"
+	sample 4 mailfs "$r" "$t"
+	n=$(grep -c '\.eml$' "$T/ls.out")
+	[ "$n" = 20000 ] || broken "ls -l Bulk shows $n messages"
+	bench_umount
+	rawfetch Bulk > "$T/raw.txt" || broken "rawfetch failed"
+	read -r _ t _ n < "$T/raw.txt"
+	[ "$n" = 20000 ] || broken "the raw UID FETCH of Bulk returned $n FETCH responses"
+	sample 3 ref "$r" "$t"
+	tm t ls -l "$MB/Bulk/cur" > /dev/null
+	sample 4 ref "$r" "$t"
+done
+
+# --- rows 6 and 7: the 25 MB message ------------------------------------------------
+note "rows 6 and 7: first byte of the 25 MB message; ls of INBOX during its download"
+big_file() {
+	local f=("$MNT"/Big/*.eml)
+	[ ${#f[@]} = 1 ] && [ -f "${f[0]}" ] || broken "Big does not show one message"
+	echo "${f[0]}"
+}
+overlap=0
+for r in $(seq 1 "$RUNS"); do
+	bench_mount
+	big=$(big_file)
+	ms=$("$PY" "$BENCH_DIR/firstbyte.py" "$big") || broken "reading the 25 MB message failed"
+	sample 6 mailfs "$r" "$ms"
+	bench_umount
+
+	bench_mount
+	big=$(big_file)
+	cat "$big" > /dev/null &
+	catpid=$!
+	sleep 0.02
+	tm t ls "$MNT/INBOX" > "$T/ls.out" || broken "ls of INBOX during the download failed"
+	kill -0 "$catpid" 2>/dev/null && overlap=$((overlap + 1))
+	sample 7 mailfs "$r" "$t"
+	wait "$catpid" || broken "cat of the 25 MB message failed"
+	bench_umount
+
+	bench_mount
+	big=$(big_file)                        # the same steps, without the download
+	tm t ls "$MNT/INBOX" > "$T/ls.out" || broken "ls of INBOX failed"
+	sample 7 ref "$r" "$t"
+	bench_umount
+done
+note "row 7: the download was still running when ls finished in $overlap of $RUNS runs"
+
+# --- the table -----------------------------------------------------------------------
+for l in "$T"/mailfs-*.log; do cp "$l" "$OUT/"; done 2>/dev/null
+total=$(elapsed_since "$BENCH_T0")
+sample 8 ref max "$MB_PEAK_KB"
+
+row() {     # row N LABEL UNIT MAILFS REF TARGET-TEXT
+	local n=$1 label=$2 unit=$3 m=$4 ref=$5 target=$6
+	awk -v n="$n" -v label="$label" -v unit="$unit" -v m="$m" -v r="$ref" -v target="$target" \
+		-v csv="$RESULTS" 'BEGIN {
+		ratio = (r == "-" || r + 0 == 0) ? "-" : sprintf("%.2f", m / r)
+		if (n == 1)      ok = m <= r
+		else if (n == 2) ok = m <= 1.5 * r
+		else if (n == 3) ok = m <= 2 * r + 0.2
+		else if (n == 4) ok = m <= 2 * r
+		else if (n == 5) ok = m <= r
+		else if (n == 6) ok = m <= 100
+		else if (n == 7) ok = m <= 2 * r
+		else if (n == 8) ok = m <= 4 * r && m <= 64
+		met = ok ? "yes" : "NO"
+		if (n == 1) met = met (m <= 0.5 * r ? " (stretch: yes)" : " (stretch: no)")
+		fmt = (unit == "s") ? "%.3f" : "%.1f"
+		ms = sprintf(fmt, m); rs = (r == "-") ? "-" : sprintf(fmt, r)
+		printf "%-56s %10s %10s %6s  %-22s %s\n", n " " label, ms " " unit, \
+			(rs == "-" ? "-" : rs " " unit), ratio == "-" ? "-" : ratio "x", target, met
+		printf "%s,%s,%s,%s,%s,%s\n", n " " label " [" unit "]", ms, rs, ratio, target, met >> csv
+	}'
+}
+{
+	say "== results: median of $RUNS runs (row 8: maximum); mailfs and reference in the same run"
+	printf '%-56s %10s %10s %6s  %-22s %s\n' row mailfs reference ratio target met
+	printf 'row,mailfs,reference,ratio,target,met\n' > "$RESULTS"
+	row 1 "grep -r, whole mount, empty cache | mbsync pull" s \
+		"$(median 1 mailfs)" "$(median 1 ref)" "<= 1.0x (stretch 0.5x)"
+	row 2 "grep -r, whole mount, warm | grep -r Maildir" s \
+		"$(median 2 mailfs)" "$(median 2 ref)" "<= 1.5x"
+	row 3 "first ls -l Bulk (20k), empty cache | raw UID FETCH" s \
+		"$(median 3 mailfs)" "$(median 3 ref)" "<= 2x + 0.2 s"
+	row 4 "ls -l Bulk (20k), warm | ls -l Maildir" s \
+		"$(median 4 mailfs)" "$(median 4 ref)" "<= 2x"
+	row 5 "remount warm cache, first ls INBOX | mbsync no-op" s \
+		"$(median 5 mailfs)" "$(median 5 ref)" "<= 1.0x"
+	row 6 "first byte of the 25 MB message, empty cache" ms \
+		"$(median 6 mailfs)" - "<= 100 ms"
+	row 7 "ls INBOX while 25 MB downloads | same ls alone" s \
+		"$(median 7 mailfs)" "$(median 7 ref)" "<= 2x"
+	row 8 "peak RSS of the daemon | mbsync peak RSS" MB \
+		"$(awk -v k="$PEAK_KB" 'BEGIN { printf "%.3f", k / 1024 }')" \
+		"$(awk -v k="$MB_PEAK_KB" 'BEGIN { printf "%.3f", k / 1024 }')" "<= 4x and <= 64 MB"
+	say ""
+	say "total bench time: $(printf '%.0f' "$total") s; CSV: $RESULTS; samples: $SAMPLES"
+} | tee "$OUT/table.txt"
+
+cleanup
+trap - EXIT
+exit 0

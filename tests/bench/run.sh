@@ -12,8 +12,11 @@
 # client (rawfetch.py) sending one UID FETCH. mailfs and reference runs
 # alternate, so that server-side caches affect both alike.
 #
-# Prints the environment and one table; writes tests/bench/out/results.csv
-# (the table) and tests/bench/out/samples.csv (every measurement). Exits 0
+# Prints the environment and one table; writes into tests/bench/out/
+# results.csv (the table), samples.csv (every measurement; row 8: each
+# daemon's VmHWM in kB), environment.txt, table.txt, mbsyncrc and logs/
+# (the mailfs logs). BENCH_RUNS (default 5) runs per row; BENCH_WORD (default
+# Linux) is the word grep looks for. Exits 0
 # whether or not the targets are met, non-zero when something broke (a mount
 # failed, a command failed, or the mount's grep -rl found other files than
 # the Maildir's).
@@ -32,7 +35,8 @@ RUNS=${BENCH_RUNS:-5}
 case $RUNS in ''|*[!0-9]*|0) echo "bench: BENCH_RUNS must be a positive number" >&2; exit 1;; esac
 WORD=${BENCH_WORD:-Linux}
 OUT="$BENCH_DIR/out"
-mkdir -p "$OUT"
+rm -rf "$OUT/logs"
+mkdir -p "$OUT/logs"
 SAMPLES="$OUT/samples.csv"
 RESULTS="$OUT/results.csv"
 BENCH_T0=$EPOCHREALTIME
@@ -121,6 +125,9 @@ bench_umount() {    # bench_umount [keep]: also deletes the cache unless "keep"
 	unmount_mailfs "$MNT" || broken "unmount failed"
 	[ "${1:-}" = keep ] || rm -rf "$BENCH_CACHE"
 }
+# Before a timed run that writes a lot: earlier runs' deleted and dirty files
+# are written back first, not during the run.
+settle() { sync; }
 
 # --- mbsync (isync) with its default settings ----------------------------------
 MBDIR="$T/mbsync"
@@ -202,12 +209,14 @@ git -C "$TOP" diff --quiet HEAD -- fs net cache 2>/dev/null || git_rev="$git_rev
 # --- rows 1 and 2: grep -r, empty cache vs mbsync; warm vs grep of the Maildir ------
 note "row 1: grep -r $WORD over an empty-cache mount vs mbsync into an empty Maildir"
 for r in $(seq 1 "$RUNS"); do
+	settle
 	bench_mount
 	tm t grep -r "$WORD" "$MNT" > "$T/grep-mailfs.out"
 	rc=$?; [ $rc -le 1 ] || broken "grep -r over the mount failed (status $rc)"
 	sample 1 mailfs "$r" "$t"; note "  run $r mailfs $t s"
 	[ "$r" -lt "$RUNS" ] && bench_umount
 	mbsync_empty
+	settle
 	mbsync_run t
 	sample 1 ref "$r" "$t"; note "  run $r mbsync $t s"
 	n=$(maildir_msgs)
@@ -258,6 +267,7 @@ rm -rf "$WARM_CACHE"
 note "rows 3 and 4: ls -l of Bulk (20,000 messages)"
 ls -l "$MB/Bulk/cur" > /dev/null
 for r in $(seq 1 "$RUNS"); do
+	settle
 	bench_mount
 	tm t ls -l "$MNT/Bulk" > /dev/null || broken "ls -l of Bulk failed"
 	sample 3 mailfs "$r" "$t"
@@ -275,41 +285,48 @@ for r in $(seq 1 "$RUNS"); do
 done
 
 # --- rows 6 and 7: the 25 MB message ------------------------------------------------
-note "rows 6 and 7: first byte of the 25 MB message; ls of INBOX during its download"
+# Row 7 lists a folder other than INBOX: mailfs syncs INBOX by itself right
+# after mounting (IDLE), so its first ls would not ask the server.
+LS_DIR=Ham/2
+note "rows 6 and 7: first byte of the 25 MB message; ls of $LS_DIR during its download"
 big_file() {
 	local f=("$MNT"/Big/*.eml)
-	[ ${#f[@]} = 1 ] && [ -f "${f[0]}" ] || broken "Big does not show one message"
-	echo "${f[0]}"
+	[ ${#f[@]} = 1 ] && [ -f "${f[0]}" ] && echo "${f[0]}"
 }
 overlap=0
 for r in $(seq 1 "$RUNS"); do
 	bench_mount
-	big=$(big_file)
+	big=$(big_file) || broken "Big does not show one message"
 	ms=$("$PY" "$BENCH_DIR/firstbyte.py" "$big") || broken "reading the 25 MB message failed"
 	sample 6 mailfs "$r" "$ms"
 	bench_umount
 
 	bench_mount
-	big=$(big_file)
+	big=$(big_file) || broken "Big does not show one message"
 	cat "$big" > /dev/null &
 	catpid=$!
 	sleep 0.02
-	tm t ls "$MNT/INBOX" > "$T/ls.out" || broken "ls of INBOX during the download failed"
+	tm t ls "$MNT/$LS_DIR" > "$T/ls.out" || broken "ls of $LS_DIR during the download failed"
 	kill -0 "$catpid" 2>/dev/null && overlap=$((overlap + 1))
 	sample 7 mailfs "$r" "$t"
+	n=$(wc -l < "$T/ls.out")
+	[ "$n" = "$(count_of "$LS_DIR")" ] || broken "ls $LS_DIR: $n files, not $(count_of "$LS_DIR")"
 	wait "$catpid" || broken "cat of the 25 MB message failed"
 	bench_umount
 
 	bench_mount
-	big=$(big_file)                        # the same steps, without the download
-	tm t ls "$MNT/INBOX" > "$T/ls.out" || broken "ls of INBOX failed"
+	big=$(big_file) || broken "Big does not show one message"  # the same steps, without the download
+	tm t ls "$MNT/$LS_DIR" > "$T/ls.out" || broken "ls of $LS_DIR failed"
 	sample 7 ref "$r" "$t"
+	n=$(wc -l < "$T/ls.out")
+	[ "$n" = "$(count_of "$LS_DIR")" ] || broken "ls $LS_DIR: $n files, not $(count_of "$LS_DIR")"
 	bench_umount
 done
 note "row 7: the download was still running when ls finished in $overlap of $RUNS runs"
 
 # --- the table -----------------------------------------------------------------------
-for l in "$T"/mailfs-*.log; do cp "$l" "$OUT/"; done 2>/dev/null
+cp "$T"/mailfs-*.log "$OUT/logs/" 2>/dev/null
+cp "$MBCONF" "$OUT/mbsyncrc"
 total=$(elapsed_since "$BENCH_T0")
 sample 8 ref max "$MB_PEAK_KB"
 
@@ -351,7 +368,7 @@ row() {     # row N LABEL UNIT MAILFS REF TARGET-TEXT
 		"$(median 5 mailfs)" "$(median 5 ref)" "<= 1.0x"
 	row 6 "first byte of the 25 MB message, empty cache" ms \
 		"$(median 6 mailfs)" - "<= 100 ms"
-	row 7 "ls INBOX while 25 MB downloads | same ls alone" s \
+	row 7 "ls $LS_DIR while 25 MB downloads | same ls alone" s \
 		"$(median 7 mailfs)" "$(median 7 ref)" "<= 2x"
 	row 8 "peak RSS of the daemon | mbsync peak RSS" MB \
 		"$(awk -v k="$PEAK_KB" 'BEGIN { printf "%.3f", k / 1024 }')" \

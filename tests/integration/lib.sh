@@ -128,9 +128,9 @@ make_cert() {   # certificate for localhost/127.0.0.1, and a CA that signed it
 #
 # dovecot_start [gen_mailbox args... | @corpus [corpus.py args...]]: a private
 # server with the generated mailbox of user alice (or the SpamAssassin corpus;
-# SKIP when it cannot be downloaded), then FILL_CMD if set. Sets IMAP_PORT, IMAPS_PORT, POP3_PORT,
-# POP3S_PORT, DOVECOT_CONF, MAILDIR, HAVE_IPV6 (the IMAPS listener is also
-# on ::1 when the host has it).
+# SKIP when it cannot be downloaded), then FILL_CMD if set. Sets IMAP_PORT,
+# IMAPS_PORT, POP3_PORT, POP3S_PORT, DOVECOT_CONF, MAILDIR, HAVE_IPV6 (the
+# IMAPS listener is also on ::1 when the host has it).
 dovecot_start() {
 	local d="$T/dovecot" uid gid
 	mkdir -p "$d/run" "$d/state" "$d/home"

@@ -5,6 +5,7 @@
 #   make demo / demo-stop     mount / unmount a demo account on a private Dovecot
 #   make bench                the SPEC §7 benchmark (not part of check)
 #   make SANITIZE=address,undefined check
+#   make fuzz FUZZ_TIME=60    run each libFuzzer target (clang) for 60 s
 #   make WERROR=              do not turn warnings into errors
 #   make install PREFIX=/usr/local DESTDIR=
 
@@ -43,7 +44,7 @@ SRC       := $(NET_SRC) $(CACHE_SRC) $(FS_SRC)
 OBJ       := $(SRC:%.c=$(BUILD)/%.o)
 
 .SECONDEXPANSION:
-.PHONY: all mailfs check unit integration deps demo demo-stop bench fuzz install clean
+.PHONY: all mailfs check unit integration deps demo demo-stop bench fuzz fuzz-smoke install clean
 all: mailfs
 
 $(BUILD)/%.o: %.c
@@ -92,6 +93,11 @@ integration: mailfs
 check: deps
 	$(MAKE) --no-print-directory mailfs
 	$(MAKE) --no-print-directory unit
+	@if $(FUZZ_PROBE); then \
+		$(MAKE) --no-print-directory fuzz-smoke || exit 1; \
+	else \
+		echo "SKIP: fuzzing: clang with libFuzzer not available"; \
+	fi
 	$(MAKE) --no-print-directory integration
 
 deps:
@@ -108,6 +114,67 @@ bench: deps
 	$(MAKE) --no-print-directory mailfs
 	@tests/bench/run.sh
 
+# --- fuzzing (clang libFuzzer) ----------------------------------------------
+# Each target tests/fuzz/fuzz_<name>.c is linked with the modules it needs,
+# compiled again with the fuzzer's instrumentation and the sanitizers into
+# build/fuzz/obj/ (never the objects of another configuration). `make fuzz`
+# runs every target for FUZZ_TIME seconds on a copy of its seed corpus in
+# build/fuzz/work/<name>, so tests/fuzz/corpus/ stays as committed; a crash
+# leaves its input in build/fuzz/artifacts/<name>/ and fails the run.
+FUZZ_CC    ?= clang
+FUZZ_TIME  ?= 60
+FUZZ_FLAGS := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -g -O1
+FUZZ_RUN_FLAGS := -max_len=65536 -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
+FUZZ_TARGETS := wire pop3_wire
+# fuzzdeps_<name>: the modules linked in (fuzz_fetch #includes net/imap.c)
+fuzzdeps_wire      := net/wire
+fuzzdeps_fetch     := net/wire net/conn net/tls net/mime
+fuzzdeps_pop3_wire := net/pop3_wire
+fuzzdeps_mutf7     := net/mutf7
+fuzzdeps_rfc2047   := net/mime
+fuzzdeps_layout    := fs/layout
+fuzzlibs_fetch      = $(shell pkg-config --libs openssl) -lpthread
+FUZZ_BINS := $(FUZZ_TARGETS:%=build/fuzz/fuzz_%)
+FUZZ_OBJS := $(sort $(foreach t,$(FUZZ_TARGETS),$(fuzzdeps_$(t):%=build/fuzz/obj/%.o)))
+FUZZ_CFLAGS = $(WARN) $(WERROR) $(FUZZ_FLAGS) -I. -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 \
+              $(shell pkg-config --cflags openssl) -MMD -MP
+# Whether FUZZ_CC can link a fuzzer at all (clang and its libFuzzer runtime).
+FUZZ_PROBE = mkdir -p build/fuzz && \
+	printf 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n);\nint LLVMFuzzerTestOneInput(const char *d, unsigned long n) { return d && n ? 0 : 0; }\n' | \
+	$(FUZZ_CC) $(FUZZ_FLAGS) -x c -o build/fuzz/probe - >/dev/null 2>&1
+
+build/fuzz/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -c -o $@ $<
+
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $$(addprefix build/fuzz/obj/,$$(addsuffix .o,$$(fuzzdeps_$$*)))
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(filter %.o,$^) $(fuzzlibs_$*)
+
+# The objects are shared between targets; keep them between runs.
+.SECONDARY: $(FUZZ_OBJS)
+
+fuzz: $(FUZZ_BINS)
+	@fail=0; for t in $(FUZZ_TARGETS); do \
+		work=build/fuzz/work/$$t; art=build/fuzz/artifacts/$$t; \
+		rm -rf $$work; mkdir -p $$work $$art; \
+		cp tests/fuzz/corpus/$$t/* $$work/ 2>/dev/null || true; \
+		echo "== fuzz_$$t: $(FUZZ_TIME) s"; \
+		if build/fuzz/fuzz_$$t $(FUZZ_RUN_FLAGS) -max_total_time=$(FUZZ_TIME) \
+			-artifact_prefix=$$art/ $$work >build/fuzz/fuzz_$$t.log 2>&1; then \
+			sed -n 's/^stat::\(number_of_executed_units\|average_exec_per_sec\|peak_rss_mb\): *\(.*\)/   \1 \2/p' \
+				build/fuzz/fuzz_$$t.log; \
+		else \
+			fail=1; tail -n 60 build/fuzz/fuzz_$$t.log; \
+			echo "fuzz_$$t FAILED: input in $$art/, log in build/fuzz/fuzz_$$t.log"; \
+		fi; \
+	done; \
+	if [ $$fail -ne 0 ]; then echo "fuzzing FAILED"; exit 1; fi; \
+	echo "fuzzing passed"
+
+fuzz-smoke:
+	$(MAKE) --no-print-directory fuzz FUZZ_TIME=10
+
 install: mailfs
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 0755 $(BUILD)/mailfs $(DESTDIR)$(PREFIX)/bin/mailfs
@@ -116,4 +183,4 @@ install: mailfs
 clean:
 	rm -rf build mailfs
 
--include $(OBJ:.o=.d) $(UNIT_BINS:=.d)
+-include $(OBJ:.o=.d) $(UNIT_BINS:=.d) $(FUZZ_BINS:=.d) $(FUZZ_OBJS:.o=.d)

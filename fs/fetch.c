@@ -25,6 +25,8 @@
 #define RA_MAX_MSGS 1024            /* messages in one batch */
 #define RA_MAX_BYTES (32u << 20)    /* bytes in one batch */
 #define RA_FOLDERS 8                /* folders whose reading pattern is followed */
+#define MEM_FALLBACK (32u << 20)    /* largest body served from memory when the
+                                       cache directory is full */
 
 struct pending {
 	struct pending *next;
@@ -51,6 +53,7 @@ struct fetch {
 	int error;
 	struct pending *pending;
 	int write_err;              /* first error writing the cache file */
+	char *mem;                  /* the body, when the cache could not take it */
 };
 
 /* How a folder is being read: forward in UID order makes the window grow. */
@@ -142,6 +145,16 @@ static int read_cached(struct mfs *m, fuse_req_t req, int64_t folder, uint32_t u
 	return 1;
 }
 
+static void reply_from_mem(fuse_req_t req, const char *mem, uint64_t total, off_t off,
+                           size_t size)
+{
+	if ((uint64_t)off >= total)
+		fuse_reply_buf(req, NULL, 0);
+	else
+		fuse_reply_buf(req, mem + off, (uint64_t)off + size > total
+		                               ? (size_t)(total - (uint64_t)off) : size);
+}
+
 /* Answer the pending reads that can be answered; table lock held. With
  * FINAL, answer all of them (EOF or error). */
 static void serve_pending(struct fetch *fx, int final)
@@ -155,9 +168,14 @@ static void serve_pending(struct fetch *fx, int final)
 		if (fx->total != UINT64_MAX && end > fx->total)
 			end = fx->total;
 		if (fx->error && (final || (uint64_t)p->off < fx->total)) {
-			fuse_reply_err(p->req, fx->error < 0 ? -fx->error : EIO);
+			/* The reader learns "I/O error", whatever broke on the way
+			 * (the log says what). */
+			fuse_reply_err(p->req, fx->error == -ENOMEM ? ENOMEM : EIO);
 		} else if (fx->have >= end || final) {
-			reply_from_fd(p->req, fx->tmp.fd, fx->have, p->off, p->size);
+			if (fx->mem)
+				reply_from_mem(p->req, fx->mem, fx->have, p->off, p->size);
+			else
+				reply_from_fd(p->req, fx->tmp.fd, fx->have, p->off, p->size);
 		} else {
 			pp = &p->next;
 			continue;
@@ -283,6 +301,35 @@ void fetch_read(struct mfs *m, fuse_req_t req, int64_t folder, uint32_t uid, siz
 	pthread_mutex_unlock(&t->lock);
 }
 
+/* The cache directory cannot take this body (full disk, SPEC §4/§6): serve
+ * the readers from memory instead, when the body is not too large, and do
+ * not cache it. What the cache file already holds moves over. Table lock
+ * held; 0, or the error kept in write_err. */
+static int to_memory(struct fetch *fx, int err)
+{
+	struct mfs *m = fx->m;
+
+	if ((err != -ENOSPC && err != -EDQUOT) || fx->total > MEM_FALLBACK ||
+	    !(fx->mem = malloc(fx->total ? fx->total : 1))) {
+		fx->write_err = err;
+		log_err("cannot cache message bodies in %s: %s", m->opt->cache_dir, strerror(-err));
+		status_error(m, "cannot write to the cache directory: %s", strerror(-err));
+		return err;
+	}
+	if (fx->have && fx->tmp.fd >= 0 &&
+	    pread(fx->tmp.fd, fx->mem, fx->have, 0) != (ssize_t)fx->have) {
+		free(fx->mem);
+		fx->mem = NULL;
+		fx->write_err = err;
+		return err;
+	}
+	body_tmp_close(m->bodies, &fx->tmp);
+	log_warn("cache directory %s is full: message %u is served from memory, not cached",
+	         m->opt->cache_dir, fx->uid);
+	status_error(m, "cache directory full: bodies are read from the server each time");
+	return 0;
+}
+
 int fetch_begin(struct fetch *fx, uint64_t total)
 {
 	struct fetch_table *t = fx->m->fetches;
@@ -292,15 +339,13 @@ int fetch_begin(struct fetch *fx, uint64_t total)
 	pthread_mutex_lock(&t->lock);
 	fx->total = total;
 	fx->have = 0;
-	if (fx->tmp.fd < 0) {
+	if (fx->mem) {
+		/* A retry after the cache was full: keep to memory. */
+	} else if (fx->tmp.fd < 0) {
 		r = body_create(m->bodies, &fx->tmp);
-		if (r < 0) {
-			fx->write_err = r;
+		if (r < 0 && to_memory(fx, r) < 0) {
 			pthread_mutex_unlock(&t->lock);
-			log_err("cannot cache message bodies in %s: %s", m->opt->cache_dir,
-			        strerror(-r));
-			status_error(m, "cannot write to the cache directory: %s", strerror(-r));
-			return r;
+			return fx->write_err;
 		}
 	} else if (ftruncate(fx->tmp.fd, 0) < 0) {
 		pthread_mutex_unlock(&t->lock);
@@ -332,6 +377,10 @@ int fetch_data(struct fetch *fx, const char *data, size_t len)
 		r = fx->write_err;
 	} else if (fx->have + len > fx->total) {
 		r = -EPROTO;
+	} else if (fx->mem) {
+		memcpy(fx->mem + fx->have, data, len);
+		fx->have += len;
+		serve_pending(fx, 0);
 	} else {
 		size_t done = 0;
 
@@ -341,20 +390,21 @@ int fetch_data(struct fetch *fx, const char *data, size_t len)
 			if (n < 0) {
 				if (errno == EINTR)
 					continue;
-				r = fx->write_err = -errno;
+				r = -errno;
 				break;
 			}
 			done += (size_t)n;
 		}
 		fx->have += done;
+		if (r < 0 && to_memory(fx, r) == 0) {
+			/* The rest of this chunk goes to memory. */
+			memcpy(fx->mem + fx->have, data + done, len - done);
+			fx->have += len - done;
+			r = 0;
+		}
 		serve_pending(fx, 0);
 	}
 	pthread_mutex_unlock(&t->lock);
-	if (r == -ENOSPC || r == -EDQUOT) {
-		log_err("cache directory %s is full; message bodies cannot be read until "
-		        "there is space", fx->m->opt->cache_dir);
-		status_error(fx->m, "cache directory full");
-	}
 	return r;
 }
 
@@ -373,7 +423,7 @@ void fetch_end(struct fetch *fx, int err)
 		err = fx->write_err;
 	if (!err && (fx->total == UINT64_MAX || fx->have != fx->total))
 		err = -EIO;    /* never publish or serve a partial body as whole */
-	if (!err) {
+	if (!err && !fx->mem) {
 		int r = body_commit(m->bodies, &fx->tmp, fx->folder, fx->uid, 0);
 		if (r < 0)
 			log_warn("cannot keep a body in the cache: %s", strerror(-r));
@@ -384,6 +434,8 @@ void fetch_end(struct fetch *fx, int err)
 	fx->done = 1;
 	serve_pending(fx, 1);
 	body_tmp_close(m->bodies, &fx->tmp);
+	free(fx->mem);
+	fx->mem = NULL;
 	for (pp = &t->active; *pp; pp = &(*pp)->next) {
 		if (*pp == fx) {
 			*pp = fx->next;
@@ -598,6 +650,7 @@ void fetch_stop(struct mfs *m)
 		fx->done = 1;
 		serve_pending(fx, 1);
 		body_tmp_close(m->bodies, &fx->tmp);
+		free(fx->mem);
 		free(fx);
 	}
 	m->fetches = NULL;

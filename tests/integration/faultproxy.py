@@ -1,0 +1,166 @@
+#!/usr/bin/env python3
+"""faultproxy.py - a TCP proxy on 127.0.0.1 that breaks the network on
+command, between mailfs and the server.
+
+    faultproxy.py --listen PORT --to PORT --control PATH
+
+Control: write one command per line to the UNIX socket PATH (e.g. with
+`faultctl PATH CMD`); it answers "ok". Commands:
+
+    pass              forward everything (the start state)
+    cut N [fin|rst]   after N more bytes from the server, close every
+                      connection (FIN, or RST with SO_LINGER 0); new
+                      connections are forwarded normally
+    stall             stop forwarding in both directions, keep sockets open
+    drip MS           forward server bytes one at a time, MS ms apart
+    refuse            close new connections at once
+    dropall           close every open connection now (RST)
+    count             answer the number of connections accepted so far
+
+Everything stays on loopback. Python 3 standard library only.
+"""
+
+import argparse
+import os
+import socket
+import struct
+import threading
+import time
+
+LOCK = threading.Lock()
+STATE = {"mode": "pass", "cut_left": None, "cut_how": "fin", "drip_ms": 0, "accepted": 0}
+CONNS = []          # live (client, server) socket pairs
+
+
+def close_pair(pair, rst=False):
+    for s in pair:
+        try:
+            if rst:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            s.close()
+        except OSError:
+            pass
+
+
+def drop_all(rst):
+    with LOCK:
+        pairs = list(CONNS)
+        CONNS.clear()
+    for p in pairs:
+        close_pair(p, rst)
+
+
+def pump(src, dst, pair, from_server):
+    try:
+        while True:
+            data = src.recv(65536)
+            if not data:
+                break
+            while True:
+                with LOCK:
+                    mode = STATE["mode"]
+                if mode != "stall":
+                    break
+                time.sleep(0.02)
+            if from_server and mode == "cut":
+                with LOCK:
+                    left = STATE["cut_left"]
+                    take = min(left, len(data))
+                    STATE["cut_left"] = left - take
+                    how = STATE["cut_how"]
+                if take:
+                    dst.sendall(data[:take])
+                if take < len(data) or STATE["cut_left"] == 0:
+                    with LOCK:
+                        STATE["mode"] = "pass"
+                    drop_all(how == "rst")
+                    return
+                continue
+            if from_server and mode == "drip":
+                for i in range(len(data)):
+                    dst.sendall(data[i:i + 1])
+                    time.sleep(STATE["drip_ms"] / 1000.0)
+                continue
+            dst.sendall(data)
+    except OSError:
+        pass
+    finally:
+        with LOCK:
+            if pair in CONNS:
+                CONNS.remove(pair)
+        close_pair(pair)
+
+
+def serve(listen_port, to_port):
+    ls = socket.socket()
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.bind(("127.0.0.1", listen_port))
+    ls.listen(64)
+    while True:
+        c, _ = ls.accept()
+        with LOCK:
+            STATE["accepted"] += 1
+            refuse = STATE["mode"] == "refuse"
+        if refuse:
+            close_pair((c,), rst=True)
+            continue
+        try:
+            s = socket.create_connection(("127.0.0.1", to_port))
+        except OSError:
+            close_pair((c,), rst=True)
+            continue
+        pair = (c, s)
+        with LOCK:
+            CONNS.append(pair)
+        threading.Thread(target=pump, args=(c, s, pair, False), daemon=True).start()
+        threading.Thread(target=pump, args=(s, c, pair, True), daemon=True).start()
+
+
+def control(path):
+    if os.path.exists(path):
+        os.unlink(path)
+    cs = socket.socket(socket.AF_UNIX)
+    cs.bind(path)
+    cs.listen(4)
+    while True:
+        c, _ = cs.accept()
+        words = c.makefile().readline().split()
+        reply = "ok"
+        with LOCK:
+            if not words:
+                reply = "empty"
+            elif words[0] == "pass":
+                STATE["mode"] = "pass"
+            elif words[0] == "cut":
+                STATE["mode"] = "cut"
+                STATE["cut_left"] = int(words[1])
+                STATE["cut_how"] = words[2] if len(words) > 2 else "fin"
+            elif words[0] == "stall":
+                STATE["mode"] = "stall"
+            elif words[0] == "drip":
+                STATE["mode"] = "drip"
+                STATE["drip_ms"] = float(words[1])
+            elif words[0] == "refuse":
+                STATE["mode"] = "refuse"
+            elif words[0] == "count":
+                reply = str(STATE["accepted"])
+            elif words[0] != "dropall":
+                reply = "unknown command"
+        if words and words[0] == "dropall":
+            drop_all(True)
+        c.sendall((reply + "\n").encode())
+        c.close()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--listen", type=int, required=True)
+    ap.add_argument("--to", type=int, required=True)
+    ap.add_argument("--control", required=True)
+    a = ap.parse_args()
+    threading.Thread(target=control, args=(a.control,), daemon=True).start()
+    serve(a.listen, a.to)
+
+
+if __name__ == "__main__":
+    main()

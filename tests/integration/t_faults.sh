@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# Issue 6: the network breaks between mailfs and the server (a fault-
+# injecting proxy): a cut in the middle of a body, a stall, a drip, refused
+# and dropped connections. A read fails with EIO within `timeout` or succeeds
+# whole after a reconnect, never returns or caches a partial body; no process
+# stays blocked on the mount; when the network comes back the mount works
+# without a remount; cached folders stay readable meanwhile.
+. "$(dirname "$0")/lib.sh"
+setup
+dovecot_start --profile demo --seed 41
+TIMEOUT=3
+
+proxy_start() {   # proxy_start TO_PORT: sets PROXY_PORT, PROXY_CTL
+	PROXY_PORT=$(pick_port 28000)
+	PROXY_CTL="$T/proxy-$PROXY_PORT.sock"
+	"$PY" "$TOP/tests/integration/faultproxy.py" --listen "$PROXY_PORT" --to "$1" \
+		--control "$PROXY_CTL" &
+	PIDS+=($!)
+	wait_for "test -S '$PROXY_CTL' && (exec 3<>/dev/tcp/127.0.0.1/$PROXY_PORT) 2>/dev/null" 10
+}
+proxy() {
+	"$PY" -c 'import socket, sys
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
+s.sendall((" ".join(sys.argv[2:]) + "\n").encode()); print(s.makefile().readline().strip())' \
+		"$PROXY_CTL" "$@"
+}
+# Time a command; prints seconds (integer, rounded up) to fd 3.
+timed() { local s e; s=$(date +%s%N); "$@"; local rc=$?; e=$(date +%s%N); echo $(( (e - s + 999999999) / 1000000000 )) >&3; return $rc; }
+# No process in uninterruptible sleep (D) holding something under DIR.
+nobody_stuck() {
+	local p
+	for p in /proc/[0-9]*; do
+		[ "$(awk '{print $3}' "$p/stat" 2>/dev/null)" = D ] || continue
+		if ls -l "$p/cwd" "$p/fd" 2>/dev/null | grep -q "$1"; then
+			say "(process $(basename "$p") is stuck in D state on $1)"; return 1
+		fi
+	done
+	return 0
+}
+biggest() {   # the largest message file of a folder
+	ls -S "$MNT/$1"/*.eml | head -1
+}
+
+# ------------------------------------------------------------------ IMAP
+proxy_start "$IMAPS_PORT"
+MNT="$T/mnt"
+mount_mailfs "$MNT" "imaps://$USER_NAME@localhost:$PROXY_PORT" \
+	-o "cafile=$T/dovecot/ca.pem,timeout=$TIMEOUT,poll=2" || { fail "mount"; finish; }
+ls -l "$MNT/INBOX" "$MNT/Archive" "$MNT/Sent" "$MNT/Drafts" > /dev/null
+CACHE=$MAILFS_CACHE
+cached=$(ls "$MNT"/INBOX/*.eml | tail -1)
+cat "$cached" > /dev/null          # this one is in the cache from now on
+
+# A cut (FIN, then RST) in the middle of a body: the read fails or comes
+# back whole; nothing partial is cached.
+for how in fin rst; do
+	f=$(biggest INBOX)
+	uid=$(getfattr --absolute-names --only-values -n user.mail.uid "$f")
+	size=$(stat -c %s "$f")
+	proxy cut $((size / 3)) "$how" > /dev/null
+	if cat "$f" > "$T/out-$how" 2> "$T/err-$how"; then
+		check "cut ($how) in a body: the read succeeded after a reconnect, whole" \
+			cmp -s "$T/out-$how" <(ic fetch INBOX "$uid")
+	else
+		check "cut ($how) in a body: the read fails with an I/O error" \
+			grep -q "Input/output error" "$T/err-$how"
+		check "…having returned no more than the cut let through" \
+			test "$(stat -c %s "$T/out-$how")" -lt "$size"
+	fi
+	check "cut ($how): no partial body in the cache" "$PY" "$TOP/tests/integration/cachecheck.py" "$CACHE" bodies
+	proxy pass > /dev/null
+	check "cut ($how): the network back, the message reads whole without a remount" \
+		cmp -s "$f" <(ic fetch INBOX "$uid")
+done
+
+# A stall: the read gives up within the timeout; nothing hangs.
+f=$(biggest Sent)
+proxy stall > /dev/null
+{ timed cat "$f" > /dev/null 2> "$T/err-stall"; } 3> "$T/secs"
+rc=$?
+secs=$(cat "$T/secs")
+check "stall: the read fails (status $rc)" test $rc -ne 0
+check "stall: with an I/O error" grep -q "Input/output error" "$T/err-stall"
+check "stall: within the timeout (${secs}s, timeout ${TIMEOUT}s)" test "$secs" -le $((TIMEOUT * 2 + 2))
+check "stall: no process stuck on the mount" nobody_stuck "$MNT"
+check "stall: cached listings still work" ls -l "$MNT/INBOX" > /dev/null
+check "stall: a cached body still reads" cat "$cached" > /dev/null
+proxy pass > /dev/null
+proxy dropall > /dev/null
+check "stall over: the message reads without a remount" \
+	wait_for "cmp -s '$f' <(ic fetch Sent \$(getfattr --absolute-names --only-values -n user.mail.uid '$f'))" 20
+
+# A drip (one byte at a time): slow, but whole.
+f=$(ls "$MNT"/Archive/*.eml | head -1)
+proxy drip 1 > /dev/null
+check "drip: a small message reads whole" \
+	cmp -s <(cat "$f") <(ic fetch Archive "$(getfattr --absolute-names --only-values -n user.mail.uid "$f")")
+proxy pass > /dev/null
+
+# The server away (connections dropped and refused): cached folders and
+# bodies work; an uncached body fails within the timeout.
+proxy dropall > /dev/null
+proxy refuse > /dev/null
+check "server away: cached folders list" ls -l "$MNT/INBOX" "$MNT/Archive" > /dev/null
+check "server away: cached bodies read" cat "$cached" > /dev/null
+uncached=$(ls "$MNT"/Drafts/*.eml | head -1)     # no Drafts body was ever read
+{ timed cat "$uncached" > /dev/null 2> "$T/err-away"; } 3> "$T/secs"
+rc=$?
+check "server away: an uncached body fails with an I/O error (status $rc)" \
+	grep -q "Input/output error" "$T/err-away"
+check "server away: within the timeout ($(cat "$T/secs")s)" test "$(cat "$T/secs")" -le $((TIMEOUT * 2 + 2))
+check ".mailfs-status says what went wrong" grep -q "last error: .*[a-z]" "$MNT/.mailfs-status"
+proxy pass > /dev/null
+check "server back: the uncached body reads without a remount" wait_for "cat '$uncached' > /dev/null" 20
+printf 'Subject: after-outage\r\nMessage-ID: <after@t>\r\n\r\nback\r\n' > "$T/after.eml"
+ic append INBOX "$T/after.eml" > /dev/null
+check "server back: new mail in INBOX appears" wait_for "ls '$MNT/INBOX' | grep -q after-outage" 30
+check "the cache is intact" "$PY" "$TOP/tests/integration/cachecheck.py" "$CACHE" integrity
+unmount_mailfs "$MNT"
+
+# ------------------------------------------------------------------ POP3
+proxy_start "$POP3S_PORT"
+mkdir -p "$T/orig" "$T/after"
+ic dump INBOX "$T/orig" > /dev/null
+MNT="$T/pmnt"
+proxy cut 300000 rst > /dev/null     # somewhere in the first large RETR
+mount_mailfs "$MNT" "pop3s://$USER_NAME@localhost:$PROXY_PORT" \
+	-o "cafile=$T/dovecot/ca.pem,timeout=$TIMEOUT,poll=2,pop3_delete" || { fail "pop3 mount"; finish; }
+PCACHE=$MAILFS_CACHE
+n=$(ls "$T/orig" | grep -c '\.eml$')
+check "POP3: after a cut mid-RETR the next rounds complete the download" \
+	wait_for "test \$(ls '$MNT/INBOX' | wc -l) -eq $n" 60
+check "POP3: the server is emptied only of what is stored" wait_for "test \$(ic count INBOX) -eq 0" 20
+ic dump INBOX "$T/after" > /dev/null
+check "POP3: nothing lost, no partial body" \
+	"$PY" "$TOP/tests/integration/cachecheck.py" "$PCACHE" pop3-union "$T/orig" "$T/after"
+check "POP3: the log tells about the broken round" grep -q "POP3 round stopped\|closed the connection\|lost" "$T/mailfs-$((${#PIDS[@]} - 1)).log"
+unmount_mailfs "$MNT"
+finish

@@ -125,7 +125,7 @@ FUZZ_CC    ?= clang
 FUZZ_TIME  ?= 60
 FUZZ_FLAGS := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -g -O1
 FUZZ_RUN_FLAGS := -max_len=65536 -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
-FUZZ_TARGETS := wire pop3_wire
+FUZZ_TARGETS := wire fetch pop3_wire mutf7 rfc2047 layout
 # fuzzdeps_<name>: the modules linked in (fuzz_fetch #includes net/imap.c)
 fuzzdeps_wire      := net/wire
 fuzzdeps_fetch     := net/wire net/conn net/tls net/mime

@@ -323,6 +323,13 @@ static int explain(struct imapb *b, struct imap_session *s, char *err, size_t er
 			return 1;
 		}
 	case IMAP_FAIL_AUTH:
+		/* LOGINDISABLED and no other way in: mailfs refused by itself and
+		 * never tried the password, so the password is not what to check. */
+		if ((imap_caps(s) & IMAP_CAP_LOGINDISABLED) && !(imap_caps(s) & IMAP_CAP_AUTH_PLAIN) &&
+		    b->params.auth == IMAP_AUTH_PASSWORD) {
+			snprintf(err, errlen, "%s: %s", o->host, imap_error(s));
+			return 0;
+		}
 		snprintf(err, errlen, "%s (check the user name and password)", imap_error(s));
 		return 0;
 	case IMAP_FAIL_PROTO:
@@ -432,8 +439,16 @@ static void pool_put(struct slot *sl)
 	struct imapb *b = sl->b;
 
 	if (imap_broken(sl->s)) {
-		log_warn("connection to %s lost: %s", b->m->opt->host, imap_error(sl->s));
-		status_error(b->m, "%s", imap_error(sl->s));
+		/* Bad server data gets its own words: "lost" would send the user
+		 * looking for a network problem. Before the mount, main.c puts
+		 * the reason in its one line instead (SPEC §1). */
+		int proto = imap_fail_class(sl->s) == IMAP_FAIL_PROTO;
+
+		if (b->m->se)
+			log_warn("%s %s%s: %s", proto ? "protocol error from" : "connection to",
+			         b->m->opt->host, proto ? ", connection closed" : " lost",
+			         imap_error(sl->s));
+		status_error(b->m, "%s%s", proto ? "protocol error: " : "", imap_error(sl->s));
 		imap_session_free(sl->s);
 		sl->s = NULL;
 	}

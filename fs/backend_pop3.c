@@ -231,6 +231,7 @@ struct body_sink {
 	struct pop3_sink sink;
 	int fd;
 	uint64_t off;
+	int err;           /* the local write failed */
 };
 
 static int body_write(struct pop3_sink *sk, const char *data, size_t len)
@@ -243,7 +244,7 @@ static int body_write(struct pop3_sink *sk, const char *data, size_t len)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
-			return -errno;
+			return b->err = -errno;
 		data += n;
 		len -= (size_t)n;
 		b->off += (uint64_t)n;
@@ -253,7 +254,7 @@ static int body_write(struct pop3_sink *sk, const char *data, size_t len)
 
 /* Download message N (UIDL) into the cache, durably. */
 static int download(struct mfs *m, struct pop3_session *s, struct folder *f, uint32_t n,
-                    const char *uidl)
+                    const char *uidl, char *why, size_t whylen)
 {
 	struct body_tmp tmp = { .fd = -1 };
 	struct body_sink bs = { .sink.write = body_write };
@@ -270,12 +271,22 @@ static int download(struct mfs *m, struct pop3_session *s, struct folder *f, uin
 	if (r < 0)
 		return r;
 	r = body_create(m->bodies, &tmp);
-	if (r < 0)
+	if (r < 0) {
+		snprintf(why, whylen, "cannot store message %u in %s: %s", n, m->opt->cache_dir,
+		         strerror(-r));
 		goto out;
+	}
 	bs.fd = tmp.fd;
 	r = pop3_retr(s, n, &bs.sink, &size);
-	if (r < 0)
+	if (r < 0) {
+		/* The sink's error (the disk) or the server's. */
+		if (pop3_fail_class(s) == POP3_OK || bs.err)
+			snprintf(why, whylen, "cannot store message %u in %s: %s", n,
+			         m->opt->cache_dir, strerror(-r));
+		else
+			snprintf(why, whylen, "%s", pop3_error(s));
 		goto out;
+	}
 	/* The name, date and Message-ID come from the header. */
 	got = pread(tmp.fd, hdr, HEADER_PEEK, 0);
 	if (got > 0) {
@@ -295,14 +306,19 @@ static int download(struct mfs *m, struct pop3_session *s, struct folder *f, uin
 		when = time(NULL);
 	/* Durable before listed (SPEC §3). */
 	r = body_commit(m->bodies, &tmp, f->id, uid, 1);
-	if (r < 0)
+	if (r < 0) {
+		snprintf(why, whylen, "cannot store message %u in %s: %s", n, m->opt->cache_dir,
+		         strerror(-r));
 		goto out;
+	}
 	msg.uid = uid;
 	msg.name = name;
 	msg.size = size;
 	msg.date = (int64_t)when;
 	msg.msgid = msgid;
 	r = store_pop3_stored(m->store, f->id, &msg);
+	if (r < 0)
+		snprintf(why, whylen, "cannot record message %u: %s", n, store_error(m->store));
 out:
 	if (r < 0 && r != -ENOMEM) {
 		/* The reservation stays: its UID is burnt, its body removed at
@@ -335,6 +351,7 @@ static int pop3b_sync(struct mfs *m, struct folder *f)
 	char err[512];
 	uint32_t count = 0, new = 0, dele = 0;
 	uint64_t total;
+	char why[512] = "";
 	int r, transient;
 
 	/* Leftovers of a round that was killed: their UIDs are burnt. */
@@ -364,7 +381,7 @@ static int pop3b_sync(struct mfs *m, struct folder *f)
 			break;
 		r = store_pop3_get(m->store, l.uidl[i], &uid, &state);
 		if (r == -ENOENT) {
-			r = download(m, s, f, l.n[i], l.uidl[i]);
+			r = download(m, s, f, l.n[i], l.uidl[i], why, sizeof(why));
 			if (r < 0)
 				break;
 			new++;
@@ -386,8 +403,13 @@ static int pop3b_sync(struct mfs *m, struct folder *f)
 			dele++;
 		}
 	}
-	if (r < 0)
-		log_warn("POP3 round stopped: %s", pop3_error(s));
+	if (r < 0) {
+		if (!why[0])
+			snprintf(why, sizeof(why), "%s", pop3_broken(s) || pop3_fail_class(s) != POP3_OK
+			         ? pop3_error(s) : strerror(-r));
+		log_warn("POP3 round stopped, the rest waits for the next one: %s", why);
+		status_error(m, "%s", why);
+	}
 	/* QUIT even after an error: what was stored is stored, and its DELE
 	 * may be committed. A broken connection commits nothing. */
 	if (!pop3_broken(s)) {

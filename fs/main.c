@@ -160,7 +160,8 @@ int main(int argc, char **argv)
 		die("%s", err);
 	r = m.ops->list(&m);
 	if (r < 0 && !m.offline_start)
-		die("cannot list the folders of %s: %s", opt.host, strerror(-r));
+		die("cannot list the folders of %s: %s", opt.host,
+		    m.last_error[0] ? m.last_error : strerror(-r));
 
 	/* Only the owner may see the mail, even with allow_other. */
 	if (asprintf(&fsname, "-ofsname=%s,subtype=mailfs,default_permissions",

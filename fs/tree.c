@@ -181,7 +181,8 @@ void tree_drop_content(struct mfs *m, struct folder *f)
 }
 
 /* Split wire name SERVER by DELIM into directory names. Returns the count,
- * or -EINVAL when a component cannot be shown. */
+ * -EILSEQ when a component is not valid modified UTF-7, or -EINVAL when it
+ * cannot be a directory name. */
 static int split_name(const char *server, char delim, char ***parts_r)
 {
 	char **parts = NULL;
@@ -193,11 +194,14 @@ static int split_name(const char *server, char delim, char ***parts_r)
 		size_t len = end ? (size_t)(end - p) : strlen(p);
 		char *raw = strndup(p, len), *utf8 = NULL, *dir = NULL;
 		char **np = realloc(parts, (size_t)(n + 1) * sizeof(*parts));
+		int bad = -EINVAL;
 
 		if (raw && np) {
 			parts = np;
 			utf8 = mutf7_decode(raw);
 			dir = utf8 ? layout_dir_name(utf8) : NULL;
+			if (!utf8 && errno == EINVAL)
+				bad = -EILSEQ;
 		}
 		free(raw);
 		free(utf8);
@@ -205,7 +209,7 @@ static int split_name(const char *server, char delim, char ***parts_r)
 			while (n > 0)
 				free(parts[--n]);
 			free(np ? np : parts);
-			return -EINVAL;
+			return bad;
 		}
 		parts[n++] = dir;
 		if (!end)
@@ -260,8 +264,9 @@ int tree_sync(struct mfs *m, const struct tree_entry *entries, size_t n)
 		int64_t parent = 0;
 
 		if (np < 0) {
-			log_warn("folder \"%s\" is not shown: its name cannot be a directory name",
-			         entries[i].server);
+			log_warn("folder \"%s\" is not shown: %s", entries[i].server,
+			         np == -EILSEQ ? "its name is not valid modified UTF-7 (RFC 3501 "
+			         "§5.1.3)" : "its name cannot be a directory name");
 			continue;
 		}
 		for (int k = 0; k < np; k++) {

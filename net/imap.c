@@ -756,7 +756,8 @@ static int handle_exists(struct imap_session *s, uint32_t count)
 		return proto_fail(s, "server announced %u messages", count);
 	if (seqmap_reserve(s, count) < 0)
 		return set_fail(s, IMAP_FAIL_PROTO, ENOMEM, "out of memory");
-	memset(s->seqmap + s->mb.exists, 0, (count - s->mb.exists) * sizeof(uint32_t));
+	if (count > s->mb.exists)   /* the map is still NULL after "* 0 EXISTS" */
+		memset(s->seqmap + s->mb.exists, 0, (count - s->mb.exists) * sizeof(uint32_t));
 	s->mb.exists = count;
 	if (s->ev && s->ev->exists)
 		s->ev->exists(s->ev_ctx, count);
@@ -1123,8 +1124,10 @@ static int read_one(struct imap_session *s, int *status_r)
 	}
 	if (is_atom(s->resp.head, "+"))
 		return 1;
-	if (!s->cmd || strcmp(s->resp.head->s, s->cmd->tag) != 0)
-		return proto_fail(s, "reply with unknown tag %.32s", s->resp.head->s);
+	/* A tag is an atom (RFC 3501 §9); a line may start with a list. */
+	if (!s->cmd || s->resp.head->type != N_ATOM || strcmp(s->resp.head->s, s->cmd->tag) != 0)
+		return proto_fail(s, "reply with unknown tag %.32s",
+		                  s->resp.head->s ? s->resp.head->s : "(list)");
 	keep_code(s);
 	if (is_atom(s->resp.head->next, "OK"))
 		*status_r = 0;

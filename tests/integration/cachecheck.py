@@ -10,6 +10,12 @@ Python's sqlite3, to prove what a crash left behind.
         and has exactly the row's size; prints "N bodies whole" (exit 1 on
         a partial or orphan body).
 
+    cachecheck.py CACHE_DIR imap-compare DUMP_DIR
+        DUMP_DIR/<folder path>/<uid>.eml holds what the server has (from
+        `imapcheck.py dump`, folder paths decoded like the mount shows them).
+        Every cached body must be byte-identical to its server message, and
+        every message row must be a message the server has. Exit 1 otherwise.
+
     cachecheck.py CACHE_DIR pop3-union ORIG_DIR SERVER_DIR
         ORIG_DIR holds the messages as they were (*.eml), SERVER_DIR what the
         server holds now (*.eml). Every original must be on the server, in
@@ -84,6 +90,52 @@ def bodies(cache):
     return 1 if bad else 0
 
 
+def folder_paths(cache):
+    """folder id -> path as the mount shows it, from the folder table."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from imapcheck import mutf7_decode
+    c = db(cache)
+    if not c.execute("SELECT 1 FROM sqlite_master WHERE name = 'folder'").fetchone():
+        return {}
+    out = {}
+    for fid, server, delim in c.execute("SELECT id, server, delim FROM folder"):
+        if server is None:
+            continue
+        parts = server.split(delim) if delim else [server]
+        out[fid] = "/".join(mutf7_decode(p).replace("/", "\u2215") for p in parts)
+    return out
+
+
+def imap_compare(cache, dump):
+    paths = folder_paths(cache)
+    files = body_files(cache)
+    r = rows(cache)
+    reserved = reserved_uids(cache)
+    bad = same = 0
+    for (fid, uid), path in files.items():
+        if (fid, uid) not in r:
+            print("body without a message row: %s" % path)
+            bad += 1
+            continue
+        want = os.path.join(dump, paths.get(fid, "?"), "%d.eml" % uid)
+        if not os.path.exists(want):
+            print("cached body of a message the server does not have: %s (%s)" % (path, want))
+            bad += 1
+            continue
+        with open(path, "rb") as a, open(want, "rb") as b:
+            if a.read() != b.read():
+                print("cached body differs from the server: %s" % path)
+                bad += 1
+            else:
+                same += 1
+    for (fid, uid) in r:
+        if fid in paths and not os.path.exists(os.path.join(dump, paths[fid], "%d.eml" % uid)):
+            print("message row the server does not have: folder %s uid %d" % (paths[fid], uid))
+            bad += 1
+    print("%d cached bodies identical to the server, %d rows, %d bad" % (same, len(r), bad))
+    return 1 if bad else 0
+
+
 def load_dir(d):
     out = {}
     for name in os.listdir(d):
@@ -134,6 +186,8 @@ def main():
         sys.exit(integrity(cache))
     if cmd == "bodies":
         sys.exit(bodies(cache))
+    if cmd == "imap-compare" and len(sys.argv) == 4:
+        sys.exit(imap_compare(cache, sys.argv[3]))
     if cmd == "pop3-union" and len(sys.argv) == 5:
         sys.exit(pop3_union(cache, sys.argv[3], sys.argv[4]))
     sys.stderr.write(__doc__)

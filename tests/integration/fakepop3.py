@@ -3,12 +3,17 @@
 the answers a real server gives only in rare states.
 
     fakepop3.py --port P --dir MAILDIR_CUR --log LOG [--busy 1,3,4] [--code IN-USE]
+                [--case retr-nodot | retr-nodot-hang]
 
 Serves the files of --dir as the mailbox (UIDL = file name), plaintext only
 (mailfs runs with tls_insecure_plaintext against it). The logins numbered in
 --busy (counting from 1) are answered "-ERR [CODE] ..." (IN-USE or
 LOGIN-DELAY). Every
 command line received is appended to LOG. DELE is applied at QUIT.
+
+--case retr-nodot: RETR of message 2 sends the message without the final
+"." line and closes the connection; retr-nodot-hang sends it the same way
+and then says nothing more.
 """
 
 import argparse
@@ -28,7 +33,10 @@ class Handler(socketserver.StreamRequestHandler):
         deleted = set()
         self.send("+OK fake POP3 ready")
         while True:
-            raw = self.rfile.readline()
+            try:
+                raw = self.rfile.readline()
+            except OSError:     # the client reset the connection
+                return
             if not raw:
                 return
             with open(a.log, "ab") as f:
@@ -69,6 +77,13 @@ class Handler(socketserver.StreamRequestHandler):
                     if line.startswith(b"."):
                         line = b"." + line
                     self.wfile.write(line + b"\r\n")
+                if n == 2 and a.case.startswith("retr-nodot"):
+                    try:
+                        while a.case == "retr-nodot-hang" and self.rfile.readline():
+                            pass
+                    except OSError:
+                        pass
+                    return
                 self.send(".")
             elif cmd == "DELE":
                 deleted.add(int(words[1]))
@@ -91,6 +106,7 @@ def main():
     ap.add_argument("--log", required=True)
     ap.add_argument("--busy", default="", type=lambda v: {int(x) for x in v.split(",") if x})
     ap.add_argument("--code", default="IN-USE")
+    ap.add_argument("--case", default="", choices=["", "retr-nodot", "retr-nodot-hang"])
     a = ap.parse_args()
     socketserver.TCPServer.allow_reuse_address = True
     with socketserver.ThreadingTCPServer(("127.0.0.1", a.port), Handler) as srv:

@@ -1,0 +1,331 @@
+/* fuzz_fetch.c - libFuzzer target for the IMAP response parser and the
+ * handling of untagged responses in net/imap.c: read_response() building
+ * the response tree, FETCH (body literals streamed to a sink, the sequence
+ * map), EXPUNGE, EXISTS, VANISHED, LIST, SEARCH/ESEARCH, STATUS, response
+ * codes, tagged replies; and imap_parse_uidset().
+ *
+ * Those functions are static, and the public entry points all send a
+ * command first and want a conversation. So this file #includes imap.c
+ * itself: the target sees the statics, and imap.c stays as it is with no
+ * test hooks. (It is compiled here with the fuzzer's instrumentation, so
+ * the Makefile does not link imap.o as well.)
+ *
+ * The input is what a server sends (the corpus holds plain transcripts).
+ * A thread writes it into one end of a SOCK_SEQPACKET socketpair in
+ * records of input-derived sizes and then closes that end; the session
+ * reads the other end through conn.c, so every record is one conn_read(),
+ * responses and literals are split across reads as the sizes fall, and a
+ * read past the input gets a clean ECONNRESET. The session starts as if a
+ * mailbox were selected (mostly empty, sometimes with an input-derived
+ * number of messages and a partly known sequence map), and with a command
+ * in progress (tag m1, then m2 after its tagged reply, ...). Responses are read and acted on with
+ * read_one() until the session breaks.
+ *
+ * Checks: every sink gets end() exactly once, never a write after end() or
+ * after a write that failed, and with err 0 exactly the announced bytes;
+ * events carry what imap.h promises; the sequence map covers the mailbox;
+ * the session ends broken (not timed out); nothing leaks.
+ */
+#include "net/imap.c"
+
+#include "tests/fuzz/fuzzutil.h"
+
+#include <pthread.h>
+#include <sys/socket.h>
+
+struct fuzz_sink {
+	struct imap_sink sk;
+	struct fuzz_sink *next;     /* all sinks of this input */
+	uint64_t size, got;
+	uint64_t fail_at;           /* write fails once got reaches this */
+	int failed, ended;
+};
+
+struct fuzz_ctx {
+	struct imap_session *s;
+	struct fuzz_rng choices;
+	struct fuzz_sink *sinks;
+	unsigned long events;
+};
+
+/* Reads N bytes at P, so that ASan checks they are all there. */
+static void touch(const char *p, size_t n)
+{
+	static volatile unsigned char sum;
+
+	for (size_t i = 0; i < n; i++)
+		sum = (unsigned char)(sum + (unsigned char)p[i]);
+}
+
+static int sink_write(struct imap_sink *sk, const char *data, size_t len)
+{
+	struct fuzz_sink *fs = (struct fuzz_sink *)sk;
+
+	FUZZ_CHECK(!fs->ended && !fs->failed);
+	FUZZ_CHECK(len > 0 && len <= fs->size - fs->got);
+	touch(data, len);
+	fs->got += len;
+	if (fs->got >= fs->fail_at) {
+		fs->failed = 1;
+		return -EIO;
+	}
+	return 0;
+}
+
+static void sink_end(struct imap_sink *sk, int err)
+{
+	struct fuzz_sink *fs = (struct fuzz_sink *)sk;
+
+	FUZZ_CHECK(!fs->ended);
+	FUZZ_CHECK(err <= 0);
+	fs->ended = 1;
+	if (err == 0 && !fs->failed)
+		FUZZ_CHECK(fs->got == fs->size);
+}
+
+static struct imap_sink *ev_body(void *ctx, uint32_t uid, uint64_t offset, uint64_t size)
+{
+	struct fuzz_ctx *c = ctx;
+	struct fuzz_sink *fs;
+
+	(void)uid;
+	(void)offset;
+	c->events++;
+	if (fuzz_below(&c->choices, 8) == 0)
+		return NULL;   /* discard */
+	fs = calloc(1, sizeof(*fs));
+	FUZZ_CHECK(fs != NULL);
+	fs->sk.write = sink_write;
+	fs->sk.end = sink_end;
+	fs->size = size;
+	fs->fail_at = fuzz_below(&c->choices, 8) == 0 ? fuzz_below(&c->choices, size + 1)
+	                                               : UINT64_MAX;
+	fs->next = c->sinks;
+	c->sinks = fs;
+	return &fs->sk;
+}
+
+static void ev_fetch(void *ctx, const struct imap_fetch *f)
+{
+	struct fuzz_ctx *c = ctx;
+	struct imap_session *s = c->s;
+
+	c->events++;
+	FUZZ_CHECK(f->seq >= 1 && f->seq <= s->mb.exists);
+	FUZZ_CHECK(f->uid == s->seqmap[f->seq - 1]);
+	FUZZ_CHECK(!(f->have & IMAP_HAVE_UID) || f->uid != 0);
+	if (f->have & IMAP_HAVE_FLAGS)
+		FUZZ_CHECK(f->flags != NULL && strlen(f->flags) < 65536);
+	if (f->have & IMAP_HAVE_HEADER) {
+		FUZZ_CHECK(f->header != NULL && f->header[f->header_len] == '\0');
+		touch(f->header, f->header_len);
+	}
+}
+
+static void ev_expunge(void *ctx, uint32_t uid)
+{
+	struct fuzz_ctx *c = ctx;
+
+	c->events++;
+	FUZZ_CHECK(uid != 0);
+}
+
+static void ev_exists(void *ctx, uint32_t count)
+{
+	struct fuzz_ctx *c = ctx;
+
+	c->events++;
+	FUZZ_CHECK(count == c->s->mb.exists);
+}
+
+static void ev_lost_track(void *ctx)
+{
+	struct fuzz_ctx *c = ctx;
+
+	c->events++;
+}
+
+static const struct imap_events events = {
+	.fetch = ev_fetch,
+	.expunge = ev_expunge,
+	.exists = ev_exists,
+	.lost_track = ev_lost_track,
+	.body = ev_body,
+};
+
+static int list_cb(void *ctx, const struct imap_list_entry *e)
+{
+	struct fuzz_ctx *c = ctx;
+
+	c->events++;
+	FUZZ_CHECK(e->name != NULL && strlen(e->name) < 65536);
+	return fuzz_below(&c->choices, 16) == 0 ? -EIO : 0;
+}
+
+static void search_cb(void *ctx, uint32_t lo, uint32_t hi)
+{
+	struct fuzz_ctx *c = ctx;
+
+	c->events++;
+	FUZZ_CHECK(lo >= 1 && lo <= hi);
+}
+
+static void trace(void *ctx, char dir, const char *line, size_t len)
+{
+	(void)ctx;
+	FUZZ_CHECK(dir == 'S');
+	touch(line, len);
+}
+
+/* ---- the server: the input, in records --------------------------------- */
+
+struct writer {
+	int fd;
+	const uint8_t *data;
+	size_t size;
+	uint64_t seed;
+};
+
+static void *write_records(void *arg)
+{
+	struct writer *w = arg;
+	struct fuzz_rng r = { w->seed };
+	const size_t cap = sizeof(((struct imap_session *)NULL)->inbuf);
+	size_t max, off = 0;
+
+	switch (fuzz_below(&r, 4)) {
+	case 0: max = cap; break;            /* all at once */
+	case 1: max = 16; break;
+	case 2: max = 512; break;
+	default: max = 4096; break;
+	}
+	while (off < w->size) {
+		size_t n = max == cap ? cap : 1 + (size_t)fuzz_below(&r, max);
+		ssize_t k;
+
+		if (n > w->size - off)
+			n = w->size - off;
+		k = send(w->fd, w->data + off, n, MSG_NOSIGNAL);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			break;   /* the session gave up and closed its end */
+		off += (size_t)k;
+	}
+	close(w->fd);
+	return NULL;
+}
+
+/* ---- imap_parse_uidset --------------------------------------------------- */
+
+struct uidset_ctx {
+	uint32_t star;
+	unsigned long ranges;
+};
+
+static void uidset_range(void *ctx, uint32_t lo, uint32_t hi)
+{
+	struct uidset_ctx *u = ctx;
+
+	FUZZ_CHECK(lo >= 1 && lo <= hi);
+	u->ranges++;
+}
+
+/* The last line of the input (after its last LF, at most 128 bytes) as a
+ * sequence set: transcripts may end with one, and it is not a response. */
+static void fuzz_uidset(const uint8_t *data, size_t size, uint64_t seed)
+{
+	const uint8_t *nl = size ? memrchr(data, '\n', size) : NULL;
+	size_t from = nl ? (size_t)(nl - data) + 1 : 0;
+	size_t n = size - from < 128 ? size - from : 128;
+	char *set = fuzz_strndup(data + from, n);
+	struct uidset_ctx u = { .star = (uint32_t)seed };
+	int r1, r2;
+
+	r1 = imap_parse_uidset(set, u.star, NULL, NULL);
+	r2 = imap_parse_uidset(set, u.star, uidset_range, &u);
+	FUZZ_CHECK(r1 == r2 && (r1 == 0 || r1 == -EPROTO));
+	FUZZ_CHECK(r1 < 0 || u.ranges > 0);
+	free(set);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	uint64_t seed = fuzz_hash(data, size);
+	struct fuzz_rng r = { seed };
+	struct fuzz_ctx ctx = { .choices = { seed ^ 0x63686f696365u } };
+	struct imap_params params = { .conn = { .host = "fuzz", .timeout_ms = 5000, .have_fd = 1 } };
+	struct writer w = { .data = data, .size = size, .seed = seed ^ 0x7265636fu };
+	struct cmd c;
+	struct imap_session *s;
+	pthread_t thread;
+	uint32_t exists, uid = 0;
+	int sv[2], res;
+
+	fuzz_uidset(data, size, seed);
+
+	FUZZ_CHECK(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == 0);
+	params.conn.fd = sv[0];
+	if (fuzz_below(&r, 4) == 0) {
+		params.trace = trace;
+		params.trace_ctx = &ctx;
+	}
+	s = imap_session_new(&params);
+	FUZZ_CHECK(s != NULL);
+	FUZZ_CHECK(conn_connect(s->conn) == 0);
+	ctx.s = s;
+	w.fd = sv[1];
+	FUZZ_CHECK(pthread_create(&thread, NULL, write_records, &w) == 0);
+
+	/* As imap_select() leaves it: a mailbox selected, events going to
+	 * ctx. Mostly empty, as when the SELECT response starts (the corpus
+	 * starts with one); else up to 255 messages whose UIDs (ascending)
+	 * are partly known. */
+	s->selected = strdup("INBOX");
+	FUZZ_CHECK(s->selected != NULL);
+	s->ev = &events;
+	s->ev_ctx = &ctx;
+	s->qresync = (int)fuzz_below(&r, 2);
+	exists = fuzz_below(&r, 4) == 0 ? (uint32_t)fuzz_below(&r, 256) : 0;
+	FUZZ_CHECK(seqmap_reserve(s, exists) == 0);
+	for (uint32_t i = 0; i < exists; i++) {
+		uid += 1 + (uint32_t)fuzz_below(&r, 3);
+		s->seqmap[i] = fuzz_below(&r, 4) ? uid : 0;
+	}
+	s->mb.exists = exists;
+
+	for (unsigned tagno = 1;; ) {
+		int status = 0;
+
+		memset(&c, 0, sizeof(c));
+		snprintf(c.tag, sizeof(c.tag), "m%u", tagno);
+		c.list_cb = list_cb;
+		c.search_cb = search_cb;
+		c.ctx = &ctx;
+		c.status_messages = -1;
+		s->cmd = &c;
+		do {
+			res = read_one(s, &status);
+			FUZZ_CHECK(s->mb.exists <= s->seqcap || s->mb.exists == 0);
+			FUZZ_CHECK(s->resp.nsinks == 0);
+		} while (res == 0 || res == 1);
+		if (res != 2)
+			break;
+		FUZZ_CHECK(status == 0 || status == -EBADMSG || s->fail == IMAP_FAIL_NO);
+		tagno++;
+	}
+	s->cmd = NULL;
+	FUZZ_CHECK(res < 0 && s->broken);
+	FUZZ_CHECK(!(s->fail == IMAP_FAIL_CONN && conn_fail_class(s->conn) == CONN_FAIL_TIMEOUT));
+
+	imap_session_free(s);   /* closes our end: a blocked writer returns */
+	FUZZ_CHECK(pthread_join(thread, NULL) == 0);
+	while (ctx.sinks) {
+		struct fuzz_sink *next = ctx.sinks->next;
+
+		FUZZ_CHECK(ctx.sinks->ended);
+		free(ctx.sinks);
+		ctx.sinks = next;
+	}
+	return 0;
+}

@@ -1,5 +1,6 @@
 /* options.c - command line and URL parsing (SPEC §1). */
 #include "fs/options.h"
+#include "fs/config.h"
 
 #define FUSE_USE_VERSION 314
 #include <fuse_lowlevel.h>
@@ -7,6 +8,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <pwd.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -17,6 +19,7 @@
 
 const char options_usage[] =
 "usage: mailfs [options] URL MOUNTPOINT\n"
+"       mailfs [options] ACCOUNT [MOUNTPOINT]   (an account of ~/.config/mailfs/config)\n"
 "       mailfs --version | --help\n"
 "\n"
 "URL:   imaps://USER@HOST[:993]   IMAP over TLS\n"
@@ -263,7 +266,8 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
 			o->mountpoint = strdup(arg);
 			return 0;
 		}
-		return 1;
+		o->extra_args++;
+		return 0;
 	default:
 		return 1;
 	}
@@ -273,8 +277,8 @@ int options_parse(struct fuse_args *args, struct mfs_options *o, char *err, size
 {
 	struct fuse_cmdline_opts fo;
 
-	o->poll = 60;
-	o->timeout = 30;
+	o->poll = INT_MIN;      /* unset: the account file or the default decides */
+	o->timeout = INT_MIN;
 	o->cache_size = 1ull << 30;
 	if (fuse_opt_parse(args, o, opt_spec, opt_proc) < 0) {
 		snprintf(err, errlen, "bad options (see mailfs --help)");
@@ -290,10 +294,10 @@ int options_parse(struct fuse_args *args, struct mfs_options *o, char *err, size
 	}
 	o->foreground = fo.foreground || fo.debug;
 	o->debug = fo.debug;
-	if (fo.mountpoint) {
-		/* A third word: more arguments than a mount takes. */
-		snprintf(err, errlen, "unexpected argument %s (see mailfs --help)", fo.mountpoint);
-		free(fo.mountpoint);
+	free(fo.mountpoint);    /* (never set: the mount point is ours) */
+	if (o->extra_args) {
+		snprintf(err, errlen, "more arguments than a URL and a mount point "
+		         "(see mailfs --help)");
 		return -EINVAL;
 	}
 	if (fo.show_help)
@@ -302,9 +306,43 @@ int options_parse(struct fuse_args *args, struct mfs_options *o, char *err, size
 		o->show_version = 1;
 	if (o->show_help || o->show_version)
 		return 0;
+	if (o->url && !strstr(o->url, "://")) {
+		/* An account name: the rest comes from the account file. */
+		char *path = config_path();
+		int r;
+
+		o->account = o->url;
+		o->url = NULL;
+		if (!path) {
+			snprintf(err, errlen, "out of memory");
+			return -ENOMEM;
+		}
+		r = config_load(path, o->account, o, err, errlen);
+		free(path);
+		if (r < 0)
+			return -EINVAL;
+	}
+	if (o->poll == INT_MIN)
+		o->poll = 60;
+	if (o->timeout == INT_MIN)
+		o->timeout = 30;
 	if (!o->url || !o->mountpoint) {
-		snprintf(err, errlen, "need a URL and a mount point (see mailfs --help)");
+		snprintf(err, errlen, "need a URL (or an account name) and a mount point "
+		         "(see mailfs --help)");
 		return -EINVAL;
+	}
+	if (o->mountpoint[0] == '~' && (o->mountpoint[1] == '/' || !o->mountpoint[1])) {
+		/* From the account file, where no shell expanded it. */
+		const char *home = getenv("HOME");
+		char *full = NULL;
+		struct passwd *pw = home ? NULL : getpwuid(getuid());
+
+		if (!home)
+			home = pw ? pw->pw_dir : "/";
+		if (asprintf(&full, "%s%s", home, o->mountpoint + 1) < 0)
+			return -ENOMEM;
+		free(o->mountpoint);
+		o->mountpoint = full;
 	}
 	{
 		char *abs = realpath(o->mountpoint, NULL);
@@ -351,6 +389,11 @@ int options_parse(struct fuse_args *args, struct mfs_options *o, char *err, size
 
 void options_free(struct mfs_options *o)
 {
+	if (o->password) {
+		explicit_bzero(o->password, strlen(o->password));
+		free(o->password);
+	}
+	free(o->account);
 	free(o->url);
 	free(o->user);
 	free(o->host);

@@ -22,7 +22,9 @@ struct mfs_options {
 	char *host;                 /* without brackets for IPv6 literals */
 	unsigned port;
 
+	char *account;              /* the account name given instead of a URL */
 	char *mountpoint;
+	char *password;             /* from the account file (never the command line) */
 	char *password_command;
 	char *password_file;
 	char *oauth2_token_command;
@@ -41,6 +43,7 @@ struct mfs_options {
 	int debug;
 	int show_help;
 	int show_version;
+	int extra_args;             /* words after the mount point (an error) */
 };
 
 /* Parse "scheme://user@host[:port]" into O. Returns 0 or -EINVAL with a
@@ -51,8 +54,10 @@ int options_parse_url(const char *url, struct mfs_options *o, char *err, size_t 
 int options_parse_size(const char *text, uint64_t *bytes_r);
 
 /* Parse the command line into O and leave FUSE's own options in ARGS (an
- * initialized FUSE_ARGS_INIT(argc, argv)). Returns 0, or -EINVAL with a
- * one-line reason in err. */
+ * initialized FUSE_ARGS_INIT(argc, argv)). A first word that is not a URL
+ * names an account of the account file (config.h), whose options fill what
+ * the command line leaves unset. Returns 0, or -EINVAL with a one-line
+ * reason in err. */
 int options_parse(struct fuse_args *args, struct mfs_options *o, char *err, size_t errlen);
 
 void options_free(struct mfs_options *o);

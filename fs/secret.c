@@ -168,6 +168,10 @@ static int prompt(const struct mfs_options *o, char **out_r, char *err, size_t e
 
 int secret_get(const struct mfs_options *o, char **secret_r, char *err, size_t errlen)
 {
+	if (o->password) {
+		*secret_r = strdup(o->password);
+		return *secret_r ? 0 : -ENOMEM;
+	}
 	if (o->password_command)
 		return secret_from_command(o->password_command, secret_r, err, errlen);
 	if (o->oauth2_token_command)

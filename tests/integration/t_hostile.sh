@@ -219,7 +219,7 @@ for c in retr-nodot retr-nodot-hang; do
 		-o "tls_insecure_plaintext,pop3_delete,timeout=2,poll=1" || { fail "$c: mount"; continue; }
 	log="$T/mailfs-$((${#PIDS[@]} - 1)).log"
 	check "$c: the round stops with a clear line" \
-		wait_for "grep -qE 'POP3 round stopped: .*(closed|no answer).*RETR' '$log'" 15
+		wait_for "grep -qE 'POP3 round stopped.*: .*(closed|no answer).*during RETR' '$log'" 15
 	check "$c: a second round fails the same way" \
 		wait_for "test \$(grep -c 'POP3 round stopped' '$log') -ge 2" 15
 	check "$c: mailfs is still running" kill -0 "$MAILFS_PID"

@@ -1,0 +1,205 @@
+/* config.c - the account file. */
+#include "fs/config.h"
+#include "fs/options.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+char *config_path(void)
+{
+	const char *base = getenv("XDG_CONFIG_HOME");
+	char *out = NULL;
+
+	if (base && base[0] == '/') {
+		if (asprintf(&out, "%s/mailfs/config", base) < 0)
+			return NULL;
+		return out;
+	}
+	base = getenv("HOME");
+	if (!base || base[0] != '/') {
+		struct passwd *pw = getpwuid(getuid());
+		base = pw ? pw->pw_dir : "/";
+	}
+	if (asprintf(&out, "%s/.config/mailfs/config", base) < 0)
+		return NULL;
+	return out;
+}
+
+static char *trim(char *s)
+{
+	char *e;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return s;
+}
+
+/* Set a string option unless the command line did. */
+static int set_str(char **field, const char *value)
+{
+	if (*field)
+		return 0;
+	*field = strdup(value);
+	return *field ? 0 : -ENOMEM;
+}
+
+static int flag_value(const char *v)
+{
+	if (!*v || !strcasecmp(v, "yes") || !strcasecmp(v, "true") || !strcmp(v, "1"))
+		return 1;
+	if (!strcasecmp(v, "no") || !strcasecmp(v, "false") || !strcmp(v, "0"))
+		return 0;
+	return -1;
+}
+
+static int set_int(int *field, const char *v)
+{
+	char *end;
+	long n;
+
+	if (*field != INT_MIN)
+		return 0;     /* the command line said it */
+	errno = 0;
+	n = strtol(v, &end, 10);
+	if (errno || end == v || *end || n < 0 || n > 1000000)
+		return -EINVAL;
+	*field = (int)n;
+	return 0;
+}
+
+/* One key of the account. */
+static int apply(struct mfs_options *o, const char *key, const char *v, int *secret)
+{
+	static const struct { const char *key; size_t off; } strs[] = {
+		{ "url", offsetof(struct mfs_options, url) },
+		{ "mountpoint", offsetof(struct mfs_options, mountpoint) },
+		{ "password_command", offsetof(struct mfs_options, password_command) },
+		{ "password_file", offsetof(struct mfs_options, password_file) },
+		{ "oauth2_token_command", offsetof(struct mfs_options, oauth2_token_command) },
+		{ "cafile", offsetof(struct mfs_options, cafile) },
+		{ "cache_dir", offsetof(struct mfs_options, cache_dir) },
+		{ "cache_size", offsetof(struct mfs_options, cache_size_text) },
+		{ "trash", offsetof(struct mfs_options, trash) },
+		{ "password", offsetof(struct mfs_options, password) },
+	};
+	static const struct { const char *key; size_t off; } flags[] = {
+		{ "prefetch", offsetof(struct mfs_options, prefetch) },
+		{ "pop3_delete", offsetof(struct mfs_options, pop3_delete) },
+		{ "tls_insecure_plaintext", offsetof(struct mfs_options, tls_insecure_plaintext) },
+	};
+	size_t i;
+	int f;
+
+	for (i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
+		if (strcmp(key, strs[i].key) != 0)
+			continue;
+		if (!*v)
+			return -EINVAL;
+		if (!strcmp(key, "password"))
+			*secret = 1;
+		return set_str((char **)((char *)o + strs[i].off), v);
+	}
+	for (i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
+		if (strcmp(key, flags[i].key) != 0)
+			continue;
+		f = flag_value(v);
+		if (f < 0)
+			return -EINVAL;
+		*(int *)((char *)o + flags[i].off) |= f;
+		return 0;
+	}
+	if (!strcmp(key, "poll"))
+		return set_int(&o->poll, v);
+	if (!strcmp(key, "timeout"))
+		return set_int(&o->timeout, v);
+	return -ENOENT;
+}
+
+int config_load(const char *path, const char *name, struct mfs_options *o,
+                char *err, size_t errlen)
+{
+	char line[4096], section[256] = "";
+	int found = 0, secret = 0, lineno = 0, r = 0;
+	struct stat st;
+	FILE *fp;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(err, errlen, "\"%s\" is not a URL, and there is no account file %s to "
+		         "look it up in", name, path);
+		return -ENOENT;
+	}
+	if (fstat(fd, &st) < 0 || !(fp = fdopen(fd, "r"))) {
+		close(fd);
+		snprintf(err, errlen, "cannot read %s", path);
+		return -EIO;
+	}
+	while (fgets(line, sizeof(line), fp)) {
+		char *s = trim(line), *eq, *key, *value;
+
+		lineno++;
+		if (!*s || *s == '#' || *s == ';')
+			continue;
+		if (*s == '[') {
+			char *close = strchr(s, ']');
+			if (!close || close[1]) {
+				snprintf(err, errlen, "%s:%d: bad section line", path, lineno);
+				r = -EINVAL;
+				break;
+			}
+			*close = '\0';
+			snprintf(section, sizeof(section), "%s", trim(s + 1));
+			if (strcmp(section, name) == 0)
+				found = 1;
+			continue;
+		}
+		if (strcmp(section, name) != 0)
+			continue;
+		eq = strchr(s, '=');
+		if (eq) {
+			*eq = '\0';
+			key = trim(s);
+			value = trim(eq + 1);
+		} else {
+			key = s;
+			value = (char *)"";
+		}
+		r = apply(o, key, value, &secret);
+		if (r == -ENOENT)
+			snprintf(err, errlen, "%s:%d: unknown option \"%s\"", path, lineno, key);
+		else if (r < 0)
+			snprintf(err, errlen, "%s:%d: bad value for %s", path, lineno, key);
+		if (r < 0)
+			break;
+	}
+	fclose(fp);
+	explicit_bzero(line, sizeof(line));
+	if (r < 0)
+		return r;
+	if (!found) {
+		snprintf(err, errlen, "no account \"%s\" in %s (and it is not a URL)", name, path);
+		return -ENOENT;
+	}
+	if (secret && (st.st_mode & 077)) {
+		snprintf(err, errlen, "%s holds a password but others can read it; "
+		         "run: chmod 600 %s", path, path);
+		return -EACCES;
+	}
+	if (!o->url) {
+		snprintf(err, errlen, "account \"%s\" in %s has no url", name, path);
+		return -EINVAL;
+	}
+	return 0;
+}

@@ -1,0 +1,196 @@
+/* test_config.c - the account file (fs/config.c) and how it meets the
+ * command line (fs/options.c). */
+#include "tests/unit/testutil.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define FUSE_USE_VERSION 314
+#include <fuse_lowlevel.h>
+
+#include "fs/config.h"
+#include "fs/options.h"
+
+static char dir[64];
+static char path[128];
+
+static void write_config(const char *text, mode_t mode)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+	chmod(path, mode);
+}
+
+static void unset(struct mfs_options *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->poll = INT_MIN;
+	o->timeout = INT_MIN;
+}
+
+static const char two_accounts[] =
+	"# mailfs accounts\n"
+	"\n"
+	"[work]\n"
+	"url = imaps://alice%40example.org@imap.example.org\n"
+	"password_command = pass show mail/work\n"
+	"cache_size = 2G\n"
+	"poll = 30\n"
+	"prefetch\n"
+	"trash = Trash\n"
+	"\n"
+	"[home]\n"
+	"url = pop3s://bob@pop.example.net\n"
+	"pop3_delete = yes\n"
+	"mountpoint = ~/mail/home\n";
+
+static void test_accounts(void **state)
+{
+	struct mfs_options o;
+	char err[256];
+
+	(void)state;
+	write_config(two_accounts, 0644);
+	unset(&o);
+	assert_int_equal(config_load(path, "work", &o, err, sizeof(err)), 0);
+	assert_string_equal(o.url, "imaps://alice%40example.org@imap.example.org");
+	assert_string_equal(o.password_command, "pass show mail/work");
+	assert_string_equal(o.cache_size_text, "2G");
+	assert_string_equal(o.trash, "Trash");
+	assert_int_equal(o.poll, 30);
+	assert_int_equal(o.timeout, INT_MIN);
+	assert_int_equal(o.prefetch, 1);
+	assert_int_equal(o.pop3_delete, 0);
+	options_free(&o);
+
+	unset(&o);
+	assert_int_equal(config_load(path, "home", &o, err, sizeof(err)), 0);
+	assert_string_equal(o.url, "pop3s://bob@pop.example.net");
+	assert_int_equal(o.pop3_delete, 1);
+	assert_string_equal(o.mountpoint, "~/mail/home");
+	options_free(&o);
+}
+
+static void test_command_line_wins(void **state)
+{
+	struct mfs_options o;
+	char err[256];
+
+	(void)state;
+	write_config(two_accounts, 0644);
+	unset(&o);
+	o.poll = 5;
+	o.trash = strdup("Bin");
+	assert_int_equal(config_load(path, "work", &o, err, sizeof(err)), 0);
+	assert_int_equal(o.poll, 5);
+	assert_string_equal(o.trash, "Bin");
+	options_free(&o);
+}
+
+static void test_errors(void **state)
+{
+	static const struct { const char *text; mode_t mode; const char *account; int err; } cases[] = {
+		{ "[a]\nurl = imaps://x@y\n", 0600, "b", -ENOENT },          /* no such account */
+		{ "[a]\nurl = imaps://x@y\nbogus = 1\n", 0600, "a", -ENOENT }, /* unknown key */
+		{ "[a]\nurl = imaps://x@y\npoll = often\n", 0600, "a", -EINVAL },
+		{ "[a]\nurl = imaps://x@y\nprefetch = maybe\n", 0600, "a", -EINVAL },
+		{ "[a\nurl = imaps://x@y\n", 0600, "a", -EINVAL },          /* bad section line */
+		{ "[a]\npoll = 5\n", 0600, "a", -EINVAL },                  /* no url */
+		{ "[a]\nurl =\n", 0600, "a", -EINVAL },                     /* empty value */
+		/* A password in a file others can read. */
+		{ "[a]\nurl = imaps://x@y\npassword = hunter2\n", 0644, "a", -EACCES },
+		{ "[a]\nurl = imaps://x@y\npassword = hunter2\n", 0640, "a", -EACCES },
+	};
+	struct mfs_options o;
+	char err[256];
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		write_config(cases[i].text, cases[i].mode);
+		unset(&o);
+		err[0] = '\0';
+		int r = config_load(path, cases[i].account, &o, err, sizeof(err));
+		if (r != cases[i].err)
+			fail_msg("case %zu: %d, want %d (%s)", i, r, cases[i].err, err);
+		assert_true(err[0] != '\0');
+		options_free(&o);
+	}
+	/* The same password is fine in a private file. */
+	write_config("[a]\nurl = imaps://x@y\npassword = hunter2 # not a comment\n", 0600);
+	unset(&o);
+	assert_int_equal(config_load(path, "a", &o, err, sizeof(err)), 0);
+	assert_string_equal(o.password, "hunter2 # not a comment");
+	options_free(&o);
+	/* No file at all. */
+	unlink(path);
+	unset(&o);
+	assert_int_equal(config_load(path, "a", &o, err, sizeof(err)), -ENOENT);
+	assert_non_null(strstr(err, "not a URL"));
+	options_free(&o);
+}
+
+/* Through options_parse: an account name instead of a URL. */
+static void test_options_parse(void **state)
+{
+	char *argv[] = { (char *)"mailfs", (char *)"work", (char *)"-o", (char *)"poll=7",
+	                 dir, NULL };
+	struct fuse_args args = FUSE_ARGS_INIT(5, argv);
+	struct mfs_options o = { 0 };
+	char err[256], cfg[128];
+
+	(void)state;
+	snprintf(cfg, sizeof(cfg), "%s/mailfs", dir);
+	mkdir(cfg, 0700);
+	snprintf(path, sizeof(path), "%s/mailfs/config", dir);
+	write_config(two_accounts, 0644);
+	setenv("XDG_CONFIG_HOME", dir, 1);
+	assert_int_equal(options_parse(&args, &o, err, sizeof(err)), 0);
+	assert_string_equal(o.account, "work");
+	assert_string_equal(o.host, "imap.example.org");
+	assert_string_equal(o.user, "alice@example.org");
+	assert_int_equal(o.poll, 7);
+	assert_int_equal(o.timeout, 30);
+	assert_int_equal(o.prefetch, 1);
+	options_free(&o);
+	fuse_opt_free_args(&args);
+	unlink(path);
+	rmdir(cfg);
+	snprintf(path, sizeof(path), "%s/config", dir);
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	snprintf(dir, sizeof(dir), "/tmp/test_config.XXXXXX");
+	if (!mkdtemp(dir))
+		return -1;
+	snprintf(path, sizeof(path), "%s/config", dir);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	unlink(path);
+	rmdir(dir);
+	return 0;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_accounts),
+		cmocka_unit_test(test_command_line_wins),
+		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_options_parse),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}

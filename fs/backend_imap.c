@@ -330,7 +330,11 @@ static int explain(struct imapb *b, struct imap_session *s, char *err, size_t er
 			snprintf(err, errlen, "%s: %s", o->host, imap_error(s));
 			return 0;
 		}
-		snprintf(err, errlen, "%s (check the user name and password)", imap_error(s));
+		if (b->params.auth != IMAP_AUTH_PASSWORD)
+			snprintf(err, errlen, "%s (check the token that oauth2_token_command prints)",
+			         imap_error(s));
+		else
+			snprintf(err, errlen, "%s (check the user name and password)", imap_error(s));
 		return 0;
 	case IMAP_FAIL_PROTO:
 		snprintf(err, errlen, "%s:%u does not answer like an IMAP server: %s", o->host,

@@ -79,7 +79,9 @@ static int explain(struct pop3b *b, struct pop3_session *s, int r, char *err, si
 			return 1;
 		}
 	case POP3_FAIL_AUTH:
-		snprintf(err, errlen, "%s (check the user name and password)", pop3_error(s));
+		snprintf(err, errlen, "%s (check %s)", pop3_error(s),
+		         b->params.auth == POP3_AUTH_PASSWORD ? "the user name and password"
+		                                              : "the token that oauth2_token_command prints");
 		return 0;
 	case POP3_FAIL_PROTO:
 		snprintf(err, errlen, "%s:%u does not answer like a POP3 server: %s", o->host,

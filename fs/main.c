@@ -226,6 +226,9 @@ unmount:
 	for (size_t i = 0; i < m.nretired; i++)
 		free(m.retired[i]);
 	free(m.retired);
+	for (size_t i = 0; i < m.nwarned; i++)
+		free(m.warned[i]);
+	free(m.warned);
 	free(fsname);
 	fuse_opt_free_args(&args);
 	options_free(&opt);

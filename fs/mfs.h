@@ -134,6 +134,8 @@ struct mfs {
 	int ntop;                   /* top-level directories; protected by tree_lock */
 	char **retired;             /* old folder names, freed at unmount; tree_lock */
 	size_t nretired;
+	char **warned;              /* folders left out and warned about; tree_lock */
+	size_t nwarned;
 
 	struct fetch_table *fetches;
 	struct write_table *writes;

@@ -220,6 +220,28 @@ static int split_name(const char *server, char delim, char ***parts_r)
 	return n;
 }
 
+/* Whether NAME was already warned about (and remember it); tree_lock held
+ * for writing. The list lives with the retired strings, freed at unmount. */
+static int warned_before(struct mfs *m, const char *name)
+{
+	char *copy;
+
+	for (size_t i = 0; i < m->nwarned; i++)
+		if (strcmp(m->warned[i], name) == 0)
+			return 1;
+	copy = strdup(name);
+	if (copy) {
+		char **n = realloc(m->warned, (m->nwarned + 1) * sizeof(*n));
+		if (n) {
+			m->warned = n;
+			m->warned[m->nwarned++] = copy;
+		} else {
+			free(copy);
+		}
+	}
+	return 0;
+}
+
 /* Create a folder below PARENT; tree_lock held for writing. */
 static struct folder *create_locked(struct mfs *m, int64_t parent, const char *name,
                                     const char *server, char delim, unsigned flags)
@@ -264,9 +286,11 @@ int tree_sync(struct mfs *m, const struct tree_entry *entries, size_t n)
 		int64_t parent = 0;
 
 		if (np < 0) {
-			log_warn("folder \"%s\" is not shown: %s", entries[i].server,
-			         np == -EILSEQ ? "its name is not valid modified UTF-7 (RFC 3501 "
-			         "§5.1.3)" : "its name cannot be a directory name");
+			/* Said once per mount, not at every poll. */
+			if (!warned_before(m, entries[i].server))
+				log_warn("folder \"%s\" is not shown: %s", entries[i].server,
+				         np == -EILSEQ ? "its name is not valid modified UTF-7 "
+				         "(RFC 3501 §5.1.3)" : "its name cannot be a directory name");
 			continue;
 		}
 		for (int k = 0; k < np; k++) {

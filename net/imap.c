@@ -1346,15 +1346,38 @@ static char *base64(const char *in, size_t len)
 	return out;
 }
 
-/* AUTHENTICATE with an initial response (RFC 4959 SASL-IR), or after the
- * empty challenge without it. An error challenge (RFC 7628 §3.2.3, also
- * sent by XOAUTH2 servers) is answered with the dummy "AQ==", after which
- * the server sends NO. */
+/* The error the server put in an OAuth2 error challenge ("+ base64 JSON",
+ * RFC 7628 §3.2.2), for the message. */
+static void keep_challenge(struct imap_session *s, char *out, size_t size)
+{
+	const char *t = s->resp.text ? s->resp.text : "";
+	unsigned char buf[512];
+	int n;
+
+	out[0] = '\0';
+	if (!*t || strlen(t) > 680)
+		return;
+	n = EVP_DecodeBlock(buf, (const unsigned char *)t, (int)strlen(t));
+	if (n <= 0)
+		return;
+	while (n > 0 && buf[n - 1] == '\0')
+		n--;
+	for (int i = 0; i < n; i++)
+		if (buf[i] < 0x20 || buf[i] > 0x7e)
+			buf[i] = '?';
+	snprintf(out, size, " (%.*s)", n, buf);
+}
+
+/* AUTHENTICATE MECH with an initial response (RFC 4959 SASL-IR), or after
+ * the empty challenge without it. A challenge after our response is an
+ * error challenge (RFC 7628 §3.2.3): OAUTHBEARER answers it with the dummy
+ * "AQ==", XOAUTH2 (the providers' variant) with an empty line; the server
+ * then says NO. */
 static int sasl(struct imap_session *s, const char *mech, const char *resp, size_t len)
 {
 	struct cmd c = { 0 };
 	char *b64 = base64(resp, len);
-	char line[64];
+	char line[64], challenge[600] = "";
 	int r;
 
 	if (!b64)
@@ -1378,16 +1401,43 @@ static int sasl(struct imap_session *s, const char *mech, const char *resp, size
 	if (r == 0)
 		r = read_until_done(s, 1);
 	if (r == 1) {
-		r = send_raw(s, "AQ==\r\n", 6, 0);
+		keep_challenge(s, challenge, sizeof(challenge));
+		r = strcmp(mech, "XOAUTH2") == 0 ? send_raw(s, "\r\n", 2, 0)
+		                                 : send_raw(s, "AQ==\r\n", 6, 0);
 		if (r == 0)
 			r = read_until_done(s, 0);
 		if (r == 0)
 			r = proto_fail(s, "server accepted the dummy SASL response");
+		else if (challenge[0] && s->fail == IMAP_FAIL_NO) {
+			char text[sizeof(s->error)];
+
+			snprintf(text, sizeof(text), "%s", s->error);
+			set_fail(s, IMAP_FAIL_NO, -r, "%s%s", text, challenge);
+		}
 	}
 	s->cmd = NULL;
 	explicit_bzero(b64, strlen(b64));
 	free(b64);
 	return r;
+}
+
+/* The user name in a GS2 header: "," and "=" escaped (RFC 5801 §4). */
+static char *gs2_name(const char *user)
+{
+	char *out = malloc(strlen(user) * 3 + 1), *p = out;
+
+	if (!out)
+		return NULL;
+	for (; *user; user++) {
+		if (*user == ',')
+			p += sprintf(p, "=2C");
+		else if (*user == '=')
+			p += sprintf(p, "=3D");
+		else
+			*p++ = *user;
+	}
+	*p = '\0';
+	return out;
 }
 
 static int authenticate(struct imap_session *s)
@@ -1397,14 +1447,27 @@ static int authenticate(struct imap_session *s)
 
 	switch (s->p.auth) {
 	case IMAP_AUTH_XOAUTH2:
-		/* Google's and Microsoft's documented format. */
-		len = asprintf(&resp, "user=%s\001auth=Bearer %s\001\001", s->p.user, s->p.secret);
-		r = len < 0 ? -ENOMEM : sasl(s, "XOAUTH2", resp, (size_t)len);
-		break;
 	case IMAP_AUTH_OAUTHBEARER:
-		/* RFC 7628 §3.1: gs2 header, then key/value pairs. */
-		len = asprintf(&resp, "n,a=%s,\001auth=Bearer %s\001\001", s->p.user, s->p.secret);
-		r = len < 0 ? -ENOMEM : sasl(s, "OAUTHBEARER", resp, (size_t)len);
+		/* An OAuth2 token: the standard mechanism where the server has it,
+		 * else the providers' older one. */
+		if (s->caps & IMAP_CAP_AUTH_OAUTHBEARER) {
+			/* RFC 7628 §3.1: GS2 header, then key/value pairs. */
+			char *name = gs2_name(s->p.user);
+
+			len = name ? asprintf(&resp, "n,a=%s,\001auth=Bearer %s\001\001", name,
+			                      s->p.secret) : -1;
+			free(name);
+			r = len < 0 ? -ENOMEM : sasl(s, "OAUTHBEARER", resp, (size_t)len);
+		} else if (s->caps & IMAP_CAP_AUTH_XOAUTH2) {
+			/* Google's and Microsoft's documented format. */
+			len = asprintf(&resp, "user=%s\001auth=Bearer %s\001\001", s->p.user,
+			               s->p.secret);
+			r = len < 0 ? -ENOMEM : sasl(s, "XOAUTH2", resp, (size_t)len);
+		} else {
+			return set_fail(s, IMAP_FAIL_AUTH, EACCES, "%s offers no OAuth2 login "
+			                "(AUTH=OAUTHBEARER or AUTH=XOAUTH2); use a password",
+			                s->p.conn.host);
+		}
 		break;
 	default:
 		if (s->caps & IMAP_CAP_AUTH_PLAIN) {
@@ -1445,7 +1508,12 @@ static int authenticate(struct imap_session *s)
 	if (r < 0 && (s->fail == IMAP_FAIL_NO || s->fail == IMAP_FAIL_BAD)) {
 		char why[sizeof(s->error)];
 
-		snprintf(why, sizeof(why), "%s", s->resp.text ? s->resp.text : s->error);
+		/* The server's words (and an OAuth2 error challenge), without the
+		 * response code in brackets. */
+		const char *e = s->error;
+		if (*e == '[' && strstr(e, "] "))
+			e = strstr(e, "] ") + 2;
+		snprintf(why, sizeof(why), "%s", e);
 		r = set_fail(s, IMAP_FAIL_AUTH, EACCES, "%s refused the login of %s: %s",
 		             s->p.conn.host, s->p.user, why);
 	}

@@ -21,6 +21,7 @@ starting with "--- " are the server's own notes (connections, TLS).
 """
 
 import argparse
+import base64
 import re
 import socketserver
 import ssl
@@ -178,7 +179,36 @@ class Handler(socketserver.BaseRequestHandler):
         where, payload, _ = self.case
         if where == "caps" and not isinstance(self.sock, ssl.SSLSocket):
             return payload
+        if self.a.oauth:
+            return "IMAP4rev1 SASL-IR IDLE AUTH=" + self.a.oauth.split(":")[0]
         return CAPS
+
+    def oauth_ok(self, tag, mech, ir):
+        """--oauth MECH:TOKEN: the exact initial response of that mechanism
+        (RFC 7628 §3.1 for OAUTHBEARER, the providers' XOAUTH2), or an error
+        challenge (RFC 7628 §3.2.2), whose answer is logged, then NO."""
+        want_mech, token = self.a.oauth.split(":", 1)
+        user = self.a.oauth_user
+        if want_mech == "OAUTHBEARER":
+            want = b"n,a=" + user.encode() + b",\x01auth=Bearer " + token.encode() + b"\x01\x01"
+        else:
+            want = b"user=" + user.encode() + b"\x01auth=Bearer " + token.encode() + b"\x01\x01"
+        try:
+            got = base64.b64decode(ir, validate=True)
+        except ValueError:
+            got = b""
+        if mech == want_mech and got == want:
+            self.note("oauth: accepted")
+            return True
+        self.note("oauth: refused %r" % got)
+        err = base64.b64encode(b'{"status":"401","schemes":"bearer","scope":"mail"}')
+        self.send(b"+ " + err + b"\r\n")
+        answer = self.readline()
+        if answer is None:
+            return False
+        self.note("oauth: error challenge answered with %r" % answer)
+        self.send(tag + b" NO [AUTHENTICATIONFAILED] token refused\r\n")
+        return False
 
     def command(self, line):
         """Answer one command; False ends the connection."""
@@ -206,12 +236,16 @@ class Handler(socketserver.BaseRequestHandler):
                 self.send(tag + b" OK Begin TLS\r\n")
                 return self.start_tls()
         elif cmd == b"AUTHENTICATE":
-            if " " not in args.strip():       # no SASL-IR: ask for it
+            mech, _, ir = args.strip().partition(" ")
+            if not ir:                        # no SASL-IR: ask for it
                 self.send(b"+ \r\n")
                 resp = self.readline()
                 if resp is None:
                     return False
-            self.send(tag + b" OK [CAPABILITY " + CAPS.encode() + b"] logged in\r\n")
+                ir = resp.decode("latin-1").strip()
+            if self.a.oauth and not self.oauth_ok(tag, mech.upper(), ir):
+                return True
+            self.send(tag + b" OK [CAPABILITY " + self.caps().encode() + b"] logged in\r\n")
         elif cmd == b"LOGIN":
             self.send(tag + b" OK [CAPABILITY " + CAPS.encode() + b"] logged in\r\n")
         elif cmd == b"LIST":
@@ -304,6 +338,9 @@ def main():
     ap.add_argument("--cert")
     ap.add_argument("--key")
     ap.add_argument("--tls", action="store_true", help="TLS from the first byte")
+    ap.add_argument("--oauth", help="MECH:TOKEN: offer only AUTH=MECH (XOAUTH2 or "
+                    "OAUTHBEARER) and accept only that token")
+    ap.add_argument("--oauth-user", default="alice")
     a = ap.parse_args()
     if "list-slash" == a.case:
         FOLDERS["Fun/Games"] = 1

@@ -696,15 +696,48 @@ static const struct refuse_case refuse_cases[] = {
 		EXPECT("TAG LOGIN \"alice\" {5}"),
 		SEND("TAG NO [AUTHENTICATIONFAILED] Go away\r\n"),
 		END }, "Go away" },
-	{ "XOAUTH2: error challenge answered with the dummy response", IMAP_AUTH_XOAUTH2,
+	{ "XOAUTH2: error challenge answered with an empty line", IMAP_AUTH_XOAUTH2,
 	  "tok", {
 		SEND("* OK [CAPABILITY IMAP4rev1 AUTH=XOAUTH2 SASL-IR] ready\r\n"),
 		EXPECT("TAG AUTHENTICATE XOAUTH2 dXNlcj1hbGljZQFhdXRoPUJlYXJlciB0b2sBAQ=="),
 		SEND("+ eyJzdGF0dXMiOiI0MDAifQ==\r\n"),
-		EXPECT("AQ=="),
+		EXPECT(""),
 		SEND("TAG NO [AUTHENTICATIONFAILED] Invalid token\r\n"),
-		END }, "Invalid token" },
+		END }, "Invalid token ({\"status\":\"400\"})" },
+	{ "OAuth2 without any OAuth2 mechanism offered: nothing sent", IMAP_AUTH_XOAUTH2,
+	  "tok", {
+		SEND("* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR] ready\r\n"),
+		END }, "offers no OAuth2 login" },
 };
+
+/* OAUTHBEARER is preferred, with the user name escaped (RFC 5801), and its
+ * error challenge answered with the dummy "AQ==" (RFC 7628 §3.2.3). */
+static const struct refuse_case oauthbearer_case =
+	{ "OAUTHBEARER: escaped name, dummy response", IMAP_AUTH_XOAUTH2, "tok", {
+		SEND("* OK [CAPABILITY IMAP4rev1 AUTH=XOAUTH2 AUTH=OAUTHBEARER SASL-IR] ready\r\n"),
+		EXPECT("TAG AUTHENTICATE OAUTHBEARER bixhPWFsPTJDaWNlPTNELAFhdXRoPUJlYXJlciB0b2sBAQ=="),
+		SEND("+ eyJzdGF0dXMiOiI0MDEifQ==\r\n"),
+		EXPECT("AQ=="),
+		SEND("TAG NO [AUTHENTICATIONFAILED] Expired\r\n"),
+		END }, "Expired" };
+
+static void test_oauthbearer(void **state)
+{
+	const struct refuse_case *c = &oauthbearer_case;
+	struct imap_params p = params();
+	struct imap_session *s;
+
+	(void)state;
+	case_name = c->name;
+	p.auth = c->auth;
+	p.secret = c->secret;
+	p.user = "al,ice=";
+	s = open_with(c->steps, p, 0);
+	CHECK_INT(imap_connect(s), -EACCES);
+	CHECK_INT(imap_fail_class(s), IMAP_FAIL_AUTH);
+	CHECK(strstr(imap_error(s), c->text) != NULL);
+	finish();
+}
 
 static void test_auth_refused(void **state)
 {
@@ -1419,6 +1452,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_caps_text_and_logout, cleanup),
 		cmocka_unit_test_teardown(test_login_fallback, cleanup),
 		cmocka_unit_test_teardown(test_auth_refused, cleanup),
+		cmocka_unit_test_teardown(test_oauthbearer, cleanup),
 		cmocka_unit_test_teardown(test_greeting_and_tls, cleanup),
 		cmocka_unit_test_teardown(test_list, cleanup),
 		cmocka_unit_test_teardown(test_select, cleanup),

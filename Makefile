@@ -168,7 +168,8 @@ fuzz: $(FUZZ_BINS)
 				build/fuzz/fuzz_$$t.log; \
 		else \
 			fail=1; tail -n 60 build/fuzz/fuzz_$$t.log; \
-			echo "fuzz_$$t FAILED: input in $$art/, log in build/fuzz/fuzz_$$t.log"; \
+			echo "fuzz_$$t FAILED: input in $$art/, log in build/fuzz/fuzz_$$t.log;" \
+			     "rerun one input with build/fuzz/fuzz_$$t FILE"; \
 		fi; \
 	done; \
 	if [ $$fail -ne 0 ]; then echo "fuzzing FAILED"; exit 1; fi; \

@@ -219,33 +219,81 @@ static void *write_records(void *arg)
 /* ---- imap_parse_uidset --------------------------------------------------- */
 
 struct uidset_ctx {
-	uint32_t star;
-	unsigned long ranges;
+	uint32_t ranges[2 * 128];
+	unsigned n;
 };
 
 static void uidset_range(void *ctx, uint32_t lo, uint32_t hi)
 {
 	struct uidset_ctx *u = ctx;
 
-	FUZZ_CHECK(lo >= 1 && lo <= hi);
-	u->ranges++;
+	FUZZ_CHECK(u->n + 2 <= sizeof(u->ranges) / sizeof(u->ranges[0]));
+	u->ranges[u->n++] = lo;
+	u->ranges[u->n++] = hi;
+}
+
+/* A number of a sequence set (RFC 3501 §9 seq-number: nz-number or "*";
+ * leading zeros tolerated as imap.c does), or -1. */
+static int64_t model_number(const char **pp, uint32_t star)
+{
+	const char *p = *pp;
+	uint64_t v = 0;
+
+	if (*p == '*') {
+		*pp = p + 1;
+		return star ? star : -1;
+	}
+	if (*p < '0' || *p > '9')
+		return -1;
+	for (; *p >= '0' && *p <= '9'; p++)
+		if ((v = v * 10 + (uint64_t)(*p - '0')) > UINT32_MAX)
+			return -1;
+	*pp = p;
+	return v ? (int64_t)v : -1;
+}
+
+/* The ranges a plain reading of the grammar gives, or -1. */
+static int model_uidset(const char *p, uint32_t star, struct uidset_ctx *u)
+{
+	for (;;) {
+		int64_t a = model_number(&p, star), b = a;
+
+		if (a < 0)
+			return -1;
+		if (*p == ':' && (p++, b = model_number(&p, star)) < 0)
+			return -1;
+		uidset_range(u, (uint32_t)(a < b ? a : b), (uint32_t)(a < b ? b : a));
+		if (*p == '\0')
+			return 0;
+		if (*p++ != ',')
+			return -1;
+	}
 }
 
 /* The last line of the input (after its last LF, at most 128 bytes) as a
- * sequence set: transcripts may end with one, and it is not a response. */
+ * sequence set: transcripts may end with one, and it is not a response.
+ * imap_parse_uidset() must agree with the model, range by range. */
 static void fuzz_uidset(const uint8_t *data, size_t size, uint64_t seed)
 {
 	const uint8_t *nl = size ? memrchr(data, '\n', size) : NULL;
 	size_t from = nl ? (size_t)(nl - data) + 1 : 0;
 	size_t n = size - from < 128 ? size - from : 128;
 	char *set = fuzz_strndup(data + from, n);
-	struct uidset_ctx u = { .star = (uint32_t)seed };
-	int r1, r2;
+	uint32_t star = (uint32_t)seed;
+	struct uidset_ctx got = { .n = 0 }, want = { .n = 0 };
+	int r;
 
-	r1 = imap_parse_uidset(set, u.star, NULL, NULL);
-	r2 = imap_parse_uidset(set, u.star, uidset_range, &u);
-	FUZZ_CHECK(r1 == r2 && (r1 == 0 || r1 == -EPROTO));
-	FUZZ_CHECK(r1 < 0 || u.ranges > 0);
+	r = imap_parse_uidset(set, star, NULL, NULL);
+	FUZZ_CHECK(r == imap_parse_uidset(set, star, uidset_range, &got));
+	FUZZ_CHECK(r == 0 || r == -EPROTO);
+	if (r == 0) {
+		FUZZ_CHECK(model_uidset(set, star, &want) == 0);
+		FUZZ_CHECK(got.n == want.n && memcmp(got.ranges, want.ranges, got.n * 4) == 0);
+		for (unsigned i = 0; i < got.n; i += 2)
+			FUZZ_CHECK(got.ranges[i] >= 1 && got.ranges[i] <= got.ranges[i + 1]);
+	} else {
+		FUZZ_CHECK(model_uidset(set, star, &want) < 0);
+	}
 	free(set);
 }
 

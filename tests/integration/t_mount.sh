@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Issue 7: mounting the way a Linux system does it: `mount -t fuse.mailfs`
+# and an fstab line (noauto,user,_netdev) through mount.fuse3, with the
+# generic mount options accepted; and an account name from the account file.
+. "$(dirname "$0")/lib.sh"
+setup
+[ "$(id -u)" -eq 0 ] || skip "mount(8) with -t and -T needs root here"
+command -v mount.fuse3 >/dev/null || skip "mount.fuse3 missing (package fuse3)"
+dovecot_start --profile demo --seed 53 --count 20
+printf '%s\n' "$PASSWORD" > "$T/pw"; chmod 600 "$T/pw"
+URL="imaps://$USER_NAME@localhost:$IMAPS_PORT"
+OPTS="password_file=$T/pw,cafile=$T/dovecot/ca.pem"
+# mount(8) runs mount.fuse3 with a standard PATH, which runs "mailfs" from
+# it: as after `make install`. For the test, a link in /usr/local/sbin to
+# this build (only if no mailfs is installed there), removed at the end.
+LINK=/usr/local/sbin/mailfs
+if [ -e "$LINK" ] && [ "$(readlink -f "$LINK")" != "$(readlink -f "$MAILFS")" ]; then
+	skip "a mailfs is installed in /usr/local/sbin; not replacing it for a test"
+fi
+mkdir -p /usr/local/sbin
+ln -sf "$(readlink -f "$MAILFS")" "$LINK" || skip "cannot link $LINK"
+trap 'rm -f "$LINK"; cleanup' EXIT
+MNT="$T/mnt"; mkdir -p "$MNT"; MOUNTS+=("$MNT")
+
+check "mount -t fuse.mailfs works, with generic options" \
+	mount -t fuse.mailfs "$URL" "$MNT" -o "$OPTS,cache_dir=$T/c1,rw,nosuid,nodev,noexec,_netdev"
+check "…the tree is there" test -d "$MNT/INBOX"
+check "…/proc/mounts shows type fuse.mailfs" \
+	bash -c "awk '\$2 == \"$MNT\" { print \$3 }' /proc/mounts | grep -qx fuse.mailfs"
+check "…and the URL as the source" bash -c "awk '\$2 == \"$MNT\" { print \$1 }' /proc/mounts | grep -q localhost"
+check "…nosuid and noexec took effect" bash -c "awk '\$2 == \"$MNT\" { print \$4 }' /proc/mounts | grep -q 'nosuid.*noexec\|noexec.*nosuid'"
+check "fusermount3 -u unmounts it" fusermount3 -u "$MNT"
+check "…and the daemon is gone" wait_for "! pgrep -f 'mailfs.*$T/c1' > /dev/null" 10
+
+printf '%s %s fuse.mailfs noauto,user,_netdev,%s,cache_dir=%s 0 0\n' \
+	"$URL" "$MNT" "$OPTS" "$T/c2" > "$T/fstab"
+check "an fstab line (noauto,user,_netdev) mounts with mount MOUNTPOINT" mount -T "$T/fstab" "$MNT"
+check "…the tree is there" test -d "$MNT/INBOX"
+check "umount unmounts it" umount "$MNT"
+
+# An account name instead of a URL, from the account file.
+mkdir -p "$T/xdg/mailfs"
+cat > "$T/xdg/mailfs/config" <<CFG
+[test]
+url = $URL
+password_file = $T/pw
+cafile = $T/dovecot/ca.pem
+cache_dir = $T/c3
+poll = 5
+CFG
+export XDG_CONFIG_HOME="$T/xdg"
+check "mount -t fuse.mailfs with an account name" mount -t fuse.mailfs test "$MNT"
+check "…the tree is there" test -d "$MNT/INBOX"
+check "…with the account's options (.mailfs-status names the cache)" grep -q "$T/c3" "$MNT/.mailfs-status"
+fusermount3 -u "$MNT"
+cat >> "$T/xdg/mailfs/config" <<CFG
+password = leaked
+CFG
+chmod 644 "$T/xdg/mailfs/config"
+out=$("$MAILFS" test "$MNT" 2>&1)
+check "an account file with a password that others can read is refused ($out)" \
+	grep -q "others can read it.*chmod 600" <<<"$out"
+rm -f "$LINK"
+finish

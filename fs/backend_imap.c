@@ -875,10 +875,17 @@ static int imapb_fetch(struct mfs *m, struct fetch **fxs, size_t n)
 	sl->ndone = 0;
 	sl->cur = NULL;
 	r = imap_select(sl->s, f->server, 0, 0, 0, 0, &events, sl, NULL);
-	if (r >= 0)
+	if (r >= 0 && n == 1 && fetch_part_len(fxs[0])) {
+		char items[64];
+
+		snprintf(items, sizeof(items), "UID BODY.PEEK[]<0.%llu>",
+		         (unsigned long long)fetch_part_len(fxs[0]));
+		r = imap_uid_fetch(sl->s, set, items, NULL);
+	} else if (r >= 0) {
 		/* BODY.PEEK: reading never sets \Seen (SPEC §2). All bodies in
 		 * one command: the server streams them back to back. */
 		r = imap_uid_fetch(sl->s, set, "UID BODY.PEEK[]", NULL);
+	}
 	if (r >= 0 && sl->ndone < n) {
 		/* Expunged meanwhile: the listing is out of date. */
 		log_info("%zu message(s) of %s are no longer on the server", n - sl->ndone,

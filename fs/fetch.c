@@ -27,6 +27,9 @@
 #define RA_FOLDERS 8                /* folders whose reading pattern is followed */
 #define MEM_FALLBACK (32u << 20)    /* largest body served from memory when the
                                        cache directory is full */
+#define PARTIAL_MIN (1u << 20)      /* a first read of a message this large fetches
+                                       only what was asked */
+#define PARTIAL_MAX (256u << 10)
 
 struct pending {
 	struct pending *next;
@@ -42,6 +45,8 @@ struct fetch {
 	uint32_t uid;
 	uint64_t listed_size;       /* what the store (and the kernel) believed */
 	unsigned window;            /* messages to fetch along with this one */
+	uint64_t part_len;          /* a first peek: only bytes 0..part_len, from
+	                               memory, never cached (0: the whole body) */
 
 	/* Protected by the table lock. */
 	struct body_tmp tmp;
@@ -70,6 +75,8 @@ struct fetch_table {
 	struct fetch *active;       /* every download not yet ended; lock */
 	struct readahead ra[RA_FOLDERS];   /* lock */
 	unsigned ra_clock;          /* lock */
+	int64_t peeked_folder;      /* the last message peeked at; lock */
+	uint32_t peeked_uid;        /* lock */
 	int stop;                   /* lock */
 	int nthreads;
 	pthread_t *threads;
@@ -185,13 +192,21 @@ static void serve_pending(struct fetch *fx, int final)
 	}
 }
 
-/* Table lock held. */
-static struct fetch *find_active(struct fetch_table *t, int64_t folder, uint32_t uid)
+/* A download of FOLDER/UID that covers SIZE bytes at OFF (a peek covers
+ * only its start; SIZE 0: any). Table lock held. */
+static struct fetch *find_covering(struct fetch_table *t, int64_t folder, uint32_t uid,
+                                   off_t off, size_t size)
 {
 	for (struct fetch *fx = t->active; fx; fx = fx->next)
-		if (fx->folder == folder && fx->uid == uid && !fx->done)
+		if (fx->folder == folder && fx->uid == uid && !fx->done &&
+		    (!fx->part_len || (size && (uint64_t)off + size <= fx->part_len)))
 			return fx;
 	return NULL;
+}
+
+static struct fetch *find_active(struct fetch_table *t, int64_t folder, uint32_t uid)
+{
+	return find_covering(t, folder, uid, 0, 0);
 }
 
 static struct fetch *new_fetch(struct mfs *m, int64_t folder, uint32_t uid, uint64_t size)
@@ -267,7 +282,7 @@ void fetch_read(struct mfs *m, fuse_req_t req, int64_t folder, uint32_t uid, siz
 	p->size = size;
 
 	pthread_mutex_lock(&t->lock);
-	fx = find_active(t, folder, uid);
+	fx = find_covering(t, folder, uid, off, size);
 	if (!fx) {
 		/* The body may have been published since we looked. */
 		pthread_mutex_unlock(&t->lock);
@@ -276,7 +291,7 @@ void fetch_read(struct mfs *m, fuse_req_t req, int64_t folder, uint32_t uid, siz
 			return;
 		}
 		pthread_mutex_lock(&t->lock);
-		fx = find_active(t, folder, uid);
+		fx = find_covering(t, folder, uid, off, size);
 	}
 	if (!fx) {
 		fx = new_fetch(m, folder, uid, info.size);
@@ -287,6 +302,16 @@ void fetch_read(struct mfs *m, fuse_req_t req, int64_t folder, uint32_t uid, siz
 			return;
 		}
 		fx->window = off == 0 ? readahead_window(t, folder, uid) : 1;
+		/* A first look at the start of a large message (a file manager
+		 * sniffing its type, `head`): fetch just that. Reading on, or
+		 * reading it again, downloads it whole. */
+		if (off == 0 && size <= PARTIAL_MAX && info.size >= PARTIAL_MIN &&
+		    fx->window == 1 && !m->opt->prefetch &&
+		    !(t->peeked_folder == folder && t->peeked_uid == uid)) {
+			fx->part_len = size;
+			t->peeked_folder = folder;
+			t->peeked_uid = uid;
+		}
 		fx->queued = 1;
 		fx->next = t->active;
 		t->active = fx;
@@ -339,6 +364,13 @@ int fetch_begin(struct fetch *fx, uint64_t total)
 	pthread_mutex_lock(&t->lock);
 	fx->total = total;
 	fx->have = 0;
+	if (fx->part_len) {
+		/* A peek: in memory, and its size says nothing about the body's. */
+		if (!fx->mem && !(fx->mem = malloc(total ? total : 1)))
+			fx->write_err = -ENOMEM;
+		pthread_mutex_unlock(&t->lock);
+		return fx->write_err;
+	}
 	if (fx->mem) {
 		/* A retry after the cache was full: keep to memory. */
 	} else if (fx->tmp.fd < 0) {
@@ -516,8 +548,9 @@ static void *fetcher_main(void *arg)
 		fxs[0] = fx;
 		/* Queued jobs of the same folder ride along, then the messages
 		 * after this one, as far as the window says. Kept in UID order. */
-		for (struct fetch *q = t->active; q && n < RA_MAX_MSGS; q = q->next) {
-			if (q->queued && q->folder == fx->folder && q->background == fx->background) {
+		for (struct fetch *q = t->active; q && n < RA_MAX_MSGS && !fx->part_len; q = q->next) {
+			if (q->queued && q->folder == fx->folder && q->background == fx->background &&
+			    !q->part_len) {
 				q->queued = 0;
 				fxs[n++] = q;
 			}
@@ -658,4 +691,9 @@ void fetch_stop(struct mfs *m)
 	pthread_mutex_destroy(&t->lock);
 	pthread_cond_destroy(&t->cond);
 	free(t);
+}
+
+uint64_t fetch_part_len(const struct fetch *fx)
+{
+	return fx->part_len;
 }

@@ -26,6 +26,9 @@ void fetch_read(struct mfs *m, fuse_req_t req, int64_t folder, uint32_t uid, siz
 
 int64_t fetch_folder(const struct fetch *fx);
 uint32_t fetch_uid(const struct fetch *fx);
+/* Non-zero for a peek: only the first fetch_part_len() bytes are wanted
+ * (BODY.PEEK[]<0.N>); the download then holds just those. */
+uint64_t fetch_part_len(const struct fetch *fx);
 
 /* The body has TOTAL bytes (the literal size). Returns 0 or -errno. */
 int fetch_begin(struct fetch *fx, uint64_t total);

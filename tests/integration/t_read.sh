@@ -70,12 +70,21 @@ ic append Archive "$T/big.eml" --raw >/dev/null || fail "append of the big messa
 wait_for "ls '$MNT/Archive' | grep -q 'big one'" 90 || fail "the big message did not appear"
 big=$(ls "$MNT"/Archive/*big\ one.eml 2>/dev/null | head -1)
 if [ -n "$big" ]; then
+	# A peek at its start (a file manager sniffing the type, `head`)
+	# fetches only that; reading it through downloads it whole.
+	bsize=$(stat -c %s "$big")
+	check "a peek at a large message reads the right bytes" \
+		cmp -s <(head -c 300 "$big") <(head -c 300 "$T/big.eml")
+	check "…without downloading the whole message" \
+		test -z "$(find "$MAILFS_CACHE/bodies" -type f -size "${bsize}c")"
 	cat "$big" > "$T/big.out" &
 	catpid=$!
 	ls -l "$MNT/Sent" > /dev/null || fail "ls of another folder during the download"
 	wait $catpid || fail "cat of the big message"
 	check "the 25 MB message reads back byte for byte" cmp -s "$T/big.eml" "$T/big.out"
 	check "its size is exact" test "$(stat -c %s "$big")" -eq "$(stat -c %s "$T/big.eml")"
+	check "read through, it is cached whole" \
+		test -n "$(find "$MAILFS_CACHE/bodies" -type f -size "${bsize}c")"
 fi
 
 # A warm remount serves the same tree.

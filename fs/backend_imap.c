@@ -46,6 +46,8 @@ struct sync_state {
 	int collect_seen;
 	uint32_t min_new;          /* ignore metadata of UIDs below (the n:* rule) */
 	uint32_t max_seen;         /* highest UID the server listed in this sync */
+	uint32_t nnew;             /* new messages so far */
+	uint32_t progress_of;      /* a first listing of this many: show progress */
 	int changed;
 	int err;
 };
@@ -163,6 +165,10 @@ static void ev_fetch(void *ctx, const struct imap_fetch *f)
 			return;
 		}
 		st->nmsgs++;
+		st->nnew++;
+		if (st->progress_of)
+			status_progress(sl->b->m, "listing %s: %u of %u messages", fo->name,
+			                st->nnew, st->progress_of);
 		return;
 	}
 	if (!(f->have & IMAP_HAVE_FLAGS))
@@ -767,8 +773,11 @@ static int imapb_sync(struct mfs *m, struct folder *f)
 
 	if (first) {
 		st.min_new = 1;
+		st.progress_of = mb.exists >= 2000 ? mb.exists : 0;
 		if (mb.exists)
 			r = imap_uid_fetch(sl->s, "1:*", META_ITEMS, NULL);
+		if (st.progress_of)
+			status_progress_done(m, "listed %s: %u messages", f->name, st.nnew);
 		st.changed = 1;
 	} else {
 		if (fresh && !qresync) {

@@ -233,6 +233,12 @@ extern const struct fuse_lowlevel_ops fs_ops;
 void status_error(struct mfs *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void status_online(struct mfs *m, int online);
 void status_prefetch(struct mfs *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* In the foreground: a progress line on stderr (rewritten in place on a
+ * terminal, an occasional line otherwise) while a first sync or a prefetch
+ * runs; _done ends it, with a last line when FMT is not "". */
+void status_progress(struct mfs *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void status_progress_done(struct mfs *m, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 /* Render the status file into a malloc'd buffer. */
 int status_render(struct mfs *m, char **buf_r, size_t *len_r);
 

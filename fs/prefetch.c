@@ -53,6 +53,7 @@ static int pass(struct mfs *m, struct prefetcher *p)
 	uint64_t limit = m->opt->cache_size / 10 * 9;
 	int64_t *ids;
 	size_t n = 0;
+	int queued = 0;
 
 	pthread_rwlock_rdlock(&m->tree_lock);
 	ids = malloc((m->nfolders + 1) * sizeof(*ids));
@@ -83,8 +84,11 @@ static int pass(struct mfs *m, struct prefetcher *p)
 			int r = fetch_prefetch(m, f->id, after, 256, &last);
 			if (r < 0 || last == after)
 				break;
+			queued += r;
 			after = last;
 			status_prefetch(m, "downloading %s", f->name);
+			status_progress(m, "prefetch: %s, %llu MB cached", f->name,
+			                (unsigned long long)(cache_usage(m) >> 20));
 		}
 	}
 	free(ids);
@@ -92,6 +96,9 @@ static int pass(struct mfs *m, struct prefetcher *p)
 		if (nap(p, 100))
 			return 1;
 	status_prefetch(m, "complete");
+	if (queued)
+		status_progress_done(m, "prefetch complete: %llu MB of message bodies cached",
+		                     (unsigned long long)(cache_usage(m) >> 20));
 	return 0;
 }
 

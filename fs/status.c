@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 void buf_printf(char **buf, size_t *len, const char *fmt, ...)
 {
@@ -153,4 +154,63 @@ int status_render(struct mfs *m, char **buf_r, size_t *len_r)
 	*buf_r = buf;
 	*len_r = len;
 	return 0;
+}
+
+/* ---- progress on stderr (foreground only) ------------------------------------ */
+
+static pthread_mutex_t progress_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct timespec progress_last;   /* protected by progress_lock */
+static int progress_shown;              /* a \r line is on the terminal; lock */
+
+void status_progress(struct mfs *m, const char *fmt, ...)
+{
+	struct timespec now;
+	int tty = isatty(2);
+	long gap_ms;
+	va_list ap;
+	char line[160];
+
+	if (!m->opt->foreground || m->opt->debug)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	pthread_mutex_lock(&progress_lock);
+	gap_ms = (now.tv_sec - progress_last.tv_sec) * 1000 +
+	         (now.tv_nsec - progress_last.tv_nsec) / 1000000;
+	/* A terminal line ten times a second; a log line every five seconds. */
+	if (gap_ms < (tty ? 100 : 5000)) {
+		pthread_mutex_unlock(&progress_lock);
+		return;
+	}
+	progress_last = now;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (tty) {
+		fprintf(stderr, "\rmailfs: %-70.70s", line);
+		progress_shown = 1;
+	} else {
+		fprintf(stderr, "mailfs: %s\n", line);
+	}
+	fflush(stderr);
+	pthread_mutex_unlock(&progress_lock);
+}
+
+void status_progress_done(struct mfs *m, const char *fmt, ...)
+{
+	va_list ap;
+	char line[160];
+
+	if (!m->opt->foreground || m->opt->debug)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	pthread_mutex_lock(&progress_lock);
+	if (progress_shown)
+		fprintf(stderr, "\r%-80s\r", "");
+	progress_shown = 0;
+	if (line[0])
+		fprintf(stderr, "mailfs: %s\n", line);
+	fflush(stderr);
+	pthread_mutex_unlock(&progress_lock);
 }

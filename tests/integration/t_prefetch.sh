@@ -11,6 +11,7 @@ for f in INBOX Archive Sent; do mkdir -p "$T/orig/$f"; ic dump "$f" "$T/orig/$f"
 mount_mailfs "$MNT" "imaps://$USER_NAME@localhost:$IMAPS_PORT" -o "cafile=$T/dovecot/ca.pem,prefetch,poll=2" \
 	|| { fail "mount"; finish; }
 check "prefetch completes" wait_for "grep -q 'prefetch: complete' '$MNT/.mailfs-status'" 60
+check "in the foreground, progress goes to stderr" grep -q "prefetch complete: .* MB" "$T/mailfs-0.log"
 n=$(find "$MAILFS_CACHE/bodies" -type f | wc -l)
 total=$(ic folders | while read -r f; do ic count "$f"; done | paste -sd+ | bc)
 check "every body is in the cache ($n of $total)" test "$n" -eq "$total"

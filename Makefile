@@ -182,6 +182,10 @@ install: mailfs
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 0755 $(BUILD)/mailfs $(DESTDIR)$(PREFIX)/bin/mailfs
 	if [ -f contrib/mailfs.1 ]; then install -m 0644 contrib/mailfs.1 $(DESTDIR)$(PREFIX)/share/man/man1/; fi
+	install -d $(DESTDIR)$(PREFIX)/share/bash-completion/completions $(DESTDIR)$(PREFIX)/lib/systemd/user
+	install -m 0644 contrib/mailfs.bash-completion $(DESTDIR)$(PREFIX)/share/bash-completion/completions/mailfs
+	sed 's|/usr/local/bin/mailfs|$(PREFIX)/bin/mailfs|' contrib/mailfs@.service > $(DESTDIR)$(PREFIX)/lib/systemd/user/mailfs@.service
+	chmod 0644 $(DESTDIR)$(PREFIX)/lib/systemd/user/mailfs@.service
 
 clean:
 	rm -rf build mailfs

@@ -201,12 +201,47 @@ static void ev_fetch(void *ctx, const struct imap_fetch *f)
 	st->nflags++;
 }
 
-static void ev_expunge(void *ctx, uint32_t uid)
+struct uid_list {
+	uint32_t *uids;
+	size_t n, cap;
+	uint32_t hi;
+};
+
+static int collect_uid(void *ctx, const struct store_msg *msg)
+{
+	struct uid_list *l = ctx;
+
+	if (msg->uid > l->hi)
+		return 1;
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 64;
+		uint32_t *n = realloc(l->uids, cap * sizeof(*n));
+		if (!n)
+			return 1;
+		l->uids = n;
+		l->cap = cap;
+	}
+	l->uids[l->n++] = msg->uid;
+	return 0;
+}
+
+/* Messages LO..HI left the server: forget those the cache knows (a range
+ * is intersected with the store, never walked). */
+static void ev_expunge(void *ctx, uint32_t lo, uint32_t hi)
 {
 	struct slot *sl = ctx;
+	struct uid_list l = { .hi = hi };
 
-	if (sl->f)
-		msg_forget(sl->b->m, sl->f, uid);
+	if (!sl->f)
+		return;
+	if (lo == hi) {
+		msg_forget(sl->b->m, sl->f, lo);
+	} else {
+		store_msg_list(sl->b->m->store, sl->f->id, lo - 1, 0, collect_uid, &l);
+		for (size_t i = 0; i < l.n; i++)
+			msg_forget(sl->b->m, sl->f, l.uids[i]);
+		free(l.uids);
+	}
 	if (sl->sync)
 		sl->sync->changed = 1;
 }

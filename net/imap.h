@@ -129,7 +129,9 @@ struct imap_sink {
 
 struct imap_events {
 	void (*fetch)(void *ctx, const struct imap_fetch *f);
-	void (*expunge)(void *ctx, uint32_t uid);
+	/* The messages with UIDs LO..HI (those of them that existed) left the
+	 * mailbox: EXPUNGE (LO == HI) or VANISHED, whose ranges can be huge. */
+	void (*expunge)(void *ctx, uint32_t lo, uint32_t hi);
 	void (*exists)(void *ctx, uint32_t count);
 	/* An EXPUNGE named a message whose UID the session does not know; the
 	 * owner has to compare the whole mailbox again. */

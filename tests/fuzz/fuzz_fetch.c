@@ -122,12 +122,12 @@ static void ev_fetch(void *ctx, const struct imap_fetch *f)
 	}
 }
 
-static void ev_expunge(void *ctx, uint32_t uid)
+static void ev_expunge(void *ctx, uint32_t lo, uint32_t hi)
 {
 	struct fuzz_ctx *c = ctx;
 
 	c->events++;
-	FUZZ_CHECK(uid != 0);
+	FUZZ_CHECK(lo != 0 && lo <= hi);
 }
 
 static void ev_exists(void *ctx, uint32_t count)

@@ -301,7 +301,12 @@ static void ev_fetch(void *ctx, const struct imap_fetch *f)
 	note("; ");
 }
 
-static void ev_expunge(void *ctx, uint32_t uid) { (void)ctx; note("expunge %u; ", uid); }
+static void ev_expunge(void *ctx, uint32_t lo, uint32_t hi)
+{
+	(void)ctx;
+	for (uint32_t u = lo; u <= hi && u - lo < 100; u++)
+		note("expunge %u; ", u);
+}
 static void ev_exists(void *ctx, uint32_t n) { (void)ctx; note("exists %u; ", n); }
 static void ev_lost_track(void *ctx) { (void)ctx; note("lost; "); }
 

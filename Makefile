@@ -95,6 +95,11 @@ integration: mailfs
 check: deps
 	$(MAKE) --no-print-directory mailfs
 	$(MAKE) --no-print-directory unit
+	@# The unit tests again under AddressSanitizer and UBSan (issue 6),
+	@# unless this whole run is already a sanitizer build.
+	@if [ -z "$(SANITIZE)" ]; then \
+		$(MAKE) --no-print-directory SANITIZE=address,undefined unit || exit 1; \
+	fi
 	@if $(FUZZ_PROBE); then \
 		$(MAKE) --no-print-directory fuzz-smoke || exit 1; \
 	else \

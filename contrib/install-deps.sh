@@ -6,7 +6,7 @@ set -eu
 
 PKGS="build-essential pkg-config libfuse3-dev fuse3 libssl-dev libsqlite3-dev
       libcmocka-dev dovecot-imapd dovecot-pop3d openssl attr python3 rsync
-      ca-certificates libglib2.0-bin clang libclang-rt-14-dev groff-base man-db $*"
+      ca-certificates libglib2.0-bin mc tmux clang libclang-rt-14-dev groff-base man-db $*"
 
 missing=""
 for p in $PKGS; do

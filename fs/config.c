@@ -78,6 +78,12 @@ static int set_int(int *field, const char *v)
 	return 0;
 }
 
+static int is_secret_key(const char *key)
+{
+	return !strcmp(key, "password") || !strcmp(key, "password_command") ||
+	       !strcmp(key, "password_file") || !strcmp(key, "oauth2_token_command");
+}
+
 /* One key of the account. */
 static int apply(struct mfs_options *o, const char *key, const char *v, int *secret)
 {
@@ -130,11 +136,13 @@ int config_load(const char *path, const char *name, struct mfs_options *o,
                 char *err, size_t errlen)
 {
 	char line[4096], section[256] = "";
-	int found = 0, secret = 0, lineno = 0, r = 0;
+	int found = 0, secret = 0, lineno = 0, r = 0, cli_secret, sources = 0;
 	struct stat st;
 	FILE *fp;
 	int fd;
 
+	/* A password source on the command line wins over all of the file's. */
+	cli_secret = o->password_command || o->password_file || o->oauth2_token_command;
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		snprintf(err, errlen, "\"%s\" is not a URL, and there is no account file %s to "
@@ -175,6 +183,17 @@ int config_load(const char *path, const char *name, struct mfs_options *o,
 		} else {
 			key = s;
 			value = (char *)"";
+		}
+		if (is_secret_key(key)) {
+			if (cli_secret)
+				continue;
+			if (++sources > 1) {
+				snprintf(err, errlen, "%s:%d: account \"%s\" gives more than one of "
+				         "password, password_command, password_file and "
+				         "oauth2_token_command", path, lineno, name);
+				r = -EINVAL;
+				break;
+			}
 		}
 		r = apply(o, key, value, &secret);
 		if (r == -ENOENT)

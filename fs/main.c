@@ -164,12 +164,21 @@ int main(int argc, char **argv)
 		    m.last_error[0] ? m.last_error : strerror(-r));
 
 	/* Only the owner may see the mail, even with allow_other. */
-	if (asprintf(&fsname, "-ofsname=%s,subtype=mailfs,default_permissions",
-	             opt.url) < 0)
+	/* fsname is the URL, as mount(8) shows it; a ',' or '\\' in it would
+	 * end or escape the option, so they are escaped (fuse_opt syntax). */
+	fsname = malloc(strlen(opt.url) * 2 + 64);
+	if (!fsname)
 		die("out of memory");
-	for (char *p = fsname + 9; *p && *p != ','; p++)
-		if (*p == ',')
-			*p = '_';
+	{
+		char *p = fsname + sprintf(fsname, "-ofsname=");
+
+		for (const char *u = opt.url; *u; u++) {
+			if (*u == ',' || *u == '\\')
+				*p++ = '\\';
+			*p++ = *u;
+		}
+		strcpy(p, ",subtype=mailfs,default_permissions");
+	}
 	fuse_opt_add_arg(&args, fsname);
 
 	m.se = fuse_session_new(&args, &fs_ops, sizeof(fs_ops), &m);
@@ -197,7 +206,9 @@ int main(int argc, char **argv)
 	lc = fuse_loop_cfg_create();
 	fuse_loop_cfg_set_clone_fd(lc, 0);
 	fuse_loop_cfg_set_max_threads(lc, 16);
-	ret = fuse_session_loop_mt(m.se, lc) != 0;
+	/* A signal (fusermount -u, SIGTERM) ends the loop with its number:
+	 * a clean stop. Only a negative value is an error. */
+	ret = fuse_session_loop_mt(m.se, lc) < 0;
 	fuse_loop_cfg_destroy(lc);
 
 unmount:

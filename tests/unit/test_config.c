@@ -122,6 +122,19 @@ static void test_errors(void **state)
 		assert_true(err[0] != '\0');
 		options_free(&o);
 	}
+	/* Two password sources in one account. */
+	write_config("[a]\nurl = imaps://x@y\npassword = p\npassword_command = c\n", 0600);
+	unset(&o);
+	assert_int_equal(config_load(path, "a", &o, err, sizeof(err)), -EINVAL);
+	options_free(&o);
+	/* A password source on the command line wins over every one of the file. */
+	write_config("[a]\nurl = imaps://x@y\npassword = p\n", 0644);
+	unset(&o);
+	o.password_command = strdup("cli");
+	assert_int_equal(config_load(path, "a", &o, err, sizeof(err)), 0);
+	assert_null(o.password);
+	assert_string_equal(o.password_command, "cli");
+	options_free(&o);
 	/* The same password is fine in a private file. */
 	write_config("[a]\nurl = imaps://x@y\npassword = hunter2 # not a comment\n", 0600);
 	unset(&o);

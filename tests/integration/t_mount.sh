@@ -54,10 +54,12 @@ check "…the tree is there" test -d "$MNT/INBOX"
 check "…with the account's options (.mailfs-status names the cache)" grep -q "$T/c3" "$MNT/.mailfs-status"
 fusermount3 -u "$MNT"
 cat >> "$T/xdg/mailfs/config" <<CFG
+[leaky]
+url = $URL
 password = leaked
 CFG
 chmod 644 "$T/xdg/mailfs/config"
-out=$("$MAILFS" test "$MNT" 2>&1)
+out=$("$MAILFS" leaky "$MNT" 2>&1)
 check "an account file with a password that others can read is refused ($out)" \
 	grep -q "others can read it.*chmod 600" <<<"$out"
 rm -f "$LINK"

@@ -81,6 +81,8 @@ struct imapb {
 	int idle_stop;                 /* protected by lock */
 	int idle_state;                /* 0 off, 1 connecting, 2 idling; lock */
 	pthread_cond_t idle_cond;      /* wakes the IDLE thread's pauses */
+	pthread_t warm_thread;         /* opens a spare connection at start */
+	int warm_running;
 };
 
 static struct imapb *B(struct mfs *m)
@@ -1290,10 +1292,41 @@ static void *idle_main(void *arg)
 	return NULL;
 }
 
+/* Keep a spare connection: a listing while a long download holds the
+ * first one should not wait for a TLS handshake and a login (SPEC §7). */
+static void *warm_main(void *arg)
+{
+	struct imapb *b = arg;
+	char err[512];
+	int r, transient;
+
+	for (int i = 1; i < 2 && i < POOL_MAX; i++) {
+		struct imap_session *s;
+
+		pthread_mutex_lock(&b->lock);
+		int skip = b->slots[i].s || b->slots[i].busy || b->idle_stop;
+		if (!skip)
+			b->slots[i].busy = 1;
+		pthread_mutex_unlock(&b->lock);
+		if (skip)
+			continue;
+		s = session_open(b, err, sizeof(err), &r, &transient);
+		pthread_mutex_lock(&b->lock);
+		b->slots[i].s = s;
+		b->slots[i].busy = 0;
+		pthread_cond_signal(&b->cond);
+		pthread_mutex_unlock(&b->lock);
+	}
+	return NULL;
+}
+
 static void imapb_start(struct mfs *m)
 {
 	struct imapb *b = B(m);
 	unsigned caps = 0;
+
+	if (pthread_create(&b->warm_thread, NULL, warm_main, b) == 0)
+		b->warm_running = 1;
 
 	pthread_mutex_lock(&b->lock);
 	for (int i = 0; i < POOL_MAX; i++)
@@ -1325,6 +1358,9 @@ static void imapb_stop(struct mfs *m)
 	if (b->idle_running)
 		pthread_join(b->idle_thread, NULL);
 	b->idle_running = 0;
+	if (b->warm_running)
+		pthread_join(b->warm_thread, NULL);
+	b->warm_running = 0;
 }
 
 static void imapb_close(struct mfs *m)

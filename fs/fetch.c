@@ -19,6 +19,8 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -399,10 +401,27 @@ int fetch_begin(struct fetch *fx, uint64_t total)
 	return 0;
 }
 
+/* A large download gives way while a program waits for a listing: it stops
+ * reading for a moment, TCP stops the server's side too, and the listing
+ * gets the CPU (SPEC §7, "ls while a 25 MB body downloads"). Bounded, so a
+ * stream of listings cannot starve a reader. */
+static void give_way(struct fetch *fx)
+{
+	struct timespec pause = { 0, 2000000 };
+
+	if (fx->total < (1u << 20))
+		return;
+	for (int i = 0; i < 100 &&
+	     __atomic_load_n(&fx->m->waiting_listings, __ATOMIC_RELAXED) > 0; i++)
+		nanosleep(&pause, NULL);
+}
+
 int fetch_data(struct fetch *fx, const char *data, size_t len)
 {
 	struct fetch_table *t = fx->m->fetches;
 	int r = 0;
+
+	give_way(fx);
 
 	pthread_mutex_lock(&t->lock);
 	if (fx->write_err) {
@@ -532,6 +551,10 @@ static void *fetcher_main(void *arg)
 	struct mfs *m = arg;
 	struct fetch_table *t = m->fetches;
 	struct fetch **fxs = calloc(RA_MAX_MSGS, sizeof(*fxs));
+
+	/* Downloads are bulk work: when the CPU is short, listings and
+	 * lookups go first (Linux: nice applies per thread). */
+	setpriority(PRIO_PROCESS, (id_t)gettid(), 5);
 
 	if (!fxs)
 		return NULL;

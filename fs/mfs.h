@@ -143,6 +143,10 @@ struct mfs {
 	struct sync_worker *sync;
 
 	struct prefetcher *prefetch;
+	/* Listings a program waits for right now: downloads pause meanwhile
+	 * (fetch.c), so that on a busy machine `ls` is not held up by a
+	 * large body. */
+	int waiting_listings;       /* atomic (__atomic builtins) */
 
 	pthread_mutex_t status_lock;
 	uint64_t cache_bytes;       /* bodies in the cache; protected by status_lock */

@@ -77,7 +77,11 @@ int folder_ensure(struct mfs *m, struct folder *f)
 		folder_sync_later(m, f);
 		return 0;
 	}
-	return folder_sync(m, f);
+	/* A program waits for this listing. */
+	__atomic_add_fetch(&m->waiting_listings, 1, __ATOMIC_RELAXED);
+	int r = folder_sync(m, f);
+	__atomic_sub_fetch(&m->waiting_listings, 1, __ATOMIC_RELAXED);
+	return r;
 }
 
 void folder_sync_later(struct mfs *m, struct folder *f)

@@ -62,14 +62,14 @@ mailfs: $(BUILD)/mailfs
 # --- unit tests (cmocka): each binary links only the modules it tests -------
 UNIT_TESTS := $(patsubst tests/unit/test_%.c,%,$(wildcard tests/unit/test_*.c))
 deps_wire    := net/wire
-deps_mutf7   := net/mutf7
-deps_mime    := net/mime
-deps_layout  := fs/layout
+deps_mutf7   := net/mutf7 net/utf8
+deps_mime    := net/mime net/utf8
+deps_layout  := fs/layout net/utf8
 deps_options := fs/options fs/config
 deps_config  := fs/config fs/options
 deps_store   := cache/store
 deps_body    := cache/body
-deps_imap    := net/imap net/wire net/conn net/tls net/mime
+deps_imap    := net/imap net/wire net/conn net/tls net/mime net/utf8
 deps_pop3_wire := net/pop3_wire
 deps_pop3    := net/pop3 net/pop3_wire net/conn net/tls
 
@@ -135,11 +135,11 @@ FUZZ_RUN_FLAGS := -max_len=65536 -timeout=10 -rss_limit_mb=2048 -print_final_sta
 FUZZ_TARGETS := wire fetch pop3_wire mutf7 rfc2047 layout
 # fuzzdeps_<name>: the modules linked in (fuzz_fetch #includes net/imap.c)
 fuzzdeps_wire      := net/wire
-fuzzdeps_fetch     := net/wire net/conn net/tls net/mime
+fuzzdeps_fetch     := net/wire net/conn net/tls net/mime net/utf8
 fuzzdeps_pop3_wire := net/pop3_wire
-fuzzdeps_mutf7     := net/mutf7
-fuzzdeps_rfc2047   := net/mime
-fuzzdeps_layout    := fs/layout
+fuzzdeps_mutf7     := net/mutf7 net/utf8
+fuzzdeps_rfc2047   := net/mime net/utf8
+fuzzdeps_layout    := fs/layout net/utf8
 fuzzlibs_fetch      = $(shell pkg-config --libs openssl) -lpthread
 FUZZ_BINS := $(FUZZ_TARGETS:%=build/fuzz/fuzz_%)
 FUZZ_OBJS := $(sort $(foreach t,$(FUZZ_TARGETS),$(fuzzdeps_$(t):%=build/fuzz/obj/%.o)))

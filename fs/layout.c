@@ -6,6 +6,7 @@
  * producing a name the kernel or a shell would misread.
  */
 #include "fs/layout.h"
+#include "net/utf8.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -23,51 +24,6 @@
 #define DIVISION_SLASH "\xe2\x88\x95"
 #define DIVISION_SLASH_LEN 3
 
-/* Strict UTF-8 (RFC 3629, Unicode Table 3-7): no overlong forms, no
- * surrogates, nothing above U+10FFFF. Returns the length of the valid
- * sequence at S (N > 0 bytes available) with its code point, or minus the
- * length of the "maximal subpart" of an invalid one (at least 1), the unit
- * that Unicode §3.9 recommends replacing with one U+FFFD. */
-static long utf8_next(const unsigned char *s, size_t n, uint32_t *cp_r)
-{
-	unsigned char lo = 0x80, hi = 0xbf;
-	size_t need, i;
-	uint32_t cp;
-
-	if (s[0] < 0x80) {
-		*cp_r = s[0];
-		return 1;
-	}
-	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-		need = 1;
-		cp = s[0] & 0x1f;
-	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		need = 2;
-		cp = s[0] & 0x0f;
-		if (s[0] == 0xe0)
-			lo = 0xa0;
-		else if (s[0] == 0xed)
-			hi = 0x9f;
-	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		need = 3;
-		cp = s[0] & 0x07;
-		if (s[0] == 0xf0)
-			lo = 0x90;
-		else if (s[0] == 0xf4)
-			hi = 0x8f;
-	} else {
-		return -1;
-	}
-	for (i = 1; i <= need; i++) {
-		if (i >= n || s[i] < lo || s[i] > hi)
-			return -(long)i;
-		cp = cp << 6 | (s[i] & 0x3f);
-		lo = 0x80;
-		hi = 0xbf;
-	}
-	*cp_r = cp;
-	return (long)need + 1;
-}
 
 /* C0, DEL and C1 (U+0080-U+009F): terminals act on them, and a file name
  * should never be able to move the cursor or end a line. */

@@ -6,6 +6,7 @@
  * and closed within one call, so the functions are safe from any thread.
  */
 #include "net/mime.h"
+#include "net/utf8.h"
 
 #include <errno.h>
 #include <iconv.h>
@@ -16,87 +17,6 @@
 
 /* --- growable buffer ------------------------------------------------------ */
 
-struct mime_buf {
-	char *data;
-	size_t len, cap;
-	int failed;          /* an allocation failed; data is unusable */
-};
-
-static void buf_add(struct mime_buf *b, const void *p, size_t n)
-{
-	if (b->failed)
-		return;
-	if (b->cap - b->len <= n) {   /* keep room for the final NUL */
-		size_t cap = b->cap ? b->cap : 128;
-		char *d;
-
-		while (cap - b->len <= n) {
-			if (cap > SIZE_MAX / 2) {
-				b->failed = 1;
-				return;
-			}
-			cap *= 2;
-		}
-		d = realloc(b->data, cap);
-		if (d == NULL) {
-			b->failed = 1;
-			return;
-		}
-		b->data = d;
-		b->cap = cap;
-	}
-	if (n > 0)
-		memcpy(b->data + b->len, p, n);
-	b->len += n;
-}
-
-static void buf_addc(struct mime_buf *b, char c)
-{
-	buf_add(b, &c, 1);
-}
-
-/* Returns the NUL-terminated string, or NULL with errno ENOMEM. */
-static char *buf_finish(struct mime_buf *b)
-{
-	if (!b->failed && b->data == NULL)
-		buf_add(b, "", 0);
-	if (b->failed) {
-		free(b->data);
-		errno = ENOMEM;
-		return NULL;
-	}
-	b->data[b->len] = '\0';
-	return b->data;
-}
-
-static void buf_put_utf8(struct mime_buf *b, uint32_t cp)
-{
-	char u[4];
-	size_t n;
-
-	if (cp < 0x80) {
-		u[0] = (char)cp;
-		n = 1;
-	} else if (cp < 0x800) {
-		u[0] = (char)(0xc0 | cp >> 6);
-		u[1] = (char)(0x80 | (cp & 0x3f));
-		n = 2;
-	} else if (cp < 0x10000) {
-		u[0] = (char)(0xe0 | cp >> 12);
-		u[1] = (char)(0x80 | (cp >> 6 & 0x3f));
-		u[2] = (char)(0x80 | (cp & 0x3f));
-		n = 3;
-	} else {
-		u[0] = (char)(0xf0 | cp >> 18);
-		u[1] = (char)(0x80 | (cp >> 12 & 0x3f));
-		u[2] = (char)(0x80 | (cp >> 6 & 0x3f));
-		u[3] = (char)(0x80 | (cp & 0x3f));
-		n = 4;
-	}
-	buf_add(b, u, n);
-}
-
-#define REPLACEMENT_CHAR 0xfffd
 
 /* --- small character helpers (ASCII only, independent of the locale) ------ */
 
@@ -147,51 +67,6 @@ static int ascii_casecmp(const char *a, const char *b, size_t n)
 	return 0;
 }
 
-/* Strict UTF-8 (RFC 3629, Unicode Table 3-7): no overlong forms, no
- * surrogates, nothing above U+10FFFF. Returns the length of the valid
- * sequence at S (N > 0 bytes available) with its code point, or minus the
- * length of the "maximal subpart" of an invalid one (at least 1), the unit
- * that Unicode §3.9 recommends replacing with one U+FFFD. */
-static long utf8_next(const unsigned char *s, size_t n, uint32_t *cp_r)
-{
-	unsigned char lo = 0x80, hi = 0xbf;
-	size_t need, i;
-	uint32_t cp;
-
-	if (s[0] < 0x80) {
-		*cp_r = s[0];
-		return 1;
-	}
-	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-		need = 1;
-		cp = s[0] & 0x1f;
-	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		need = 2;
-		cp = s[0] & 0x0f;
-		if (s[0] == 0xe0)
-			lo = 0xa0;
-		else if (s[0] == 0xed)
-			hi = 0x9f;
-	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		need = 3;
-		cp = s[0] & 0x07;
-		if (s[0] == 0xf0)
-			lo = 0x90;
-		else if (s[0] == 0xf4)
-			hi = 0x8f;
-	} else {
-		return -1;
-	}
-	for (i = 1; i <= need; i++) {
-		if (i >= n || s[i] < lo || s[i] > hi)
-			return -(long)i;
-		cp = cp << 6 | (s[i] & 0x3f);
-		lo = 0x80;
-		hi = 0xbf;
-	}
-	*cp_r = cp;
-	return (long)need + 1;
-}
 
 /* Windows-1252 0x80-0x9f; the five bytes it leaves undefined map to the C1
  * control of the same value, as in the WHATWG Encoding Standard. 0xa0-0xff
@@ -209,7 +84,7 @@ static const uint16_t cp1252_high[32] = {
  * them), or are read byte by byte as Windows-1252 when LATIN1 is 1: raw
  * 8-bit header bytes in the wild are nearly always Latin-1 or its Windows
  * superset, which is what Thunderbird assumes too. */
-static void put_text(struct mime_buf *out, const char *s, size_t n, int latin1)
+static void put_text(struct utf8_buf *out, const char *s, size_t n, int latin1)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	size_t i = 0, run = 0;
@@ -222,23 +97,23 @@ static void put_text(struct mime_buf *out, const char *s, size_t n, int latin1)
 			i += (size_t)k;
 			continue;
 		}
-		buf_add(out, p + run, i - run);
+		utf8_buf_add(out, p + run, i - run);
 		if (k > 0) {                    /* NUL */
-			buf_put_utf8(out, REPLACEMENT_CHAR);
+			utf8_buf_put(out, UTF8_REPLACEMENT);
 			i += 1;
 		} else if (!latin1) {
-			buf_put_utf8(out, REPLACEMENT_CHAR);
+			utf8_buf_put(out, UTF8_REPLACEMENT);
 			i += (size_t)-k;
 		} else {
 			long j;
 
 			for (j = 0; j < -k; j++, i++)
-				buf_put_utf8(out, p[i] < 0xa0 ? cp1252_high[p[i] - 0x80]
+				utf8_buf_put(out, p[i] < 0xa0 ? cp1252_high[p[i] - 0x80]
 					     : p[i]);
 		}
 		run = i;
 	}
-	buf_add(out, p + run, i - run);
+	utf8_buf_add(out, p + run, i - run);
 }
 
 /* --- mime_header ---------------------------------------------------------- */
@@ -262,20 +137,20 @@ static size_t header_line(const char *hdr, size_t len, size_t *pos)
 static char *header_value(const char *value, size_t n, const char *hdr,
 			  size_t len, size_t pos)
 {
-	struct mime_buf v = { 0 };
+	struct utf8_buf v = { 0 };
 	size_t i, start, end;
 	char *res;
 
-	buf_add(&v, value, n);
+	utf8_buf_add(&v, value, n);
 	/* RFC 5322 §2.2.3 unfolding: a line break followed by WSP is
 	 * removed, the WSP stays. */
 	while (pos < len && is_wsp((unsigned char)hdr[pos])) {
 		const char *line = hdr + pos;
 
 		n = header_line(hdr, len, &pos);
-		buf_add(&v, line, n);
+		utf8_buf_add(&v, line, n);
 	}
-	res = buf_finish(&v);
+	res = utf8_buf_finish(&v);
 	if (res == NULL)
 		return NULL;
 	/* A C string cannot carry NUL: a stray one becomes a space rather
@@ -407,7 +282,7 @@ static int hex_value(unsigned char c)
  * are tolerated (common in the wild, harmless); characters outside the
  * alphabet, data after "=", or a dangling sixth of a byte are not. Returns
  * 0 or -EINVAL. */
-static int decode_b(const struct mime_word *w, struct mime_buf *out)
+static int decode_b(const struct mime_word *w, struct utf8_buf *out)
 {
 	const unsigned char *s = (const unsigned char *)w->text;
 	uint32_t acc = 0;
@@ -429,7 +304,7 @@ static int decode_b(const struct mime_word *w, struct mime_buf *out)
 		nbits += 6;
 		if (nbits >= 8) {
 			nbits -= 8;
-			buf_addc(out, (char)(acc >> nbits & 0xff));
+			utf8_buf_addc(out, (char)(acc >> nbits & 0xff));
 			acc &= (1u << nbits) - 1;
 		}
 	}
@@ -441,20 +316,20 @@ static int decode_b(const struct mime_word *w, struct mime_buf *out)
 /* RFC 2047 §4.2 "Q": "_" is a space (rule 2), "=XX" a byte. A "=" without
  * two hex digits is kept as it is: losing one character is better than
  * showing the whole word undecoded. */
-static void decode_q(const struct mime_word *w, struct mime_buf *out)
+static void decode_q(const struct mime_word *w, struct utf8_buf *out)
 {
 	const unsigned char *s = (const unsigned char *)w->text;
 	size_t i;
 
 	for (i = 0; i < w->text_len; i++) {
 		if (s[i] == '_') {
-			buf_addc(out, ' ');
+			utf8_buf_addc(out, ' ');
 		} else if (s[i] == '=' && i + 2 < w->text_len
 			   && hex_value(s[i + 1]) >= 0 && hex_value(s[i + 2]) >= 0) {
-			buf_addc(out, (char)(hex_value(s[i + 1]) << 4 | hex_value(s[i + 2])));
+			utf8_buf_addc(out, (char)(hex_value(s[i + 1]) << 4 | hex_value(s[i + 2])));
 			i += 2;
 		} else {
-			buf_addc(out, (char)s[i]);
+			utf8_buf_addc(out, (char)s[i]);
 		}
 	}
 }
@@ -499,7 +374,7 @@ static iconv_t charset_open(const char *cs, size_t len)
 
 /* Convert one run of decoded bytes to UTF-8. What the charset cannot
  * convert becomes U+FFFD, one per skipped byte, and conversion goes on. */
-static void convert(struct mime_buf *out, iconv_t cd, const char *in, size_t len)
+static void convert(struct utf8_buf *out, iconv_t cd, const char *in, size_t len)
 {
 	char tmp[1024];
 	char *ip = (char *)in;
@@ -517,7 +392,7 @@ static void convert(struct mime_buf *out, iconv_t cd, const char *in, size_t len
 		put_text(out, tmp, (size_t)(op - tmp), 0);
 		if (r != (size_t)-1 || errno == E2BIG)
 			continue;
-		buf_put_utf8(out, REPLACEMENT_CHAR);
+		utf8_buf_put(out, UTF8_REPLACEMENT);
 		if (errno != EILSEQ)
 			break;      /* EINVAL: a character cut off at the end */
 		ip++;
@@ -539,11 +414,11 @@ struct mime_run {
 	iconv_t cd;             /* (iconv_t)-1: none open */
 	const char *charset;    /* points into the input */
 	size_t charset_len;
-	struct mime_buf bytes;
+	struct utf8_buf bytes;
 	int active;             /* the last token was an encoded word */
 };
 
-static void run_flush(struct mime_run *run, struct mime_buf *out)
+static void run_flush(struct mime_run *run, struct utf8_buf *out)
 {
 	if (run->bytes.len > 0 && !run->bytes.failed)
 		convert(out, run->cd, run->bytes.data, run->bytes.len);
@@ -555,8 +430,8 @@ static void run_flush(struct mime_run *run, struct mime_buf *out)
 
 char *mime_decode_words(const char *in, size_t len)
 {
-	struct mime_buf out = { 0 };
-	struct mime_buf word = { 0 };
+	struct utf8_buf out = { 0 };
+	struct utf8_buf word = { 0 };
 	struct mime_run run = { .cd = (iconv_t)-1 };
 	const char *bad_cs = NULL;      /* last unknown charset, not retried */
 	size_t bad_cs_len = 0;
@@ -613,7 +488,7 @@ char *mime_decode_words(const char *in, size_t len)
 		}
 		if (!adjacent)
 			put_text(&out, in + lit, i - lit, 1);
-		buf_add(&run.bytes, word.data, word.len);
+		utf8_buf_add(&run.bytes, word.data, word.len);
 		run.active = 1;
 		i += w.total;
 		lit = i;
@@ -633,7 +508,7 @@ literal:
 	if (word.failed)
 		out.failed = 1;
 	free(word.data);
-	return buf_finish(&out);
+	return utf8_buf_finish(&out);
 }
 
 /* --- dates ----------------------------------------------------------------- */

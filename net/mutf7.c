@@ -10,129 +10,13 @@
  * exactly is better left out of the tree than shown wrongly.
  */
 #include "net/mutf7.h"
+#include "net/utf8.h"
 
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-struct mutf7_buf {
-	char *data;
-	size_t len, cap;
-	int failed;          /* an allocation failed; data is unusable */
-};
-
-static void buf_add(struct mutf7_buf *b, const void *p, size_t n)
-{
-	if (b->failed)
-		return;
-	if (b->cap - b->len <= n) {   /* keep room for the final NUL */
-		size_t cap = b->cap ? b->cap : 64;
-		char *d;
-
-		while (cap - b->len <= n)
-			cap *= 2;
-		d = realloc(b->data, cap);
-		if (d == NULL) {
-			b->failed = 1;
-			return;
-		}
-		b->data = d;
-		b->cap = cap;
-	}
-	memcpy(b->data + b->len, p, n);
-	b->len += n;
-}
-
-static void buf_addc(struct mutf7_buf *b, char c)
-{
-	buf_add(b, &c, 1);
-}
-
-/* Returns the NUL-terminated string, or NULL with errno ENOMEM. */
-static char *buf_finish(struct mutf7_buf *b)
-{
-	if (!b->failed && b->data == NULL)
-		buf_add(b, "", 0);
-	if (b->failed) {
-		free(b->data);
-		errno = ENOMEM;
-		return NULL;
-	}
-	b->data[b->len] = '\0';
-	return b->data;
-}
-
-static void buf_put_utf8(struct mutf7_buf *b, uint32_t cp)
-{
-	char u[4];
-	size_t n;
-
-	if (cp < 0x80) {
-		u[0] = (char)cp;
-		n = 1;
-	} else if (cp < 0x800) {
-		u[0] = (char)(0xc0 | cp >> 6);
-		u[1] = (char)(0x80 | (cp & 0x3f));
-		n = 2;
-	} else if (cp < 0x10000) {
-		u[0] = (char)(0xe0 | cp >> 12);
-		u[1] = (char)(0x80 | (cp >> 6 & 0x3f));
-		u[2] = (char)(0x80 | (cp & 0x3f));
-		n = 3;
-	} else {
-		u[0] = (char)(0xf0 | cp >> 18);
-		u[1] = (char)(0x80 | (cp >> 12 & 0x3f));
-		u[2] = (char)(0x80 | (cp >> 6 & 0x3f));
-		u[3] = (char)(0x80 | (cp & 0x3f));
-		n = 4;
-	}
-	buf_add(b, u, n);
-}
-
-/* Strict UTF-8 (RFC 3629, Unicode Table 3-7): no overlong forms, no
- * surrogates, nothing above U+10FFFF. Returns the length of the sequence at
- * S (N bytes available) and its code point, or 0 when it is invalid. */
-static size_t utf8_next(const unsigned char *s, size_t n, uint32_t *cp_r)
-{
-	unsigned char lo = 0x80, hi = 0xbf;
-	size_t need, i;
-	uint32_t cp;
-
-	if (s[0] < 0x80) {
-		*cp_r = s[0];
-		return 1;
-	}
-	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-		need = 1;
-		cp = s[0] & 0x1f;
-	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		need = 2;
-		cp = s[0] & 0x0f;
-		if (s[0] == 0xe0)
-			lo = 0xa0;          /* overlong */
-		else if (s[0] == 0xed)
-			hi = 0x9f;          /* U+D800-U+DFFF */
-	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		need = 3;
-		cp = s[0] & 0x07;
-		if (s[0] == 0xf0)
-			lo = 0x90;          /* overlong */
-		else if (s[0] == 0xf4)
-			hi = 0x8f;          /* above U+10FFFF */
-	} else {
-		return 0;
-	}
-	for (i = 1; i <= need; i++) {
-		if (i >= n || s[i] < lo || s[i] > hi)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3f);
-		lo = 0x80;
-		hi = 0xbf;
-	}
-	*cp_r = cp;
-	return need + 1;
-}
 
 /* The modified BASE64 alphabet of RFC 3501 §5.1.3: RFC 2045's with ","
  * instead of "/", and no "=" padding. */
@@ -162,7 +46,7 @@ static int is_direct(uint32_t c)
 char *mutf7_decode(const char *in)
 {
 	const unsigned char *p = (const unsigned char *)in;
-	struct mutf7_buf out = { 0 };
+	struct utf8_buf out = { 0 };
 
 	while (*p != '\0') {
 		uint32_t bits = 0, high = 0;
@@ -174,12 +58,12 @@ char *mutf7_decode(const char *in)
 		if (!is_direct(*p))
 			goto inval;
 		if (*p != '&') {
-			buf_addc(&out, (char)*p++);
+			utf8_buf_addc(&out, (char)*p++);
 			continue;
 		}
 		p++;
 		if (*p == '-') {
-			buf_addc(&out, '&');
+			utf8_buf_addc(&out, '&');
 			p++;
 			continue;
 		}
@@ -202,7 +86,7 @@ char *mutf7_decode(const char *in)
 				 * within the same shifted sequence. */
 				if (u < 0xdc00 || u > 0xdfff)
 					goto inval;
-				buf_put_utf8(&out, 0x10000 + ((high - 0xd800) << 10)
+				utf8_buf_put(&out, 0x10000 + ((high - 0xd800) << 10)
 					     + (u - 0xdc00));
 				high = 0;
 			} else if (u >= 0xd800 && u <= 0xdbff) {
@@ -215,7 +99,7 @@ char *mutf7_decode(const char *in)
 				 * part of a C string. */
 				goto inval;
 			} else {
-				buf_put_utf8(&out, u);
+				utf8_buf_put(&out, u);
 			}
 		}
 		p++;
@@ -231,7 +115,7 @@ char *mutf7_decode(const char *in)
 		if (p[0] == '&' && p[1] != '-')
 			goto inval;
 	}
-	return buf_finish(&out);
+	return utf8_buf_finish(&out);
 
 inval:
 	free(out.data);
@@ -239,14 +123,14 @@ inval:
 	return NULL;
 }
 
-static void put_unit(struct mutf7_buf *b, uint32_t u, uint32_t *bits,
+static void put_unit(struct utf8_buf *b, uint32_t u, uint32_t *bits,
 		     unsigned *nbits)
 {
 	*bits = *bits << 16 | u;
 	*nbits += 16;
 	while (*nbits >= 6) {
 		*nbits -= 6;
-		buf_addc(b, b64_chars[*bits >> *nbits & 0x3f]);
+		utf8_buf_addc(b, b64_chars[*bits >> *nbits & 0x3f]);
 	}
 	*bits &= (1u << *nbits) - 1;
 }
@@ -255,28 +139,28 @@ char *mutf7_encode(const char *in)
 {
 	const unsigned char *p = (const unsigned char *)in;
 	size_t left = strlen(in);
-	struct mutf7_buf out = { 0 };
+	struct utf8_buf out = { 0 };
 
 	while (left > 0) {
 		uint32_t cp, bits = 0;
 		unsigned nbits = 0;
-		size_t n = utf8_next(p, left, &cp);
+		long n = utf8_next(p, left, &cp);
 
-		if (n == 0)
+		if (n <= 0)
 			goto inval;
 		if (is_direct(cp)) {
 			if (cp == '&')
-				buf_add(&out, "&-", 2);
+				utf8_buf_add(&out, "&-", 2);
 			else
-				buf_addc(&out, (char)cp);
+				utf8_buf_addc(&out, (char)cp);
 			p += n;
-			left -= n;
+			left -= (size_t)n;
 			continue;
 		}
 		/* One shifted sequence for the whole run of characters that
 		 * cannot represent themselves: RFC 3501 §5.1.3 forbids null
 		 * shifts, so a run must not be split in two. */
-		buf_addc(&out, '&');
+		utf8_buf_addc(&out, '&');
 		do {
 			if (cp >= 0x10000) {
 				put_unit(&out, 0xd800 + ((cp - 0x10000) >> 10), &bits, &nbits);
@@ -285,18 +169,18 @@ char *mutf7_encode(const char *in)
 				put_unit(&out, cp, &bits, &nbits);
 			}
 			p += n;
-			left -= n;
+			left -= (size_t)n;
 			if (left == 0)
 				break;
 			n = utf8_next(p, left, &cp);
-			if (n == 0)
+			if (n <= 0)
 				goto inval;
 		} while (!is_direct(cp));
 		if (nbits > 0)
-			buf_addc(&out, b64_chars[bits << (6 - nbits) & 0x3f]);
-		buf_addc(&out, '-');
+			utf8_buf_addc(&out, b64_chars[bits << (6 - nbits) & 0x3f]);
+		utf8_buf_addc(&out, '-');
 	}
-	return buf_finish(&out);
+	return utf8_buf_finish(&out);
 
 inval:
 	free(out.data);

@@ -332,14 +332,6 @@ static const struct imap_events events = {
 
 /* ---- the pool ---------------------------------------------------------------- */
 
-static void trace(void *ctx, char dir, const char *line, size_t len)
-{
-	(void)ctx;
-	while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
-		len--;
-	log_debug("%c: %.*s", dir, (int)len, line);
-}
-
 /* One line telling the user what went wrong and what to do; returns 1 when
  * the failure is the kind that passes (network trouble), so that a mount
  * with a cache may come up offline. */
@@ -348,23 +340,13 @@ static int explain(struct imapb *b, struct imap_session *s, char *err, size_t er
 	const struct mfs_options *o = b->m->opt;
 
 	switch (imap_fail_class(s)) {
-	case IMAP_FAIL_CONN:
-		switch (imap_conn_fail(s)) {
-		case CONN_FAIL_CERT:
-			snprintf(err, errlen, "%s; if you trust this server, give its CA "
-			         "certificate with -o cafile=PATH", imap_error(s));
-			return 0;
-		case CONN_FAIL_TLS:
-			snprintf(err, errlen, "%s", imap_error(s));
-			return 0;
-		case CONN_FAIL_RESOLVE:
-		case CONN_FAIL_CONNECT:
-			snprintf(err, errlen, "%s (check the host and port in the URL)", imap_error(s));
-			return 1;
-		default:
-			snprintf(err, errlen, "%s", imap_error(s));
-			return 1;
-		}
+	case IMAP_FAIL_CONN: {
+		int transient;
+		const char *advice = conn_fail_advice(imap_conn_fail(s), &transient);
+
+		snprintf(err, errlen, "%s%s", imap_error(s), advice);
+		return transient;
+	}
 	case IMAP_FAIL_AUTH:
 		/* LOGINDISABLED and no other way in: mailfs refused by itself and
 		 * never tried the password, so the password is not what to check. */
@@ -538,7 +520,7 @@ static int imapb_open(struct mfs *m, char *err, size_t errlen)
 	b->params.secret = m->secret;
 	b->params.auth = o->oauth2_token_command ? IMAP_AUTH_XOAUTH2 : IMAP_AUTH_PASSWORD;
 	if (o->debug)
-		b->params.trace = trace;
+		b->params.trace = log_protocol;
 	m->backend = b;
 
 	/* The first session checks the account before anything is mounted. */

@@ -46,14 +46,6 @@ static struct pop3b *P(struct mfs *m)
 	return m->backend;
 }
 
-static void trace(void *ctx, char dir, const char *line, size_t len)
-{
-	(void)ctx;
-	while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
-		len--;
-	log_debug("%c: %.*s", dir, (int)len, line);
-}
-
 /* One line for the user, and whether the failure is the kind that passes
  * (network, "mailbox in use"): then a mount may come up from its cache. */
 static int explain(struct pop3b *b, struct pop3_session *s, int r, char *err, size_t errlen)
@@ -61,23 +53,13 @@ static int explain(struct pop3b *b, struct pop3_session *s, int r, char *err, si
 	const struct mfs_options *o = b->m->opt;
 
 	switch (pop3_fail_class(s)) {
-	case POP3_FAIL_CONN:
-		switch (pop3_conn_fail(s)) {
-		case CONN_FAIL_CERT:
-			snprintf(err, errlen, "%s; if you trust this server, give its CA "
-			         "certificate with -o cafile=PATH", pop3_error(s));
-			return 0;
-		case CONN_FAIL_TLS:
-			snprintf(err, errlen, "%s", pop3_error(s));
-			return 0;
-		case CONN_FAIL_RESOLVE:
-		case CONN_FAIL_CONNECT:
-			snprintf(err, errlen, "%s (check the host and port in the URL)", pop3_error(s));
-			return 1;
-		default:
-			snprintf(err, errlen, "%s", pop3_error(s));
-			return 1;
-		}
+	case POP3_FAIL_CONN: {
+		int transient;
+		const char *advice = conn_fail_advice(pop3_conn_fail(s), &transient);
+
+		snprintf(err, errlen, "%s%s", pop3_error(s), advice);
+		return transient;
+	}
 	case POP3_FAIL_AUTH:
 		snprintf(err, errlen, "%s (check %s)", pop3_error(s),
 		         b->params.auth == POP3_AUTH_PASSWORD ? "the user name and password"
@@ -160,7 +142,7 @@ static int pop3b_open(struct mfs *m, char *err, size_t errlen)
 	b->params.secret = m->secret;
 	b->params.auth = o->oauth2_token_command ? POP3_AUTH_XOAUTH2 : POP3_AUTH_PASSWORD;
 	if (o->debug)
-		b->params.trace = trace;
+		b->params.trace = log_protocol;
 	m->backend = b;
 
 	/* Check the account before mounting, then let go of the mailbox. */

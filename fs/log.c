@@ -45,3 +45,11 @@ void log_msg(enum log_level lvl, const char *fmt, ...)
 	}
 	va_end(ap);
 }
+
+void log_protocol(void *ctx, char dir, const char *line, size_t len)
+{
+	(void)ctx;
+	while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+		len--;
+	log_debug("%c: %.*s", dir, (int)len, line);
+}

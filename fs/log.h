@@ -4,6 +4,8 @@
 #ifndef MAILFS_LOG_H
 #define MAILFS_LOG_H
 
+#include <stddef.h>
+
 enum log_level { LOG_LVL_ERR, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
 
 void log_init(int debug);
@@ -11,6 +13,9 @@ void log_init(int debug);
 void log_to_syslog(void);
 void log_msg(enum log_level lvl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int log_debug_enabled(void);
+/* A protocol trace callback for -d (struct imap_params/pop3_params .trace):
+ * logs one line sent ('C') or received ('S') at debug level. */
+void log_protocol(void *ctx, char dir, const char *line, size_t len);
 
 #define log_err(...)   log_msg(LOG_LVL_ERR, __VA_ARGS__)
 #define log_warn(...)  log_msg(LOG_LVL_WARN, __VA_ARGS__)

@@ -109,6 +109,25 @@ int conn_is_tls(const struct conn *c)
 	return c->ssl != NULL;
 }
 
+const char *conn_fail_advice(enum conn_fail f, int *transient)
+{
+	switch (f) {
+	case CONN_FAIL_CERT:
+		*transient = 0;
+		return "; if you trust this server, give its CA certificate with -o cafile=PATH";
+	case CONN_FAIL_TLS:
+		*transient = 0;
+		return "";
+	case CONN_FAIL_RESOLVE:
+	case CONN_FAIL_CONNECT:
+		*transient = 1;
+		return " (check the host and port in the URL)";
+	default:
+		*transient = 1;
+		return "";
+	}
+}
+
 enum conn_fail conn_fail_class(const struct conn *c)
 {
 	return c->fail;

@@ -78,4 +78,10 @@ enum conn_fail conn_fail_class(const struct conn *c);
  * verify failed: self-signed certificate". Never NULL. */
 const char *conn_error(const struct conn *c);
 
+/* What to tell the user to do about a failure of class F: text to append to
+ * the reason ("" when there is nothing useful to add). *transient is set to
+ * 1 when the trouble may pass by itself (the network), 0 when it will not
+ * (a certificate, a TLS refusal). */
+const char *conn_fail_advice(enum conn_fail f, int *transient);
+
 #endif

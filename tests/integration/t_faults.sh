@@ -83,8 +83,8 @@ check "stall: the read fails (status $rc)" test $rc -ne 0
 check "stall: with an I/O error" grep -q "Input/output error" "$T/err-stall"
 check "stall: within the timeout (${secs}s, timeout ${TIMEOUT}s)" test "$secs" -le $((TIMEOUT * 2 + 2))
 check "stall: no process stuck on the mount" nobody_stuck "$MNT"
-check "stall: cached listings still work" ls -l "$MNT/INBOX" > /dev/null
-check "stall: a cached body still reads" cat "$cached" > /dev/null
+check "stall: cached listings still work" quiet ls -l "$MNT/INBOX"
+check "stall: a cached body still reads" quiet cat "$cached"
 proxy pass > /dev/null
 proxy dropall > /dev/null
 check "stall over: the message reads without a remount" \
@@ -101,8 +101,8 @@ proxy pass > /dev/null
 # bodies work; an uncached body fails within the timeout.
 proxy dropall > /dev/null
 proxy refuse > /dev/null
-check "server away: cached folders list" ls -l "$MNT/INBOX" "$MNT/Archive" > /dev/null
-check "server away: cached bodies read" cat "$cached" > /dev/null
+check "server away: cached folders list" quiet ls -l "$MNT/INBOX" "$MNT/Archive"
+check "server away: cached bodies read" quiet cat "$cached"
 uncached=$(ls "$MNT"/Drafts/*.eml | head -1)     # no Drafts body was ever read
 { timed cat "$uncached" > /dev/null 2> "$T/err-away"; } 3> "$T/secs"
 rc=$?
@@ -135,5 +135,29 @@ ic dump INBOX "$T/after" > /dev/null
 check "POP3: nothing lost, no partial body" \
 	"$PY" "$TOP/tests/integration/cachecheck.py" "$PCACHE" pop3-union "$T/orig" "$T/after"
 check "POP3: the log tells about the broken round" grep -q "POP3 round stopped\|closed the connection\|lost" "$T/mailfs-$((${#PIDS[@]} - 1)).log"
+
+# A stall in a POP3 round: the round gives up within the timeout, the mount
+# keeps answering from its cache meanwhile, and once the network moves again
+# the new mail arrives without a remount.
+printf 'From: a@example.org\r\nSubject: after-stall\r\nMessage-ID: <after-stall@test>\r\n\r\nhello\r\n' \
+	> "$T/after-stall.eml"
+before=$(grep 'last error' "$MNT/.mailfs-status")
+proxy stall > /dev/null
+ic append INBOX "$T/after-stall.eml" > /dev/null
+start=$(date +%s)
+check "POP3 stall: the round gives up with a timeout" \
+	wait_for "grep 'last error: .*no answer' '$MNT/.mailfs-status' | grep -qvxF '$before'" \
+	$((TIMEOUT * 2 + 10))
+secs=$(( $(date +%s) - start ))
+check "POP3 stall: within poll + timeout (${secs}s; poll 2s, timeout ${TIMEOUT}s)" \
+	test "$secs" -le $((2 + TIMEOUT * 2 + 2))
+check "POP3 stall: the cached INBOX lists meanwhile" quiet timeout 2 ls -l "$MNT/INBOX"
+check "POP3 stall: cached messages read meanwhile" \
+	quiet timeout 2 cat "$(ls -d "$MNT"/INBOX/*.eml | head -1)"
+check "POP3 stall: no process stuck on the mount" nobody_stuck "$MNT"
+proxy pass > /dev/null
+check "POP3 stall over: the new message arrives without a remount" \
+	wait_for "ls '$MNT/INBOX' | grep -q after-stall" 30
+check "POP3 stall over: and leaves the server (pop3_delete)" wait_for "test \$(ic count INBOX) -eq 0" 20
 unmount_mailfs "$MNT"
 finish

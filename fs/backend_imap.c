@@ -23,6 +23,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #define POOL_MAX 4             /* connections, IDLE not counted */
 #define BATCH 2000             /* rows per store transaction during a sync */
@@ -56,6 +58,7 @@ struct slot {
 	struct imapb *b;
 	struct imap_session *s;
 	int busy;                  /* protected by imapb.lock */
+	time_t used;               /* monotonic seconds, when last given back */
 	/* The rest belongs to the thread holding the slot. */
 	struct folder *f;          /* the folder events are about */
 	struct sync_state *sync;
@@ -402,6 +405,17 @@ static struct imap_session *session_open(struct imapb *b, char *err, size_t errl
 	return s;
 }
 
+/* Idle for longer than this, a pooled session is checked before use. */
+#define POOL_STALE_S 120
+
+static time_t mono_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
 /* Take a session, preferring one that has SERVER selected. Waits while all
  * are busy. */
 static struct slot *pool_get(struct imapb *b, const char *server, int *r_out)
@@ -438,6 +452,18 @@ static struct slot *pool_get(struct imapb *b, const char *server, int *r_out)
 	}
 	sl->busy = 1;
 	pthread_mutex_unlock(&b->lock);
+	/* A session that waited in the pool may have died meanwhile (the
+	 * server's autologout, a network that dropped it), or have news
+	 * waiting: a NOOP finds out, and a dead one is replaced now instead of
+	 * failing the caller's command. Only sessions with something to read
+	 * or idle for a while pay the round trip. */
+	if (sl->s && (imap_pending(sl->s) || mono_now() - sl->used > POOL_STALE_S) &&
+	    imap_noop(sl->s) < 0) {
+		log_debug("an idle connection to %s is gone (%s); opening another",
+		          b->m->opt->host, imap_error(sl->s));
+		imap_session_free(sl->s);
+		sl->s = NULL;
+	}
 	if (!sl->s) {
 		int transient;
 
@@ -486,6 +512,7 @@ static void pool_put(struct slot *sl)
 	sl->batch = NULL;
 	sl->nbatch = 0;
 	sl->cur = NULL;
+	sl->used = mono_now();
 	pthread_mutex_lock(&b->lock);
 	sl->busy = 0;
 	pthread_cond_signal(&b->cond);
@@ -525,6 +552,7 @@ static int imapb_open(struct mfs *m, char *err, size_t errlen)
 
 	/* The first session checks the account before anything is mounted. */
 	b->slots[0].s = session_open(b, err, errlen, &r, &transient);
+	b->slots[0].used = mono_now();
 	if (b->slots[0].s)
 		return 0;
 	/* Unreachable, with a cache from an earlier mount: come up from the
@@ -1089,16 +1117,90 @@ static int imapb_remove(struct mfs *m, struct folder *f, uint32_t uid)
 	return r;
 }
 
+struct landed {
+	struct mfs *m;
+	struct folder *f;
+	uint32_t from;           /* UIDs below existed before the APPEND */
+	uint32_t uid;            /* the newest match that is not in the cache */
+};
+
+static int row_found(void *ctx, const struct store_msg *msg)
+{
+	(void)msg;
+	*(int *)ctx = 1;
+	return 0;
+}
+
+static void landed_cb(void *ctx, uint32_t lo, uint32_t hi)
+{
+	struct landed *l = ctx;
+
+	for (uint32_t u = hi; u >= lo && u >= l->from && u > l->uid; u--) {
+		int cached = 0;
+
+		store_msg_get(l->m->store, l->f->id, u, row_found, &cached);
+		if (!cached) {
+			l->uid = u;
+			break;
+		}
+		if (u == 0)
+			break;
+	}
+}
+
+/* The connection broke after the message may have reached the server. If it
+ * did, a failure from close() would make the user copy it a second time, so
+ * look for it over a new connection: a message with the same Message-ID and
+ * exactly the same size, newer than what the folder held before the APPEND
+ * (FROM) and not one mailfs knew already, is this one. Returns 1 with
+ * *uid_r (0 when the UID cannot be trusted), 0 when it is not there, or a
+ * negative errno when that cannot be told (no Message-ID, still no
+ * network): then the failure stands. */
+static int append_landed(struct mfs *m, struct folder *f, int fd, uint64_t size,
+                         uint32_t from, uint32_t *uid_r)
+{
+	struct landed l = { .m = m, .f = f, .from = from };
+	char hdr[16384], cmd[1200];
+	ssize_t n = pread(fd, hdr, sizeof(hdr), 0);
+	char *id = n > 0 ? mime_header(hdr, (size_t)n, "Message-ID") : NULL;
+	struct slot *sl;
+	int r = -EINVAL;
+
+	/* Only what fits a quoted string as it is. */
+	for (const char *p = id; p && *p; p++)
+		if (*p < 0x20 || *p > 0x7e || *p == '"' || *p == '\\')
+			goto out;
+	if (!id || !*id || size < 1 || strlen(id) > 900)
+		goto out;
+	snprintf(cmd, sizeof(cmd), "UID SEARCH UID %u:* HEADER Message-ID \"%s\" "
+	         "LARGER %" PRIu64 " SMALLER %" PRIu64, from ? from : 1, id, size - 1, size + 1);
+	sl = select_rw(B(m), f, &r);
+	if (!sl)
+		goto out;
+	r = imap_command(sl->s, cmd, landed_cb, &l);
+	if (r == 0 && l.uid) {
+		*uid_r = known_uid(f, imap_mailbox(sl->s)->uidvalidity, l.uid);
+		r = 1;
+	}
+	pool_put(sl);
+out:
+	free(id);
+	return r;
+}
+
 static int imapb_append(struct mfs *m, struct folder *f, int fd, uint64_t size,
                         const char *flags, time_t date, uint32_t *uid_r)
 {
 	struct slot *sl = pool_get(B(m), f->server, &(int){ 0 });
-	uint32_t uv = 0, uid = 0;
-	int r;
+	uint32_t uv = 0, uid = 0, from;
+	int r, cut;
 
 	*uid_r = 0;
 	if (!sl)
 		return -EIO;
+	pthread_mutex_lock(&f->lock);
+	from = f->uidnext;
+	pthread_mutex_unlock(&f->lock);
 	r = imap_append(sl->s, f->server, flags, date, fd, size, &uv, &uid);
 	if (r == 0)
 		*uid_r = known_uid(f, uv, uid);
@@ -1108,8 +1210,14 @@ static int imapb_append(struct mfs *m, struct folder *f, int fd, uint64_t size,
 	 * RFC 7889 has [TOOBIG]: both mean "too large". */
 	if (r == -ENOSPC && strcasecmp(imap_resp_code(sl->s), "LIMIT") == 0)
 		r = -EFBIG;
+	cut = r < 0 && imap_fail_class(sl->s) == IMAP_FAIL_CONN;
 	r = user_errno(sl, r);
 	pool_put(sl);
+	if (cut && append_landed(m, f, fd, size, from, uid_r) == 1) {
+		log_info("the connection broke during the APPEND to %s, but the server "
+		         "has the message (UID %u)", f->server, *uid_r);
+		r = 0;
+	}
 	return r;
 }
 
@@ -1295,6 +1403,7 @@ static void *warm_main(void *arg)
 		s = session_open(b, err, sizeof(err), &r, &transient);
 		pthread_mutex_lock(&b->lock);
 		b->slots[i].s = s;
+		b->slots[i].used = mono_now();
 		b->slots[i].busy = 0;
 		pthread_cond_signal(&b->cond);
 		pthread_mutex_unlock(&b->lock);

@@ -115,12 +115,13 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	if (options_parse(&args, &opt, err, sizeof(err)) < 0)
 		die("%s", err);
-	if (opt.show_help) {
-		fputs(options_usage, stdout);
-		return 0;
-	}
-	if (opt.show_version) {
-		printf("mailfs %s (libfuse %s)\n", MAILFS_VERSION, fuse_pkgversion());
+	if (opt.show_help || opt.show_version) {
+		if (opt.show_help)
+			fputs(options_usage, stdout);
+		else
+			printf("mailfs %s (libfuse %s)\n", MAILFS_VERSION, fuse_pkgversion());
+		fuse_opt_free_args(&args);
+		options_free(&opt);
 		return 0;
 	}
 	log_init(opt.debug);

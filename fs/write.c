@@ -136,6 +136,15 @@ static struct alias *alias_by_name(struct write_table *t, int64_t folder, const 
 	return NULL;
 }
 
+/* Writing into (or truncating) a file whose APPEND failed is the user
+ * trying again: the failure belonged to the last attempt (its bytes are in
+ * unsent/). One that was removed stays cancelled. Table lock held. */
+static void new_attempt(struct wnode *w)
+{
+	if (w->error && w->name)
+		w->error = 0;
+}
+
 static void wnode_attr(struct mfs *m, const struct wnode *w, struct stat *st)
 {
 	memset(st, 0, sizeof(*st));
@@ -259,6 +268,8 @@ ssize_t write_data(struct mfs *m, fuse_ino_t ino, const char *buf, size_t size, 
 		n = -EPERM;      /* it is a message now, and messages are immutable */
 	} else if (w) {
 		size_t done = 0;
+
+		new_attempt(w);
 
 		while (done < size) {
 			ssize_t k = pwrite(w->data.fd, buf + done, size - done, off + (off_t)done);
@@ -559,8 +570,10 @@ int write_setattr(struct mfs *m, fuse_ino_t ino, const struct stat *attr, int to
 			r = -EPERM;
 		else if (ftruncate(w->data.fd, attr->st_size) < 0)
 			r = -errno;
-		else
+		else {
 			w->size = (uint64_t)attr->st_size;
+			new_attempt(w);
+		}
 	}
 	if (w && r == 0) {
 		/* Mode and owner are accepted and ignored (cp -p, rsync -a, tar x);

@@ -226,6 +226,10 @@ unsigned imap_caps(const struct imap_session *s) { return s->caps; }
 int imap_qresync_enabled(const struct imap_session *s) { return s->qresync; }
 const char *imap_caps_text(const struct imap_session *s) { return s->caps_text ? s->caps_text : ""; }
 int imap_broken(const struct imap_session *s) { return s->broken; }
+int imap_pending(struct imap_session *s)
+{
+	return s->inpos < s->inlen || conn_pending(s->conn);
+}
 enum imap_fail imap_fail_class(const struct imap_session *s) { return s->fail; }
 enum conn_fail imap_conn_fail(const struct imap_session *s) { return conn_fail_class(s->conn); }
 const char *imap_error(const struct imap_session *s) { return s->error[0] ? s->error : "no error"; }

@@ -195,6 +195,9 @@ int imap_qresync_enabled(const struct imap_session *s);
 const char *imap_caps_text(const struct imap_session *s);
 /* 1 when the session can no longer be used (transport or protocol error). */
 int imap_broken(const struct imap_session *s);
+/* Whether the server sent something (or closed the connection) that has not
+ * been read yet; does not block. */
+int imap_pending(struct imap_session *s);
 enum imap_fail imap_fail_class(const struct imap_session *s);
 /* Class of the transport failure when imap_fail_class() is IMAP_FAIL_CONN. */
 enum conn_fail imap_conn_fail(const struct imap_session *s);

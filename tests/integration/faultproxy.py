@@ -8,9 +8,12 @@ Control: write one command per line to the UNIX socket PATH (e.g. with
 `faultctl PATH CMD`); it answers "ok". Commands:
 
     pass              forward everything (the start state)
-    cut N [fin|rst]   after N more bytes from the server, close every
+    cut N [fin|rst] [on WORD]
+                      after N more bytes from the server, close every
                       connection (FIN, or RST with SO_LINGER 0); new
-                      connections are forwarded normally
+                      connections are forwarded normally. With "on WORD":
+                      count and close only a connection whose client has
+                      sent WORD (e.g. APPEND) since the command
     stall             stop forwarding in both directions, keep sockets open
     drip MS           forward server bytes one at a time, MS ms apart
     refuse            close new connections at once
@@ -28,15 +31,26 @@ import threading
 import time
 
 LOCK = threading.Lock()
-STATE = {"mode": "pass", "cut_left": None, "cut_how": "fin", "drip_ms": 0, "accepted": 0}
+STATE = {"mode": "pass", "cut_left": None, "cut_how": "fin", "cut_on": None,
+         "drip_ms": 0, "accepted": 0}
 CONNS = []          # live (client, server) socket pairs
+ARMED = set()       # id() of pairs whose client sent the "cut on" word
+TAIL = {}           # id(pair) -> the client's last bytes, to match across reads
 
 
 def close_pair(pair, rst=False):
+    # close() alone does not end a socket that another thread is blocked in
+    # recv() on (Linux keeps it open until that call returns): shut it down
+    # first. SHUT_RD wakes the reader without sending a FIN, so that with
+    # SO_LINGER 0 the close that follows sends an RST.
     for s in pair:
         try:
             if rst:
                 s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            s.shutdown(socket.SHUT_RD if rst else socket.SHUT_RDWR)
+        except OSError:
+            pass
+        try:
             s.close()
         except OSError:
             pass
@@ -62,7 +76,14 @@ def pump(src, dst, pair, from_server):
                 if mode != "stall":
                     break
                 time.sleep(0.02)
-            if from_server and mode == "cut":
+            if not from_server and mode == "cut" and STATE["cut_on"]:
+                word = STATE["cut_on"]
+                seen = TAIL.get(id(pair), b"") + data
+                if word in seen:
+                    with LOCK:
+                        ARMED.add(id(pair))
+                TAIL[id(pair)] = seen[-len(word):]
+            if from_server and mode == "cut" and (not STATE["cut_on"] or id(pair) in ARMED):
                 with LOCK:
                     left = STATE["cut_left"]
                     take = min(left, len(data))
@@ -73,7 +94,13 @@ def pump(src, dst, pair, from_server):
                 if take < len(data) or STATE["cut_left"] == 0:
                     with LOCK:
                         STATE["mode"] = "pass"
-                    drop_all(how == "rst")
+                        only = STATE["cut_on"] is not None
+                        if only and pair in CONNS:
+                            CONNS.remove(pair)
+                    if only:
+                        close_pair(pair, how == "rst")
+                    else:
+                        drop_all(how == "rst")
                     return
                 continue
             if from_server and mode == "drip":
@@ -135,6 +162,11 @@ def control(path):
                 STATE["mode"] = "cut"
                 STATE["cut_left"] = int(words[1])
                 STATE["cut_how"] = words[2] if len(words) > 2 else "fin"
+                STATE["cut_on"] = None
+                ARMED.clear()
+                TAIL.clear()
+                if len(words) > 4 and words[3] == "on":
+                    STATE["cut_on"] = words[4].encode()
             elif words[0] == "stall":
                 STATE["mode"] = "stall"
             elif words[0] == "drip":

@@ -116,6 +116,70 @@ printf 'Subject: after-outage\r\nMessage-ID: <after@t>\r\n\r\nback\r\n' > "$T/af
 ic append INBOX "$T/after.eml" > /dev/null
 check "server back: new mail in INBOX appears" wait_for "ls '$MNT/INBOX' | grep -q after-outage" 30
 check "the cache is intact" "$PY" "$TOP/tests/integration/cachecheck.py" "$CACHE" integrity
+
+# The server closes the idle connections (its autologout, a restart): the
+# next read goes through on a new connection instead of failing once.
+f=$(ls "$MNT"/Drafts/*.eml | tail -1)   # not read before
+uid=$(getfattr --absolute-names --only-values -n user.mail.uid "$f")
+check "doveadm kick closes mailfs's connections" quiet doveadm_ kick "$USER_NAME"
+sleep 0.5
+check "after the server closed them, the next read works at once" \
+	cmp -s "$f" <(ic fetch Drafts "$uid")
+unmount_mailfs "$MNT"
+
+# ------------------------------------------------------------ IMAP APPEND
+# The connection breaks while `cp` copies a message in. In plain text, so
+# that the proxy can cut exactly the connection that sent the APPEND.
+proxy_start "$IMAP_PORT"
+MNT="$T/amnt"
+mount_mailfs "$MNT" "imap://$USER_NAME@localhost:$PROXY_PORT" \
+	-o "tls_insecure_plaintext,timeout=$TIMEOUT,poll=3600" || { fail "mount"; finish; }
+ls "$MNT/Archive" > /dev/null
+mkmsg() {   # mkmsg NAME [Message-ID]: a 200 KB message with a unique word
+	{ printf 'From: a@example.org\r\nSubject: %s\r\n' "$1"
+	  [ -n "${2:-}" ] && printf 'Message-ID: <%s>\r\n' "$2"
+	  printf '\r\nword-%s\r\n' "$1"
+	  head -c 150000 /dev/urandom | base64 -w 76 | sed 's/$/\r/'; } > "$T/$1.eml"
+}
+on_server() { ic grep "word-$1" | grep -c "^Archive" || true; }
+unsent() { ls "$MNT_CACHE/unsent/" 2>/dev/null | grep -c "$1" || true; }
+MNT_CACHE=$MAILFS_CACHE
+
+# (a) The server stored the message and the cut takes its OK with it: mailfs
+# finds the message by Message-ID and size over a new connection, and cp
+# succeeds (else the user would copy it a second time).
+mkmsg cut-after-ok cut-after-ok@test
+proxy cut 0 rst on APPEND > /dev/null
+check "APPEND cut after the server stored it: cp succeeds" cp "$T/cut-after-ok.eml" "$MNT/Archive/"
+check "…the server has it once" test "$(on_server cut-after-ok)" -eq 1
+check "…nothing left in unsent/" test "$(unsent cut-after-ok)" -eq 0
+check "…the log says what happened" grep -q "the server has the message" "$T/mailfs-$((${#PIDS[@]} - 1)).log"
+check "…it reads back from the mount, byte for byte" \
+	wait_for "cmp -s '$T/cut-after-ok.eml' \"\$(ls -d '$MNT'/Archive/*cut-after-ok*.eml 2>/dev/null | head -1)\"" 10
+
+# (b) The same without a Message-ID: mailfs cannot tell, so close() fails,
+# and the bytes are kept in unsent/ (the README tells the user to look in
+# the folder before copying it again).
+mkmsg cut-no-id
+proxy cut 0 rst on APPEND > /dev/null
+check "APPEND cut, no Message-ID: cp fails" fails_with "Input/output error" cp "$T/cut-no-id.eml" "$MNT/Archive/"
+check "…the server has it once" test "$(on_server cut-no-id)" -eq 1
+check "…and its bytes are kept in unsent/" test "$(unsent cut-no-id)" -eq 1
+
+# (c) A cut in the middle of the message (the proxy holds it, then drops the
+# connection): the server has nothing, cp fails, the bytes are in unsent/.
+mkmsg cut-mid cut-mid@test
+proxy stall > /dev/null
+cp "$T/cut-mid.eml" "$MNT/Archive/" 2> "$T/err-cut-mid" & cp_pid=$!
+sleep 1
+proxy dropall > /dev/null; proxy pass > /dev/null
+wait $cp_pid; rc=$?
+check "APPEND cut mid-message: cp fails (status $rc)" test "$rc" -ne 0
+check "…with an I/O error" grep -q "Input/output error" "$T/err-cut-mid"
+check "…the server has nothing" test "$(on_server cut-mid)" -eq 0
+check "…its bytes are kept in unsent/" test "$(unsent cut-mid)" -eq 1
+check "…and the next copy works" cp "$T/cut-mid.eml" "$MNT/Archive/"
+check "…giving exactly one on the server" test "$(on_server cut-mid)" -eq 1
 unmount_mailfs "$MNT"
 
 # ------------------------------------------------------------------ POP3

@@ -4,7 +4,7 @@
 # non-ASCII subjects and folder names), mounted with mailfs on ./demo.
 set -u
 TOP=$(cd "$(dirname "$0")/.." && pwd)
-MNT="$TOP/demo"
+MNT="${MAILFS_DEMO_MNT:-$TOP/demo}"   # the test moves it out of the way
 T="${TMPDIR:-/tmp}/mailfs-demo-$(id -u)"
 AS_ROOT=""
 [ "$(id -u)" -eq 0 ] || AS_ROOT=sudo

@@ -38,6 +38,7 @@ check() {       # check "description" command...
 	if "$@"; then pass "$what"; else fail "$what"; fi
 }
 quiet() { "$@" > /dev/null; }   # check "..." quiet cmd: cmd's output dropped, not check's
+not() { ! "$@"; }               # check "..." not cmd
 
 # Whether DIR is a mount point, also when its daemon died (then stat(2) on
 # it fails with ENOTCONN and mountpoint(1) says no).

@@ -29,7 +29,6 @@ fake_start() {
 		{ fail "$1: fakeimap does not listen"; return 1; }
 }
 
-not() { ! "$@"; }
 # Body files published in cache $1, and temporary ones left in it.
 nbodies() { find "$1/bodies" -type f 2>/dev/null | wc -l; }
 ntmp() { find "$1/tmp" -type f 2>/dev/null | wc -l; }
@@ -112,6 +111,9 @@ for row in "${FETCH[@]}"; do
 	wait_for "grep -q IDLE '$SRVLOG'" 5    # the INBOX watcher has logged in
 	check "$c: Good lists before" has_line "0000000001 Good message 1.eml" ls "$mnt/Good"
 	check "$c: ls Bad fails with an I/O error" fails_with "Input/output error" ls "$mnt/Bad"
+	# Again, so that the spare connection opened at start is spent too and
+	# what follows needs a new login.
+	check "$c: …and again, over another connection" fails_with "Input/output error" ls "$mnt/Bad"
 	logins=$(grep -c AUTHENTICATE "$SRVLOG")
 	check "$c: the log says what was wrong" grep -qE "$want" "$log"
 	still_fine "$c" "$mnt" "$logins"

@@ -17,7 +17,7 @@ printf '%s\n' "$PASSWORD" > "$T/pw"; chmod 600 "$T/pw"
 # How the password would look in AUTHENTICATE PLAIN (RFC 4616).
 PLAIN_B64=$(printf '\0%s\0%s' "$USER_NAME" "$PASSWORD" | base64 -w0)
 MNT="$T/mnt"; mkdir -p "$MNT"
-not() { ! "$@"; }
+
 
 # ---- certificates ------------------------------------------------------------
 C="$T/certs"; mkdir -p "$C/newcerts"

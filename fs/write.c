@@ -465,7 +465,9 @@ int write_flush(struct mfs *m, fuse_ino_t ino)
 	}
 	w->appending = 1;
 	size = w->size;
-	date = w->mtime_set ? w->mtime.tv_sec : 0;
+	/* The date is always sent, "now" unless the writer set one: then the
+	 * server's INTERNALDATE and the cached mtime are the same second. */
+	date = w->mtime_set ? w->mtime.tv_sec : time(NULL);
 	flags = w->flags ? strdup(w->flags) : NULL;
 	f = tree_get(m, w->folder);
 	pthread_mutex_unlock(&t->lock);
@@ -482,7 +484,7 @@ int write_flush(struct mfs *m, fuse_ino_t ino)
 		                  : -ENOENT;
 	if (r == 0) {
 		if (uid)
-			cache_appended(m, f, uid, send, sendsize, date ? date : time(NULL), flags);
+			cache_appended(m, f, uid, send, sendsize, date, flags);
 		else
 			folder_sync_later(m, f);
 		notify_inode(m, ino_folder(f->id), 0, 0);

@@ -30,9 +30,15 @@ import sys
 
 
 def db(cache):
-    # Read-only and immutable=0: see what a restarted mailfs would see,
-    # including the WAL.
-    return sqlite3.connect("file:%s?mode=ro" % os.path.join(cache, "mailfs.db"), uri=True)
+    # Read-write, as a restarted mailfs opens it (the daemon is gone when
+    # this runs): a kill in the middle of the first transaction leaves a hot
+    # journal that only a writer may roll back. Never created here.
+    path = os.path.join(cache, "mailfs.db")
+    if not os.path.exists(path):
+        # Killed before the database was created: nothing was stored, and
+        # an empty database stands for that.
+        return sqlite3.connect(":memory:")
+    return sqlite3.connect("file:%s?mode=rw" % path, uri=True)
 
 
 def integrity(cache):

@@ -1122,6 +1122,7 @@ struct landed {
 	struct folder *f;
 	uint32_t from;           /* UIDs below existed before the APPEND */
 	uint32_t uid;            /* the newest match that is not in the cache */
+	unsigned checked;        /* a bound against a server that answers 1:4294967295 */
 };
 
 static int row_found(void *ctx, const struct store_msg *msg)
@@ -1137,6 +1138,9 @@ static void landed_cb(void *ctx, uint32_t lo, uint32_t hi)
 
 	for (uint32_t u = hi; u >= lo && u >= l->from && u > l->uid; u--) {
 		int cached = 0;
+
+		if (++l->checked > 1000)
+			break;
 
 		store_msg_get(l->m->store, l->f->id, u, row_found, &cached);
 		if (!cached) {

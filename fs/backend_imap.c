@@ -498,8 +498,14 @@ static void pool_put(struct slot *sl)
 		 * looking for a network problem. Before the mount, main.c puts
 		 * the reason in its one line instead (SPEC §1). */
 		int proto = imap_fail_class(sl->s) == IMAP_FAIL_PROTO;
+		int stopping;
 
-		if (b->m->se)
+		/* At unmount imapb_stop() aborts busy sessions on purpose:
+		 * nothing was lost, so nothing is said. */
+		pthread_mutex_lock(&b->lock);
+		stopping = b->idle_stop;
+		pthread_mutex_unlock(&b->lock);
+		if (b->m->se && !stopping)
 			log_warn("%s %s%s: %s", proto ? "protocol error from" : "connection to",
 			         b->m->opt->host, proto ? ", connection closed" : " lost",
 			         imap_error(sl->s));

@@ -420,31 +420,34 @@ static void bind_opt_text(sqlite3_stmt *s, int i, const char *v)
 		sqlite3_bind_null(s, i);
 }
 
+/* One row of messages, inside the caller's transaction and lock. */
+static int msg_put(struct store *st, int64_t folder, const struct store_msg *m)
+{
+	sqlite3_stmt *s = stmt(st, S_MSG_PUT);
+
+	if (s) {
+		sqlite3_bind_int64(s, 1, folder);
+		sqlite3_bind_int64(s, 2, m->uid);
+		sqlite3_bind_text(s, 3, m->name, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 4, (sqlite3_int64)m->size);
+		sqlite3_bind_int64(s, 5, m->date);
+		sqlite3_bind_text(s, 6, m->flags ? m->flags : "", -1, SQLITE_STATIC);
+		bind_opt_text(s, 7, m->msgid);
+		bind_opt_text(s, 8, m->uidl);
+		sqlite3_bind_int64(s, 9, (sqlite3_int64)m->modseq);
+		sqlite3_bind_int(s, 10, (int)m->state);
+	}
+	return exec(st, s);
+}
+
 int store_msg_put(struct store *st, int64_t folder, const struct store_msg *msgs, size_t n)
 {
-	sqlite3_stmt *s;
 	int r;
 
 	pthread_mutex_lock(&st->lock);
 	r = begin(st);
-	for (size_t i = 0; r == 0 && i < n; i++) {
-		const struct store_msg *m = &msgs[i];
-
-		s = stmt(st, S_MSG_PUT);
-		if (s) {
-			sqlite3_bind_int64(s, 1, folder);
-			sqlite3_bind_int64(s, 2, m->uid);
-			sqlite3_bind_text(s, 3, m->name, -1, SQLITE_STATIC);
-			sqlite3_bind_int64(s, 4, (sqlite3_int64)m->size);
-			sqlite3_bind_int64(s, 5, m->date);
-			sqlite3_bind_text(s, 6, m->flags ? m->flags : "", -1, SQLITE_STATIC);
-			bind_opt_text(s, 7, m->msgid);
-			bind_opt_text(s, 8, m->uidl);
-			sqlite3_bind_int64(s, 9, (sqlite3_int64)m->modseq);
-			sqlite3_bind_int(s, 10, (int)m->state);
-		}
-		r = exec(st, s);
-	}
+	for (size_t i = 0; r == 0 && i < n; i++)
+		r = msg_put(st, folder, &msgs[i]);
 	r = finish(st, r);
 	pthread_mutex_unlock(&st->lock);
 	return r;
@@ -698,22 +701,8 @@ int store_pop3_stored(struct store *st, int64_t folder, const struct store_msg *
 
 	pthread_mutex_lock(&st->lock);
 	r = begin(st);
-	if (r == 0) {
-		s = stmt(st, S_MSG_PUT);
-		if (s) {
-			sqlite3_bind_int64(s, 1, folder);
-			sqlite3_bind_int64(s, 2, msg->uid);
-			sqlite3_bind_text(s, 3, msg->name, -1, SQLITE_STATIC);
-			sqlite3_bind_int64(s, 4, (sqlite3_int64)msg->size);
-			sqlite3_bind_int64(s, 5, msg->date);
-			sqlite3_bind_text(s, 6, msg->flags ? msg->flags : "", -1, SQLITE_STATIC);
-			bind_opt_text(s, 7, msg->msgid);
-			bind_opt_text(s, 8, msg->uidl);
-			sqlite3_bind_int64(s, 9, 0);
-			sqlite3_bind_int(s, 10, (int)msg->state);
-		}
-		r = exec(st, s);
-	}
+	if (r == 0)
+		r = msg_put(st, folder, msg);
 	if (r == 0) {
 		s = stmt(st, S_POP3_SET);
 		if (s) {

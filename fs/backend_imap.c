@@ -543,11 +543,7 @@ static int imapb_open(struct mfs *m, char *err, size_t errlen)
 	pthread_cond_init(&b->idle_cond, NULL);
 	for (int i = 0; i < POOL_MAX; i++)
 		b->slots[i].b = b;
-	b->params.conn.host = o->host;
-	b->params.conn.port = o->port;
-	b->params.conn.implicit_tls = o->implicit_tls;
-	b->params.conn.tls = m->tls;
-	b->params.conn.timeout_ms = o->timeout * 1000;
+	mfs_conn_params(m, &b->params.conn);
 	b->params.require_tls = !o->tls_insecure_plaintext;
 	b->params.user = o->user;
 	b->params.secret = m->secret;

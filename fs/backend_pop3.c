@@ -132,11 +132,7 @@ static int pop3b_open(struct mfs *m, char *err, size_t errlen)
 	}
 	b->m = m;
 	pthread_mutex_init(&b->lock, NULL);
-	b->params.conn.host = o->host;
-	b->params.conn.port = o->port;
-	b->params.conn.implicit_tls = o->implicit_tls;
-	b->params.conn.tls = m->tls;
-	b->params.conn.timeout_ms = o->timeout * 1000;
+	mfs_conn_params(m, &b->params.conn);
 	b->params.require_tls = !o->tls_insecure_plaintext;
 	b->params.user = o->user;
 	b->params.secret = m->secret;

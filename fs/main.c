@@ -14,6 +14,7 @@
 #include "fs/write.h"
 #include "cache/body.h"
 #include "cache/store.h"
+#include "net/conn.h"
 #include "net/tls.h"
 
 #include <errno.h>
@@ -97,6 +98,15 @@ static int setup_cache_dir(struct mfs_options *o, int *lockfd_r)
 		    "unmount it first or give another cache_dir", abs);
 	*lockfd_r = fd;
 	return 0;
+}
+
+void mfs_conn_params(const struct mfs *m, struct conn_params *c)
+{
+	c->host = m->opt->host;
+	c->port = m->opt->port;
+	c->implicit_tls = m->opt->implicit_tls;
+	c->tls = m->tls;
+	c->timeout_ms = m->opt->timeout * 1000;
 }
 
 int main(int argc, char **argv)

@@ -113,6 +113,11 @@ struct mail_ops {
 extern const struct mail_ops backend_imap;
 extern const struct mail_ops backend_pop3;
 
+struct conn_params;
+/* The connection part of a session's parameters, from the options (host,
+ * port, implicit TLS, timeout) and the mount's TLS context. */
+void mfs_conn_params(const struct mfs *m, struct conn_params *c);
+
 struct mfs {
 	struct mfs_options *opt;
 	const struct mail_ops *ops;

@@ -6,13 +6,16 @@
  *  - when mutf7_decode() accepts it, the result is valid UTF-8 and
  *    mutf7_encode() of the result gives back the input exactly;
  *  - mutf7_encode() accepts it exactly when it is valid UTF-8; the result
- *    is printable US-ASCII and decodes back to the input.
+ *    is printable US-ASCII and decodes back to the input;
+ *  - utf8_next() (net/utf8.c, which both directions rely on) agrees at
+ *    every position with an independently written decoder.
  */
 #include "tests/fuzz/fuzzutil.h"
 
 #include <errno.h>
 
 #include "net/mutf7.h"
+#include "net/utf8.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -20,6 +23,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t len = strlen(in);
 	char *dec, *enc;
 
+	for (size_t i = 0; i < size; i++) {
+		uint32_t cp = 0, want = 0;
+		long got = utf8_next(data + i, size - i, &cp);
+		size_t k = fuzz_utf8_next(data + i, size - i, &want);
+
+		FUZZ_CHECK(got > 0 ? (size_t)got == k && cp == want : k == 0 && got < 0);
+	}
 	errno = 0;
 	dec = mutf7_decode(in);
 	if (dec) {

@@ -113,46 +113,30 @@ static inline uint64_t fuzz_below(struct fuzz_rng *r, uint64_t n)
 
 /* ---- strict UTF-8 (RFC 3629): no overlong forms, surrogates, > U+10FFFF -- */
 
-/* Length of the valid sequence at S (N > 0 bytes) and its code point, or 0. */
+/* Length of the valid sequence at S (N > 0 bytes) and its code point, or 0.
+ * Written from the definition (length from the lead byte, then reject
+ * overlong forms, surrogates and values above U+10FFFF by the code point),
+ * not from Unicode's byte-range table that net/utf8.c follows, so that the
+ * fuzzers check net/utf8.c against something that does not share its code. */
 static inline size_t fuzz_utf8_next(const unsigned char *s, size_t n, uint32_t *cp_r)
 {
-	unsigned char lo = 0x80, hi = 0xbf;
-	size_t need;
+	static const uint32_t min[5] = { 0, 0, 0x80, 0x800, 0x10000 };
+	size_t len = s[0] < 0x80 ? 1 : (s[0] & 0xe0) == 0xc0 ? 2 :
+	             (s[0] & 0xf0) == 0xe0 ? 3 : (s[0] & 0xf8) == 0xf0 ? 4 : 0;
 	uint32_t cp;
 
-	if (s[0] < 0x80) {
-		*cp_r = s[0];
-		return 1;
-	}
-	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-		need = 1;
-		cp = s[0] & 0x1f;
-	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		need = 2;
-		cp = s[0] & 0x0f;
-		if (s[0] == 0xe0)
-			lo = 0xa0;
-		else if (s[0] == 0xed)
-			hi = 0x9f;
-	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		need = 3;
-		cp = s[0] & 0x07;
-		if (s[0] == 0xf0)
-			lo = 0x90;
-		else if (s[0] == 0xf4)
-			hi = 0x8f;
-	} else {
+	if (len == 0 || len > n)
 		return 0;
-	}
-	for (size_t i = 1; i <= need; i++) {
-		if (i >= n || s[i] < lo || s[i] > hi)
+	cp = len == 1 ? s[0] : s[0] & (0x7f >> len);
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
 			return 0;
 		cp = cp << 6 | (s[i] & 0x3f);
-		lo = 0x80;
-		hi = 0xbf;
 	}
+	if (cp < min[len] || (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+		return 0;
 	*cp_r = cp;
-	return need + 1;
+	return len;
 }
 
 /* 1 when the N bytes at S are valid UTF-8 without a NUL. */

@@ -1,27 +1,13 @@
 /* test_pop3.c - the POP3 session (net/pop3.c) against a scripted peer.
  *
- * The harness is test_imap.c's, without tags. Each test hands the session
- * one end of a socketpair(); a thread plays the server on the other end,
- * following a script of steps:
- *
- *   SEND("...")         server bytes, in one send() (or byte by byte in
- *                       slow mode)
- *   SEND_RAW(p, n)      bytes as they are (generated data)
- *   SEND_CHUNKED(p, n, k)  the same in send()s of k bytes
- *   EXPECT("...")       the next client line, exactly, without its CRLF
- *   EXPECT_TLS          the client starts a TLS handshake (a handshake
- *                       record, 0x16, arrives)
- *   QUIET(ms)           the client must send nothing for that long
- *   DELAY(ms)           pause
- *   CLOSE               drop the connection
- *   END                 send nothing more (this is also how a server stalls);
- *                       the client must send nothing more before it closes
+ * Each test hands the session one end of a socketpair(); a thread plays the
+ * server on the other end, following a script of steps (peer.h).
  *
  * The peer records the first mismatch and drops the connection; finish()
  * then fails the test with the expected and the received line. finish()
  * also checks that the protocol trace never showed the secret.
  */
-#include "tests/unit/testutil.h"
+#include "tests/unit/peer.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -38,197 +24,6 @@
 
 #include "net/pop3.h"
 #include "net/tls.h"
-
-/* ---- the scripted peer --------------------------------------------------- */
-
-enum step_kind { ST_SEND, ST_EXPECT, ST_EXPECT_TLS, ST_QUIET, ST_DELAY, ST_CLOSE, ST_END };
-
-struct step {
-	enum step_kind kind;
-	const char *data;
-	size_t len;             /* bytes at data; QUIET, DELAY: milliseconds */
-	size_t chunk;           /* SEND: bytes per send(), 0: all at once */
-};
-
-#define SEND(s)              { ST_SEND, (s), sizeof(s) - 1, 0 }
-#define SEND_RAW(p, n)       { ST_SEND, (p), (n), 0 }
-#define SEND_CHUNKED(p, n, k) { ST_SEND, (p), (n), (k) }
-#define EXPECT(s)            { ST_EXPECT, (s), sizeof(s) - 1, 0 }
-#define EXPECT_STR(p)        { ST_EXPECT, (p), (size_t)-1, 0 }   /* length taken at run time */
-#define EXPECT_TLS           { ST_EXPECT_TLS, NULL, 0, 0 }
-#define QUIET(ms)            { ST_QUIET, NULL, (ms), 0 }
-#define DELAY(ms)            { ST_DELAY, NULL, (ms), 0 }
-#define CLOSE                { ST_CLOSE, NULL, 0, 0 }
-#define END                  { ST_END, NULL, 0, 0 }
-
-#define MAX_STEPS 40
-#define PEER_WAIT_MS 10000
-
-struct peer {
-	int fd;
-	struct step steps[MAX_STEPS];   /* a copy: the test's array may go away */
-	int slow;
-	atomic_int at;                  /* index of the step being played */
-	char in[8192];                  /* client bytes not matched yet */
-	size_t inlen;
-	char line[8192];
-	char err[1024];                 /* the first mismatch, or "" */
-	pthread_t thread;
-	int running;
-};
-
-/* A printable rendering of N bytes at S. */
-static const char *show(char *out, size_t cap, const char *s, size_t n)
-{
-	size_t o = 0;
-
-	for (size_t i = 0; i < n && o + 8 < cap; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c >= 0x20 && c < 0x7f)
-			out[o++] = (char)c;
-		else
-			o += (size_t)snprintf(out + o, cap - o, "\\x%02x", c);
-	}
-	out[o] = '\0';
-	return out;
-}
-
-static void peer_fail(struct peer *pe, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void peer_fail(struct peer *pe, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (pe->err[0])
-		return;
-	n = snprintf(pe->err, sizeof(pe->err), "step %d: ", atomic_load(&pe->at));
-	va_start(ap, fmt);
-	vsnprintf(pe->err + n, sizeof(pe->err) - (size_t)n, fmt, ap);
-	va_end(ap);
-	shutdown(pe->fd, SHUT_RDWR);   /* the client fails fast */
-}
-
-/* Read what the client sent within timeout_ms: >0 bytes, 0 EOF, -1 none. */
-static ssize_t peer_read(struct peer *pe, int timeout_ms)
-{
-	struct pollfd pfd = { .fd = pe->fd, .events = POLLIN };
-	ssize_t n;
-
-	if (pe->inlen == sizeof(pe->in) || poll(&pfd, 1, timeout_ms) <= 0)
-		return -1;
-	n = recv(pe->fd, pe->in + pe->inlen, sizeof(pe->in) - pe->inlen, 0);
-	if (n > 0)
-		pe->inlen += (size_t)n;
-	return n < 0 ? 0 : n;
-}
-
-/* The next client line into pe->line, CRLF removed: its length, or -1 at
- * EOF, -2 when none came in time. */
-static ssize_t peer_line(struct peer *pe)
-{
-	for (;;) {
-		char *eol = memmem(pe->in, pe->inlen, "\r\n", 2);
-
-		if (eol) {
-			size_t len = (size_t)(eol - pe->in);
-
-			memcpy(pe->line, pe->in, len);
-			pe->line[len] = '\0';
-			pe->inlen -= len + 2;
-			memmove(pe->in, eol + 2, pe->inlen);
-			return (ssize_t)len;
-		}
-		ssize_t n = peer_read(pe, PEER_WAIT_MS);
-		if (n <= 0)
-			return n == 0 ? -1 : -2;
-	}
-}
-
-static void peer_expect(struct peer *pe, const char *want, size_t wlen)
-{
-	char a[512], b[512];
-	ssize_t len = peer_line(pe);
-
-	if (len < 0) {
-		peer_fail(pe, "expected \"%s\", but the client %s", show(a, sizeof(a), want, wlen),
-		          len == -1 ? "closed the connection" : "sent no line within 10 s");
-		return;
-	}
-	if ((size_t)len != wlen || memcmp(pe->line, want, wlen) != 0)
-		peer_fail(pe, "expected \"%s\", got \"%s\"", show(a, sizeof(a), want, wlen),
-		          show(b, sizeof(b), pe->line, (size_t)len));
-}
-
-/* Returns -1 when the client gave up (hostile tests): the script then stops
- * quietly. */
-static int peer_send(struct peer *pe, const char *data, size_t len, size_t chunk)
-{
-	ssize_t n = 1;
-
-	if (pe->slow)
-		chunk = 1;
-	for (size_t off = 0; off < len; off += (size_t)n) {
-		size_t k = chunk && chunk < len - off ? chunk : len - off;
-
-		n = send(pe->fd, data + off, k, MSG_NOSIGNAL);
-		if (n <= 0)
-			break;
-		if (pe->slow)
-			usleep(200);
-	}
-	return n > 0 ? 0 : -1;
-}
-
-static void *peer_main(void *arg)
-{
-	struct peer *pe = arg;
-	char a[512];
-
-	for (int i = 0; !pe->err[0]; i++) {
-		const struct step *st = &pe->steps[i];
-
-		atomic_store(&pe->at, i);
-		switch (st->kind) {
-		case ST_SEND:
-			if (peer_send(pe, st->data, st->len, st->chunk) < 0)
-				goto out;
-			break;
-		case ST_EXPECT:
-			peer_expect(pe, st->data, st->len == (size_t)-1 ? strlen(st->data) : st->len);
-			break;
-		case ST_EXPECT_TLS:
-			if (pe->inlen == 0 && peer_read(pe, PEER_WAIT_MS) <= 0)
-				peer_fail(pe, "expected a TLS handshake, got nothing");
-			else if ((unsigned char)pe->in[0] != 0x16)
-				peer_fail(pe, "expected a TLS handshake, got \"%s\"",
-				          show(a, sizeof(a), pe->in, pe->inlen));
-			pe->inlen = 0;
-			break;
-		case ST_QUIET:
-			if (pe->inlen > 0 || peer_read(pe, (int)st->len) >= 0)
-				peer_fail(pe, "expected silence, got \"%s\"",
-				          show(a, sizeof(a), pe->in, pe->inlen));
-			break;
-		case ST_DELAY:
-			usleep((useconds_t)st->len * 1000);
-			break;
-		case ST_CLOSE:
-			goto out;
-		case ST_END:
-			if (pe->inlen > 0 || peer_read(pe, PEER_WAIT_MS) != 0)
-				peer_fail(pe, "expected the client to close, got \"%s\"",
-				          show(a, sizeof(a), pe->in, pe->inlen));
-			goto out;
-		}
-	}
-out:
-	shutdown(pe->fd, SHUT_RDWR);
-	close(pe->fd);
-	return NULL;
-}
 
 /* ---- the fixture: one session, its peer, and what the callbacks saw ------ */
 
@@ -317,19 +112,12 @@ static struct pop3_params params(void)
  * the other end, with P (see params()) and the fixture's trace. */
 static struct pop3_session *open_with(const struct step *steps, struct pop3_params p, int slow)
 {
-	int sv[2], i;
+	int i;
 	char plain[1024];
 
 	memset(&fx, 0, sizeof(fx));
-	for (i = 0; steps[i].kind != ST_END && steps[i].kind != ST_CLOSE; i++)
-		assert_true(i < MAX_STEPS - 1);
-	memcpy(fx.pe.steps, steps, (size_t)(i + 1) * sizeof(*steps));
-	fx.pe.slow = slow;
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-	fx.pe.fd = sv[1];
-
 	p.conn.have_fd = 1;
-	p.conn.fd = sv[0];
+	p.conn.fd = peer_start(&fx.pe, steps, slow);
 	p.trace = trace;
 	if (strlen(p.secret) >= 2)
 		snprintf(fx.forbidden[0], sizeof(fx.forbidden[0]), "%s", p.secret);
@@ -339,8 +127,6 @@ static struct pop3_session *open_with(const struct step *steps, struct pop3_para
 
 	fx.s = pop3_session_new(&p);
 	assert_non_null(fx.s);
-	assert_int_equal(pthread_create(&fx.pe.thread, NULL, peer_main, &fx.pe), 0);
-	fx.pe.running = 1;
 	return fx.s;
 }
 
@@ -349,9 +135,6 @@ static struct pop3_session *open_session(const struct step *steps)
 	return open_with(steps, params(), 0);
 }
 
-/* Table tests name the failing case. */
-static const char *case_name = "";
-
 /* Close the session, wait for the peer, free what the test left. Also the
  * teardown of every session test, for when an assertion cut it short. */
 static int cleanup(void **state)
@@ -359,9 +142,7 @@ static int cleanup(void **state)
 	(void)state;
 	pop3_session_free(fx.s);
 	fx.s = NULL;
-	if (fx.pe.running)
-		pthread_join(fx.pe.thread, NULL);
-	fx.pe.running = 0;
+	peer_stop(&fx.pe);
 	free(fx.body.data);
 	fx.body.data = NULL;
 	if (fx.tls)
@@ -390,29 +171,6 @@ static void finish(void)
 	}
 }
 
-static long ms_since(const struct timespec *t0)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (t.tv_sec - t0->tv_sec) * 1000 + (t.tv_nsec - t0->tv_nsec) / 1000000;
-}
-
-#define CHECK(cond) do { \
-	if (!(cond)) \
-		fail_msg("%s: %s (line %d)", case_name, #cond, __LINE__); \
-} while (0)
-#define CHECK_INT(a, b) do { \
-	long long a_ = (long long)(a), b_ = (long long)(b); \
-	if (a_ != b_) \
-		fail_msg("%s: %s is %lld, not %lld (line %d)", case_name, #a, a_, b_, __LINE__); \
-} while (0)
-#define CHECK_STR(a, b) do { \
-	const char *a_ = (a), *b_ = (b); \
-	if (strcmp(a_, b_) != 0) \
-		fail_msg("%s: %s is\n  \"%s\", not\n  \"%s\" (line %d)", case_name, #a, a_, b_, \
-		         __LINE__); \
-} while (0)
 
 /* Common script parts. */
 #define GREET SEND("+OK POP3 ready <1896.697170952@pop.test>\r\n")

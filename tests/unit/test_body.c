@@ -9,7 +9,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -32,26 +31,7 @@ static uint64_t rnd_state;
 
 static uint64_t rnd(void)
 {
-	/* xorshift64* */
-	rnd_state ^= rnd_state >> 12;
-	rnd_state ^= rnd_state << 25;
-	rnd_state ^= rnd_state >> 27;
-	return rnd_state * UINT64_C(2685821657736338717);
-}
-
-static int rm_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw)
-{
-	(void)sb;
-	(void)ftw;
-	if (type == FTW_DP || type == FTW_D)
-		chmod(path, 0700);
-	remove(path);
-	return 0;
-}
-
-static void rm_tree(const char *dir)
-{
-	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	return xorshift64s(&rnd_state);
 }
 
 static int setup(void **state)
@@ -499,14 +479,10 @@ static uint32_t check_bodies(const char *dir, size_t *count_r)
 static void test_crash_safety(void **state)
 {
 	struct fixture *fx = *state;
-	const char *seed_env = getenv("MAILFS_TEST_SEED");
-	uint64_t seed = seed_env ? strtoull(seed_env, NULL, 0) :
-	                (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
 	uint32_t next = 1;
 	size_t total = 0;
 
-	printf("    crash test seed %" PRIu64 " (MAILFS_TEST_SEED to repeat)\n", seed);
-	rnd_state = seed ? seed : 1;
+	rnd_state = test_seed("crash test");
 	/* Create the directories before the first writer runs. */
 	fx->bc = open_cache(fx->dir);
 	body_cache_close(fx->bc);

@@ -359,10 +359,7 @@ static uint32_t rnd_state = 88172645u;
 
 static uint32_t rnd(void)
 {
-	rnd_state ^= rnd_state << 13;
-	rnd_state ^= rnd_state >> 17;
-	rnd_state ^= rnd_state << 5;
-	return rnd_state;
+	return xorshift32(&rnd_state);
 }
 
 /* Random mixes of encoded-word fragments and raw bytes: the result is

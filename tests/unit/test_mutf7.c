@@ -154,10 +154,7 @@ static uint32_t rnd_state = 2463534242u;
 
 static uint32_t rnd(void)
 {
-	rnd_state ^= rnd_state << 13;
-	rnd_state ^= rnd_state >> 17;
-	rnd_state ^= rnd_state << 5;
-	return rnd_state;
+	return xorshift32(&rnd_state);
 }
 
 static size_t put_utf8(char *o, uint32_t cp)

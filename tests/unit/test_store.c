@@ -10,7 +10,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <grp.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -37,27 +36,7 @@ static uint64_t rnd_state;
 
 static uint64_t rnd(void)
 {
-	/* xorshift64* */
-	rnd_state ^= rnd_state >> 12;
-	rnd_state ^= rnd_state << 25;
-	rnd_state ^= rnd_state >> 27;
-	return rnd_state * UINT64_C(2685821657736338717);
-}
-
-static int rm_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw)
-{
-	(void)sb;
-	(void)ftw;
-	if (type == FTW_DP || type == FTW_D)
-		chmod(path, 0700);
-	remove(path);
-	return 0;
-}
-
-static void rm_tree(const char *dir)
-{
-	chmod(dir, 0700);
-	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	return xorshift64s(&rnd_state);
 }
 
 static struct store *open_store(const char *dir, int durable)
@@ -1209,14 +1188,10 @@ static uint32_t check_after_crash(struct fixture *fx, int64_t folder)
 static void test_crash_safety(void **state)
 {
 	struct fixture *fx = *state;
-	const char *seed_env = getenv("MAILFS_TEST_SEED");
-	uint64_t seed = seed_env ? strtoull(seed_env, NULL, 0) :
-	                (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
 	uint32_t have = 0;
 	int64_t folder;
 
-	printf("    crash test seed %" PRIu64 " (MAILFS_TEST_SEED to repeat)\n", seed);
-	rnd_state = seed ? seed : 1;
+	rnd_state = test_seed("crash test");
 	fx->st = open_store(fx->dir, 0);
 	folder = add_folder(fx->st, 0, "INBOX");
 	store_close(fx->st);

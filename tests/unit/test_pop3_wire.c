@@ -22,24 +22,6 @@
 
 /* ---- a growing string --------------------------------------------------- */
 
-struct sb {
-	char *s;
-	size_t len, cap;
-};
-
-static void sb_addn(struct sb *b, const char *s, size_t n)
-{
-	if (b->len + n + 1 > b->cap) {
-		b->cap = (b->len + n + 1) * 2;
-		b->s = realloc(b->s, b->cap);
-		assert_non_null(b->s);
-	}
-	if (n)
-		memcpy(b->s + b->len, s, n);
-	b->len += n;
-	b->s[b->len] = '\0';
-}
-
 static void sb_add(struct sb *b, const char *s)
 {
 	sb_addn(b, s, strlen(s));

@@ -40,24 +40,6 @@ static const struct wire_limits huge_stream_limits = {
 
 /* --- a growing string --------------------------------------------------- */
 
-struct sb {
-	char *s;
-	size_t len, cap;
-};
-
-static void sb_addn(struct sb *b, const char *s, size_t n)
-{
-	if (b->len + n + 1 > b->cap) {
-		b->cap = (b->len + n + 1) * 2;
-		b->s = realloc(b->s, b->cap);
-		assert_non_null(b->s);
-	}
-	if (n)
-		memcpy(b->s + b->len, s, n);
-	b->len += n;
-	b->s[b->len] = '\0';
-}
-
 static void sb_add(struct sb *b, const char *s)
 {
 	if (b->len)

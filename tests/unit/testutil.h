@@ -18,6 +18,25 @@
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
+/* A growing NUL-terminated string; free(b.s) when done. */
+struct sb {
+	char *s;
+	size_t len, cap;
+};
+
+static inline void sb_addn(struct sb *b, const char *s, size_t n)
+{
+	if (b->len + n + 1 > b->cap) {
+		b->cap = (b->len + n + 1) * 2;
+		b->s = realloc(b->s, b->cap);
+		assert_non_null(b->s);
+	}
+	if (n)
+		memcpy(b->s + b->len, s, n);
+	b->len += n;
+	b->s[b->len] = '\0';
+}
+
 /* Small deterministic generators for randomized tests (Marsaglia's
  * xorshift; xorshift64* for 64 bits). The state must not be 0. */
 static inline uint32_t xorshift32(uint32_t *s)

@@ -168,29 +168,19 @@ static void on_token(struct feed *f, struct wire_parser *p, const struct wire_to
 static void run_feed(struct feed *f, const uint8_t *data, size_t size)
 {
 	struct wire_parser *p = wire_parser_new(f->lim);
-	struct fuzz_rng chunks = { f->seed ^ 0x636875686bu };
+	struct fuzz_chunker chunks;
 	struct fuzz_rng choices = { f->seed ^ 0x63686f696365u };
-	size_t max_chunk = 1 + (size_t)fuzz_below(&chunks, 64);
 	enum wire_result r = WIRE_MORE;
 	size_t off = 0;
 
 	FUZZ_CHECK(p != NULL);
-	if (fuzz_below(&chunks, 4) == 0)
-		max_chunk = 4096;
+	fuzz_chunker_init(&chunks, f->seed, f->mode);
 	while (off < size && r != WIRE_BAD) {
-		size_t n = f->mode == 0 ? size : f->mode == 1 ? 1 :
-		           1 + (size_t)fuzz_below(&chunks, max_chunk);
-		char *chunk;
-		const char *in;
-		size_t len;
+		size_t n;
+		char *chunk = fuzz_next_chunk(&chunks, data + off, size - off, &n);
+		const char *in = chunk;
+		size_t len = n;
 
-		if (n > size - off)
-			n = size - off;
-		chunk = malloc(n);
-		FUZZ_CHECK(chunk != NULL);
-		memcpy(chunk, data + off, n);
-		in = chunk;
-		len = n;
 		/* Go on while tokens come, also with nothing left to give: an
 		 * accumulated literal of size 0 ends without a byte. */
 		for (;;) {

@@ -111,6 +111,41 @@ static inline uint64_t fuzz_below(struct fuzz_rng *r, uint64_t n)
 	return fuzz_rng_next(r) % n;
 }
 
+/* ---- cutting an input as a socket might deliver it --------------------- */
+
+/* Mode 0: whole; 1: one byte at a time; 2: random sizes, mostly small. */
+struct fuzz_chunker {
+	struct fuzz_rng rng;
+	size_t max;
+	int mode;
+};
+
+static inline void fuzz_chunker_init(struct fuzz_chunker *c, uint64_t seed, int mode)
+{
+	c->rng.state = seed ^ 0x636875686bu;
+	c->max = 1 + (size_t)fuzz_below(&c->rng, 64);
+	if (fuzz_below(&c->rng, 4) == 0)
+		c->max = 4096;
+	c->mode = mode;
+}
+
+/* The next piece of the REST bytes left, copied into an allocation of its
+ * own so that ASan sees any read past it (free it); its size in *N_R. */
+static inline char *fuzz_next_chunk(struct fuzz_chunker *c, const uint8_t *p, size_t rest,
+                                    size_t *n_r)
+{
+	size_t n = c->mode == 0 ? rest : c->mode == 1 ? 1 : 1 + (size_t)fuzz_below(&c->rng, c->max);
+	char *chunk;
+
+	if (n > rest)
+		n = rest;
+	chunk = malloc(n ? n : 1);
+	FUZZ_CHECK(chunk != NULL);
+	memcpy(chunk, p, n);
+	*n_r = n;
+	return chunk;
+}
+
 /* ---- strict UTF-8 (RFC 3629): no overlong forms, surrogates, > U+10FFFF -- */
 
 /* Length of the valid sequence at S (N > 0 bytes) and its code point, or 0.

@@ -39,6 +39,9 @@ check() {       # check "description" command...
 }
 quiet() { "$@" > /dev/null; }   # check "..." quiet cmd: cmd's output dropped, not check's
 not() { ! "$@"; }               # check "..." not cmd
+# check "..." no_match GREP-ARGS...: grep finds nothing, and did read its
+# input: a missing or unreadable file is a failure, not an absence.
+no_match() { grep -q "$@"; [ $? -eq 1 ]; }
 
 # Whether DIR is a mount point, also when its daemon died (then stat(2) on
 # it fails with ENOTCONN and mountpoint(1) says no).

@@ -61,5 +61,5 @@ PIDS+=($!)
 wait_for "(exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null" 10
 attempt alice secret-token
 check "no OAuth2 on the server: a clear refusal ($OUT)" grep -q "offers no OAuth2 login" <<<"$OUT"
-check "…and the token never left" bash -c "! grep -q 'secret-token\|AUTHENTICATE' '$LOG'"
+check "…and the token never left" no_match -e 'secret-token' -e 'AUTHENTICATE' "$LOG"
 finish

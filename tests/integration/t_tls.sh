@@ -93,9 +93,9 @@ no_secret() {
 	local what=$1 log=$2 seen=${3:---- connection}
 	check "$what: the client reached the server" grep -q -- "$seen" "$log"
 	check "$what: no login command reached the server" \
-		not grep -qiaE '^[^ ]+ (LOGIN|AUTHENTICATE)|^(USER|PASS|AUTH|APOP) ' "$log"
+		no_match -iaE '^[^ ]+ (LOGIN|AUTHENTICATE)|^(USER|PASS|AUTH|APOP) ' "$log"
 	check "$what: no password bytes reached the server" \
-		not grep -qaF -e "$PASSWORD" -e "$PLAIN_B64" "$log"
+		no_match -aF -e "$PASSWORD" -e "$PLAIN_B64" "$log"
 }
 
 # ---- certificates that must be refused (TLS from the first byte) -------------
@@ -145,13 +145,13 @@ fake_imap inject --case starttls-inject --cert "$D/server.pem" --key "$D/server.
 refused "bytes injected after the STARTTLS OK" "data after accepting STARTTLS.*attack" \
 	"imap://$USER_NAME@127.0.0.1:$PORT" -o "cafile=$D/ca.pem,password_file=$T/pw,cache_dir=$T/c6"
 check "injection: the client asked for STARTTLS" grep -q ' STARTTLS' "$SRVLOG"
-check "injection: the client did not even start the handshake" not grep -q 'TLS established' "$SRVLOG"
+check "injection: the client did not even start the handshake" no_match 'TLS established' "$SRVLOG"
 no_secret "injection" "$SRVLOG"
 
 fake_imap preauth --case preauth
 refused "PREAUTH greeting on imap:// in clear" "PREAUTH on an unencrypted connection" \
 	"imap://$USER_NAME@127.0.0.1:$PORT" -o "password_file=$T/pw,cache_dir=$T/c7"
-check "PREAUTH: the client sent nothing at all" not grep -qav -- '^--- ' "$SRVLOG"
+check "PREAUTH: the client sent nothing at all" no_match -av -- '^--- ' "$SRVLOG"
 
 # LOGINDISABLED without AUTH=PLAIN, even where plaintext was allowed.
 fake_imap logindisabled --case logindisabled
@@ -181,7 +181,7 @@ if mount_mailfs "$MNT" "imap://$USER_NAME@127.0.0.1:$PORT" -o "cafile=$D/ca.pem"
 	check "STARTTLS: nothing but CAPABILITY and STARTTLS before the handshake" \
 		test "$(grep -v -- '^--- ' <<<"$before" | tr -d '\r' | awk '{print $2}' | sort -u | paste -sd' ')" = "CAPABILITY STARTTLS"
 	check "STARTTLS: no password before the handshake" \
-		not grep -qaF -e "$PASSWORD" -e "$PLAIN_B64" <<<"$before"
+		no_match -aF -e "$PASSWORD" -e "$PLAIN_B64" <<<"$before"
 	check "STARTTLS: CAPABILITY asked again over TLS" \
 		bash -c "sed -n '/--- TLS established/,\$p' '$SRVLOG' | grep -q CAPABILITY"
 	unmount_mailfs "$MNT"
@@ -207,14 +207,14 @@ for p in /proc/[0-9]*; do
 done
 if [ -n "$pid" ]; then
 	ls "$MNT/INBOX" > /dev/null
-	check "daemon: password not in /proc/$pid/cmdline" not grep -qaF "$PASSWORD" "/proc/$pid/cmdline"
-	check "daemon: password not in /proc/$pid/environ" not grep -qaF "$PASSWORD" "/proc/$pid/environ"
+	check "daemon: password not in /proc/$pid/cmdline" no_match -aF "$PASSWORD" "/proc/$pid/cmdline"
+	check "daemon: password not in /proc/$pid/environ" no_match -aF "$PASSWORD" "/proc/$pid/environ"
 else
 	fail "daemon: no mailfs process found for $MNT"
 fi
 check "password_command ran" test -s "$T/cmd.env"
-check "password_command's environment has no password" not grep -qaF "$PASSWORD" "$T/cmd.env"
-check "the daemon printed nothing with the password" not grep -qaF "$PASSWORD" "$T/daemon.out"
+check "password_command's environment has no password" no_match -aF "$PASSWORD" "$T/cmd.env"
+check "the daemon printed nothing with the password" no_match -aF "$PASSWORD" "$T/daemon.out"
 fusermount3 -u "$MNT"
 wait_for "! is_mounted '$MNT'" 5
 
@@ -228,9 +228,9 @@ first=$(ls "$MNT/INBOX" | head -1)
 cat "$MNT/INBOX/$first" > /dev/null
 check "-d: the log shows the login" grep -q 'C: m[0-9]* AUTHENTICATE PLAIN' "$T/mailfs-debug.log"
 check "-d: password not in the log" \
-	not grep -qaF -e "$PASSWORD" -e "$PLAIN_B64" "$T/mailfs-debug.log"
-check "-d: password not in /proc/$dpid/cmdline" not grep -qaF "$PASSWORD" "/proc/$dpid/cmdline"
-check "-d: password not in /proc/$dpid/environ" not grep -qaF "$PASSWORD" "/proc/$dpid/environ"
+	no_match -aF -e "$PASSWORD" -e "$PLAIN_B64" "$T/mailfs-debug.log"
+check "-d: password not in /proc/$dpid/cmdline" no_match -aF "$PASSWORD" "/proc/$dpid/cmdline"
+check "-d: password not in /proc/$dpid/environ" no_match -aF "$PASSWORD" "/proc/$dpid/environ"
 fusermount3 -u "$MNT"
 wait "$dpid" 2>/dev/null
 finish

@@ -498,14 +498,10 @@ static void pool_put(struct slot *sl)
 		 * looking for a network problem. Before the mount, main.c puts
 		 * the reason in its one line instead (SPEC §1). */
 		int proto = imap_fail_class(sl->s) == IMAP_FAIL_PROTO;
-		int stopping;
 
-		/* At unmount imapb_stop() aborts busy sessions on purpose:
-		 * nothing was lost, so nothing is said. */
-		pthread_mutex_lock(&b->lock);
-		stopping = b->idle_stop;
-		pthread_mutex_unlock(&b->lock);
-		if (b->m->se && !stopping)
+		/* A session imapb_stop() aborted at unmount lost nothing, so
+		 * nothing is said. */
+		if (b->m->se && imap_conn_fail(sl->s) != CONN_FAIL_ABORTED)
 			log_warn("%s %s%s: %s", proto ? "protocol error from" : "connection to",
 			         b->m->opt->host, proto ? ", connection closed" : " lost",
 			         imap_error(sl->s));

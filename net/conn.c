@@ -145,12 +145,12 @@ static int wait_fd(struct conn *c, short events)
 	int r;
 
 	if (atomic_load(&c->aborted))
-		return fail(c, CONN_FAIL_IO, EIO, "connection aborted");
+		return fail(c, CONN_FAIL_ABORTED, EIO, "connection aborted");
 	do
 		r = poll(&pfd, 1, c->timeout_ms > 0 ? c->timeout_ms : -1);
 	while (r < 0 && errno == EINTR);
 	if (atomic_load(&c->aborted))
-		return fail(c, CONN_FAIL_IO, EIO, "connection aborted");
+		return fail(c, CONN_FAIL_ABORTED, EIO, "connection aborted");
 	if (r < 0)
 		return fail(c, CONN_FAIL_IO, EIO, "poll: %s", strerror(errno));
 	if (r == 0 && c->timeout_ms % 1000)
@@ -222,14 +222,14 @@ int conn_connect(struct conn *c)
 	r = -ECONNREFUSED;
 	for (ai = res; ai; ai = ai->ai_next) {
 		r = connect_one(c, ai);
-		if (r == 0 || c->fail == CONN_FAIL_IO)
+		if (r == 0 || c->fail == CONN_FAIL_IO || c->fail == CONN_FAIL_ABORTED)
 			break;
 	}
 	freeaddrinfo(res);
 	if (r == -ETIMEDOUT)
 		return fail(c, CONN_FAIL_TIMEOUT, ETIMEDOUT, "cannot connect to %s port %u: "
 		            "no answer within %d s", c->host, c->port, c->timeout_ms / 1000);
-	if (r < 0 && c->fail == CONN_FAIL_IO)
+	if (r < 0 && (c->fail == CONN_FAIL_IO || c->fail == CONN_FAIL_ABORTED))
 		return r;
 	if (r < 0)
 		return fail(c, CONN_FAIL_CONNECT, -r, "cannot connect to %s port %u: %s",
@@ -304,7 +304,7 @@ ssize_t conn_read(struct conn *c, void *buf, size_t len)
 
 	for (;;) {
 		if (atomic_load(&c->aborted))
-			return fail(c, CONN_FAIL_IO, EIO, "connection aborted");
+			return fail(c, CONN_FAIL_ABORTED, EIO, "connection aborted");
 		if (c->ssl) {
 			ERR_clear_error();
 			n = SSL_read(c->ssl, buf, len > INT32_MAX ? INT32_MAX : (int)len);
@@ -348,7 +348,7 @@ int conn_write(struct conn *c, const void *buf, size_t len)
 
 	while (len > 0) {
 		if (atomic_load(&c->aborted))
-			return fail(c, CONN_FAIL_IO, EIO, "connection aborted");
+			return fail(c, CONN_FAIL_ABORTED, EIO, "connection aborted");
 		if (c->ssl) {
 			ERR_clear_error();
 			n = SSL_write(c->ssl, p, len > INT32_MAX ? INT32_MAX : (int)len);

@@ -22,7 +22,8 @@ enum conn_fail {
 	CONN_FAIL_TLS,       /* handshake failed for another reason than the certificate */
 	CONN_FAIL_CERT,      /* certificate not trusted or not valid for the host */
 	CONN_FAIL_CLOSED,    /* the peer closed or reset the connection */
-	CONN_FAIL_IO,        /* other socket error, or aborted */
+	CONN_FAIL_IO,        /* other socket error */
+	CONN_FAIL_ABORTED,   /* conn_abort() stopped it: nothing to report */
 };
 
 struct tls_ctx;
@@ -68,7 +69,7 @@ int conn_write(struct conn *c, const void *buf, size_t len);
 /* Change the deadline of later operations. */
 void conn_set_timeout(struct conn *c, int timeout_ms);
 
-/* Make any blocked and every later operation fail with -EIO (CONN_FAIL_IO).
+/* Make any blocked and every later operation fail with -EIO (CONN_FAIL_ABORTED).
  * Safe to call from another thread. */
 void conn_abort(struct conn *c);
 

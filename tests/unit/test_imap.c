@@ -1032,6 +1032,36 @@ static void test_hostile(void **state)
 	}
 }
 
+/* imap_abort() from another thread (what unmount does) wakes a blocked
+ * command at once, and says that it was stopped, not lost. */
+static void *abort_later(void *arg)
+{
+	usleep(100 * 1000);
+	imap_abort(arg);
+	return NULL;
+}
+
+static void test_abort(void **state)
+{
+	static const struct step quiet_server[] = { LOGIN, EXPECT("TAG NOOP"), END };
+	struct imap_session *s;
+	struct timespec t0;
+	pthread_t t;
+
+	(void)state;
+	s = connected(quiet_server);
+	imap_set_timeout(s, 10000);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(pthread_create(&t, NULL, abort_later, s), 0);
+	assert_int_equal(imap_noop(s), -EIO);
+	pthread_join(t, NULL);
+	assert_true(ms_since(&t0) < 2000);
+	assert_int_equal(imap_fail_class(s), IMAP_FAIL_CONN);
+	assert_int_equal(imap_conn_fail(s), CONN_FAIL_ABORTED);
+	assert_true(imap_broken(s));
+	finish();
+}
+
 static void test_timeouts(void **state)
 {
 	static const struct step quiet_server[] = { LOGIN, EXPECT("TAG NOOP"), END };
@@ -1212,6 +1242,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_vanished_count, cleanup),
 		cmocka_unit_test_teardown(test_hostile, cleanup),
 		cmocka_unit_test_teardown(test_timeouts, cleanup),
+		cmocka_unit_test_teardown(test_abort, cleanup),
 		cmocka_unit_test_teardown(test_idle, cleanup),
 		cmocka_unit_test(test_parse_uidset),
 		cmocka_unit_test_teardown(test_trace_hides_secret, cleanup),

@@ -11,6 +11,7 @@
 #include "fs/write.h"
 #include "cache/body.h"
 #include "cache/store.h"
+#include "net/imap.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -171,37 +172,16 @@ int change_move(struct mfs *m, struct folder *f, uint32_t uid, struct folder *to
 	return r;
 }
 
-/* IMAP flags and keywords (RFC 3501 §9 flag, flag-keyword): \System or atoms. */
-static int flags_valid(const char *flags)
-{
-	for (const char *p = flags; *p; p++) {
-		unsigned char c = (unsigned char)*p;
-
-		if (c == ' ')
-			continue;
-		if (c < 0x21 || c > 0x7e || strchr("(){%*\"]", c))
-			return 0;
-		if (c == '\\' && p != flags && p[-1] != ' ')
-			return 0;
-	}
-	return 1;
-}
-
 int change_set_flags(struct mfs *m, struct folder *f, uint32_t uid, const char *value,
                      size_t len)
 {
-	char *flags = strndup(value, len);
+	/* Atoms only (SPEC §5); a trailing newline from `setfattr -v "$(...)"`
+	 * and friends is only a separator. */
+	char *flags = imap_flags_normalize(value, len);
 	int r;
 
 	if (!flags)
-		return -ENOMEM;
-	/* Trailing newline from `setfattr -v "$(...)"` and friends. */
-	while (len && (flags[len - 1] == '\n' || flags[len - 1] == ' '))
-		flags[--len] = '\0';
-	if (!flags_valid(flags)) {
-		free(flags);
-		return -EINVAL;
-	}
+		return -errno;
 	r = m->ops->set_flags(m, f, uid, flags);
 	free(flags);
 	return r;

@@ -5,6 +5,7 @@
 #include "fs/log.h"
 #include "cache/body.h"
 #include "cache/store.h"
+#include "net/imap.h"
 #include "net/mime.h"
 
 #include <errno.h>
@@ -597,11 +598,13 @@ int write_set_flags(struct mfs *m, fuse_ino_t ino, const char *value, size_t len
 {
 	struct write_table *t = m->writes;
 	struct wnode *w;
-	char *flags = strndup(value, len);
+	/* Validated here, where it enters, as for a message (SPEC §5): the
+	 * APPEND sends it much later. */
+	char *flags = imap_flags_normalize(value, len);
 	int r = 0;
 
 	if (!flags)
-		return -ENOMEM;
+		return -errno;
 	pthread_mutex_lock(&t->lock);
 	w = by_ino(t, ino);
 	if (!w)

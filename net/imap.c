@@ -294,6 +294,71 @@ static const char *node_str(const struct node *n)
 	return NULL;
 }
 
+/* RFC 3501 §9: ATOM-CHAR is any CHAR except atom-specials: "(" ")" "{" SP,
+ * CTL, list-wildcards "%" "*", quoted-specials DQUOTE "\\", resp-specials "]". */
+static int atom_char(unsigned char c)
+{
+	return c > 0x20 && c < 0x7f && !strchr("(){%*\"\\]", c);
+}
+
+/* Length of the flag at P ("\\" atom or atom), 0 if there is none. */
+static size_t flag_len(const char *p, size_t len)
+{
+	size_t i = len && p[0] == '\\';
+	size_t start = i;
+
+	while (i < len && atom_char((unsigned char)p[i]))
+		i++;
+	return i > start ? i : 0;
+}
+
+int imap_flags_valid(const char *flags)
+{
+	size_t len = strlen(flags), i = 0;
+
+	while (i < len) {
+		size_t n = flag_len(flags + i, len - i);
+
+		if (!n)
+			return 0;
+		i += n;
+		if (i < len && (flags[i] != ' ' || i + 1 == len))
+			return 0;
+		i += i < len;
+	}
+	return 1;
+}
+
+char *imap_flags_normalize(const char *value, size_t len)
+{
+	char *out = malloc(len + 1);
+	size_t i = 0, o = 0;
+
+	if (!out)
+		return NULL;
+	for (;;) {
+		size_t n;
+
+		while (i < len && strchr(" \t\r\n", value[i]) && value[i])
+			i++;
+		if (i == len)
+			break;
+		n = flag_len(value + i, len - i);
+		if (!n || (i + n < len && !(value[i + n] && strchr(" \t\r\n", value[i + n])))) {
+			free(out);
+			errno = EINVAL;
+			return NULL;
+		}
+		if (o)
+			out[o++] = ' ';
+		memcpy(out + o, value + i, n);
+		o += n;
+		i += n;
+	}
+	out[o] = '\0';
+	return out;
+}
+
 int imap_parse_uidset(const char *set, uint32_t star,
                       void (*cb)(void *ctx, uint32_t lo, uint32_t hi), void *ctx)
 {

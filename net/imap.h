@@ -278,6 +278,16 @@ int imap_idle_begin(struct imap_session *s);
 int imap_idle_wait(struct imap_session *s, int timeout_ms);
 int imap_idle_end(struct imap_session *s);
 
+/* Flags and keywords (SPEC §5): a flag list that reaches the wire is a list
+ * of RFC 3501 flags, each "\\" atom or atom (flag-extension, flag-keyword),
+ * separated by single spaces. imap_flags_valid() says whether FLAGS is
+ * exactly that ("" is the empty list). imap_flags_normalize() takes what a
+ * user wrote (an xattr value of LEN bytes: any run of spaces, tabs and line
+ * ends separates flags) and returns that form, malloc'd, or NULL with errno
+ * EINVAL (something that is not a flag) or ENOMEM. */
+int imap_flags_valid(const char *flags);
+char *imap_flags_normalize(const char *value, size_t len);
+
 /* Parse an IMAP sequence set of UIDs ("1:3,7,9:*" with * = star) calling cb
  * for each range lo <= hi. Returns 0 or -EPROTO. Exposed for unit tests. */
 int imap_parse_uidset(const char *set, uint32_t star,

@@ -1184,6 +1184,55 @@ static void test_parse_uidset(void **state)
 	}
 }
 
+/* ---- flag lists (SPEC §5: atoms or EINVAL) -------------------------------- */
+
+static void test_flags(void **state)
+{
+#define F(in, out) { in, sizeof(in) - 1, out }
+	static const struct { const char *in; size_t len; const char *out; } cases[] = {
+		F("", ""),
+		F("\\Seen", "\\Seen"),
+		F("\\Seen \\Flagged $Important", "\\Seen \\Flagged $Important"),
+		F("  \\Seen\t\tJunk\n", "\\Seen Junk"),
+		F("\\Seen\n", "\\Seen"),
+		F("NonJunk $label1 a.b-c_d+e", "NonJunk $label1 a.b-c_d+e"),
+		F(" \r\n", ""),
+		/* not flags: every atom-special, a lone or inner backslash, 8-bit
+		 * bytes, NUL, and the injection of issue 11 */
+		F("\\", NULL), F("a\\b", NULL), F("\\\\Seen", NULL),
+		F("(", NULL), F(")", NULL), F("{5}", NULL), F("%", NULL),
+		F("*", NULL), F("\\*", NULL), F("\"x\"", NULL), F("]", NULL),
+		F("caf\xc3\xa9", NULL), F("a\x7f", NULL), F("a\x01", NULL),
+		F("a\0b", NULL), F("\0", NULL),
+		F("\\Seen)\r\nX1 DELETE Victim\r\nX2 NOOP (", NULL),
+	};
+#undef F
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		char *out = imap_flags_normalize(cases[i].in, cases[i].len);
+
+		case_name = cases[i].in;
+		if (cases[i].out) {
+			assert_non_null(out);
+			CHECK_STR(out, cases[i].out);
+			assert_true(imap_flags_valid(out));
+		} else {
+			assert_null(out);
+			CHECK_INT(errno, EINVAL);
+		}
+		free(out);
+	}
+	/* The strict form: single spaces between flags, nothing around. */
+	assert_true(imap_flags_valid(""));
+	assert_true(imap_flags_valid("\\Seen $x"));
+	assert_false(imap_flags_valid(" \\Seen"));
+	assert_false(imap_flags_valid("\\Seen "));
+	assert_false(imap_flags_valid("\\Seen  $x"));
+	assert_false(imap_flags_valid("\\Seen\t$x"));
+	assert_false(imap_flags_valid("\\Seen\r\nX DELETE y"));
+}
+
 /* ---- the trace ----------------------------------------------------------- */
 
 static void test_trace_hides_secret(void **state)
@@ -1245,6 +1294,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_abort, cleanup),
 		cmocka_unit_test_teardown(test_idle, cleanup),
 		cmocka_unit_test(test_parse_uidset),
+		cmocka_unit_test(test_flags),
 		cmocka_unit_test_teardown(test_trace_hides_secret, cleanup),
 	};
 

@@ -691,23 +691,34 @@ static int msg_by_name(struct mfs *m, struct folder *f, const char *name, uint32
 	return r;
 }
 
-static void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
-                         struct fuse_file_info *fi)
+/* A new file NAME in directory PARENT: a message once it is written and
+ * closed. */
+static int create_file(struct mfs *m, fuse_ino_t parent, const char *name,
+                       struct fuse_entry_param *e)
 {
-	struct mfs *m = M(req);
-	struct fuse_entry_param e;
 	struct folder *f;
 	uint32_t uid;
 	int r;
 
-	(void)mode;
 	r = dir_folder(m, parent, &f);
 	if (r == 0 && (!f || m->opt->proto == PROTO_POP3))
 		r = -EPERM;        /* the root holds folders; POP3 takes no mail in */
 	if (r == 0 && (tree_child(m, f->id, name) || msg_by_name(m, f, name, &uid) == 0))
 		r = -EEXIST;
 	if (r == 0)
-		r = write_create(m, f, name, &e);
+		r = write_create(m, f, name, e);
+	return r;
+}
+
+static void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+                         struct fuse_file_info *fi)
+{
+	struct mfs *m = M(req);
+	struct fuse_entry_param e;
+	int r;
+
+	(void)mode;
+	r = create_file(m, parent, name, &e);
 	if (r < 0) {
 		fuse_reply_err(req, -r);
 		return;
@@ -967,15 +978,18 @@ static void fs_op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, c
 static void fs_op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
                         dev_t rdev)
 {
-	struct fuse_file_info fi = { 0 };
+	struct mfs *m = M(req);
+	struct fuse_entry_param e;
+	int r;
 
 	(void)rdev;
-	/* Some programs create regular files with mknod. */
-	if (S_ISREG(mode)) {
-		fs_op_create(req, parent, name, mode, &fi);
-		return;
-	}
-	fuse_reply_err(req, EPERM);
+	/* Some programs create regular files with mknod; nothing else is a
+	 * message. */
+	r = S_ISREG(mode) ? create_file(m, parent, name, &e) : -EPERM;
+	if (r < 0)
+		fuse_reply_err(req, -r);
+	else if (fuse_reply_entry(req, &e) == -ENOENT)
+		write_forget(m, e.ino, 1);
 }
 
 const struct fuse_lowlevel_ops fs_ops = {

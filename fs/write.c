@@ -19,22 +19,30 @@
 #define ALIAS_SECONDS 60     /* how long a name outlives its writer */
 #define HEADER_PEEK 65536    /* bytes read to find Subject and Message-ID */
 
+/* A file being written. The bytes of the last close() are what the server
+ * holds (SPEC §2): every change of the bytes makes a new generation, and a
+ * flush of a generation the server has not seen appends the whole file
+ * again and then removes the copy of the previous flush by its UID. */
 struct wnode {
 	struct wnode *next;
 	fuse_ino_t ino;
 	uint64_t nlookup;        /* the kernel's references */
 	int64_t folder;          /* the directory it was created in */
-	char *name;              /* the name the writer uses (rename may change it) */
+	char *name;              /* the name the writer uses (rename may change it;
+	                            NULL once it no longer resolves) */
 	struct body_tmp data;    /* the bytes written */
 	uint64_t size;
 	struct timespec mtime;
 	int mtime_set;           /* the writer set it: becomes INTERNALDATE */
-	char *flags;             /* user.mail.flags for the APPEND */
-	int appending;           /* an APPEND is in progress */
-	int appended;            /* the server has it */
-	int error;               /* why the APPEND failed (positive errno) */
-	time_t done;             /* when appended or failed */
-	fuse_ino_t target;       /* the message it became, 0 if unknown */
+	char *flags;             /* user.mail.flags for the APPEND (validated) */
+	uint64_t gen;            /* bumped by every write and truncate */
+	uint64_t tried;          /* the generation of the last APPEND attempt */
+	int error;               /* why that attempt failed (positive errno), or 0 */
+	int appending;           /* an APPEND (and the removal after it) runs */
+	int appended;            /* a copy is on the server: TARGET, or unknown if 0 */
+	int cancelled;           /* removed by the writer: never (again) appended */
+	time_t done;             /* when last appended or failed */
+	fuse_ino_t target;       /* the message the last copy became, 0 if unknown */
 };
 
 struct alias {
@@ -137,13 +145,20 @@ static struct alias *alias_by_name(struct write_table *t, int64_t folder, const 
 	return NULL;
 }
 
-/* Writing into (or truncating) a file whose APPEND failed is the user
- * trying again: the failure belonged to the last attempt (its bytes are in
- * unsent/). One that was removed stays cancelled. Table lock held. */
-static void new_attempt(struct wnode *w)
+/* Node INO, or the node named NAME in FOLDER when NAME is set, once no
+ * APPEND of it runs (its bytes are being read then). Looked up again after
+ * each wait: a node whose APPEND ended may have been forgotten meanwhile.
+ * Table lock held. */
+static struct wnode *settled(struct write_table *t, fuse_ino_t ino, int64_t folder,
+                             const char *name)
 {
-	if (w->error && w->name)
-		w->error = 0;
+	for (;;) {
+		struct wnode *w = name ? by_name(t, folder, name) : by_ino(t, ino);
+
+		if (!w || !w->appending)
+			return w;
+		pthread_cond_wait(&t->cond, &t->lock);
+	}
 }
 
 static void wnode_attr(struct mfs *m, const struct wnode *w, struct stat *st)
@@ -264,13 +279,9 @@ ssize_t write_data(struct mfs *m, fuse_ino_t ino, const char *buf, size_t size, 
 	ssize_t n = -ENOENT;
 
 	pthread_mutex_lock(&t->lock);
-	w = by_ino(t, ino);
-	if (w && (w->appended || w->appending)) {
-		n = -EPERM;      /* it is a message now, and messages are immutable */
-	} else if (w) {
+	w = settled(t, ino, 0, NULL);
+	if (w) {
 		size_t done = 0;
-
-		new_attempt(w);
 
 		while (done < size) {
 			ssize_t k = pwrite(w->data.fd, buf + done, size - done, off + (off_t)done);
@@ -286,6 +297,7 @@ ssize_t write_data(struct mfs *m, fuse_ino_t ino, const char *buf, size_t size, 
 			n = (ssize_t)size;
 		if ((uint64_t)off + done > w->size)
 			w->size = (uint64_t)off + done;
+		w->gen++;
 		if (!w->mtime_set)
 			clock_gettime(CLOCK_REALTIME, &w->mtime);
 	}
@@ -373,7 +385,7 @@ fail:
 
 /* Keep the bytes of a failed APPEND where the user can find them
  * (README: "what happens to a message that could not be stored"). */
-static void save_unsent(struct mfs *m, struct wnode *w, int err)
+static void save_unsent(struct mfs *m, const char *name, int data, uint64_t size, int err)
 {
 	char *dir = NULL, *path = NULL, stamp[32], buf[65536];
 	struct tm tm;
@@ -385,7 +397,7 @@ static void save_unsent(struct mfs *m, struct wnode *w, int err)
 	mkdir(dir, 0700);
 	localtime_r(&now, &tm);
 	strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", &tm);
-	if (asprintf(&path, "%s/%s-%s", dir, stamp, w->name[0] == '.' ? w->name + 1 : w->name) < 0)
+	if (asprintf(&path, "%s/%s-%s", dir, stamp, name[0] == '.' ? name + 1 : name) < 0)
 		goto out;
 	for (char *p = path + strlen(dir) + 1; *p; p++)
 		if (*p == '/')
@@ -393,15 +405,15 @@ static void save_unsent(struct mfs *m, struct wnode *w, int err)
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0)
 		goto out;
-	for (uint64_t off = 0; off < w->size; ) {
-		ssize_t n = pread(w->data.fd, buf, sizeof(buf), (off_t)off);
+	for (uint64_t off = 0; off < size; ) {
+		ssize_t n = pread(data, buf, sizeof(buf), (off_t)off);
 		if (n <= 0 || write(fd, buf, (size_t)n) != n)
 			break;
 		off += (uint64_t)n;
 	}
 	if (fsync(fd) == 0)
 		log_err("%s was not stored on the server (%s); its bytes are kept in %s",
-		        w->name, strerror(err), path);
+		        name, strerror(err), path);
 out:
 	if (fd >= 0)
 		close(fd);
@@ -437,6 +449,29 @@ static void cache_appended(struct mfs *m, struct folder *f, uint32_t uid, struct
 	free(msgid);
 }
 
+/* Take the copy of an earlier flush off the server, now that a newer one is
+ * there: by its exact UID, never by anything that could match another
+ * message (SPEC §2). Its name leaves the cache and the kernel. */
+static int remove_previous(struct mfs *m, struct folder *f, fuse_ino_t prev, const char *name)
+{
+	int r;
+
+	if (!prev) {
+		/* The server did not say the UID of that copy (no UIDPLUS):
+		 * nothing exact can remove it. */
+		log_err("%s: the copy stored at an earlier close() of this file is still on "
+		        "the server beside the new one (the server did not tell its UID)", name);
+		return -EIO;
+	}
+	r = m->ops->remove(m, f, ino_uid(prev));
+	if (r == 0)
+		msg_forget(m, f, ino_uid(prev));
+	else
+		log_err("%s: the copy stored at an earlier close() (UID %u) could not be "
+		        "removed: %s", name, ino_uid(prev), strerror(-r));
+	return r;
+}
+
 int write_flush(struct mfs *m, fuse_ino_t ino)
 {
 	struct write_table *t = m->writes;
@@ -444,37 +479,51 @@ int write_flush(struct mfs *m, fuse_ino_t ino)
 	struct body_tmp *send;
 	struct wnode *w;
 	struct folder *f;
-	uint64_t size, sendsize;
-	char *flags = NULL;
+	uint64_t size, sendsize, gen;
+	char *flags = NULL, *name = NULL;
+	fuse_ino_t prev = 0;
+	int had_copy, landed;
 	time_t date;
 	uint32_t uid = 0;
 	int r;
 
 	pthread_mutex_lock(&t->lock);
-	w = by_ino(t, ino);
-	while (w && w->appending)
-		pthread_cond_wait(&t->cond, &t->lock);
-	if (!w || w->appended || w->size == 0) {
-		/* Nothing to send: an empty file is not a message. */
+	w = settled(t, ino, 0, NULL);
+	if (!w || w->cancelled || w->size == 0) {
+		/* Nothing to send: an empty file is not a message (an emptied
+		 * one leaves the copy of its last non-empty close). */
 		pthread_mutex_unlock(&t->lock);
 		return 0;
 	}
-	if (w->error) {
+	if (w->gen == w->tried) {
+		/* The server has seen these bytes, or refused them: the result
+		 * stands until they change. */
 		r = -w->error;
 		pthread_mutex_unlock(&t->lock);
 		return r;
 	}
+	/* Everything the APPEND needs is copied now: rename and unlink change
+	 * the node while the lock is not held. */
+	name = strdup(w->name ? w->name : "(a removed file)");
+	flags = w->flags ? strdup(w->flags) : NULL;
+	if (!name || (w->flags && !flags)) {
+		pthread_mutex_unlock(&t->lock);
+		free(name);
+		free(flags);
+		return -ENOMEM;
+	}
 	w->appending = 1;
+	gen = w->gen;
 	size = w->size;
+	had_copy = w->appended;
+	prev = w->target;
 	/* The date is always sent, "now" unless the writer set one: then the
 	 * server's INTERNALDATE and the cached mtime are the same second. */
 	date = w->mtime_set ? w->mtime.tv_sec : time(NULL);
-	flags = w->flags ? strdup(w->flags) : NULL;
 	f = tree_get(m, w->folder);
 	pthread_mutex_unlock(&t->lock);
 
-	/* The writer is done with the bytes (flush runs after its last
-	 * write, with the file's lock not held). */
+	/* Writes wait while appending is set, so the bytes hold still. */
 	send = &w->data;
 	sendsize = size;
 	r = crlf(m, w->data.fd, size, &conv, &sendsize);
@@ -483,7 +532,8 @@ int write_flush(struct mfs *m, fuse_ino_t ino)
 	if (r >= 0)
 		r = f && !f->gone ? m->ops->append(m, f, send->fd, sendsize, flags, date, &uid)
 		                  : -ENOENT;
-	if (r == 0) {
+	landed = r == 0;
+	if (landed) {
 		if (uid)
 			cache_appended(m, f, uid, send, sendsize, date, flags);
 		else
@@ -492,25 +542,31 @@ int write_flush(struct mfs *m, fuse_ino_t ino)
 		pthread_mutex_lock(&f->lock);
 		f->mtime = time(NULL);
 		pthread_mutex_unlock(&f->lock);
+		/* The whole file is there now: the copy of an earlier close()
+		 * goes. If it cannot, close() says so (and the new copy stays:
+		 * better two whole copies than none). */
+		if (had_copy)
+			r = remove_previous(m, f, prev, name);
 	} else {
-		save_unsent(m, w, -r);
-		status_error(m, "%s was not stored on the server: %s", w->name, strerror(-r));
+		save_unsent(m, name, w->data.fd, size, -r);
+		status_error(m, "%s was not stored on the server: %s", name, strerror(-r));
 	}
 	if (conv.fd >= 0)
 		body_tmp_close(m->bodies, &conv);
-	free(flags);
 
 	pthread_mutex_lock(&t->lock);
 	w->appending = 0;
+	w->tried = gen;
+	w->error = -r;
 	w->done = time(NULL);
-	if (r == 0) {
+	if (landed) {
 		w->appended = 1;
 		w->target = uid ? ino_msg(f->id, uid) : 0;
-	} else {
-		w->error = -r;
 	}
 	pthread_cond_broadcast(&t->cond);
 	pthread_mutex_unlock(&t->lock);
+	free(flags);
+	free(name);
 	return r;
 }
 
@@ -525,32 +581,32 @@ void write_forget(struct mfs *m, fuse_ino_t ino, uint64_t nlookup)
 {
 	struct write_table *t = m->writes;
 	struct wnode **pp, *w;
-	int pending, removed;
+	int pending;
 
 	pthread_mutex_lock(&t->lock);
 	w = by_ino(t, ino);
 	if (w)
 		w->nlookup = w->nlookup > nlookup ? w->nlookup - nlookup : 0;
-	pending = w && !w->nlookup && !w->appended && !w->error && w->size;
-	pthread_mutex_unlock(&t->lock);
-	if (!w || w->nlookup)
+	if (!w || w->nlookup) {
+		pthread_mutex_unlock(&t->lock);
 		return;
-	/* Forgotten before it was ever flushed: append it now rather than
-	 * lose it. */
+	}
+	pending = !w->cancelled && w->size && w->gen != w->tried;
+	pthread_mutex_unlock(&t->lock);
+	/* Forgotten with bytes never flushed: append them now rather than
+	 * lose them. */
 	if (pending)
 		write_flush(m, ino);
 	pthread_mutex_lock(&t->lock);
-	removed = 0;
-	for (pp = &t->nodes; *pp; pp = &(*pp)->next) {
-		if (*pp == w && !w->nlookup && !w->appending) {
-			*pp = w->next;
-			removed = 1;
-			break;
-		}
-	}
-	pthread_mutex_unlock(&t->lock);
-	if (!removed)
+	for (pp = &t->nodes; *pp && (*pp)->ino != ino; pp = &(*pp)->next)
+		;
+	w = *pp;
+	if (!w || w->nlookup || w->appending) {
+		pthread_mutex_unlock(&t->lock);
 		return;     /* looked up again meanwhile: it stays */
+	}
+	*pp = w->next;
+	pthread_mutex_unlock(&t->lock);
 	/* Its name keeps meaning the message for a while. */
 	if (w->appended && w->target && w->name)
 		write_alias(m, w->folder, w->name, w->target);
@@ -565,17 +621,17 @@ int write_setattr(struct mfs *m, fuse_ino_t ino, const struct stat *attr, int to
 	int r = 0;
 
 	pthread_mutex_lock(&t->lock);
-	w = by_ino(t, ino);
+	w = settled(t, ino, 0, NULL);
 	if (!w) {
 		r = -ENOENT;
 	} else if (to_set & FUSE_SET_ATTR_SIZE) {
-		if (w->appended || w->appending)
-			r = -EPERM;
-		else if (ftruncate(w->data.fd, attr->st_size) < 0)
+		/* `exec 3>f` again: the file is written anew, and its next
+		 * close() replaces what the last one stored. */
+		if (ftruncate(w->data.fd, attr->st_size) < 0) {
 			r = -errno;
-		else {
+		} else {
 			w->size = (uint64_t)attr->st_size;
-			new_attempt(w);
+			w->gen++;
 		}
 	}
 	if (w && r == 0) {
@@ -601,23 +657,33 @@ int write_set_flags(struct mfs *m, fuse_ino_t ino, const char *value, size_t len
 	/* Validated here, where it enters, as for a message (SPEC §5): the
 	 * APPEND sends it much later. */
 	char *flags = imap_flags_normalize(value, len);
+	fuse_ino_t target = 0;
 	int r = 0;
 
 	if (!flags)
 		return -errno;
 	pthread_mutex_lock(&t->lock);
-	w = by_ino(t, ino);
-	if (!w)
+	w = settled(t, ino, 0, NULL);
+	if (!w) {
 		r = -ENOENT;
-	else if (w->appended || w->appending)
-		r = -EPERM;
-	else {
+	} else if (w->appended && w->gen == w->tried && !w->error && !w->target) {
+		r = -EPERM;     /* stored, but the server did not say where */
+	} else {
+		/* For the next APPEND; and when the server holds these bytes
+		 * already (rsync -X sets attributes after close), for it. */
 		free(w->flags);
 		w->flags = flags;
 		flags = NULL;
+		if (w->appended && w->gen == w->tried && !w->error)
+			target = w->target;
 	}
 	pthread_mutex_unlock(&t->lock);
 	free(flags);
+	if (target) {
+		struct folder *f = tree_get(m, ino_folder_id(target));
+
+		r = f && !f->gone ? change_set_flags(m, f, ino_uid(target), value, len) : -ENOENT;
+	}
 	return r;
 }
 
@@ -681,26 +747,24 @@ int write_unlink(struct mfs *m, int64_t folder, const char *name)
 	struct wnode *w;
 	struct alias *a;
 	fuse_ino_t target = 0;
-	int appended = 0;
 
 	pthread_mutex_lock(&t->lock);
-	w = by_name(t, folder, name);
+	/* An APPEND running now decides what there is to delete. */
+	w = settled(t, 0, folder, name);
 	if (w) {
-		appended = w->appended;
-		target = w->target;
+		if (w->appended)
+			target = w->target;
 		free(w->name);
 		w->name = NULL;        /* no longer resolves */
-		if (!appended)
-			w->error = ECANCELED;   /* removed before close: never sent */
+		w->cancelled = 1;      /* nor is it sent (again) when closed */
 	} else if ((a = alias_by_name(t, folder, name))) {
-		appended = 1;
 		target = a->ino;
 		a->until = 0;
 	}
 	pthread_mutex_unlock(&t->lock);
 	if (!w && !target)
 		return -ENOENT;
-	if (appended && target) {
+	if (target) {
 		/* rm of what was just copied in deletes that message. */
 		struct folder *f = tree_get(m, ino_folder_id(target));
 		return f ? change_unlink(m, f, ino_uid(target)) : 0;

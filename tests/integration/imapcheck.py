@@ -403,6 +403,16 @@ def cmd_count(c, a):
     print(c.select(a.folder))
 
 
+def cmd_uidnext(c, a):
+    # Every APPEND, COPY or MOVE into a folder takes a UID: counting them
+    # counts what was stored there, also what was removed again since.
+    dat = check(*c.m.status(c.to_server(a.folder), "(UIDNEXT)"), "STATUS")
+    m = re.search(rb"UIDNEXT (\d+)", b" ".join(d for d in dat if isinstance(d, bytes)))
+    if not m:
+        raise Fail("no UIDNEXT in the STATUS answer")
+    print(int(m.group(1)))
+
+
 def cmd_dump(c, a):
     c.select(a.folder)
     os.makedirs(a.outdir, exist_ok=True)
@@ -644,6 +654,7 @@ def build_parser():
     cmd("folders", cmd_folders, (["--all"], {"action": "store_true"}))
     cmd("uids", cmd_uids, "folder")
     cmd("count", cmd_count, "folder")
+    cmd("uidnext", cmd_uidnext, "folder")
     cmd("dump", cmd_dump, "folder", "outdir")
     cmd("grep", cmd_grep, "word")
     cmd("flags", cmd_flags, "folder", uid)

@@ -330,6 +330,22 @@ unmount_mailfs() {
 	wait "$MAILFS_PID" 2>/dev/null
 }
 
+# The fault-injecting proxy (faultproxy.py) between mailfs and a server port.
+proxy_start() {   # proxy_start TO_PORT: sets PROXY_PORT, PROXY_CTL
+	PROXY_PORT=$(pick_port 28000)
+	PROXY_CTL="$T/proxy-$PROXY_PORT.sock"
+	"$PY" "$TOP/tests/integration/faultproxy.py" --listen "$PROXY_PORT" --to "$1" \
+		--control "$PROXY_CTL" &
+	PIDS+=($!)
+	wait_for "test -S '$PROXY_CTL' && (exec 3<>/dev/tcp/127.0.0.1/$PROXY_PORT) 2>/dev/null" 10
+}
+proxy() {
+	"$PY" -c 'import socket, sys
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
+s.sendall((" ".join(sys.argv[2:]) + "\n").encode()); print(s.makefile().readline().strip())' \
+		"$PROXY_CTL" "$@"
+}
+
 # Wait (up to $2 seconds) for a command to succeed.
 wait_for() {
 	local cmd=$1 secs=${2:-10} i

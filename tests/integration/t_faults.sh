@@ -10,20 +10,6 @@ setup
 dovecot_start --profile demo --seed 41
 TIMEOUT=3
 
-proxy_start() {   # proxy_start TO_PORT: sets PROXY_PORT, PROXY_CTL
-	PROXY_PORT=$(pick_port 28000)
-	PROXY_CTL="$T/proxy-$PROXY_PORT.sock"
-	"$PY" "$TOP/tests/integration/faultproxy.py" --listen "$PROXY_PORT" --to "$1" \
-		--control "$PROXY_CTL" &
-	PIDS+=($!)
-	wait_for "test -S '$PROXY_CTL' && (exec 3<>/dev/tcp/127.0.0.1/$PROXY_PORT) 2>/dev/null" 10
-}
-proxy() {
-	"$PY" -c 'import socket, sys
-s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
-s.sendall((" ".join(sys.argv[2:]) + "\n").encode()); print(s.makefile().readline().strip())' \
-		"$PROXY_CTL" "$@"
-}
 # Time a command; prints seconds (integer, rounded up) to fd 3.
 timed() { local s e; s=$(date +%s%N); "$@"; local rc=$?; e=$(date +%s%N); echo $(( (e - s + 999999999) / 1000000000 )) >&3; return $rc; }
 # No process in uninterruptible sleep (D) holding something under DIR.

@@ -30,6 +30,28 @@ check "…its bytes are kept in the cache's unsent/ directory" \
 	cmp -s "$T/huge.eml" "$MAILFS_CACHE/unsent/$saved"
 check "…and the log says where" grep -q "kept in $MAILFS_CACHE/unsent/" "$T/mailfs-0.log"
 
+# Written through two descriptors: the error of the APPEND at the second
+# close() comes back from that close() (SPEC §2).
+blob "$T/grown.eml" grown 400
+out=$("$PY" - "$MNT/Bulk/grown.eml" "$T/grown.eml" <<'EOF'
+import os, sys
+data = open(sys.argv[2], "rb").read()
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+os.write(fd, data[:2000])
+os.close(os.dup(fd))           # a small message: stored (raises if not)
+os.write(fd, data[2000:])
+try:
+    os.close(fd)               # now over the size limit
+    print("ok")
+except OSError as e:
+    print(e.strerror)
+EOF
+)
+check "two descriptors: the failing APPEND of the last close() is its error ($out)" \
+	test "$out" = "File too large"
+check "…its bytes are kept" bash -c "ls '$MAILFS_CACHE/unsent/' | grep -q grown.eml"
+
+before=$(ic count Bulk)
 n=0 got=""
 for i in 1 2 3 4 5 6 7 8; do
 	blob "$T/m$i.eml" "fill-$i" 250

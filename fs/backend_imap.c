@@ -1049,8 +1049,14 @@ static int expunge_one(struct slot *sl, uint32_t uid)
 		r = imap_uid_store(sl->s, uid, "+FLAGS.SILENT", "\\Deleted");
 	if (r < 0)
 		return r;
-	if (uidplus)
-		return imap_uid_expunge(sl->s, uid);
+	if (uidplus) {
+		r = imap_uid_expunge(sl->s, uid);
+		/* Refused: the flag comes off again, or another client's
+		 * EXPUNGE would remove the message later, after rm failed. */
+		if (r < 0 && !imap_broken(sl->s))
+			imap_uid_store(sl->s, uid, "-FLAGS.SILENT", "\\Deleted");
+		return r;
+	}
 	/* Checked again right before: another client may have marked one
 	 * meanwhile. */
 	r = only_deleted(sl, uid);

@@ -72,6 +72,8 @@ CASES = {
     "starttls": ("caps", "IMAP4rev1 STARTTLS LOGINDISABLED", False),
     "starttls-refused": ("caps", "IMAP4rev1 STARTTLS LOGINDISABLED", False),
     "starttls-inject": ("caps", "IMAP4rev1 STARTTLS LOGINDISABLED", False),
+    # Changes: UID EXPUNGE (offered with UIDPLUS) is refused.
+    "expunge-no": ("expunge", b"NO [NOPERM] expunging is not allowed here\r\n", False),
 }
 
 
@@ -181,6 +183,8 @@ class Handler(socketserver.BaseRequestHandler):
             return payload
         if self.a.oauth:
             return "IMAP4rev1 SASL-IR IDLE AUTH=" + self.a.oauth.split(":")[0]
+        if where == "expunge":
+            return CAPS + " UIDPLUS"
         return CAPS
 
     def oauth_ok(self, tag, mech, ir):
@@ -265,6 +269,8 @@ class Handler(socketserver.BaseRequestHandler):
         elif cmd == b"UID FETCH":
             if not self.do_fetch(tag, args):
                 return False
+        elif cmd == b"UID EXPUNGE" and where == "expunge":
+            self.send(tag + b" " + payload)
         elif cmd == b"IDLE":
             self.send(b"+ idling\r\n")
             if self.readline() is None:

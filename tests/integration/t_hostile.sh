@@ -242,4 +242,23 @@ for c in retr-nodot retr-nodot-hang; do
 	check "$c: only the first message is in the cache, no temporary file" \
 		test "$(nbodies "$MAILFS_CACHE")" -eq 1 -a "$(ntmp "$MAILFS_CACHE")" -eq 0
 done
+# ---- a refused UID EXPUNGE (SPEC §2: exactly that message, or nothing) ------
+# rm fails, and the \Deleted flag set before the UID EXPUNGE is taken off
+# again: another client's EXPUNGE must not remove the message later.
+if fake_start expunge-no; then
+	mnt="$T/mnt-expunge-no"
+	if mount_mailfs "$mnt" "imap://$USER_NAME@127.0.0.1:$PORT" -o "$OPTS"; then
+		f="$mnt/Good/0000000002 Good message 2.eml"
+		check "expunge-no: rm fails (NOPERM: EACCES) when the server refuses UID EXPUNGE" \
+			fails_with "Permission denied" rm "$f"
+		check "expunge-no: …after +FLAGS.SILENT (\\Deleted) and UID EXPUNGE 2" \
+			grep -qE 'UID EXPUNGE 2' "$SRVLOG"
+		check "expunge-no: …the flag is taken off again" \
+			grep -qF 'UID STORE 2 -FLAGS.SILENT (\Deleted)' "$SRVLOG"
+		check "expunge-no: the file is still there" test -e "$f"
+		still_fine "expunge-no" "$mnt" ""
+	else
+		fail "expunge-no: mount"
+	fi
+fi
 finish

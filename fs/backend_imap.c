@@ -86,6 +86,7 @@ struct imapb {
 	pthread_cond_t idle_cond;      /* wakes the IDLE thread's pauses */
 	pthread_t warm_thread;         /* opens a spare connection at start */
 	int warm_running;
+	int said_too_many;             /* the folder limit was logged (atomic) */
 };
 
 static struct imapb *B(struct mfs *m)
@@ -567,6 +568,7 @@ static int imapb_open(struct mfs *m, char *err, size_t errlen)
 struct list_ctx {
 	struct tree_entry *e;
 	size_t n, cap;
+	size_t over;               /* folders past TREE_MAX_FOLDERS */
 	int err;
 };
 
@@ -574,6 +576,10 @@ static int list_cb(void *ctx, const struct imap_list_entry *le)
 {
 	struct list_ctx *c = ctx;
 
+	if (c->n == TREE_MAX_FOLDERS) {
+		c->over++;
+		return 0;
+	}
 	if (c->n == c->cap) {
 		size_t cap = c->cap ? c->cap * 2 : 32;
 		struct tree_entry *ne = realloc(c->e, cap * sizeof(*ne));
@@ -604,6 +610,9 @@ static int imapb_list(struct mfs *m)
 		return r;
 	r = imap_list(sl->s, list_cb, &c);
 	pool_put(sl);
+	if (r == 0 && c.over && !__atomic_exchange_n(&b->said_too_many, 1, __ATOMIC_RELAXED))
+		log_warn("%s lists %zu folders; only the first %d are shown", m->opt->host,
+		         c.n + c.over, TREE_MAX_FOLDERS);
 	if (r == 0)
 		r = tree_sync(m, c.e, c.n);
 	for (size_t i = 0; i < c.n; i++)

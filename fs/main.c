@@ -144,6 +144,7 @@ int main(int argc, char **argv)
 	m.uid = getuid();
 	m.gid = getgid();
 	m.mount_time = time(NULL);
+	pthread_mutex_init(&m.tree_change, NULL);
 	pthread_rwlock_init(&m.tree_lock, NULL);
 	pthread_mutex_init(&m.status_lock, NULL);
 
@@ -239,18 +240,7 @@ unmount:
 	tls_ctx_free(m.tls);
 	explicit_bzero(m.secret, strlen(m.secret));
 	free(m.secret);
-	for (size_t i = 0; i < m.nfolders; i++) {
-		free(m.folders[i]->name);
-		free(m.folders[i]->server);
-		free(m.folders[i]);
-	}
-	free(m.folders);
-	for (size_t i = 0; i < m.nretired; i++)
-		free(m.retired[i]);
-	free(m.retired);
-	for (size_t i = 0; i < m.nwarned; i++)
-		free(m.warned[i]);
-	free(m.warned);
+	tree_free(&m);
 	free(fsname);
 	fuse_opt_free_args(&args);
 	options_free(&opt);

@@ -48,13 +48,16 @@ struct folder {
 	char *server;           /* wire name; NULL for an implied directory */
 	char delim;
 
-	/* Protected by mfs.tree_lock. */
+	/* Protected by mfs.tree_lock (see there). */
 	int64_t parent;         /* folder id, 0 for the root */
 	char *name;             /* directory name */
 	unsigned flags;         /* STORE_FOLDER_* */
 	int gone;               /* removed from the server or renewed */
-	int nsub;               /* subdirectories */
-	int mark;               /* scratch for tree_sync() */
+	int nsub;               /* live subdirectories */
+	struct folder *kids;    /* the first of them */
+	struct folder *next_sib, *prev_sib;   /* the parent's other ones */
+	struct folder *hnext;   /* hash chain of mfs.byname */
+	int mark;               /* scratch of the thread holding mfs.tree_change */
 
 	/* Protected by lock. */
 	pthread_mutex_t lock;
@@ -133,13 +136,22 @@ struct mfs {
 	int offline_start;          /* the server could not be reached at mount time:
 	                               the tree comes from the cache */
 
+	/* The folder tree (tree.c). tree_change lets one thread at a time
+	 * change it; that thread takes tree_lock for writing only for the
+	 * moment it changes a field below or a folder's tree fields. So these
+	 * are read under tree_lock, or by the thread holding tree_change. */
+	pthread_mutex_t tree_change;
 	pthread_rwlock_t tree_lock;
-	struct folder **folders;    /* protected by tree_lock; gone ones too */
-	size_t nfolders;            /* protected by tree_lock */
-	int ntop;                   /* top-level directories; protected by tree_lock */
-	char **retired;             /* old folder names, freed at unmount; tree_lock */
+	struct folder **folders;    /* by ascending id; gone ones too */
+	size_t nfolders, capfolders;
+	struct folder **byname;     /* hash of live folders by (parent, name) */
+	size_t nbyname;             /* buckets, a power of 2 */
+	size_t nlive;
+	struct folder *top;         /* live top-level directories */
+	int ntop;                   /* their number */
+	char **retired;             /* old folder names, freed at unmount */
 	size_t nretired;
-	char **warned;              /* folders left out and warned about; tree_lock */
+	uint64_t *warned;           /* hashes of folders warned about (tree_change only) */
 	size_t nwarned;
 
 	struct fetch_table *fetches;
@@ -164,15 +176,27 @@ struct mfs {
 
 /* ---- tree.c: the folder table ------------------------------------------- */
 
+/* A server may list at most this many folders, each at most this deep:
+ * past them folders are left out with a log line (issue 11: a hostile
+ * LIST must not make the mount hang or grow without bound). */
+#define TREE_MAX_FOLDERS 100000
+#define TREE_MAX_DEPTH 64
+#define TREE_MAX_DEPTH_TEXT "64"
+
 /* Load the folders of the store. */
 int tree_load(struct mfs *m);
+/* Free the table at unmount. */
+void tree_free(struct mfs *m);
 /* The folder with id ID (gone ones too), or NULL. */
 struct folder *tree_get(struct mfs *m, int64_t id);
 /* The live child named NAME of directory PARENT (0: root), or NULL. */
 struct folder *tree_child(struct mfs *m, int64_t parent, const char *name);
-/* Call cb for every live child of PARENT, with tree_lock held for reading. */
+/* Call cb for every live child of PARENT, with tree_lock held for reading;
+ * _locked: the caller holds it. */
 void tree_children(struct mfs *m, int64_t parent,
                    void (*cb)(void *ctx, struct folder *f), void *ctx);
+void tree_children_locked(struct mfs *m, int64_t parent,
+                          void (*cb)(void *ctx, struct folder *f), void *ctx);
 
 /* A folder as the server lists it. */
 struct tree_entry {

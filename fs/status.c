@@ -72,19 +72,16 @@ static void fmt_time(time_t t, char *buf, size_t size)
 	strftime(buf, size, "%Y-%m-%d %H:%M:%S", &tm);
 }
 
-/* Folders in tree order, with their full path. */
-static void render_folders(struct mfs *m, int64_t parent, const char *prefix,
+/* Folders in tree order, with their full path; tree_lock held. */
+static void render_folders(struct mfs *m, struct folder *first, const char *prefix,
                            char **buf, size_t *len)
 {
-	for (size_t i = 0; i < m->nfolders; i++) {
-		struct folder *f = m->folders[i];
+	for (struct folder *f = first; f; f = f->next_sib) {
 		struct store_stats stats = { 0 };
 		char when[32], *path = NULL;
 		int synced, err;
 		time_t last;
 
-		if (f->gone || f->parent != parent)
-			continue;
 		if (asprintf(&path, "%s%s", prefix, f->name) < 0)
 			continue;
 		pthread_mutex_lock(&f->lock);
@@ -104,7 +101,7 @@ static void render_folders(struct mfs *m, int64_t parent, const char *prefix,
 		}
 		char *sub = NULL;
 		if (asprintf(&sub, "%s/", path) >= 0) {
-			render_folders(m, f->id, sub, buf, len);
+			render_folders(m, f->kids, sub, buf, len);
 			free(sub);
 		}
 		free(path);
@@ -139,7 +136,7 @@ int status_render(struct mfs *m, char **buf_r, size_t *len_r)
 		m->ops->status(m, &buf, &len);
 	buf_printf(&buf, &len, "folders:\n");
 	pthread_rwlock_rdlock(&m->tree_lock);
-	render_folders(m, 0, "", &buf, &len);
+	render_folders(m, m->top, "", &buf, &len);
 	pthread_rwlock_unlock(&m->tree_lock);
 	pthread_mutex_lock(&m->status_lock);
 	if (m->last_error[0]) {

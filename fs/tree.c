@@ -12,6 +12,7 @@
 #include "net/mutf7.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,44 +45,139 @@ static struct folder *folder_new(const struct store_folder *sf)
 	return f;
 }
 
-/* Add F to the table; tree_lock held for writing. */
-static int table_add(struct mfs *m, struct folder *f)
-{
-	struct folder **n = realloc(m->folders, (m->nfolders + 1) * sizeof(*n));
+/* ---- the indexes (tree_lock held for writing to change them) -------------
+ *
+ * m->folders is ordered by id (the store hands out ascending ids and never
+ * reuses one), so a folder is found by binary search. Live folders are also
+ * in a hash table by (parent, name) and in their parent's list of
+ * subdirectories; nsub and ntop count those lists. Every operation is
+ * O(1) or O(log n), so that a server listing many folders costs
+ * O(n log n), not O(n^2) (issue 11). */
 
-	if (!n)
-		return -ENOMEM;
-	m->folders = n;
-	m->folders[m->nfolders++] = f;
+static uint64_t key_hash(int64_t parent, const char *name)
+{
+	uint64_t h = 14695981039346656037ull ^ (uint64_t)parent;   /* FNV-1a */
+
+	for (; *name; name++)
+		h = (h ^ (unsigned char)*name) * 1099511628211ull;
+	return h;
+}
+
+static struct folder **bucket(struct mfs *m, int64_t parent, const char *name)
+{
+	return &m->byname[key_hash(parent, name) & (m->nbyname - 1)];
+}
+
+static struct folder *find_child(struct mfs *m, int64_t parent, const char *name)
+{
+	if (!m->nbyname)
+		return NULL;
+	for (struct folder *f = *bucket(m, parent, name); f; f = f->hnext)
+		if (f->parent == parent && strcmp(f->name, name) == 0)
+			return f;
+	return NULL;
+}
+
+static struct folder *get_locked(struct mfs *m, int64_t id)
+{
+	size_t lo = 0, hi = m->nfolders;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (m->folders[mid]->id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < m->nfolders && m->folders[lo]->id == id ? m->folders[lo] : NULL;
+}
+
+/* Put live folder F into the hash and its parent's list. */
+static int link_folder(struct mfs *m, struct folder *f)
+{
+	struct folder *p = f->parent ? get_locked(m, f->parent) : NULL, **b;
+
+	if (2 * (m->nlive + 1) > m->nbyname) {
+		size_t n = m->nbyname ? 2 * m->nbyname : 64;
+		struct folder **nb = calloc(n, sizeof(*nb)), **old = m->byname;
+		size_t oldn = m->nbyname;
+
+		if (!nb)
+			return -ENOMEM;
+		m->byname = nb;
+		m->nbyname = n;
+		for (size_t i = 0; i < oldn; i++) {
+			for (struct folder *c = old[i], *next; c; c = next) {
+				next = c->hnext;
+				b = bucket(m, c->parent, c->name);
+				c->hnext = *b;
+				*b = c;
+			}
+		}
+		free(old);
+	}
+	b = bucket(m, f->parent, f->name);
+	f->hnext = *b;
+	*b = f;
+	m->nlive++;
+	f->prev_sib = NULL;
+	f->next_sib = p ? p->kids : m->top;
+	if (f->next_sib)
+		f->next_sib->prev_sib = f;
+	if (p) {
+		p->kids = f;
+		p->nsub++;
+	} else {
+		m->top = f;
+		m->ntop++;
+	}
 	return 0;
 }
 
-/* Recount subdirectories; tree_lock held for writing. */
-static void recount(struct mfs *m)
+static void unlink_folder(struct mfs *m, struct folder *f)
 {
-	size_t i;
+	struct folder *p = f->parent ? get_locked(m, f->parent) : NULL, **pp;
 
-	m->ntop = 0;
-	for (i = 0; i < m->nfolders; i++)
-		m->folders[i]->nsub = 0;
-	for (i = 0; i < m->nfolders; i++) {
-		struct folder *f = m->folders[i];
-		struct folder *p;
-
-		if (f->gone)
-			continue;
-		if (f->parent == 0) {
-			m->ntop++;
-			continue;
-		}
-		for (size_t j = 0; j < m->nfolders; j++) {
-			p = m->folders[j];
-			if (p->id == f->parent && !p->gone) {
-				p->nsub++;
-				break;
-			}
+	for (pp = bucket(m, f->parent, f->name); *pp; pp = &(*pp)->hnext) {
+		if (*pp == f) {
+			*pp = f->hnext;
+			break;
 		}
 	}
+	f->hnext = NULL;
+	m->nlive--;
+	if (f->next_sib)
+		f->next_sib->prev_sib = f->prev_sib;
+	if (f->prev_sib)
+		f->prev_sib->next_sib = f->next_sib;
+	else if (p)
+		p->kids = f->next_sib;
+	else
+		m->top = f->next_sib;
+	f->next_sib = f->prev_sib = NULL;
+	if (p)
+		p->nsub--;
+	else
+		m->ntop--;
+}
+
+/* Add F (its id above all others) to the table and the indexes. */
+static int table_add(struct mfs *m, struct folder *f)
+{
+	if (m->nfolders == m->capfolders) {
+		size_t cap = m->capfolders ? 2 * m->capfolders : 64;
+		struct folder **n = realloc(m->folders, cap * sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		m->folders = n;
+		m->capfolders = cap;
+	}
+	if (link_folder(m, f) < 0)
+		return -ENOMEM;
+	m->folders[m->nfolders++] = f;
+	return 0;
 }
 
 /* Keep a string that other threads may still read until unmount;
@@ -112,29 +208,29 @@ int tree_load(struct mfs *m)
 {
 	int r;
 
+	pthread_mutex_lock(&m->tree_change);
 	pthread_rwlock_wrlock(&m->tree_lock);
 	r = store_folder_list(m->store, load_one, m);
-	recount(m);
 	pthread_rwlock_unlock(&m->tree_lock);
+	pthread_mutex_unlock(&m->tree_change);
 	return r;
 }
 
-static struct folder *get_locked(struct mfs *m, int64_t id)
-{
-	for (size_t i = 0; i < m->nfolders; i++)
-		if (m->folders[i]->id == id)
-			return m->folders[i];
-	return NULL;
-}
-
-static struct folder *child_locked(struct mfs *m, int64_t parent, const char *name)
+void tree_free(struct mfs *m)
 {
 	for (size_t i = 0; i < m->nfolders; i++) {
-		struct folder *f = m->folders[i];
-		if (!f->gone && f->parent == parent && strcmp(f->name, name) == 0)
-			return f;
+		free(m->folders[i]->name);
+		free(m->folders[i]->server);
+		pthread_mutex_destroy(&m->folders[i]->lock);
+		pthread_cond_destroy(&m->folders[i]->cond);
+		free(m->folders[i]);
 	}
-	return NULL;
+	free(m->folders);
+	free(m->byname);
+	for (size_t i = 0; i < m->nretired; i++)
+		free(m->retired[i]);
+	free(m->retired);
+	free(m->warned);
 }
 
 struct folder *tree_get(struct mfs *m, int64_t id)
@@ -152,20 +248,27 @@ struct folder *tree_child(struct mfs *m, int64_t parent, const char *name)
 	struct folder *f;
 
 	pthread_rwlock_rdlock(&m->tree_lock);
-	f = child_locked(m, parent, name);
+	f = find_child(m, parent, name);
 	pthread_rwlock_unlock(&m->tree_lock);
 	return f;
+}
+
+void tree_children_locked(struct mfs *m, int64_t parent,
+                          void (*cb)(void *ctx, struct folder *f), void *ctx)
+{
+	struct folder *p = parent ? get_locked(m, parent) : NULL;
+
+	if (parent && (!p || p->gone))
+		return;
+	for (struct folder *f = p ? p->kids : m->top; f; f = f->next_sib)
+		cb(ctx, f);
 }
 
 void tree_children(struct mfs *m, int64_t parent,
                    void (*cb)(void *ctx, struct folder *f), void *ctx)
 {
 	pthread_rwlock_rdlock(&m->tree_lock);
-	for (size_t i = 0; i < m->nfolders; i++) {
-		struct folder *f = m->folders[i];
-		if (!f->gone && f->parent == parent)
-			cb(ctx, f);
-	}
+	tree_children_locked(m, parent, cb, ctx);
 	pthread_rwlock_unlock(&m->tree_lock);
 }
 
@@ -181,23 +284,28 @@ void tree_drop_content(struct mfs *m, struct folder *f)
 }
 
 /* Split wire name SERVER by DELIM into directory names. Returns the count,
- * -EILSEQ when a component is not valid modified UTF-7, or -EINVAL when it
- * cannot be a directory name. */
+ * -EILSEQ when a component is not valid modified UTF-7, -EINVAL when it
+ * cannot be a directory name, or -ELOOP when it has more than
+ * TREE_MAX_DEPTH components (counted before anything is allocated). */
 static int split_name(const char *server, char delim, char ***parts_r)
 {
-	char **parts = NULL;
+	char **parts;
 	const char *p = server;
-	int n = 0;
+	int n = 0, depth = 1;
 
+	for (const char *q = delim ? strchr(server, delim) : NULL; q; q = strchr(q + 1, delim))
+		if (++depth > TREE_MAX_DEPTH)
+			return -ELOOP;
+	parts = calloc((size_t)depth, sizeof(*parts));
+	if (!parts)
+		return -ENOMEM;
 	for (;;) {
 		const char *end = delim ? strchr(p, delim) : NULL;
 		size_t len = end ? (size_t)(end - p) : strlen(p);
 		char *raw = strndup(p, len), *utf8 = NULL, *dir = NULL;
-		char **np = realloc(parts, (size_t)(n + 1) * sizeof(*parts));
 		int bad = -EINVAL;
 
-		if (raw && np) {
-			parts = np;
+		if (raw) {
 			utf8 = mutf7_decode(raw);
 			dir = utf8 ? layout_dir_name(utf8) : NULL;
 			if (!utf8 && errno == EINVAL)
@@ -208,7 +316,7 @@ static int split_name(const char *server, char delim, char ***parts_r)
 		if (!dir) {
 			while (n > 0)
 				free(parts[--n]);
-			free(np ? np : parts);
+			free(parts);
 			return bad;
 		}
 		parts[n++] = dir;
@@ -220,42 +328,56 @@ static int split_name(const char *server, char delim, char ***parts_r)
 	return n;
 }
 
-/* Whether NAME was already warned about (and remember it); tree_lock held
- * for writing. The list lives with the retired strings, freed at unmount. */
+/* Whether folder NAME was warned about before (and remember it, as a hash:
+ * a hostile list of many long names costs no memory). Past WARN_MAX
+ * remembered names the answer is always yes, after one line that says so.
+ * tree_change held. */
+#define WARN_MAX 1024
 static int warned_before(struct mfs *m, const char *name)
 {
-	char *copy;
+	uint64_t h = key_hash(0, name) | 1;    /* 0 marks a free slot */
+	size_t i;
 
-	for (size_t i = 0; i < m->nwarned; i++)
-		if (strcmp(m->warned[i], name) == 0)
+	if (!m->warned && !(m->warned = calloc(2 * WARN_MAX, sizeof(*m->warned))))
+		return 1;
+	for (i = h & (2 * WARN_MAX - 1); m->warned[i]; i = (i + 1) & (2 * WARN_MAX - 1))
+		if (m->warned[i] == h)
 			return 1;
-	copy = strdup(name);
-	if (copy) {
-		char **n = realloc(m->warned, (m->nwarned + 1) * sizeof(*n));
-		if (n) {
-			m->warned = n;
-			m->warned[m->nwarned++] = copy;
-		} else {
-			free(copy);
-		}
+	if (m->nwarned == WARN_MAX) {
+		m->nwarned++;
+		log_warn("more folders cannot be shown; they are not named one by one");
 	}
+	if (m->nwarned >= WARN_MAX)
+		return 1;
+	m->warned[i] = h;
+	m->nwarned++;
 	return 0;
 }
 
-/* Create a folder below PARENT; tree_lock held for writing. */
-static struct folder *create_locked(struct mfs *m, int64_t parent, const char *name,
-                                    const char *server, char delim, unsigned flags)
+/* Create a folder below PARENT; tree_change held, tree_lock not. */
+static struct folder *create(struct mfs *m, int64_t parent, const char *name,
+                             const char *server, char delim, unsigned flags)
 {
 	struct store_folder sf = {
 		.parent = parent, .name = name, .server = server, .delim = delim, .flags = flags,
 	};
 	struct folder *f;
+	int r;
 
 	if (store_folder_add(m->store, &sf, &sf.id) < 0)
 		return NULL;
 	f = folder_new(&sf);
-	if (!f || table_add(m, f) < 0) {
+	if (!f) {
 		store_folder_delete(m->store, sf.id);
+		return NULL;
+	}
+	pthread_rwlock_wrlock(&m->tree_lock);
+	r = table_add(m, f);
+	pthread_rwlock_unlock(&m->tree_lock);
+	if (r < 0) {
+		store_folder_delete(m->store, sf.id);
+		free(f->name);
+		free(f->server);
 		free(f);
 		return NULL;
 	}
@@ -272,12 +394,20 @@ static void persist(struct mfs *m, struct folder *f)
 	store_folder_update(m->store, &sf);
 }
 
+/* A server name, cut for a log line (a hostile one can be very long). */
+#define SHOWN_NAME 200
+
 int tree_sync(struct mfs *m, const struct tree_entry *entries, size_t n)
 {
 	size_t i;
 	int changed = 0;
 
-	pthread_rwlock_wrlock(&m->tree_lock);
+	/* One change of the tree at a time. The server's answer is worked
+	 * through without tree_lock, which is only taken for writing to link
+	 * or unlink one folder: readers are never held up for long. Reading
+	 * the tree here needs no tree_lock, since only this thread changes it
+	 * now. */
+	pthread_mutex_lock(&m->tree_change);
 	for (i = 0; i < m->nfolders; i++)
 		m->folders[i]->mark = 0;
 	for (i = 0; i < n; i++) {
@@ -287,20 +417,24 @@ int tree_sync(struct mfs *m, const struct tree_entry *entries, size_t n)
 
 		if (np < 0) {
 			/* Said once per mount, not at every poll. */
-			if (!warned_before(m, entries[i].server))
-				log_warn("folder \"%s\" is not shown: %s", entries[i].server,
+			if (np != -ENOMEM && !warned_before(m, entries[i].server))
+				log_warn("folder \"%.*s%s\" is not shown: %s", SHOWN_NAME,
+				         entries[i].server,
+				         strlen(entries[i].server) > SHOWN_NAME ? "..." : "",
 				         np == -EILSEQ ? "its name is not valid modified UTF-7 "
-				         "(RFC 3501 §5.1.3)" : "its name cannot be a directory name");
+				         "(RFC 3501 §5.1.3)" : np == -ELOOP ? "it is nested too deeply "
+				         "(more than " TREE_MAX_DEPTH_TEXT " levels)" :
+				         "its name cannot be a directory name");
 			continue;
 		}
 		for (int k = 0; k < np; k++) {
 			int last = k == np - 1;
-			struct folder *f = child_locked(m, parent, parts[k]);
+			struct folder *f = find_child(m, parent, parts[k]);
 
 			if (!f) {
-				f = create_locked(m, parent, parts[k], last ? entries[i].server : NULL,
-				                  entries[i].delim, last ? entries[i].flags :
-				                  STORE_FOLDER_NOSELECT | STORE_FOLDER_VIRTUAL);
+				f = create(m, parent, parts[k], last ? entries[i].server : NULL,
+				           entries[i].delim, last ? entries[i].flags :
+				           STORE_FOLDER_NOSELECT | STORE_FOLDER_VIRTUAL);
 				if (!f)
 					break;
 				changed = 1;
@@ -308,13 +442,20 @@ int tree_sync(struct mfs *m, const struct tree_entry *entries, size_t n)
 			                    f->flags != entries[i].flags)) {
 				if (f->server && strcmp(f->server, entries[i].server) != 0) {
 					/* Two server names map to one directory: keep the first. */
-					log_warn("folders \"%s\" and \"%s\" would share a directory; "
-					         "showing the first", f->server, entries[i].server);
+					if (!warned_before(m, entries[i].server))
+						log_warn("folders \"%s\" and \"%.*s\" would share a "
+						         "directory; showing the first", f->server,
+						         SHOWN_NAME, entries[i].server);
 				} else {
 					/* A real folder where an implied one was, or new flags. */
-					f->server = f->server ? f->server : strdup(entries[i].server);
+					char *server = f->server ? NULL : strdup(entries[i].server);
+
+					pthread_rwlock_wrlock(&m->tree_lock);
+					if (server)
+						f->server = server;
 					f->flags = entries[i].flags;
 					f->delim = entries[i].delim;
+					pthread_rwlock_unlock(&m->tree_lock);
 					persist(m, f);
 					changed = 1;
 				}
@@ -332,23 +473,23 @@ int tree_sync(struct mfs *m, const struct tree_entry *entries, size_t n)
 
 		if (f->gone || f->mark)
 			continue;
+		pthread_rwlock_wrlock(&m->tree_lock);
+		unlink_folder(m, f);
 		f->gone = 1;
+		pthread_rwlock_unlock(&m->tree_lock);
 		tree_drop_content(m, f);
 		store_folder_delete(m->store, f->id);
 		notify_entry(m, f->parent ? ino_folder(f->parent) : INO_ROOT, f->name);
 		changed = 1;
 	}
-	recount(m);
-	pthread_rwlock_unlock(&m->tree_lock);
 	if (changed) {
 		/* Directory listings and link counts of parents changed. */
 		notify_inode(m, INO_ROOT, 0, 0);
-		pthread_rwlock_rdlock(&m->tree_lock);
 		for (i = 0; i < m->nfolders; i++)
 			if (!m->folders[i]->gone && m->folders[i]->nsub)
 				notify_inode(m, ino_folder(m->folders[i]->id), 0, 0);
-		pthread_rwlock_unlock(&m->tree_lock);
 	}
+	pthread_mutex_unlock(&m->tree_change);
 	return 0;
 }
 
@@ -357,27 +498,45 @@ struct folder *tree_renew(struct mfs *m, struct folder *f)
 	struct store_folder sf;
 	struct folder *nf;
 	int64_t nid;
+	int r;
 
-	pthread_rwlock_wrlock(&m->tree_lock);
-	if (store_folder_renew(m->store, f->id, &nid) < 0) {
-		pthread_rwlock_unlock(&m->tree_lock);
+	pthread_mutex_lock(&m->tree_change);
+	if (f->gone || store_folder_renew(m->store, f->id, &nid) < 0) {
+		pthread_mutex_unlock(&m->tree_change);
 		return NULL;
 	}
 	sf = (struct store_folder){ .id = nid, .parent = f->parent, .name = f->name,
 	                            .server = f->server, .delim = f->delim, .flags = f->flags };
 	nf = folder_new(&sf);
-	if (!nf || table_add(m, nf) < 0) {
-		free(nf);
-		pthread_rwlock_unlock(&m->tree_lock);
+	if (!nf) {
+		pthread_mutex_unlock(&m->tree_change);
 		return NULL;
 	}
 	nf->wanted = f->wanted;
-	f->gone = 1;
-	for (size_t i = 0; i < m->nfolders; i++)
-		if (m->folders[i]->parent == f->id)
-			m->folders[i]->parent = nid;
-	recount(m);
+	pthread_rwlock_wrlock(&m->tree_lock);
+	unlink_folder(m, f);
+	r = table_add(m, nf);
+	if (r == 0) {
+		f->gone = 1;
+		/* The subdirectories move to the new id. */
+		while (f->kids) {
+			struct folder *c = f->kids;
+
+			unlink_folder(m, c);
+			c->parent = nid;
+			link_folder(m, c);
+		}
+	} else {
+		link_folder(m, f);
+	}
 	pthread_rwlock_unlock(&m->tree_lock);
+	pthread_mutex_unlock(&m->tree_change);
+	if (r < 0) {
+		free(nf->name);
+		free(nf->server);
+		free(nf);
+		return NULL;
+	}
 	body_remove_folder(m->bodies, f->id);
 	/* The directory's inode changes: make the kernel look it up again. */
 	notify_entry(m, f->parent ? ino_folder(f->parent) : INO_ROOT, f->name);
@@ -396,7 +555,7 @@ struct folder *tree_by_path(struct mfs *m, const char *path)
 		return NULL;
 	pthread_rwlock_rdlock(&m->tree_lock);
 	for (part = strtok_r(copy, "/", &save); part; part = strtok_r(NULL, "/", &save)) {
-		f = child_locked(m, parent, part);
+		f = find_child(m, parent, part);
 		if (!f)
 			break;
 		parent = f->id;
@@ -481,19 +640,23 @@ int tree_server_name(struct mfs *m, int64_t parent, const char *dirname, char **
 int tree_rename(struct mfs *m, struct folder *f, int64_t parent, const char *name,
                 const char *server)
 {
-	size_t oldlen = f->server ? strlen(f->server) : 0;
-	char *oldserver = f->server ? strdup(f->server) : NULL;
-	char *nname = strdup(name);
+	char *nname = strdup(name), *oldserver;
+	size_t oldlen;
 
-	if ((f->server && !oldserver) || !nname) {
-		free(oldserver);
-		free(nname);
+	if (!nname)
 		return -ENOMEM;
-	}
+	pthread_mutex_lock(&m->tree_change);
+	oldserver = f->server;     /* retired below, never freed while mounted */
+	oldlen = oldserver ? strlen(oldserver) : 0;
+	for (size_t i = 0; i < m->nfolders; i++)
+		m->folders[i]->mark = 0;
 	pthread_rwlock_wrlock(&m->tree_lock);
+	unlink_folder(m, f);
 	retire(m, f->name);
 	f->name = nname;
 	f->parent = parent;
+	link_folder(m, f);
+	f->mark = 1;
 	/* The server renamed the whole subtree (RFC 3501 §6.3.5): so do we,
 	 * keeping every id and so every cached message. */
 	for (size_t i = 0; oldserver && i < m->nfolders; i++) {
@@ -504,8 +667,8 @@ int tree_rename(struct mfs *m, struct folder *f, int64_t parent, const char *nam
 			continue;
 		if (c == f) {
 			ns = strdup(server);
-		} else if (strncmp(c->server, oldserver, oldlen) == 0 && c->server[oldlen] &&
-		           c->server[oldlen] == c->delim) {
+		} else if (strncmp(c->server, oldserver, oldlen) == 0 &&
+		           c->server[oldlen] == c->delim && c->delim) {
 			if (asprintf(&ns, "%s%s", server, c->server + oldlen) < 0)
 				ns = NULL;
 		}
@@ -515,12 +678,12 @@ int tree_rename(struct mfs *m, struct folder *f, int64_t parent, const char *nam
 		 * until unmount rather than freed. */
 		retire(m, c->server);
 		c->server = ns;
-		persist(m, c);
+		c->mark = 1;
 	}
-	if (!oldserver)
-		persist(m, f);
-	recount(m);
 	pthread_rwlock_unlock(&m->tree_lock);
-	free(oldserver);
+	for (size_t i = 0; i < m->nfolders; i++)
+		if (m->folders[i]->mark)
+			persist(m, m->folders[i]);
+	pthread_mutex_unlock(&m->tree_change);
 	return 0;
 }

@@ -43,6 +43,10 @@ CASES = {
     "list-dotdot": ("names", [("..", "/")], False),
     "list-slash": ("names", [("Fun/Games", ".")], False),
     "list-mutf7": ("names", [("&Jjo", "/"), ("&AGE-", "/"), ("Caf&AOk", "/")], False),
+    # Folder lists that cost a careless client O(n^2) or unbounded memory:
+    # 300,000 folders, and one name of almost 512 KiB with 250,000 levels.
+    "list-many": ("names", [("F%06d" % i, "/") for i in range(300000)], False),
+    "list-deep": ("names", [("/".join(["a"] * 250000), "/")], False),
     # The metadata (or flags) of Bad: `ls Bad` fails, the rest works.
     "literal-max": ("fetch", b"* 1 FETCH (UID 1 BODY[HEADER.FIELDS (SUBJECT MESSAGE-ID)] "
                     b"{18446744073709551615}\r\n", True),
@@ -296,10 +300,9 @@ class Handler(socketserver.BaseRequestHandler):
         if where == "list":
             self.send(payload)
         entries = LIST + (payload if where == "names" else [])
-        out = b""
-        for name, delim in entries:
-            out += b'* LIST (\\HasNoChildren) "%s" "%s"\r\n' % (delim.encode(), name.encode())
-        self.send(out + tag + b" OK LIST done\r\n")
+        out = [b'* LIST (\\HasNoChildren) "%s" "%s"\r\n' % (delim.encode(), name.encode())
+               for name, delim in entries]
+        self.send(b"".join(out) + tag + b" OK LIST done\r\n")
 
     def do_fetch(self, tag, args):
         m = re.match(r"(\S+) \((.*)\)", args)

@@ -208,6 +208,36 @@ for row in "${NAMES[@]}"; do
 	still_fine "$c" "$mnt" ""
 done
 
+# ---- folder lists too long or too deep: bounded, and no hang --------------
+# 300,000 folders (a careless client does O(n^2) work at every poll), and
+# one name of almost 512 KiB with 250,000 levels. The mount comes up as fast as ever,
+# says what it left out, and keeps answering while it polls (poll=1).
+for c in list-many list-deep; do
+	fake_start "$c" || continue
+	mnt="$T/mnt-$c"
+	mount_mailfs "$mnt" "imap://$USER_NAME@127.0.0.1:$PORT" -o "$OPTS,poll=1" ||
+		{ fail "$c: mount"; continue; }
+	log="$T/mailfs-$((${#PIDS[@]} - 1)).log"
+	if [ "$c" = list-many ]; then
+		check "$c: the log says how many folders are shown" \
+			grep -q "lists 300003 folders; only the first 100000 are shown" "$log"
+		n=$(ls "$mnt" | wc -l)
+		check "$c: the first 100000 folders are shown ($n)" test "$n" -eq 100000
+		check "$c: one of them lists" test -d "$mnt/F099996"
+	else
+		check "$c: the log says the deep folder is left out" \
+			grep -q 'is not shown: it is nested too deeply (more than 64 levels)' "$log"
+		top=$(ls "$mnt" | paste -sd' ')
+		check "$c: the other folders are shown ($top)" test "$top" = "Bad Good INBOX"
+	fi
+	sleep 2    # two polls of the same list
+	check "$c: after two polls, Bad still lists within 5 s" \
+		timeout 5 grep -q "" <(ls "$mnt/Bad")
+	check "$c: the warning is said once, not at every poll" \
+		test "$(grep -c -e 'only the first' -e 'nested too deeply' "$log")" -eq 1
+	still_fine "$c" "$mnt" ""
+done
+
 # ---- POP3: a RETR without the final dot ----------------------------------
 for c in retr-nodot retr-nodot-hang; do
 	box="$T/box-$c"; mkdir -p "$box"

@@ -53,7 +53,7 @@ static const char schema[] =
 	"  state INTEGER NOT NULL) WITHOUT ROWID;";
 
 enum stmt_id {
-	S_FOLDER_LIST, S_FOLDER_ADD, S_FOLDER_UPDATE, S_FOLDER_DEL, S_FOLDER_DEL_MSGS,
+	S_FOLDER_LIST, S_FOLDER_ADD, S_FOLDER_UPDATE, S_FOLDER_SYNCED, S_FOLDER_DEL, S_FOLDER_DEL_MSGS,
 	S_FOLDER_RENEW, S_FOLDER_MOVE_CHILDREN,
 	S_MSG_PUT, S_MSG_GET, S_MSG_LIST, S_MSG_FLAGS, S_MSG_SIZE, S_MSG_DEL, S_MSG_UIDS,
 	S_MSG_COUNT, S_BEGIN, S_COMMIT, S_ROLLBACK,
@@ -65,8 +65,10 @@ static const char *const stmt_sql[S_COUNT_] = {
 	                  " modseq, synced FROM folder ORDER BY id",
 	[S_FOLDER_ADD] = "INSERT INTO folder(parent, name, server, delim, flags, uidvalidity,"
 	                 " uidnext, modseq, synced) VALUES(?,?,?,?,?,?,?,?,?)",
-	[S_FOLDER_UPDATE] = "UPDATE folder SET parent=?, name=?, server=?, delim=?, flags=?,"
-	                    " uidvalidity=?, uidnext=?, modseq=?, synced=? WHERE id=?",
+	[S_FOLDER_UPDATE] = "UPDATE folder SET parent=?, name=?, server=?, delim=?, flags=?"
+	                    " WHERE id=?",
+	[S_FOLDER_SYNCED] = "UPDATE folder SET uidvalidity=?, uidnext=?, modseq=?, synced=?"
+	                    " WHERE id=?",
 	[S_FOLDER_DEL] = "DELETE FROM folder WHERE id=?",
 	[S_FOLDER_DEL_MSGS] = "DELETE FROM message WHERE folder=?",
 	[S_FOLDER_RENEW] = "INSERT INTO folder(parent, name, server, delim, flags)"
@@ -291,7 +293,8 @@ out:
 	return r;
 }
 
-static void bind_folder(sqlite3_stmt *s, const struct store_folder *f)
+/* The folder's place in the tree, as parameters 1-5. */
+static void bind_place(sqlite3_stmt *s, const struct store_folder *f)
 {
 	char delim[2] = { f->delim, '\0' };
 
@@ -301,10 +304,15 @@ static void bind_folder(sqlite3_stmt *s, const struct store_folder *f)
 		sqlite3_bind_text(s, 3, f->server, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_text(s, 4, delim, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int(s, 5, (int)f->flags);
-	sqlite3_bind_int64(s, 6, f->uidvalidity);
-	sqlite3_bind_int64(s, 7, f->uidnext);
-	sqlite3_bind_int64(s, 8, (sqlite3_int64)f->modseq);
-	sqlite3_bind_int64(s, 9, f->synced);
+}
+
+/* Its sync state, as parameters FIRST to FIRST + 3. */
+static void bind_state(sqlite3_stmt *s, int first, const struct store_folder *f)
+{
+	sqlite3_bind_int64(s, first, f->uidvalidity);
+	sqlite3_bind_int64(s, first + 1, f->uidnext);
+	sqlite3_bind_int64(s, first + 2, (sqlite3_int64)f->modseq);
+	sqlite3_bind_int64(s, first + 3, f->synced);
 }
 
 int store_folder_add(struct store *st, const struct store_folder *f, int64_t *id_r)
@@ -314,8 +322,10 @@ int store_folder_add(struct store *st, const struct store_folder *f, int64_t *id
 
 	pthread_mutex_lock(&st->lock);
 	s = stmt(st, S_FOLDER_ADD);
-	if (s)
-		bind_folder(s, f);
+	if (s) {
+		bind_place(s, f);
+		bind_state(s, 6, f);
+	}
 	r = exec(st, s);
 	if (r == 0)
 		*id_r = sqlite3_last_insert_rowid(st->db);
@@ -331,8 +341,24 @@ int store_folder_update(struct store *st, const struct store_folder *f)
 	pthread_mutex_lock(&st->lock);
 	s = stmt(st, S_FOLDER_UPDATE);
 	if (s) {
-		bind_folder(s, f);
-		sqlite3_bind_int64(s, 10, f->id);
+		bind_place(s, f);
+		sqlite3_bind_int64(s, 6, f->id);
+	}
+	r = exec(st, s);
+	pthread_mutex_unlock(&st->lock);
+	return r;
+}
+
+int store_folder_synced(struct store *st, const struct store_folder *f)
+{
+	sqlite3_stmt *s;
+	int r;
+
+	pthread_mutex_lock(&st->lock);
+	s = stmt(st, S_FOLDER_SYNCED);
+	if (s) {
+		bind_state(s, 1, f);
+		sqlite3_bind_int64(s, 5, f->id);
 	}
 	r = exec(st, s);
 	pthread_mutex_unlock(&st->lock);

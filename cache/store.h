@@ -74,8 +74,13 @@ int store_folder_list(struct store *st, int (*cb)(void *ctx, const struct store_
                       void *ctx);
 /* Insert F (its id is ignored) and return the new id. */
 int store_folder_add(struct store *st, const struct store_folder *f, int64_t *id_r);
-/* Write the name, server name, delimiter, flags and sync state of F->id. */
+/* Write the place of F->id in the tree: parent, name, server name,
+ * delimiter and flags. */
 int store_folder_update(struct store *st, const struct store_folder *f);
+/* Write the sync state of F->id: UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ and the
+ * time of the sync (the rest of F is not used). The two are apart because
+ * different threads own them (a rename and a sync may meet). */
+int store_folder_synced(struct store *st, const struct store_folder *f);
 /* Delete folder ID and every message in it. */
 int store_folder_delete(struct store *st, int64_t id);
 /* The folder's UIDVALIDITY changed: its messages are forgotten and it gets

@@ -173,7 +173,7 @@ static void ev_fetch(void *ctx, const struct imap_fetch *f)
 		st->nmsgs++;
 		st->nnew++;
 		if (st->progress_of)
-			status_progress(sl->b->m, "listing %s: %u of %u messages", fo->name,
+			status_progress(sl->b->m, "listing %s: %u of %u messages", folder_name(fo),
 			                st->nnew, st->progress_of);
 		return;
 	}
@@ -794,13 +794,13 @@ static int imapb_sync(struct mfs *m, struct folder *f)
 	pthread_mutex_unlock(&f->lock);
 	first = uidvalidity == 0;
 
-	sl = pool_get(b, f->server, &r);
+	sl = pool_get(b, folder_server(f), &r);
 	if (!sl)
 		return r;
 	sl->f = f;
 	sl->sync = &st;
 	qresync = !first && modseq && imap_qresync_enabled(sl->s);
-	r = imap_select(sl->s, f->server, 0, 0, qresync ? uidvalidity : 0, qresync ? modseq : 0,
+	r = imap_select(sl->s, folder_server(f), 0, 0, qresync ? uidvalidity : 0, qresync ? modseq : 0,
 	                &events, sl, &mb);
 	if (r < 0)
 		goto out;
@@ -831,7 +831,7 @@ static int imapb_sync(struct mfs *m, struct folder *f)
 		if (mb.exists)
 			r = imap_uid_fetch(sl->s, "1:*", META_ITEMS, NULL);
 		if (st.progress_of)
-			status_progress_done(m, "listed %s: %u messages", f->name, st.nnew);
+			status_progress_done(m, "listed %s: %u messages", folder_name(f), st.nnew);
 		st.changed = 1;
 	} else {
 		if (fresh && !qresync) {
@@ -864,7 +864,7 @@ static int imapb_sync(struct mfs *m, struct folder *f)
 	mb = *imap_mailbox(sl->s);
 	if (!first && store_count(m, f) != mb.exists) {
 		log_debug("folder %s: %u messages on the server, %" PRIu64 " known: comparing all",
-		          f->server, mb.exists, store_count(m, f));
+		          folder_server(f), mb.exists, store_count(m, f));
 		r = full_compare(sl, mb.exists);
 		if (r < 0)
 			goto out;
@@ -883,23 +883,22 @@ static int imapb_sync(struct mfs *m, struct folder *f)
 	f->uidnext = wm;
 	f->modseq = mb.highestmodseq;
 	f->has_cache = 1;
-	if (st.changed)
-		f->mtime = time(NULL);
 	struct store_folder sf = {
-		.id = f->id, .parent = f->parent, .name = f->name, .server = f->server,
-		.delim = f->delim, .flags = f->flags, .uidvalidity = f->uidvalidity,
-		.uidnext = f->uidnext, .modseq = f->modseq, .synced = time(NULL),
+		.id = f->id, .uidvalidity = f->uidvalidity, .uidnext = f->uidnext,
+		.modseq = f->modseq, .synced = time(NULL),
 	};
 	pthread_mutex_unlock(&f->lock);
-	r = store_folder_update(m->store, &sf);
+	r = store_folder_synced(m->store, &sf);
+	if (st.changed)
+		folder_touch(f);
 	if (st.changed && !first)
 		notify_inode(m, ino_folder(f->id), 0, 0);
 out:
 	if (r < 0) {
 		sync_flush(sl);
-		log_debug("sync of %s failed: %s", f->server, imap_error(sl->s));
+		log_debug("sync of %s failed: %s", folder_server(f), imap_error(sl->s));
 		if (!imap_broken(sl->s) && r != -EIO)
-			status_error(m, "folder %s: %s", f->name, imap_error(sl->s));
+			status_error(m, "folder %s: %s", folder_name(f), imap_error(sl->s));
 	}
 	pool_put(sl);
 	sync_free(&st);
@@ -915,7 +914,7 @@ static int imapb_fetch(struct mfs *m, struct fetch **fxs, size_t n)
 	size_t len = 0, cap = 0, i = 0;
 	int r;
 
-	if (!f || f->gone || !f->server)
+	if (!f || folder_gone(f) || !folder_server(f))
 		return -ENOENT;
 	while (i < n) {
 		size_t j = i;
@@ -927,7 +926,7 @@ static int imapb_fetch(struct mfs *m, struct fetch **fxs, size_t n)
 		}
 		i = j + 1;
 	}
-	sl = pool_get(b, f->server, &r);
+	sl = pool_get(b, folder_server(f), &r);
 	if (!sl) {
 		free(set);
 		return r;
@@ -937,7 +936,7 @@ static int imapb_fetch(struct mfs *m, struct fetch **fxs, size_t n)
 	sl->nbatch = n;
 	sl->ndone = 0;
 	sl->cur = NULL;
-	r = imap_select(sl->s, f->server, 0, 0, 0, 0, &events, sl, NULL);
+	r = imap_select(sl->s, folder_server(f), 0, 0, 0, 0, &events, sl, NULL);
 	if (r >= 0 && n == 1 && fetch_part_len(fxs[0])) {
 		char items[64];
 
@@ -952,7 +951,7 @@ static int imapb_fetch(struct mfs *m, struct fetch **fxs, size_t n)
 	if (r >= 0 && sl->ndone < n) {
 		/* Expunged meanwhile: the listing is out of date. */
 		log_info("%zu message(s) of %s are no longer on the server", n - sl->ndone,
-		         f->server);
+		         folder_server(f));
 		folder_sync_later(m, f);
 		r = -EIO;
 	}
@@ -969,13 +968,13 @@ static int imapb_fetch(struct mfs *m, struct fetch **fxs, size_t n)
 /* A session with F selected read-write, events going to F. */
 static struct slot *select_rw(struct imapb *b, struct folder *f, int *r_out)
 {
-	struct slot *sl = pool_get(b, f->server, r_out);
+	struct slot *sl = pool_get(b, folder_server(f), r_out);
 	int r;
 
 	if (!sl)
 		return NULL;
 	sl->f = f;
-	r = imap_select(sl->s, f->server, 0, 0, 0, 0, &events, sl, NULL);
+	r = imap_select(sl->s, folder_server(f), 0, 0, 0, 0, &events, sl, NULL);
 	if (r < 0) {
 		*r_out = r;
 		pool_put(sl);
@@ -1099,14 +1098,14 @@ static int imapb_move(struct mfs *m, struct folder *f, uint32_t uid, struct fold
 		return r;
 	r = learn_uid(sl, uid);
 	if (r == 0 && (imap_caps(sl->s) & IMAP_CAP_MOVE)) {
-		r = imap_uid_move(sl->s, uid, to->server, &uv, &nuid);
+		r = imap_uid_move(sl->s, uid, folder_server(to), &uv, &nuid);
 	} else if (r == 0) {
 		/* UID COPY + delete; refuse before copying if the delete could
 		 * not be exact, so that no duplicate is left behind. */
 		if (!(imap_caps(sl->s) & IMAP_CAP_UIDPLUS))
 			r = only_deleted(sl, uid);
 		if (r == 0)
-			r = imap_uid_copy(sl->s, uid, to->server, &uv, &nuid);
+			r = imap_uid_copy(sl->s, uid, folder_server(to), &uv, &nuid);
 		if (r == 0)
 			r = expunge_one(sl, uid);
 	}
@@ -1208,7 +1207,7 @@ out:
 static int imapb_append(struct mfs *m, struct folder *f, int fd, uint64_t size,
                         const char *flags, time_t date, uint32_t *uid_r)
 {
-	struct slot *sl = pool_get(B(m), f->server, &(int){ 0 });
+	struct slot *sl = pool_get(B(m), folder_server(f), &(int){ 0 });
 	uint32_t uv = 0, uid = 0, from;
 	int r, cut;
 
@@ -1218,11 +1217,11 @@ static int imapb_append(struct mfs *m, struct folder *f, int fd, uint64_t size,
 	pthread_mutex_lock(&f->lock);
 	from = f->uidnext;
 	pthread_mutex_unlock(&f->lock);
-	r = imap_append(sl->s, f->server, flags, date, fd, size, &uv, &uid);
+	r = imap_append(sl->s, folder_server(f), flags, date, fd, size, &uv, &uid);
 	if (r == 0)
 		*uid_r = known_uid(f, uv, uid);
 	else
-		log_warn("cannot append to %s: %s", f->server, imap_error(sl->s));
+		log_warn("cannot append to %s: %s", folder_server(f), imap_error(sl->s));
 	/* Dovecot says [LIMIT] for a message over quota_max_mail_size where
 	 * RFC 7889 has [TOOBIG]: both mean "too large". */
 	if (r == -ENOSPC && strcasecmp(imap_resp_code(sl->s), "LIMIT") == 0)
@@ -1232,7 +1231,7 @@ static int imapb_append(struct mfs *m, struct folder *f, int fd, uint64_t size,
 	pool_put(sl);
 	if (cut && append_landed(m, f, fd, size, from, uid_r) == 1) {
 		log_info("the connection broke during the APPEND to %s, but the server "
-		         "has the message (UID %u)", f->server, *uid_r);
+		         "has the message (UID %u)", folder_server(f), *uid_r);
 		r = 0;
 	}
 	return r;
@@ -1277,12 +1276,12 @@ static int imapb_rmdir(struct mfs *m, struct folder *f)
 		return -EIO;
 	/* Some servers (Dovecot among them) delete a folder with its
 	 * messages: rmdir must only ever remove an empty one. */
-	if (!(f->flags & STORE_FOLDER_NOSELECT))
-		r = imap_status_messages(sl->s, f->server, &n);
+	if (!(folder_flags(f) & STORE_FOLDER_NOSELECT))
+		r = imap_status_messages(sl->s, folder_server(f), &n);
 	if (r == 0 && n > 0)
 		r = -ENOTEMPTY;
 	else if (r == 0)
-		r = imap_delete(sl->s, f->server);
+		r = imap_delete(sl->s, folder_server(f));
 	r = r == -ENOTEMPTY ? r : user_errno(sl, r);
 	pool_put(sl);
 	return r;
@@ -1295,7 +1294,7 @@ static int imapb_rename(struct mfs *m, struct folder *f, const char *server)
 
 	if (!sl)
 		return -EIO;
-	r = imap_rename(sl->s, f->server, server);
+	r = imap_rename(sl->s, folder_server(f), server);
 	r = user_errno(sl, r);
 	pool_put(sl);
 	return r;
@@ -1351,7 +1350,7 @@ static void *idle_main(void *arg)
 		inbox = tree_by_path(m, "INBOX");
 		int transient;
 
-		s = inbox && inbox->server ? session_open(b, err, sizeof(err), &r, &transient) : NULL;
+		s = inbox && folder_server(inbox) ? session_open(b, err, sizeof(err), &r, &transient) : NULL;
 		if (!s) {
 			if (idle_sleep(b, inbox ? backoff : m->opt->poll * 1000))
 				break;
@@ -1364,7 +1363,7 @@ static void *idle_main(void *arg)
 		if (b->idle_stop)
 			imap_abort(s);
 		pthread_mutex_unlock(&b->lock);
-		r = imap_select(s, inbox->server, 0, 0, 0, 0, &events, &b->idle, NULL);
+		r = imap_select(s, folder_server(inbox), 0, 0, 0, 0, &events, &b->idle, NULL);
 		if (r >= 0) {
 			/* Whatever happened while we were not watching. */
 			folder_sync_later(m, inbox);

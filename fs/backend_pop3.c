@@ -411,9 +411,7 @@ static int pop3b_sync(struct mfs *m, struct folder *f)
 	uidl_free(&l);
 	if (new) {
 		notify_inode(m, ino_folder(f->id), 0, 0);
-		pthread_mutex_lock(&f->lock);
-		f->mtime = time(NULL);
-		pthread_mutex_unlock(&f->lock);
+		folder_touch(f);
 		log_info("downloaded %u new message%s", new, new == 1 ? "" : "s");
 	}
 	return r;

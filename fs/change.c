@@ -61,9 +61,7 @@ void msg_forget(struct mfs *m, struct folder *f, uint32_t uid)
 	if (row.found)
 		notify_entry(m, ino_folder(f->id), row.name);
 	notify_inode(m, ino_folder(f->id), 0, 0);
-	pthread_mutex_lock(&f->lock);
-	f->mtime = time(NULL);
-	pthread_mutex_unlock(&f->lock);
+	folder_touch(f);
 	row_free(&row);
 }
 
@@ -136,7 +134,7 @@ int change_unlink(struct mfs *m, struct folder *f, uint32_t uid)
 		/* trash=FOLDER: rm moves there; in the trash itself it deletes. */
 		struct folder *t = tree_by_path(m, m->opt->trash);
 
-		if (!t || !t->server || (t->flags & STORE_FOLDER_NOSELECT)) {
+		if (!t || !folder_server(t) || (folder_flags(t) & STORE_FOLDER_NOSELECT)) {
 			log_warn("trash folder %s does not exist on the server", m->opt->trash);
 			return -EIO;
 		}
@@ -159,7 +157,7 @@ int change_move(struct mfs *m, struct folder *f, uint32_t uid, struct folder *to
 	uint32_t nuid = 0;
 	int r;
 
-	if (!to->server || (to->flags & STORE_FOLDER_NOSELECT))
+	if (!folder_server(to) || (folder_flags(to) & STORE_FOLDER_NOSELECT))
 		return -EXDEV;    /* not a folder that can hold messages */
 	r = folder_ensure(m, to);
 	if (r < 0)
@@ -222,21 +220,21 @@ int change_rmdir(struct mfs *m, struct folder *f)
 {
 	int kids = 0, r;
 
-	if (f->server && strcasecmp(f->server, "INBOX") == 0)
+	if (folder_server(f) && strcasecmp(folder_server(f), "INBOX") == 0)
 		return -EPERM;
 	tree_children(m, f->id, count_child, &kids);
 	if (kids)
 		return -ENOTEMPTY;
-	if (f->server) {
+	if (folder_server(f)) {
 		r = m->ops->rmdir(m, f);
 		if (r < 0)
 			return r;
 	}
 	/* The folder list now says what is left (an implied parent may go). */
 	r = m->ops->list(m);
-	if (r == 0 && !f->gone) {
+	if (r == 0 && !folder_gone(f)) {
 		/* Still listed: the server kept it as a \Noselect parent. */
-		log_info("folder %s was deleted but is still listed by the server", f->name);
+		log_info("folder %s was deleted but is still listed by the server", folder_name(f));
 	}
 	return 0;
 }
@@ -246,8 +244,8 @@ int change_rename_dir(struct mfs *m, struct folder *f, int64_t parent, const cha
 	char *server = NULL;
 	int r;
 
-	if (!f->server || strcasecmp(f->server, "INBOX") == 0)
-		return f->server ? -EPERM : -EXDEV;
+	if (!folder_server(f) || strcasecmp(folder_server(f), "INBOX") == 0)
+		return folder_server(f) ? -EPERM : -EXDEV;
 	if (tree_child(m, parent, name))
 		return -EEXIST;
 	for (int64_t p = parent; p; ) {
@@ -256,7 +254,7 @@ int change_rename_dir(struct mfs *m, struct folder *f, int64_t parent, const cha
 			break;
 		if (a == f)
 			return -EINVAL;   /* into itself */
-		p = a->parent;
+		p = folder_parent(a);
 	}
 	r = tree_server_name(m, parent, name, &server);
 	if (r < 0)

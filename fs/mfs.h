@@ -42,13 +42,12 @@ static inline uint32_t ino_uid(fuse_ino_t ino) { return (uint32_t)ino; }
 /* One directory of the tree: a server folder, or a directory only implied
  * by the name of a folder below it. */
 struct folder {
-	/* Fixed at creation (server may be set once, when an implied directory
-	 * turns out to be a real folder). */
-	int64_t id;
+	int64_t id;             /* fixed at creation */
+
+	/* Protected by mfs.tree_lock (see there); read without it through
+	 * the folder_*() accessors below. */
 	char *server;           /* wire name; NULL for an implied directory */
 	char delim;
-
-	/* Protected by mfs.tree_lock (see there). */
 	int64_t parent;         /* folder id, 0 for the root */
 	char *name;             /* directory name */
 	unsigned flags;         /* STORE_FOLDER_* */
@@ -59,6 +58,9 @@ struct folder {
 	struct folder *hnext;   /* hash chain of mfs.byname */
 	int mark;               /* scratch of the thread holding mfs.tree_change */
 
+	time_t mtime;           /* directory mtime, the last change seen: atomic
+	                           (folder_mtime(), folder_touch()) */
+
 	/* Protected by lock. */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
@@ -66,12 +68,45 @@ struct folder {
 	int synced;             /* synced at least once since mounting */
 	int wanted;             /* looked at since mounting: keep it fresh */
 	time_t last_sync;       /* last successful sync */
-	time_t mtime;           /* directory mtime: last change seen */
 	int last_error;         /* of the last sync, 0 if it worked */
 	uint32_t uidvalidity, uidnext;
 	uint64_t modseq;
 	int has_cache;          /* the store holds a listing from before */
 };
+
+/* The tree fields of a folder read without tree_lock: a snapshot, which
+ * may be out of date by the time it is used (a folder renamed or removed
+ * meanwhile; its old strings stay valid until unmount). tree.c writes these
+ * fields with atomic stores under tree_lock. */
+static inline int folder_gone(const struct folder *f)
+{
+	return __atomic_load_n(&f->gone, __ATOMIC_ACQUIRE);
+}
+static inline const char *folder_server(const struct folder *f)
+{
+	return __atomic_load_n(&f->server, __ATOMIC_ACQUIRE);
+}
+static inline const char *folder_name(const struct folder *f)
+{
+	return __atomic_load_n(&f->name, __ATOMIC_ACQUIRE);
+}
+static inline unsigned folder_flags(const struct folder *f)
+{
+	return __atomic_load_n(&f->flags, __ATOMIC_ACQUIRE);
+}
+static inline int64_t folder_parent(const struct folder *f)
+{
+	return __atomic_load_n(&f->parent, __ATOMIC_ACQUIRE);
+}
+static inline time_t folder_mtime(const struct folder *f)
+{
+	return __atomic_load_n(&f->mtime, __ATOMIC_RELAXED);
+}
+/* The directory's content changed now. */
+static inline void folder_touch(struct folder *f)
+{
+	__atomic_store_n(&f->mtime, time(NULL), __ATOMIC_RELAXED);
+}
 
 /* What differs between IMAP and POP3 (SPEC §2, §3), behind one table. Each
  * function returns 0 or a negative errno. */

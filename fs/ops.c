@@ -143,11 +143,11 @@ static int get_attr(struct mfs *m, fuse_ino_t ino, struct stat *st, double *ttl_
 		return write_getattr(m, ino, st);
 	}
 	f = tree_get(m, ino_folder_id(ino));
-	if (!f || f->gone)
+	if (!f || folder_gone(f))
 		return -ENOENT;
 	if (ino_uid(ino) == 0) {
 		pthread_rwlock_rdlock(&m->tree_lock);
-		dir_attr(m, ino, f->nsub, f->mtime, st);
+		dir_attr(m, ino, f->nsub, folder_mtime(f), st);
 		pthread_rwlock_unlock(&m->tree_lock);
 		return 0;
 	}
@@ -183,7 +183,7 @@ static int lookup(struct mfs *m, fuse_ino_t parent, const char *name,
 		if (ino_uid(parent) != 0)
 			return -ENOTDIR;
 		dir = tree_get(m, ino_folder_id(parent));
-		if (!dir || dir->gone)
+		if (!dir || folder_gone(dir))
 			return -ENOENT;
 		pid = dir->id;
 	}
@@ -201,7 +201,7 @@ static int lookup(struct mfs *m, fuse_ino_t parent, const char *name,
 	if (sub) {
 		e->ino = ino_folder(sub->id);
 		pthread_rwlock_rdlock(&m->tree_lock);
-		dir_attr(m, e->ino, sub->nsub, sub->mtime, &e->attr);
+		dir_attr(m, e->ino, sub->nsub, folder_mtime(sub), &e->attr);
 		pthread_rwlock_unlock(&m->tree_lock);
 		return 0;
 	}
@@ -301,7 +301,7 @@ static void snap_subdir(void *ctx, struct folder *f)
 		return;
 	}
 	/* tree_lock is held (tree_children). */
-	dir_attr(c->m, ino_folder(f->id), f->nsub, f->mtime, &de->st);
+	dir_attr(c->m, ino_folder(f->id), f->nsub, folder_mtime(f), &de->st);
 }
 
 static int snap_msg(void *ctx, const struct store_msg *msg)
@@ -340,7 +340,7 @@ static int snap_build(struct mfs *m, fuse_ino_t ino, struct dirsnap *d)
 	d->e[0].st.st_mode = d->e[1].st.st_mode = S_IFDIR;
 	if (ino != INO_ROOT) {
 		f = tree_get(m, ino_folder_id(ino));
-		if (!f || f->gone)
+		if (!f || folder_gone(f))
 			return -ENOENT;
 		c.folder = f->id;
 	}
@@ -355,7 +355,7 @@ static int snap_build(struct mfs *m, fuse_ino_t ino, struct dirsnap *d)
 		de->ttl = 0;
 		return 0;
 	}
-	if (f->server && !(f->flags & STORE_FOLDER_NOSELECT))
+	if (folder_server(f) && !(folder_flags(f) & STORE_FOLDER_NOSELECT))
 		r = store_msg_list(m->store, f->id, 0, 0, snap_msg, &c);
 	return r;
 }
@@ -373,7 +373,7 @@ static void fs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info 
 			fuse_reply_err(req, ENOTDIR);
 			return;
 		}
-		if (!f || f->gone) {
+		if (!f || folder_gone(f)) {
 			fuse_reply_err(req, ENOENT);
 			return;
 		}
@@ -669,7 +669,7 @@ static int dir_folder(struct mfs *m, fuse_ino_t ino, struct folder **f_r)
 	if (ino_uid(ino) != 0 || write_is_ino(ino) || ino == INO_STATUS)
 		return -ENOTDIR;
 	f = tree_get(m, ino_folder_id(ino));
-	if (!f || f->gone)
+	if (!f || folder_gone(f))
 		return -ENOENT;
 	*f_r = f;
 	return 0;
@@ -909,7 +909,7 @@ static void fs_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mod
 	e.ino = ino_folder(f->id);
 	e.entry_timeout = e.attr_timeout = TTL_LONG;
 	pthread_rwlock_rdlock(&m->tree_lock);
-	dir_attr(m, e.ino, f->nsub, f->mtime, &e.attr);
+	dir_attr(m, e.ino, f->nsub, folder_mtime(f), &e.attr);
 	pthread_rwlock_unlock(&m->tree_lock);
 	fuse_reply_entry(req, &e);
 }
@@ -949,7 +949,7 @@ static void fs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		return;
 	}
 	f = tree_get(m, ino_folder_id(ino));
-	r = f && !f->gone ? change_set_flags(m, f, ino_uid(ino), value, size) : -ENOENT;
+	r = f && !folder_gone(f) ? change_set_flags(m, f, ino_uid(ino), value, size) : -ENOENT;
 	fuse_reply_err(req, -r);
 }
 

@@ -59,7 +59,7 @@ static int pass(struct mfs *m, struct prefetcher *p)
 	ids = malloc((m->nfolders + 1) * sizeof(*ids));
 	for (size_t i = 0; ids && i < m->nfolders; i++) {
 		struct folder *f = m->folders[i];
-		if (!f->gone && f->server && !(f->flags & STORE_FOLDER_NOSELECT))
+		if (!folder_gone(f) && folder_server(f) && !(folder_flags(f) & STORE_FOLDER_NOSELECT))
 			ids[n++] = f->id;
 	}
 	pthread_rwlock_unlock(&m->tree_lock);
@@ -67,7 +67,7 @@ static int pass(struct mfs *m, struct prefetcher *p)
 		struct folder *f = tree_get(m, ids[i]);
 		uint32_t after = 0, last;
 
-		if (!f || f->gone || folder_ensure(m, f) < 0)
+		if (!f || folder_gone(f) || folder_ensure(m, f) < 0)
 			continue;
 		for (;;) {
 			if (cache_usage(m) > limit) {
@@ -86,8 +86,8 @@ static int pass(struct mfs *m, struct prefetcher *p)
 				break;
 			queued += r;
 			after = last;
-			status_prefetch(m, "downloading %s", f->name);
-			status_progress(m, "prefetch: %s, %llu MB cached", f->name,
+			status_prefetch(m, "downloading %s", folder_name(f));
+			status_progress(m, "prefetch: %s, %llu MB cached", folder_name(f),
 			                (unsigned long long)(cache_usage(m) >> 20));
 		}
 	}

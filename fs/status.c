@@ -89,7 +89,7 @@ static void render_folders(struct mfs *m, struct folder *first, const char *pref
 		synced = f->synced;
 		err = f->last_error;
 		pthread_mutex_unlock(&f->lock);
-		if (f->server) {
+		if (folder_server(f)) {
 			store_msg_stats(m->store, f->id, &stats);
 			fmt_time(last, when, sizeof(when));
 			buf_printf(buf, len, "  %-40s %8llu messages %12llu bytes  synced: %s%s%s\n",

@@ -30,7 +30,7 @@ int folder_sync(struct mfs *m, struct folder *f)
 {
 	int r;
 
-	if (!f->server || (f->flags & STORE_FOLDER_NOSELECT))
+	if (!folder_server(f) || (folder_flags(f) & STORE_FOLDER_NOSELECT))
 		return 0;
 	pthread_mutex_lock(&f->lock);
 	if (f->syncing) {
@@ -61,7 +61,7 @@ int folder_ensure(struct mfs *m, struct folder *f)
 {
 	int cached;
 
-	if (!f->server || (f->flags & STORE_FOLDER_NOSELECT))
+	if (!folder_server(f) || (folder_flags(f) & STORE_FOLDER_NOSELECT))
 		return 0;
 	pthread_mutex_lock(&f->lock);
 	f->wanted = 1;
@@ -170,7 +170,7 @@ static void poll_round(struct mfs *m)
 		struct folder *f = m->folders[i];
 
 		pthread_mutex_lock(&f->lock);
-		if (!f->gone && f->wanted)
+		if (!folder_gone(f) && f->wanted)
 			ids[n++] = f->id;
 		pthread_mutex_unlock(&f->lock);
 	}
@@ -178,7 +178,7 @@ static void poll_round(struct mfs *m)
 	for (i = 0; i < n; i++) {
 		struct folder *f = tree_get(m, ids[i]);
 
-		if (f && !f->gone)
+		if (f && !folder_gone(f))
 			folder_sync(m, f);
 	}
 	free(ids);
@@ -206,7 +206,7 @@ static void *sync_main(void *arg)
 			w->nqueue--;
 			pthread_mutex_unlock(&w->lock);
 			f = tree_get(m, id);
-			if (f && !f->gone)
+			if (f && !folder_gone(f))
 				folder_sync(m, f);
 			pthread_mutex_lock(&w->lock);
 			continue;

@@ -45,6 +45,10 @@ static struct folder *folder_new(const struct store_folder *sf)
 	return f;
 }
 
+/* A tree field changes: under tree_lock, but read elsewhere without it
+ * (folder_gone() and friends, mfs.h). */
+#define tree_set(field, value) __atomic_store_n((field), (value), __ATOMIC_RELEASE)
+
 /* ---- the indexes (tree_lock held for writing to change them) -------------
  *
  * m->folders is ordered by id (the store hands out ascending ids and never
@@ -388,8 +392,7 @@ static void persist(struct mfs *m, struct folder *f)
 {
 	struct store_folder sf = {
 		.id = f->id, .parent = f->parent, .name = f->name, .server = f->server,
-		.delim = f->delim, .flags = f->flags, .uidvalidity = f->uidvalidity,
-		.uidnext = f->uidnext, .modseq = f->modseq, .synced = f->last_sync,
+		.delim = f->delim, .flags = f->flags,
 	};
 	store_folder_update(m->store, &sf);
 }
@@ -452,9 +455,9 @@ int tree_sync(struct mfs *m, const struct tree_entry *entries, size_t n)
 
 					pthread_rwlock_wrlock(&m->tree_lock);
 					if (server)
-						f->server = server;
-					f->flags = entries[i].flags;
-					f->delim = entries[i].delim;
+						tree_set(&f->server, server);
+					tree_set(&f->flags, entries[i].flags);
+					tree_set(&f->delim, entries[i].delim);
 					pthread_rwlock_unlock(&m->tree_lock);
 					persist(m, f);
 					changed = 1;
@@ -475,7 +478,7 @@ int tree_sync(struct mfs *m, const struct tree_entry *entries, size_t n)
 			continue;
 		pthread_rwlock_wrlock(&m->tree_lock);
 		unlink_folder(m, f);
-		f->gone = 1;
+		tree_set(&f->gone, 1);
 		pthread_rwlock_unlock(&m->tree_lock);
 		tree_drop_content(m, f);
 		store_folder_delete(m->store, f->id);
@@ -517,13 +520,13 @@ struct folder *tree_renew(struct mfs *m, struct folder *f)
 	unlink_folder(m, f);
 	r = table_add(m, nf);
 	if (r == 0) {
-		f->gone = 1;
+		tree_set(&f->gone, 1);
 		/* The subdirectories move to the new id. */
 		while (f->kids) {
 			struct folder *c = f->kids;
 
 			unlink_folder(m, c);
-			c->parent = nid;
+			tree_set(&c->parent, nid);
 			link_folder(m, c);
 		}
 	} else {
@@ -653,8 +656,8 @@ int tree_rename(struct mfs *m, struct folder *f, int64_t parent, const char *nam
 	pthread_rwlock_wrlock(&m->tree_lock);
 	unlink_folder(m, f);
 	retire(m, f->name);
-	f->name = nname;
-	f->parent = parent;
+	tree_set(&f->name, nname);
+	tree_set(&f->parent, parent);
 	link_folder(m, f);
 	f->mark = 1;
 	/* The server renamed the whole subtree (RFC 3501 §6.3.5): so do we,
@@ -677,7 +680,7 @@ int tree_rename(struct mfs *m, struct folder *f, int64_t parent, const char *nam
 		/* Other threads may be using the old name right now: it is kept
 		 * until unmount rather than freed. */
 		retire(m, c->server);
-		c->server = ns;
+		tree_set(&c->server, ns);
 		c->mark = 1;
 	}
 	pthread_rwlock_unlock(&m->tree_lock);

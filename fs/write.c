@@ -194,7 +194,7 @@ int write_create(struct mfs *m, struct folder *f, const char *name, struct fuse_
 	struct wnode *w;
 	int r;
 
-	if (!f->server || (f->flags & STORE_FOLDER_NOSELECT))
+	if (!folder_server(f) || (folder_flags(f) & STORE_FOLDER_NOSELECT))
 		return -EPERM;      /* messages live in folders that hold messages */
 	if (strlen(name) > LAYOUT_NAME_MAX)
 		return -ENAMETOOLONG;
@@ -530,7 +530,7 @@ int write_flush(struct mfs *m, fuse_ino_t ino)
 	if (r == 1)
 		send = &conv;
 	if (r >= 0)
-		r = f && !f->gone ? m->ops->append(m, f, send->fd, sendsize, flags, date, &uid)
+		r = f && !folder_gone(f) ? m->ops->append(m, f, send->fd, sendsize, flags, date, &uid)
 		                  : -ENOENT;
 	landed = r == 0;
 	if (landed) {
@@ -539,9 +539,7 @@ int write_flush(struct mfs *m, fuse_ino_t ino)
 		else
 			folder_sync_later(m, f);
 		notify_inode(m, ino_folder(f->id), 0, 0);
-		pthread_mutex_lock(&f->lock);
-		f->mtime = time(NULL);
-		pthread_mutex_unlock(&f->lock);
+		folder_touch(f);
 		/* The whole file is there now: the copy of an earlier close()
 		 * goes. If it cannot, close() says so (and the new copy stays:
 		 * better two whole copies than none). */
@@ -682,7 +680,7 @@ int write_set_flags(struct mfs *m, fuse_ino_t ino, const char *value, size_t len
 	if (target) {
 		struct folder *f = tree_get(m, ino_folder_id(target));
 
-		r = f && !f->gone ? change_set_flags(m, f, ino_uid(target), value, len) : -ENOENT;
+		r = f && !folder_gone(f) ? change_set_flags(m, f, ino_uid(target), value, len) : -ENOENT;
 	}
 	return r;
 }

@@ -76,7 +76,7 @@ finish() {      # the last line of every test
 	# A sanitizer report in any daemon log fails the test.
 	for logs in "$T"/mailfs*.log; do
 		[ -f "$logs" ] || continue
-		if grep -q -E 'ERROR: (Address|Leak|Undefined)Sanitizer|runtime error:' "$logs"; then
+		if grep -q -E 'ERROR: (Address|Leak|Undefined)Sanitizer|WARNING: ThreadSanitizer|runtime error:' "$logs"; then
 			fail "sanitizer report in $logs"
 			sed -n '1,40p' "$logs"
 		fi

@@ -481,6 +481,12 @@ static void test_folder_add_list_update_delete(void **state)
 	virt.synced = 12345;
 	assert_int_equal(store_folder_update(fx->st, &virt), 0);
 	list_folders(fx->st, g);
+	f = find_folder(g, id_virt);
+	assert_non_null(f);
+	assert_string_equal(f->server, "Archive");
+	assert_int_equal(f->uidvalidity, 0);     /* the place only */
+	assert_int_equal(store_folder_synced(fx->st, &virt), 0);
+	list_folders(fx->st, g);
 	assert_int_equal(g->n, 3);
 	f = find_folder(g, id_virt);
 	assert_non_null(f);

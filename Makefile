@@ -6,6 +6,8 @@
 #   make demo / demo-stop     mount / unmount a demo account on a private Dovecot
 #   make bench                the SPEC §7 benchmark (not part of check)
 #   make SANITIZE=address,undefined check
+#   make SANITIZE=thread check  ThreadSanitizer over the unit and integration
+#                             tests (it needs no suppressions)
 #   make fuzz FUZZ_TIME=60    run each libFuzzer target (clang) for 60 s; fuzz-smoke: 10 s
 #   make WERROR=              do not turn warnings into errors
 #   make install PREFIX=/usr/local DESTDIR=
@@ -95,10 +97,12 @@ integration: mailfs
 check: deps
 	$(MAKE) --no-print-directory mailfs
 	$(MAKE) --no-print-directory unit
-	@# The unit tests again under AddressSanitizer and UBSan (issue 6),
-	@# unless this whole run is already a sanitizer build.
+	@# The unit tests again under AddressSanitizer and UBSan (issue 6) and
+	@# ThreadSanitizer (issue 11), unless this whole run is already a
+	@# sanitizer build.
 	@if [ -z "$(SANITIZE)" ]; then \
 		$(MAKE) --no-print-directory SANITIZE=address,undefined unit || exit 1; \
+		$(MAKE) --no-print-directory SANITIZE=thread unit || exit 1; \
 	fi
 	@if $(FUZZ_PROBE); then \
 		$(MAKE) --no-print-directory fuzz-smoke || exit 1; \

@@ -16,6 +16,7 @@
 #include "cache/store.h"
 #include "net/conn.h"
 #include "net/tls.h"
+#include "net/utf8.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -32,15 +33,18 @@
 
 static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 
+/* The one line of a failed start (SPEC §1), often with a server's reason
+ * in it: shown with its controls made visible, as log.c does (SPEC §5). */
 static void die(const char *fmt, ...)
 {
+	char text[1024], vis[4 * sizeof(text) + 1];
 	va_list ap;
 
-	fputs("mailfs: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	utf8_visible(vis, sizeof(vis), text, strlen(text), 0);
+	fprintf(stderr, "mailfs: %s\n", vis);
 	exit(1);
 }
 

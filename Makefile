@@ -68,6 +68,7 @@ deps_mime    := net/mime net/utf8
 deps_layout  := fs/layout net/utf8
 deps_options := fs/options fs/config
 deps_config  := fs/config fs/options
+deps_secret  := fs/secret fs/config
 deps_store   := cache/store
 deps_body    := cache/body
 deps_imap    := net/imap net/wire net/conn net/tls net/mime net/utf8

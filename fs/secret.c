@@ -1,5 +1,6 @@
 /* secret.c - password sources. */
 #include "fs/secret.h"
+#include "fs/config.h"
 #include "fs/options.h"
 
 #include <errno.h>
@@ -99,14 +100,27 @@ int secret_from_file(const char *path, char **out_r, char *err, size_t errlen)
 	char *buf;
 	struct stat st;
 	ssize_t n;
-	int fd;
+	int fd, r;
 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		snprintf(err, errlen, "cannot open password file %s: %s", path, strerror(errno));
 		return -errno;
 	}
-	if (fstat(fd, &st) < 0 || (st.st_mode & 077)) {
+	if (fstat(fd, &st) < 0) {
+		close(fd);
+		snprintf(err, errlen, "cannot read password file %s: %s", path, strerror(errno));
+		return -EIO;
+	}
+	/* SPEC §5, on the descriptor that is read: someone else's file, or one
+	 * others may write, could hand mailfs a password of their choosing
+	 * (their server, our mail); one others may read gives it away. */
+	r = config_check_file("password file", path, &st, "600", err, errlen);
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
+	if (st.st_mode & 077) {
 		close(fd);
 		snprintf(err, errlen, "password file %s can be read by others; "
 		         "run: chmod 600 %s", path, path);

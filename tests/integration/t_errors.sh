@@ -73,7 +73,21 @@ check "silent server: gave up within the timeout (${took}s)" test "$took" -le 5
 chmod 644 "$T/pw"
 expect_error "password file readable by others" "read by others.*chmod 600" \
 	"$URL" -o "$CA,password_file=$T/pw,cache_dir=$T/c6"
+# SPEC §5: writable by others, or someone else's (issue 11 item 10).
+chmod 620 "$T/pw"
+expect_error "password file writable by the group" \
+	"^mailfs: password file $T/pw can be changed by others \(mode 620\); run: chmod 600 $T/pw\$" \
+	"$URL" -o "$CA,password_file=$T/pw,cache_dir=$T/c6"
 chmod 600 "$T/pw"
+if [ "$(id -u)" -eq 0 ]; then
+	chown nobody "$T/pw"
+	expect_error "password file of another user" \
+		"^mailfs: password file $T/pw belongs to nobody, not to root who runs mailfs; .*chown root $T/pw\$" \
+		"$URL" -o "$CA,password_file=$T/pw,cache_dir=$T/c6"
+	chown root "$T/pw"
+else
+	say "SKIP: $TEST_NAME: not root: cannot give the password file to another user"
+fi
 expect_error "no password and no terminal" "no password given" \
 	"$URL" -o "$CA,cache_dir=$T/c7"
 expect_error "bad URL" "URL must start with" "http://x@y" -o "password_file=$T/pw"

@@ -173,7 +173,7 @@ static int apply(struct mfs_options *o, const char *key, const char *v, int *sec
 int config_load(const char *path, const char *name, struct mfs_options *o,
                 char *err, size_t errlen)
 {
-	char line[4096], section[256] = "";
+	char line[4096], section[256] = "", iobuf[BUFSIZ];
 	int found = 0, secret = 0, lineno = 0, r = 0, cli_secret, sources = 0;
 	struct stat st;
 	FILE *fp;
@@ -204,6 +204,10 @@ int config_load(const char *path, const char *name, struct mfs_options *o,
 		snprintf(err, errlen, "cannot read %s", path);
 		return -EIO;
 	}
+	/* The file may hold a password, and every byte of it passes through
+	 * the FILE's buffer, which fclose() would free as it is: ours is
+	 * wiped after it. */
+	setvbuf(fp, iobuf, _IOFBF, sizeof(iobuf));
 	while (fgets(line, sizeof(line), fp)) {
 		char *s = trim(line), *eq, *key, *value;
 
@@ -254,6 +258,7 @@ int config_load(const char *path, const char *name, struct mfs_options *o,
 			break;
 	}
 	fclose(fp);
+	explicit_bzero(iobuf, sizeof(iobuf));
 	explicit_bzero(line, sizeof(line));
 	if (r < 0)
 		return r;

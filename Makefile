@@ -64,11 +64,13 @@ mailfs: $(BUILD)/mailfs
 # --- unit tests (cmocka): each binary links only the modules it tests -------
 UNIT_TESTS := $(patsubst tests/unit/test_%.c,%,$(wildcard tests/unit/test_*.c))
 deps_wire    := net/wire
+deps_utf8    := net/utf8
 deps_mutf7   := net/mutf7 net/utf8
 deps_mime    := net/mime net/utf8
 deps_layout  := fs/layout net/utf8
 deps_options := fs/options fs/config
 deps_config  := fs/config fs/options
+deps_secret  := fs/secret fs/config net/utf8
 deps_store   := cache/store
 deps_body    := cache/body
 deps_imap    := net/imap net/wire net/conn net/tls net/mime net/utf8

@@ -33,6 +33,44 @@ char *config_path(void)
 	return out;
 }
 
+/* A user's name for a message, or the number. */
+static void uid_name(uid_t uid, char *buf, size_t size)
+{
+	struct passwd *pw = getpwuid(uid);   /* start-up: no other thread yet */
+
+	if (pw && pw->pw_name[0])
+		snprintf(buf, size, "%s", pw->pw_name);
+	else
+		snprintf(buf, size, "%lu", (unsigned long)uid);
+}
+
+int config_check_file(const char *what, const char *path, const struct stat *st,
+                      const char *chmod_mode, char *err, size_t errlen)
+{
+	uid_t me = geteuid();
+
+	/* Whoever can write the file decides which command mailfs runs and
+	 * which password it sends: only the user may (as ssh demands of
+	 * ~/.ssh/config). Unlike ssh, a file of root's is refused too: SPEC
+	 * §5 asks for the user's own. */
+	if (st->st_uid != me) {
+		char owner[64], user[64];
+
+		uid_name(st->st_uid, owner, sizeof(owner));
+		uid_name(me, user, sizeof(user));
+		snprintf(err, errlen, "%s %s belongs to %s, not to %s who runs mailfs; "
+		         "if it is yours, run as root: chown %s %s", what, path, owner, user,
+		         user, path);
+		return -EACCES;
+	}
+	if (st->st_mode & (S_IWGRP | S_IWOTH)) {
+		snprintf(err, errlen, "%s %s can be changed by others (mode %03o); run: chmod %s %s",
+		         what, path, (unsigned)(st->st_mode & 0777), chmod_mode, path);
+		return -EACCES;
+	}
+	return 0;
+}
+
 static char *trim(char *s)
 {
 	char *e;
@@ -135,7 +173,7 @@ static int apply(struct mfs_options *o, const char *key, const char *v, int *sec
 int config_load(const char *path, const char *name, struct mfs_options *o,
                 char *err, size_t errlen)
 {
-	char line[4096], section[256] = "";
+	char line[4096], section[256] = "", iobuf[BUFSIZ];
 	int found = 0, secret = 0, lineno = 0, r = 0, cli_secret, sources = 0;
 	struct stat st;
 	FILE *fp;
@@ -149,11 +187,27 @@ int config_load(const char *path, const char *name, struct mfs_options *o,
 		         "look it up in", name, path);
 		return -ENOENT;
 	}
-	if (fstat(fd, &st) < 0 || !(fp = fdopen(fd, "r"))) {
+	if (fstat(fd, &st) < 0) {
 		close(fd);
 		snprintf(err, errlen, "cannot read %s", path);
 		return -EIO;
 	}
+	/* Checked on the descriptor that is read (no window for a swap), and
+	 * before a line of it is believed. */
+	r = config_check_file("account file", path, &st, "go-w", err, errlen);
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
+	if (!(fp = fdopen(fd, "r"))) {
+		close(fd);
+		snprintf(err, errlen, "cannot read %s", path);
+		return -EIO;
+	}
+	/* The file may hold a password, and every byte of it passes through
+	 * the FILE's buffer, which fclose() would free as it is: ours is
+	 * wiped after it. */
+	setvbuf(fp, iobuf, _IOFBF, sizeof(iobuf));
 	while (fgets(line, sizeof(line), fp)) {
 		char *s = trim(line), *eq, *key, *value;
 
@@ -204,6 +258,7 @@ int config_load(const char *path, const char *name, struct mfs_options *o,
 			break;
 	}
 	fclose(fp);
+	explicit_bzero(iobuf, sizeof(iobuf));
 	explicit_bzero(line, sizeof(line));
 	if (r < 0)
 		return r;

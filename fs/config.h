@@ -10,22 +10,35 @@
  *
  * A section is an account; its keys are the -o options of SPEC §1 (a flag
  * alone on its line, or "= yes"), plus `url` (required), `mountpoint` and
- * `password`. A file that holds a password is refused when group or others
- * may read it. What the command line says wins over the file.
+ * `password`. The file is refused when someone else owns it or may write to
+ * it, whatever it holds (a password_command is code that mailfs runs), and
+ * when it holds a password that group or others may read (SPEC §5). What the
+ * command line says wins over the file.
  */
 #ifndef MAILFS_CONFIG_H
 #define MAILFS_CONFIG_H
 
 #include <stddef.h>
+#include <sys/stat.h>
 
 struct mfs_options;
+
+/* Whether the file WHAT ("account file", "password file") at PATH, whose
+ * fstat() of the open descriptor is ST, may be trusted: owned by the user
+ * running mailfs (the effective uid) and not writable by group or others.
+ * Returns 0, or -EACCES with one line in err that names the file, says what
+ * is wrong and gives the command that fixes it ("chmod CHMOD_MODE PATH",
+ * e.g. "go-w" or "600", or the chown). */
+int config_check_file(const char *what, const char *path, const struct stat *st,
+                      const char *chmod_mode, char *err, size_t errlen);
 
 /* The config file's path (malloc'd), from XDG_CONFIG_HOME or HOME. */
 char *config_path(void);
 
 /* Fill what O does not set yet from account NAME of the file at PATH.
  * Returns 0, or -errno with a one-line reason in err (no such account, a
- * line that is not understood, a secret in a file others can read). */
+ * line that is not understood, a file someone else owns or may change, a
+ * secret in a file others can read). */
 int config_load(const char *path, const char *name, struct mfs_options *o,
                 char *err, size_t errlen);
 

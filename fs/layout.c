@@ -26,10 +26,13 @@
 
 
 /* C0, DEL and C1 (U+0080-U+009F): terminals act on them, and a file name
- * should never be able to move the cursor or end a line. */
+ * should never be able to move the cursor or end a line. The bidi controls
+ * and invisible format characters (utf8_is_invisible) are treated alike: a
+ * name must show what it is, and "\u202e" in "invoice\u202efdp.eml" would
+ * make it show as "invoicelme.pdf". */
 static int is_control(uint32_t cp)
 {
-	return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f);
+	return utf8_is_control(cp) || utf8_is_invisible(cp);
 }
 
 char *layout_message_name(uint32_t uid, const char *subject)

@@ -22,7 +22,8 @@
 
 /* Build the file name of message UID with decoded subject SUBJECT (UTF-8, may
  * be NULL or empty: then "<uid>.eml"). Sanitizing: invalid UTF-8 sequences
- * become U+FFFD; NUL, C0/C1 controls and DEL become a space; "/" becomes
+ * become U+FFFD; NUL, C0/C1 controls, DEL and the bidi controls and invisible
+ * format characters of utf8_is_invisible() become a space; "/" becomes
  * "∕" (U+2215); runs of whitespace collapse to one space; leading and trailing
  * spaces and dots of the subject are dropped; the subject is cut at a
  * character boundary so that the whole name is at most LAYOUT_NAME_MAX bytes.
@@ -37,7 +38,8 @@ int layout_message_uid(const char *name, uint32_t *uid_r);
 /* Turn one server-side hierarchy component (already decoded to UTF-8) into a
  * directory name: "/" becomes "∕". Returns NULL with errno EINVAL when the
  * component cannot be shown as a directory ("", ".", "..", control
- * characters, invalid UTF-8, longer than LAYOUT_NAME_MAX bytes once mapped,
+ * characters, bidi controls or invisible format characters (the same as for
+ * message names), invalid UTF-8, longer than LAYOUT_NAME_MAX bytes once mapped,
  * or "∕" itself, which would map back to "/"): such a folder is left out of
  * the tree. NULL with ENOMEM otherwise. */
 char *layout_dir_name(const char *component);

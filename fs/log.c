@@ -1,9 +1,11 @@
 /* log.c - stderr or syslog. */
 #include "fs/log.h"
+#include "net/utf8.h"
 
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <syslog.h>
 #include <time.h>
 
@@ -31,19 +33,52 @@ void log_msg(enum log_level lvl, const char *fmt, ...)
 {
 	static const int prio[] = { LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG };
 	static const char *const tag[] = { "error: ", "warning: ", "", "debug: " };
+	/* Most lines fit here; a longer one (a -d trace of a long response)
+	 * is formatted and rendered on the heap. */
+	char small[1024], small_vis[4 * sizeof(small) + 1];
+	char *text = small, *big = NULL, *vis = small_vis;
+	size_t vis_size = sizeof(small_vis);
 	va_list ap;
+	int n;
 
 	va_start(ap, fmt);
+	n = vsnprintf(small, sizeof(small), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof(small)) {
+		int big_len;
+
+		va_start(ap, fmt);
+		big_len = vasprintf(&big, fmt, ap);
+		va_end(ap);
+		if (big_len < 0)
+			big = NULL;
+		else
+			vis = malloc(4 * (size_t)big_len + 1);
+		if (big && vis) {
+			text = big;
+			n = big_len;
+			vis_size = 4 * (size_t)big_len + 1;
+		} else {
+			vis = small_vis;    /* out of memory: the line is cut */
+			n = (int)sizeof(small) - 1;
+		}
+	}
+	/* The line carries what servers said (NO reasons, BYE text, -d
+	 * traces) and lands on a terminal or in syslog: an ESC from a hostile
+	 * server must not drive the user's terminal (SPEC §5). */
+	utf8_visible(vis, vis_size, text, (size_t)n, 0);
 	if (use_syslog) {
-		vsyslog(prio[lvl], fmt, ap);
+		syslog(prio[lvl], "%s", vis);
 	} else {
 		pthread_mutex_lock(&log_lock);
-		fprintf(stderr, "mailfs: %s", tag[lvl]);
-		vfprintf(stderr, fmt, ap);
-		fputc('\n', stderr);
+		fprintf(stderr, "mailfs: %s%s\n", tag[lvl], vis);
 		pthread_mutex_unlock(&log_lock);
 	}
-	va_end(ap);
+	if (vis != small_vis)
+		free(vis);
+	free(big);
 }
 
 void log_protocol(void *ctx, char dir, const char *line, size_t len)

@@ -11,6 +11,8 @@ enum log_level { LOG_LVL_ERR, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
 void log_init(int debug);
 /* Switch to syslog (after daemonizing). */
 void log_to_syslog(void);
+/* One line; controls, invalid UTF-8, bidi and invisible characters in it are
+ * shown as escapes (utf8_visible), whatever their source. */
 void log_msg(enum log_level lvl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int log_debug_enabled(void);
 /* A protocol trace callback for -d (struct imap_params/pop3_params .trace):

@@ -16,6 +16,7 @@
 #include "cache/store.h"
 #include "net/conn.h"
 #include "net/tls.h"
+#include "net/utf8.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -25,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -32,15 +34,18 @@
 
 static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 
+/* The one line of a failed start (SPEC §1), often with a server's reason
+ * in it: shown with its controls made visible, as log.c does (SPEC §5). */
 static void die(const char *fmt, ...)
 {
+	char text[1024], vis[4 * sizeof(text) + 1];
 	va_list ap;
 
-	fputs("mailfs: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	utf8_visible(vis, sizeof(vis), text, strlen(text), 0);
+	fprintf(stderr, "mailfs: %s\n", vis);
 	exit(1);
 }
 
@@ -119,6 +124,14 @@ int main(int argc, char **argv)
 	char *fsname = NULL;
 	int lockfd = -1, r, ret = 1;
 
+	/* SPEC §5: the secret must not end up in a core dump, and other
+	 * processes of the user must not read it through ptrace or
+	 * /proc/PID/mem: a process that is not dumpable allows neither. Done
+	 * before anything is read (the account file may hold the password),
+	 * so there is no moment when mailfs holds it and is dumpable. A
+	 * password_command gets its own flag back at exec. */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		die("cannot keep the password out of core dumps (prctl: %s)", strerror(errno));
 	/* A closed stdin/stdout/stderr must not become our sockets or files. */
 	for (int fd = open("/dev/null", O_RDWR); fd >= 0 && fd <= 2; fd = open("/dev/null", O_RDWR))
 		;

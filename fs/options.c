@@ -6,9 +6,12 @@
 #include <fuse_lowlevel.h>
 #include <fuse_opt.h>
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
+#include <netdb.h>
+#include <netinet/in.h>
 #include <pwd.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -179,6 +182,48 @@ int options_parse_url(const char *url, struct mfs_options *o, char *err, size_t 
 		o->port = (unsigned)port;
 	}
 	return 0;
+}
+
+static int addr_is_loopback(const struct sockaddr *sa)
+{
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+
+		return ntohl(in->sin_addr.s_addr) >> 24 == 127;    /* RFC 1122 §3.2.1.3 */
+	}
+	if (sa->sa_family == AF_INET6) {
+		const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+
+		return IN6_IS_ADDR_LOOPBACK(a) ||                  /* ::1, RFC 4291 §2.5.3 */
+		       (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
+	}
+	return 0;
+}
+
+int options_host_is_loopback(const char *host)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICHOST };
+	struct addrinfo *res = NULL, *ai;
+	int ok;
+
+	/* An address is read, not looked up (getaddrinfo as net/conn.c does,
+	 * so "127.1" means here what it means there). Of the names, only
+	 * "localhost" (RFC 6761 §6.3), and only when every address it has is
+	 * loopback: another name is refused even if it resolves to 127.0.0.1
+	 * today, since a resolver may answer conn.c differently. */
+	if (getaddrinfo(host, NULL, &hints, &res) != 0) {
+		if (strcasecmp(host, "localhost") != 0)
+			return 0;
+		hints.ai_flags = 0;
+		if (getaddrinfo(host, NULL, &hints, &res) != 0)
+			return 0;
+	}
+	ok = res != NULL;
+	for (ai = res; ai; ai = ai->ai_next)
+		if (!addr_is_loopback(ai->ai_addr))
+			ok = 0;
+	freeaddrinfo(res);
+	return ok;
 }
 
 int options_parse_size(const char *text, uint64_t *bytes_r)
@@ -359,6 +404,13 @@ int options_parse(struct fuse_args *args, struct mfs_options *o, char *err, size
 	}
 	if (options_parse_url(o->url, o, err, errlen) < 0)
 		return -EINVAL;
+	/* SPEC §5: the password in clear never leaves the machine. Checked
+	 * here, before any connection is tried. */
+	if (o->tls_insecure_plaintext && !options_host_is_loopback(o->host)) {
+		snprintf(err, errlen, "tls_insecure_plaintext is only for a server on this machine "
+		         "(127.0.0.0/8, ::1, localhost), not %s: remove it and use TLS", o->host);
+		return -EINVAL;
+	}
 	if (o->cache_size_text && options_parse_size(o->cache_size_text, &o->cache_size) < 0) {
 		snprintf(err, errlen, "bad cache_size: %s (e.g. 500M, 2G)", o->cache_size_text);
 		return -EINVAL;

@@ -50,14 +50,21 @@ struct mfs_options {
  * reason in err. */
 int options_parse_url(const char *url, struct mfs_options *o, char *err, size_t errlen);
 
+/* Whether HOST (as in a URL, IPv6 without brackets) is this machine's
+ * loopback: an address in 127.0.0.0/8, ::1 (or ::ffff:127.x.y.z), or the
+ * name "localhost" when every address it resolves to is one of those. No
+ * other name counts. Where tls_insecure_plaintext is allowed (SPEC §5). */
+int options_host_is_loopback(const char *host);
+
 /* Parse a size such as "2G", "512M", "100000" into bytes. -EINVAL if bad. */
 int options_parse_size(const char *text, uint64_t *bytes_r);
 
 /* Parse the command line into O and leave FUSE's own options in ARGS (an
  * initialized FUSE_ARGS_INIT(argc, argv)). A first word that is not a URL
  * names an account of the account file (config.h), whose options fill what
- * the command line leaves unset. Returns 0, or -EINVAL with a one-line
- * reason in err. */
+ * the command line leaves unset. tls_insecure_plaintext towards a host that
+ * is not loopback (options_host_is_loopback) is an error. Returns 0, or
+ * -EINVAL with a one-line reason in err. */
 int options_parse(struct fuse_args *args, struct mfs_options *o, char *err, size_t errlen);
 
 void options_free(struct mfs_options *o);

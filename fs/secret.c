@@ -1,6 +1,8 @@
 /* secret.c - password sources. */
 #include "fs/secret.h"
+#include "fs/config.h"
 #include "fs/options.h"
+#include "net/utf8.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -99,14 +101,27 @@ int secret_from_file(const char *path, char **out_r, char *err, size_t errlen)
 	char *buf;
 	struct stat st;
 	ssize_t n;
-	int fd;
+	int fd, r;
 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		snprintf(err, errlen, "cannot open password file %s: %s", path, strerror(errno));
 		return -errno;
 	}
-	if (fstat(fd, &st) < 0 || (st.st_mode & 077)) {
+	if (fstat(fd, &st) < 0) {
+		close(fd);
+		snprintf(err, errlen, "cannot read password file %s: %s", path, strerror(errno));
+		return -EIO;
+	}
+	/* SPEC §5, on the descriptor that is read: someone else's file, or one
+	 * others may write, could hand mailfs a password of their choosing
+	 * (their server, our mail); one others may read gives it away. */
+	r = config_check_file("password file", path, &st, "600", err, errlen);
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
+	if (st.st_mode & 077) {
 		close(fd);
 		snprintf(err, errlen, "password file %s can be read by others; "
 		         "run: chmod 600 %s", path, path);
@@ -133,35 +148,56 @@ int secret_from_file(const char *path, char **out_r, char *err, size_t errlen)
 	return 0;
 }
 
-/* Ask on the controlling terminal without echo. */
+/* Ask on the controlling terminal without echo. The answer is read with
+ * read(2) into BUF, which is wiped: a stdio FILE would keep its own copy
+ * in a buffer that fclose() frees unwiped. */
 static int prompt(const struct mfs_options *o, char **out_r, char *err, size_t errlen)
 {
 	struct termios old, quiet;
-	char buf[1024];
-	FILE *tty;
-	int ok;
+	char buf[1024], user[4 * 256 + 1];
+	size_t got = 0;
+	ssize_t n;
+	int fd, restore;
 
-	tty = fopen("/dev/tty", "r+e");
-	if (!tty) {
+	fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0) {
 		snprintf(err, errlen, "no password given: use -o password_command=CMD or "
 		         "-o password_file=PATH, or run mailfs from a terminal");
 		return -EINVAL;
 	}
-	fprintf(tty, "Password for %s@%s: ", o->user, o->host);
-	fflush(tty);
-	tcgetattr(fileno(tty), &old);
-	quiet = old;
-	quiet.c_lflag &= ~(tcflag_t)ECHO;
-	tcsetattr(fileno(tty), TCSAFLUSH, &quiet);
-	ok = fgets(buf, sizeof(buf), tty) != NULL;
-	tcsetattr(fileno(tty), TCSAFLUSH, &old);
-	fputc('\n', tty);
-	fclose(tty);
-	if (!ok) {
+	/* Echo goes off before the prompt shows (as getpass(3) does): what
+	 * is typed after the prompt is never echoed nor flushed away. */
+	restore = tcgetattr(fd, &old) == 0;
+	if (restore) {
+		quiet = old;
+		quiet.c_lflag &= ~(tcflag_t)ECHO;
+		tcsetattr(fd, TCSAFLUSH, &quiet);
+	}
+	/* The user name is percent-decoded from the URL: no escape
+	 * sequence of it reaches the terminal (SPEC §5). */
+	utf8_visible(user, sizeof(user), o->user, strnlen(o->user, 256), 0);
+	dprintf(fd, "Password for %s@%s: ", user, o->host);
+	/* Canonical mode: each read(2) gives at most one line. */
+	while (got < sizeof(buf) - 1) {
+		n = read(fd, buf + got, sizeof(buf) - 1 - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+		if (memchr(buf + got - (size_t)n, '\n', (size_t)n))
+			break;
+	}
+	if (restore)
+		tcsetattr(fd, TCSAFLUSH, &old);
+	n = write(fd, "\n", 1);     /* the Enter that was not echoed */
+	(void)n;
+	close(fd);
+	if (got == 0) {
 		snprintf(err, errlen, "no password entered");
 		return -EINVAL;
 	}
-	*out_r = first_line(buf, strlen(buf));
+	*out_r = first_line(buf, got);
 	explicit_bzero(buf, sizeof(buf));
 	return *out_r ? 0 : -ENOMEM;
 }

@@ -18,7 +18,8 @@ int secret_get(const struct mfs_options *o, char **secret_r, char *err, size_t e
 /* Run CMD with /bin/sh -c and return the first line of its stdout
  * (malloc'd). Exposed for tests. */
 int secret_from_command(const char *cmd, char **out_r, char *err, size_t errlen);
-/* First line of PATH, refused when group or others may read it. */
+/* First line of PATH, refused when someone else owns it or group or others
+ * may read or write it (config_check_file). */
 int secret_from_file(const char *path, char **out_r, char *err, size_t errlen);
 
 #endif

@@ -3,6 +3,7 @@
  * and the last error. */
 #include "fs/mfs.h"
 #include "cache/store.h"
+#include "net/utf8.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -32,12 +33,16 @@ void buf_printf(char **buf, size_t *len, const char *fmt, ...)
 
 void status_error(struct mfs *m, const char *fmt, ...)
 {
+	char text[sizeof(m->last_error)];
 	va_list ap;
 
-	pthread_mutex_lock(&m->status_lock);
+	/* Mostly a server's words (NO reasons, BYE text): shown as escapes
+	 * where they hold controls, and on one line (SPEC §5). */
 	va_start(ap, fmt);
-	vsnprintf(m->last_error, sizeof(m->last_error), fmt, ap);
+	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
+	pthread_mutex_lock(&m->status_lock);
+	utf8_visible(m->last_error, sizeof(m->last_error), text, strlen(text), 0);
 	m->last_error_time = time(NULL);
 	pthread_mutex_unlock(&m->status_lock);
 }
@@ -148,6 +153,20 @@ int status_render(struct mfs *m, char **buf_r, size_t *len_r)
 	pthread_mutex_unlock(&m->status_lock);
 	if (!buf)
 		return -1;
+	/* The file also shows what the server named (capabilities, folders)
+	 * and the URL: nothing in it but its own line breaks may act on a
+	 * terminal that cats it (SPEC §5). */
+	{
+		char *vis = malloc(4 * len + 1);
+
+		if (!vis) {
+			free(buf);
+			return -1;
+		}
+		len = utf8_visible(vis, 4 * len + 1, buf, len, 1);
+		free(buf);
+		buf = vis;
+	}
 	*buf_r = buf;
 	*len_r = len;
 	return 0;
@@ -165,7 +184,7 @@ void status_progress(struct mfs *m, const char *fmt, ...)
 	int tty = isatty(2);
 	long gap_ms;
 	va_list ap;
-	char line[160];
+	char raw[160], line[4 * sizeof(raw) + 1];   /* folder names in it */
 
 	if (!m->opt->foreground || m->opt->debug)
 		return;
@@ -180,8 +199,9 @@ void status_progress(struct mfs *m, const char *fmt, ...)
 	}
 	progress_last = now;
 	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
+	vsnprintf(raw, sizeof(raw), fmt, ap);
 	va_end(ap);
+	utf8_visible(line, sizeof(line), raw, strlen(raw), 0);
 	if (tty) {
 		fprintf(stderr, "\rmailfs: %-70.70s", line);
 		progress_shown = 1;
@@ -195,13 +215,14 @@ void status_progress(struct mfs *m, const char *fmt, ...)
 void status_progress_done(struct mfs *m, const char *fmt, ...)
 {
 	va_list ap;
-	char line[160];
+	char raw[160], line[4 * sizeof(raw) + 1];
 
 	if (!m->opt->foreground || m->opt->debug)
 		return;
 	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
+	vsnprintf(raw, sizeof(raw), fmt, ap);
 	va_end(ap);
+	utf8_visible(line, sizeof(line), raw, strlen(raw), 0);
 	pthread_mutex_lock(&progress_lock);
 	if (progress_shown)
 		fprintf(stderr, "\r%-80s\r", "");

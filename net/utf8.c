@@ -1,7 +1,9 @@
-/* utf8.c - strict UTF-8 and a growable buffer. */
+/* utf8.c - strict UTF-8, a growable buffer, and the characters that must be
+ * shown as escapes or replaced. */
 #include "net/utf8.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -68,6 +70,70 @@ size_t utf8_encode(uint32_t cp, char out[4])
 	out[2] = (char)(0x80 | (cp >> 6 & 0x3f));
 	out[3] = (char)(0x80 | (cp & 0x3f));
 	return 4;
+}
+
+int utf8_is_control(uint32_t cp)
+{
+	return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f);
+}
+
+int utf8_is_invisible(uint32_t cp)
+{
+	/* The bidi controls are what let "gpj.exe" show as "exe.jpg"
+	 * (CVE-2021-42574, "Trojan Source"); the rest of the list are the
+	 * default-ignorable format characters (Unicode §5.21, §23.2) that are
+	 * neither needed to spell a word nor to join an emoji, so a name
+	 * holding them can only be a look-alike of another. */
+	return cp == 0x061c ||                       /* ARABIC LETTER MARK */
+	       cp == 0x200b ||                       /* ZERO WIDTH SPACE */
+	       cp == 0x200e || cp == 0x200f ||       /* LRM, RLM */
+	       cp == 0x2028 || cp == 0x2029 ||       /* LINE, PARAGRAPH SEPARATOR */
+	       (cp >= 0x202a && cp <= 0x202e) ||     /* LRE, RLE, PDF, LRO, RLO */
+	       (cp >= 0x2060 && cp <= 0x2064) ||     /* WORD JOINER, invisible operators */
+	       (cp >= 0x2066 && cp <= 0x2069) ||     /* LRI, RLI, FSI, PDI */
+	       (cp >= 0x206a && cp <= 0x206f) ||     /* deprecated format characters */
+	       cp == 0xfeff ||                       /* ZERO WIDTH NO-BREAK SPACE (BOM) */
+	       (cp >= 0xfff9 && cp <= 0xfffb);       /* interlinear annotation */
+}
+
+size_t utf8_visible(char *dst, size_t size, const char *src, size_t n, int keep_lf)
+{
+	const unsigned char *p = (const unsigned char *)src;
+	size_t len = 0;
+
+	while (n > 0) {
+		char esc[4 * 4 + 1];
+		const char *out = esc;
+		size_t olen;
+		uint32_t cp;
+		long k = utf8_next(p, n, &cp);
+
+		if (k < 0) {
+			/* The bytes themselves: a Latin-1 "caf\xe9" stays readable. */
+			olen = 0;
+			for (long i = 0; i < -k; i++)
+				olen += (size_t)snprintf(esc + olen, sizeof(esc) - olen, "\\x%02x", p[i]);
+			k = -k;
+		} else if (cp == '\n' && keep_lf) {
+			out = (const char *)p;
+			olen = 1;
+		} else if (cp < 0x20 || cp == 0x7f) {
+			olen = (size_t)snprintf(esc, sizeof(esc), "\\x%02x", (unsigned)cp);
+		} else if (utf8_is_control(cp) || utf8_is_invisible(cp)) {
+			olen = (size_t)snprintf(esc, sizeof(esc), "\\u%04x", (unsigned)cp);
+		} else {
+			out = (const char *)p;
+			olen = (size_t)k;
+		}
+		if (olen >= size - len)
+			break;
+		memcpy(dst + len, out, olen);
+		len += olen;
+		p += k;
+		n -= (size_t)k;
+	}
+	dst[len] = '\0';
+	return len;
 }
 
 void utf8_buf_add(struct utf8_buf *b, const void *p, size_t n)

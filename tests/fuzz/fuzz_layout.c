@@ -7,7 +7,9 @@
  *
  * Message names (layout.h, SPEC §2) must be valid UTF-8 of at most
  * LAYOUT_NAME_MAX bytes, "<10 digits>[ <subject>].eml", without "/", NUL,
- * C0/C1 controls or DEL, without a leading ".", two spaces in a row, or a
+ * C0/C1 controls, DEL, bidi controls or invisible format characters (U+061C,
+ * U+200B, U+200E/F, U+2028-U+202E, U+2060-U+2064, U+2066-U+206F, U+FEFF,
+ * U+FFF9-U+FFFB), without a leading ".", two spaces in a row, or a
  * space or dot just before ".eml"; layout_message_uid() must give the UID
  * back; a subject that needs no sanitizing must appear unchanged.
  * Folder names: whatever layout_dir_name() accepts maps back exactly
@@ -27,7 +29,24 @@ static int is_control(uint32_t cp)
 	return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f);
 }
 
-/* Valid UTF-8 without NUL, controls or "/". */
+/* The bidi controls and invisible format characters SPEC §5 keeps out of
+ * file names (written out here, not taken from net/utf8.c). */
+static int is_bidi_or_invisible(uint32_t cp)
+{
+	static const uint32_t ranges[][2] = {
+		{ 0x061c, 0x061c }, { 0x200b, 0x200b }, { 0x200e, 0x200f },
+		{ 0x2028, 0x202e }, { 0x2060, 0x2064 }, { 0x2066, 0x206f },
+		{ 0xfeff, 0xfeff }, { 0xfff9, 0xfffb },
+	};
+
+	for (size_t i = 0; i < sizeof(ranges) / sizeof(ranges[0]); i++)
+		if (cp >= ranges[i][0] && cp <= ranges[i][1])
+			return 1;
+	return 0;
+}
+
+/* Valid UTF-8 without NUL, controls, bidi controls, invisible format
+ * characters or "/". */
 static int clean_utf8(const char *s)
 {
 	const unsigned char *p = (const unsigned char *)s;
@@ -37,7 +56,7 @@ static int clean_utf8(const char *s)
 	while (n > 0) {
 		size_t k = fuzz_utf8_next(p, n, &cp);
 
-		if (k == 0 || is_control(cp) || cp == '/')
+		if (k == 0 || is_control(cp) || is_bidi_or_invisible(cp) || cp == '/')
 			return 0;
 		p += k;
 		n -= k;

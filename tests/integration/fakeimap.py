@@ -13,7 +13,8 @@ gets a tagged OK.
 
 --case NAME (see CASES) replaces one answer: the greeting, the LIST reply,
 the metadata or flags of folder Bad (any UID FETCH there but a body fetch),
-or the bodies of Bad (UID FETCH ... BODY.PEEK[]). --tls speaks TLS from the
+the bodies of Bad (UID FETCH ... BODY.PEEK[]), the login (AUTHENTICATE) or
+the SELECT/EXAMINE of Bad. --tls speaks TLS from the
 first byte (with --cert/--key); a failed handshake is logged.
 
 Every byte received (after TLS: decrypted) is appended to LOG; lines
@@ -70,6 +71,18 @@ CASES = {
     # The bodies of Bad: the listing works, reading a message fails.
     "short-literal": ("body", b"* 1 FETCH (UID 1 BODY[] {1000}\r\n0123456789", True),
     "body-literal-max": ("body", b"* 1 FETCH (UID 1 BODY[] {18446744073709551615}\r\n", True),
+    # Server text with terminal escapes (t_server_text.sh): an OSC that sets
+    # the window title, BEL, "clear screen", a C1 CSI in UTF-8 and as a raw
+    # byte, a bidi override. It must reach stderr, syslog and .mailfs-status
+    # only as visible escapes. "TAG" stands for the command's tag.
+    "esc-greeting": ("greeting", b"* BYE [ALERT] \x1b]0;pwned\x07\x1b[2J\xc2\x9b31m\x9b7m"
+                     b" \xe2\x80\xaegone\r\n", False),
+    "esc-login": ("auth", b"TAG NO [ALERT] \x1b]0;pwned\x07\x1b[2J\xc2\x9b31m\x9b7m"
+                  b" \xe2\x80\xaeno\r\n", False),
+    "esc-select": ("select", b"TAG NO [NOPERM] \x1b]0;pwned\x07\x1b[2J\xc2\x9b31m\x9b7m"
+                   b" \xe2\x80\xaenot yours\r\n", False),
+    "esc-bye": ("select", b"* BYE \x1b]0;pwned\x07\x1b[2J\xc2\x9b31m\x9b7m"
+                b" \xe2\x80\xaebye\r\n", True),
     # TLS and login (t_tls.sh).
     "preauth": ("greeting", b"* PREAUTH [CAPABILITY IMAP4rev1 STARTTLS] logged in\r\n", False),
     "logindisabled": ("caps", "IMAP4rev1 LOGINDISABLED IDLE", False),
@@ -253,6 +266,9 @@ class Handler(socketserver.BaseRequestHandler):
                 ir = resp.decode("latin-1").strip()
             if self.a.oauth and not self.oauth_ok(tag, mech.upper(), ir):
                 return True
+            if where == "auth":
+                self.send(payload.replace(b"TAG", tag))
+                return not close
             self.send(tag + b" OK [CAPABILITY " + self.caps().encode() + b"] logged in\r\n")
         elif cmd == b"LOGIN":
             self.send(tag + b" OK [CAPABILITY " + CAPS.encode() + b"] logged in\r\n")
@@ -260,7 +276,11 @@ class Handler(socketserver.BaseRequestHandler):
             self.do_list(tag)
         elif cmd in (b"SELECT", b"EXAMINE", b"STATUS"):
             name = self.mailbox(args)
-            if name not in FOLDERS:
+            if where == "select" and name == "Bad" and cmd != b"STATUS":
+                self.send(payload.replace(b"TAG", tag))
+                if close:
+                    return False
+            elif name not in FOLDERS:
                 self.send(tag + b" NO [NONEXISTENT] no such folder\r\n")
             elif cmd == b"STATUS":
                 self.send(b'* STATUS "%s" (MESSAGES %d)\r\n' % (name.encode(), FOLDERS[name]) + ok)

@@ -73,10 +73,52 @@ check "silent server: gave up within the timeout (${took}s)" test "$took" -le 5
 chmod 644 "$T/pw"
 expect_error "password file readable by others" "read by others.*chmod 600" \
 	"$URL" -o "$CA,password_file=$T/pw,cache_dir=$T/c6"
+# SPEC §5: writable by others, or someone else's (issue 11 item 10).
+chmod 620 "$T/pw"
+expect_error "password file writable by the group" \
+	"^mailfs: password file $T/pw can be changed by others \(mode 620\); run: chmod 600 $T/pw\$" \
+	"$URL" -o "$CA,password_file=$T/pw,cache_dir=$T/c6"
 chmod 600 "$T/pw"
+if [ "$(id -u)" -eq 0 ]; then
+	chown nobody "$T/pw"
+	expect_error "password file of another user" \
+		"^mailfs: password file $T/pw belongs to nobody, not to root who runs mailfs; .*chown root $T/pw\$" \
+		"$URL" -o "$CA,password_file=$T/pw,cache_dir=$T/c6"
+	chown root "$T/pw"
+else
+	say "SKIP: $TEST_NAME: not root: cannot give the password file to another user"
+fi
 expect_error "no password and no terminal" "no password given" \
 	"$URL" -o "$CA,cache_dir=$T/c7"
 expect_error "bad URL" "URL must start with" "http://x@y" -o "password_file=$T/pw"
+# SPEC §5: tls_insecure_plaintext only towards loopback. Towards 192.0.2.1
+# (TEST-NET-1) mailfs refuses before it connects: strace shows no connect()
+# there. mailfs runs in a network namespace of its own, so that not even a
+# build without the check could send a packet off this machine.
+ISOLATE=()
+if unshare -n true 2>/dev/null; then ISOLATE=(unshare -n)
+elif unshare -rn true 2>/dev/null; then ISOLATE=(unshare -rn)
+else say "SKIP: $TEST_NAME: no network namespace here: the next row runs unisolated"
+fi
+TRACE=()
+if command -v strace >/dev/null; then
+	TRACE=(strace -f -qq -e trace=connect -o "$T/connect.trace")
+else
+	say "SKIP: $TEST_NAME: strace missing: connect() calls are not watched"
+fi
+printf '#!/bin/sh\nexec %s "%s" "$@"\n' "${ISOLATE[*]} ${TRACE[*]}" "$MAILFS" > "$T/isolated"
+chmod 755 "$T/isolated"
+REAL_MAILFS=$MAILFS; MAILFS="$T/isolated"
+expect_error "tls_insecure_plaintext towards a non-loopback address" \
+	"^mailfs: tls_insecure_plaintext is only for a server on this machine \(127.0.0.0/8, ::1, localhost\), not 192.0.2.1: remove it and use TLS\$" \
+	"imap://$USER_NAME@192.0.2.1:143" -o "tls_insecure_plaintext,password_file=$T/pw,cache_dir=$T/c9,timeout=2"
+MAILFS=$REAL_MAILFS
+if [ ${#TRACE[@]} -gt 0 ]; then
+	check "…refused before any connection attempt (no connect() to 192.0.2.1)" \
+		no_match -F '192.0.2.1' "$T/connect.trace"
+	check "…nor to any other address (no AF_INET/AF_INET6 connect() at all)" \
+		no_match -E 'connect\(.*AF_INET' "$T/connect.trace"
+fi
 # A server that does not offer STARTTLS: no login in clear (SPEC §5). It logs
 # every byte it receives, so the test can tell no password was sent.
 plain=$(pick_port 28000)

@@ -62,5 +62,35 @@ chmod 644 "$T/xdg/mailfs/config"
 out=$("$MAILFS" leaky "$MNT" 2>&1)
 check "an account file with a password that others can read is refused ($out)" \
 	grep -q "others can read it.*chmod 600" <<<"$out"
+# SPEC §5: whatever it holds (here a password_command, which mailfs runs),
+# the account file is refused when others may change it or it is someone
+# else's; the one line names the file and the fix, and nothing is run.
+cat > "$T/xdg/mailfs/config" <<CFG
+[cmd]
+url = $URL
+password_command = touch $T/ran; cat $T/pw
+cafile = $T/dovecot/ca.pem
+cache_dir = $T/c4
+CFG
+chmod 664 "$T/xdg/mailfs/config"
+out=$("$MAILFS" cmd "$MNT" 2>&1); rc=$?
+check "a group-writable account file is refused ($out)" test "$rc" -eq 1 -a "$(wc -l <<<"$out")" -eq 1
+check "…with the file and the chmod that fixes it" \
+	grep -qF "account file $T/xdg/mailfs/config can be changed by others (mode 664); run: chmod go-w $T/xdg/mailfs/config" <<<"$out"
+chmod 600 "$T/xdg/mailfs/config"
+chown nobody "$T/xdg/mailfs/config"     # (this test runs as root)
+out=$("$MAILFS" cmd "$MNT" 2>&1); rc=$?
+check "a private account file of another user is refused ($out)" \
+	test "$rc" -eq 1 -a "$(wc -l <<<"$out")" -eq 1
+check "…with the file, its owner and the chown that fixes it" \
+	grep -qF "account file $T/xdg/mailfs/config belongs to nobody, not to root who runs mailfs; if it is yours, run as root: chown root $T/xdg/mailfs/config" <<<"$out"
+chown root "$T/xdg/mailfs/config"
+check "…its password_command never ran" not test -e "$T/ran"
+check "…and nothing was mounted" not is_mounted "$MNT"
+# The same file, the user's own and private, mounts: the refusals above were
+# for the owner and the mode alone.
+check "the same account file, private and the user's own, mounts" "$MAILFS" cmd "$MNT"
+check "…and its password_command ran" test -e "$T/ran"
+fusermount3 -u "$MNT"
 rm -f "$LINK"
 finish

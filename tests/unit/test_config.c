@@ -149,6 +149,61 @@ static void test_errors(void **state)
 	options_free(&o);
 }
 
+/* SPEC §5: the account file is refused when someone else owns it or may
+ * change it, whatever it holds; the line names the file and the fix. */
+static void test_file_trust(void **state)
+{
+	static const struct { mode_t mode; int err; const char *says; } cases[] = {
+		{ 0600, 0, NULL },
+		{ 0644, 0, NULL },              /* no password in it: others may read */
+		{ 0400, 0, NULL },
+		{ 0620, -EACCES, "can be changed by others (mode 620); run: chmod go-w " },
+		{ 0602, -EACCES, "can be changed by others (mode 602); run: chmod go-w " },
+		{ 0666, -EACCES, "can be changed by others (mode 666); run: chmod go-w " },
+		{ 0660, -EACCES, "can be changed by others (mode 660); run: chmod go-w " },
+	};
+	static const char text[] = "[a]\nurl = imaps://x@y\npassword_command = echo hunter2\n";
+	struct mfs_options o;
+	char err[512];
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		write_config(text, cases[i].mode);
+		unset(&o);
+		err[0] = '\0';
+		int r = config_load(path, "a", &o, err, sizeof(err));
+		if (r != cases[i].err)
+			fail_msg("case %zu: %d, want %d (%s)", i, r, cases[i].err, err);
+		if (cases[i].says) {
+			assert_non_null(strstr(err, "account file"));
+			assert_non_null(strstr(err, path));
+			if (!strstr(err, cases[i].says))
+				fail_msg("case %zu: \"%s\" does not say \"%s\"", i, err, cases[i].says);
+			assert_null(o.password_command);   /* nothing was taken from it */
+		} else {
+			assert_string_equal(o.password_command, "echo hunter2");
+		}
+		options_free(&o);
+	}
+
+	/* Someone else's file, private or not: refused (root can hand it to
+	 * another user; others cannot make one). */
+	if (geteuid() != 0) {
+		print_message("    SKIP: not root: the other-owner case is not run\n");
+		return;
+	}
+	write_config(text, 0600);
+	assert_int_equal(chown(path, 65534, 65534), 0);
+	unset(&o);
+	assert_int_equal(config_load(path, "a", &o, err, sizeof(err)), -EACCES);
+	if (!strstr(err, "account file") || !strstr(err, path) || !strstr(err, "belongs to") ||
+	    !strstr(err, "chown root "))
+		fail_msg("other owner: \"%s\"", err);
+	assert_null(o.password_command);
+	options_free(&o);
+	assert_int_equal(chown(path, 0, 0), 0);
+}
+
 /* Through options_parse: an account name instead of a URL. */
 static void test_options_parse(void **state)
 {
@@ -202,6 +257,7 @@ int main(void)
 		cmocka_unit_test(test_accounts),
 		cmocka_unit_test(test_command_line_wins),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_file_trust),
 		cmocka_unit_test(test_options_parse),
 	};
 

@@ -53,6 +53,22 @@ static size_t utf8_char(const unsigned char *s, uint32_t *cp_r)
 	return n + 1;
 }
 
+/* The characters SPEC §5 keeps out of file names besides the controls
+ * (written out here, independent of net/utf8.c). */
+static int is_bidi_or_invisible(uint32_t cp)
+{
+	static const uint32_t ranges[][2] = {
+		{ 0x061c, 0x061c }, { 0x200b, 0x200b }, { 0x200e, 0x200f },
+		{ 0x2028, 0x202e }, { 0x2060, 0x2064 }, { 0x2066, 0x206f },
+		{ 0xfeff, 0xfeff }, { 0xfff9, 0xfffb },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(ranges); i++)
+		if (cp >= ranges[i][0] && cp <= ranges[i][1])
+			return 1;
+	return 0;
+}
+
 /* Everything SPEC §2 promises about a message file name; returns NULL or
  * what is wrong. */
 static const char *check_name(const char *name, uint32_t uid)
@@ -89,6 +105,8 @@ static const char *check_name(const char *name, uint32_t uid)
 			return "contains /";
 		if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f))
 			return "contains a control character";
+		if (is_bidi_or_invisible(cp))
+			return "contains a bidi control or an invisible format character";
 		p += n;
 	}
 	if (layout_message_uid(name, &back) != 0 || back != uid)
@@ -135,7 +153,31 @@ static const struct name_case name_cases[] = {
 	{ 7, "a\xc2\x85" "b", "0000000007 a b.eml" },            /* NEL, C1 */
 	{ 7, "a\xc2\x9b" "b", "0000000007 a b.eml" },            /* CSI, C1 */
 	{ 7, "a\xc2\xa0" "b", "0000000007 a\xc2\xa0" "b.eml" },  /* NBSP stays */
-	{ 7, "a\xe2\x80\xa8" "b", "0000000007 a\xe2\x80\xa8" "b.eml" }, /* U+2028 */
+	/* bidi controls and invisible format characters (SPEC §5): a space */
+	{ 7, "invoice\xe2\x80\xae" "fdp.eml", "0000000007 invoice fdp.eml.eml" }, /* RLO */
+	{ 7, "a\xe2\x80\xaa" "b\xe2\x80\xab" "c\xe2\x80\xac" "d\xe2\x80\xad" "e",
+	  "0000000007 a b c d e.eml" },                          /* LRE RLE PDF LRO */
+	{ 7, "a\xe2\x81\xa6" "b\xe2\x81\xa7" "c\xe2\x81\xa8" "d\xe2\x81\xa9" "e",
+	  "0000000007 a b c d e.eml" },                          /* LRI RLI FSI PDI */
+	{ 7, "a\xe2\x80\x8e" "b\xe2\x80\x8f" "c\xd8\x9c" "d", "0000000007 a b c d.eml" },
+	                                                         /* LRM RLM ALM */
+	{ 7, "a\xe2\x80\xa8" "b\xe2\x80\xa9" "c", "0000000007 a b c.eml" }, /* U+2028/9 */
+	{ 7, "a\xe2\x80\x8b" "b\xef\xbb\xbf" "c", "0000000007 a b c.eml" }, /* ZWSP, BOM */
+	{ 7, "a\xe2\x81\xa0" "b\xe2\x81\xa4" "c\xe2\x81\xaa" "d\xe2\x81\xaf" "e",
+	  "0000000007 a b c d e.eml" },                          /* WJ, U+2064, U+206A/F */
+	{ 7, "a\xef\xbf\xb9" "b\xef\xbf\xbb" "c", "0000000007 a b c.eml" }, /* U+FFF9/B */
+	{ 7, "\xe2\x80\xae\xe2\x80\x8f", "0000000007.eml" },
+	{ 7, "x \xe2\x80\xae y", "0000000007 x y.eml" },
+	/* ...but not what words and emoji need: ZWNJ, ZWJ, variation selectors,
+	 * and the neighbours of the ranges above */
+	{ 7, "\xd9\x85\xdb\x8c\xe2\x80\x8c\xd8\xb1\xd9\x88\xd9\x85",
+	  "0000000007 \xd9\x85\xdb\x8c\xe2\x80\x8c\xd8\xb1\xd9\x88\xd9\x85.eml" }, /* ZWNJ */
+	{ 7, "\xf0\x9f\x91\xa8\xe2\x80\x8d\xf0\x9f\x91\xa9",
+	  "0000000007 \xf0\x9f\x91\xa8\xe2\x80\x8d\xf0\x9f\x91\xa9.eml" },         /* ZWJ */
+	{ 7, "\xe2\x9d\xa4\xef\xb8\x8f", "0000000007 \xe2\x9d\xa4\xef\xb8\x8f.eml" }, /* VS16 */
+	{ 7, "\xd8\x9b\xe2\x80\x90\xe2\x80\xaf\xe2\x81\xa5\xef\xbf\xbc",
+	  "0000000007 \xd8\x9b\xe2\x80\x90\xe2\x80\xaf\xe2\x81\xa5\xef\xbf\xbc.eml" },
+	  /* U+061B U+2010 U+202F U+2065 U+FFFC */
 	{ 7, "\x01\x02\x03", "0000000007.eml" },
 	/* invalid UTF-8: one U+FFFD per maximal subpart */
 	{ 7, "\xff", "0000000007 " FFFD ".eml" },
@@ -356,6 +398,16 @@ static const struct dir_case dir_cases[] = {
 	{ "\xc0\xaf", NULL },
 	{ "\xf4\x90\x80\x80", NULL },
 	{ "a" DSLASH "b", NULL },       /* would come back as "a/b" */
+	/* bidi controls and invisible format characters, like controls */
+	{ "Inbox\xe2\x80\xae" "fdp", NULL },     /* RLO */
+	{ "\xe2\x81\xa6" "x", NULL },             /* LRI */
+	{ "x\xe2\x80\x8f", NULL },                /* RLM */
+	{ "x\xd8\x9c", NULL },                     /* ALM */
+	{ "a\xe2\x80\xa9" "b", NULL },            /* PARAGRAPH SEPARATOR */
+	{ "a\xe2\x80\x8b" "b", NULL },            /* ZWSP */
+	{ "\xef\xbb\xbf" "INBOX", NULL },         /* BOM */
+	{ "a\xef\xbf\xba", NULL },                /* U+FFFA */
+	{ "\xd9\x85\xdb\x8c\xe2\x80\x8c\xd8\xb1", "\xd9\x85\xdb\x8c\xe2\x80\x8c\xd8\xb1" }, /* ZWNJ stays */
 };
 
 static void test_dir_name(void **state)

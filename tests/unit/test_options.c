@@ -408,6 +408,19 @@ static void test_cmdline_mixed_options(void **state)
 
 	(void)state;
 	parse(&c, argv);
+	/* tls_insecure_plaintext is refused towards imap.example.org... */
+	assert_int_equal(c.r, -EINVAL);
+	assert_non_null(strstr(c.err, "tls_insecure_plaintext"));
+	cmdline_release(&c);
+	/* ...and taken towards loopback, with everything else as it was. */
+	{
+		const char *loop[ARRAY_SIZE(argv)];
+
+		for (size_t i = 0; i < ARRAY_SIZE(argv); i++)
+			loop[i] = argv[i] && strcmp(argv[i], URL) == 0 ?
+			          "imaps://alice%40example.org@127.0.0.1" : argv[i];
+		parse(&c, loop);
+	}
 	if (c.r != 0)
 		fail_msg("%d %s", c.r, c.err);
 	assert_string_equal(c.o.password_command, "echo x");
@@ -580,6 +593,76 @@ static void test_cmdline_protocol_options(void **state)
 	cmdline_release(&c);
 }
 
+/* --- tls_insecure_plaintext: loopback only (SPEC §5) ----------------------- */
+
+static void test_loopback(void **state)
+{
+	static const struct { const char *host; int loopback; } cases[] = {
+		{ "127.0.0.1", 1 },
+		{ "127.255.255.254", 1 },
+		{ "127.1", 1 },                 /* getaddrinfo reads it as 127.0.0.1 */
+		{ "::1", 1 },
+		{ "0:0:0:0:0:0:0:1", 1 },
+		{ "::ffff:127.0.0.1", 1 },
+		{ "localhost", 1 },             /* (every sane /etc/hosts) */
+		{ "LocalHost", 1 },
+		{ "192.0.2.1", 0 },             /* TEST-NET-1, RFC 5737 */
+		{ "10.0.0.1", 0 },
+		{ "128.0.0.1", 0 },
+		{ "126.255.255.255", 0 },
+		{ "0.0.0.0", 0 },
+		{ "::", 0 },
+		{ "::2", 0 },
+		{ "::ffff:192.0.2.1", 0 },
+		{ "fe80::1", 0 },
+		{ "2001:db8::1", 0 },
+		{ "example.org", 0 },           /* names other than localhost: never */
+		{ "localhost.example.org", 0 },
+		{ "127.0.0.1.nip.io", 0 },
+		{ "localhos", 0 },
+		{ "", 0 },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++)
+		if (options_host_is_loopback(cases[i].host) != cases[i].loopback)
+			fail_msg("case %zu: %s: want %d", i, cases[i].host, cases[i].loopback);
+}
+
+static void test_cmdline_insecure(void **state)
+{
+	static const struct { const char *url; int ok; } cases[] = {
+		{ "imap://alice@127.0.0.1:1143", 1 },
+		{ "imap://alice@[::1]:1143", 1 },
+		{ "pop3://bob@localhost:1110", 1 },
+		{ "imap://alice@192.0.2.1", 0 },
+		{ "pop3://bob@[2001:db8::1]:110", 0 },
+		{ "imap://alice@imap.example.org", 0 },
+		{ "imaps://alice@imap.example.org", 0 },   /* no effect there: still an error */
+	};
+	struct cmdline c;
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		const char *const argv[] = { "-o", "tls_insecure_plaintext", cases[i].url, MNT, NULL };
+		const char *const plain[] = { cases[i].url, MNT, NULL };
+
+		parse(&c, argv);
+		if (cases[i].ok ? c.r != 0 : c.r != -EINVAL)
+			fail_msg("case %zu: %s: %d (%s)", i, cases[i].url, c.r, c.err);
+		if (!cases[i].ok && (!strstr(c.err, "tls_insecure_plaintext") ||
+		                     !strstr(c.err, c.o.host)))
+			fail_msg("case %zu: the reason does not name the option and the host: %s",
+			         i, c.err);
+		cmdline_release(&c);
+		/* Without the option every one of these URLs is fine. */
+		parse(&c, plain);
+		if (c.r != 0)
+			fail_msg("case %zu without the option: %d (%s)", i, c.r, c.err);
+		cmdline_release(&c);
+	}
+}
+
 /* --- the default cache directory ------------------------------------------- */
 
 static char *save_env(const char *name)
@@ -665,6 +748,8 @@ int main(void)
 		cmocka_unit_test(test_cmdline_help_version),
 		cmocka_unit_test(test_cmdline_errors),
 		cmocka_unit_test(test_cmdline_protocol_options),
+		cmocka_unit_test(test_loopback),
+		cmocka_unit_test(test_cmdline_insecure),
 		cmocka_unit_test(test_default_cache_dir),
 	};
 

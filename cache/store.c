@@ -57,6 +57,7 @@ enum stmt_id {
 	S_FOLDER_RENEW, S_FOLDER_MOVE_CHILDREN,
 	S_MSG_PUT, S_MSG_GET, S_MSG_LIST, S_MSG_FLAGS, S_MSG_SIZE, S_MSG_DEL, S_MSG_UIDS,
 	S_MSG_COUNT, S_BEGIN, S_COMMIT, S_ROLLBACK,
+	S_NAMES_GET, S_NAMES_SET, S_NAMES_ALL, S_NAMES_ONE,
 	S_POP3_GET, S_POP3_RESERVE, S_POP3_SET, S_POP3_LIST_STATE, S_POP3_DEL, S_COUNT_
 };
 
@@ -93,6 +94,10 @@ static const char *const stmt_sql[S_COUNT_] = {
 	[S_POP3_SET] = "UPDATE pop3_uidl SET state=? WHERE uidl=?",
 	[S_POP3_LIST_STATE] = "SELECT uidl, uid FROM pop3_uidl WHERE state=?",
 	[S_POP3_DEL] = "DELETE FROM pop3_uidl WHERE uidl=?",
+	[S_NAMES_GET] = "SELECT value FROM meta WHERE key='names'",
+	[S_NAMES_SET] = "INSERT OR REPLACE INTO meta VALUES('names', ?)",
+	[S_NAMES_ALL] = "SELECT folder, uid, name FROM message",
+	[S_NAMES_ONE] = "UPDATE message SET name=? WHERE folder=? AND uid=?",
 	[S_BEGIN] = "BEGIN IMMEDIATE",
 	[S_COMMIT] = "COMMIT",
 	[S_ROLLBACK] = "ROLLBACK",
@@ -801,5 +806,91 @@ out:
 	for (size_t i = 0; i < n; i++)
 		free(uidls[i]);
 	free(uidls);
+	return r;
+}
+
+int store_names_version(struct store *st)
+{
+	sqlite3_stmt *s;
+	int v = 1;
+
+	pthread_mutex_lock(&st->lock);
+	s = stmt(st, S_NAMES_GET);
+	if (s && sqlite3_step(s) == SQLITE_ROW)
+		v = sqlite3_column_int(s, 0);
+	if (s)
+		sqlite3_reset(s);
+	pthread_mutex_unlock(&st->lock);
+	return v;
+}
+
+struct renamed {
+	int64_t folder;
+	uint32_t uid;
+	char *name;
+};
+
+int store_names_rename(struct store *st, int version,
+                       char *(*cb)(void *ctx, uint32_t uid, const char *name), void *ctx)
+{
+	struct renamed *list = NULL;
+	size_t n = 0, cap = 0;
+	sqlite3_stmt *s;
+	int r = 0, rc;
+
+	pthread_mutex_lock(&st->lock);
+	/* Read all first: the rows are not changed under a running SELECT. */
+	s = stmt(st, S_NAMES_ALL);
+	if (!s) {
+		r = db_errno(st, sqlite3_errcode(st->db));
+		goto out;
+	}
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		const char *name = (const char *)sqlite3_column_text(s, 2);
+		uint32_t uid = (uint32_t)sqlite3_column_int64(s, 1);
+		char *nn = name ? cb(ctx, uid, name) : NULL;
+
+		if (!nn)
+			continue;
+		if (n == cap) {
+			size_t c = cap ? 2 * cap : 64;
+			struct renamed *nl = realloc(list, c * sizeof(*nl));
+
+			if (!nl) {
+				free(nn);
+				r = -ENOMEM;
+				break;
+			}
+			list = nl;
+			cap = c;
+		}
+		list[n++] = (struct renamed){ sqlite3_column_int64(s, 0), uid, nn };
+	}
+	if (!r && rc != SQLITE_DONE)
+		r = db_errno(st, rc);
+	sqlite3_reset(s);
+	if (r == 0 && (r = begin(st)) == 0) {
+		for (size_t i = 0; r == 0 && i < n; i++) {
+			s = stmt(st, S_NAMES_ONE);
+			if (s) {
+				sqlite3_bind_text(s, 1, list[i].name, -1, SQLITE_STATIC);
+				sqlite3_bind_int64(s, 2, list[i].folder);
+				sqlite3_bind_int64(s, 3, list[i].uid);
+			}
+			r = exec(st, s);
+		}
+		if (r == 0) {
+			s = stmt(st, S_NAMES_SET);
+			if (s)
+				sqlite3_bind_int(s, 1, version);
+			r = exec(st, s);
+		}
+		r = finish(st, r);
+	}
+out:
+	pthread_mutex_unlock(&st->lock);
+	for (size_t i = 0; i < n; i++)
+		free(list[i].name);
+	free(list);
 	return r;
 }

@@ -88,6 +88,16 @@ int store_folder_delete(struct store *st, int64_t id);
  * sync state cleared. Children keep pointing at it. */
 int store_folder_renew(struct store *st, int64_t id, int64_t *new_id_r);
 
+/* File names are derived outside the store (fs/layout.c); when the rules
+ * change, the names of an older cache are derived again. _version: the rules
+ * the names were made under (1 for a cache from before versions were kept).
+ * _rename: CB gets the UID and name of every message and returns a new
+ * malloc'd name, or NULL to keep it; the new names and VERSION are written in
+ * one transaction. */
+int store_names_version(struct store *st);
+int store_names_rename(struct store *st, int version,
+                       char *(*cb)(void *ctx, uint32_t uid, const char *name), void *ctx);
+
 /* Messages. */
 /* Insert or replace messages in one transaction. Replacing keeps nothing of
  * the old row. */

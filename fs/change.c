@@ -65,20 +65,6 @@ void msg_forget(struct mfs *m, struct folder *f, uint32_t uid)
 	row_free(&row);
 }
 
-/* The subject part of a message file name, as layout made it. */
-static const char *name_subject(const char *name, size_t *len_r)
-{
-	size_t n = strlen(name);
-	const char *s = name + 10;
-
-	if (n < 14 || s[0] != ' ') {
-		*len_r = 0;
-		return "";
-	}
-	*len_r = n - 11 - 4;
-	return s + 1;
-}
-
 /* Move F/UID into TO, and let the cache follow without a download: same
  * bytes, date and flags under the new UID. The row and the body are taken
  * before the MOVE, because the server's EXPUNGE of the source arrives
@@ -101,7 +87,7 @@ static int move_msg(struct mfs *m, struct folder *f, uint32_t uid, struct folder
 	body_hold(m->bodies, f->id, uid, &held);
 	r = m->ops->move(m, f, uid, to, &nuid);
 	if (r == 0 && nuid) {
-		const char *subj = name_subject(row.name, &len);
+		const char *subj = layout_message_subject(row.name, &len);
 
 		subject = strndup(subj, len);
 		name = subject ? layout_message_name(nuid, subject) : NULL;

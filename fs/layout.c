@@ -90,6 +90,19 @@ char *layout_message_name(uint32_t uid, const char *subject)
 	return name;
 }
 
+const char *layout_message_subject(const char *name, size_t *len_r)
+{
+	uint32_t uid;
+	size_t n = strlen(name);
+
+	if (layout_message_uid(name, &uid) < 0 || n == UID_DIGITS + EXT_LEN) {
+		*len_r = 0;
+		return "";
+	}
+	*len_r = n - UID_DIGITS - 1 - EXT_LEN;
+	return name + UID_DIGITS + 1;
+}
+
 int layout_message_uid(const char *name, uint32_t *uid_r)
 {
 	size_t n = strnlen(name, LAYOUT_NAME_MAX + 1);

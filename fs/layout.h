@@ -35,6 +35,15 @@ char *layout_message_name(uint32_t uid, const char *subject);
  * caller still compares the whole name with the stored one.) */
 int layout_message_uid(const char *name, uint32_t *uid_r);
 
+/* The subject part of message file name NAME (made by layout_message_name):
+ * a pointer into NAME and its length in *LEN_R; "" when it has none. */
+const char *layout_message_subject(const char *name, size_t *len_r);
+
+/* The rules of layout_message_name() change now and then (issue 11: bidi
+ * and invisible characters); names in a cache made under older rules are
+ * derived again, from their subject part, when it is opened. */
+#define LAYOUT_NAMES_VERSION 2
+
 /* Turn one server-side hierarchy component (already decoded to UTF-8) into a
  * directory name: "/" becomes "∕". Returns NULL with errno EINVAL when the
  * component cannot be shown as a directory ("", ".", "..", control

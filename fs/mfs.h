@@ -218,7 +218,8 @@ struct mfs {
 #define TREE_MAX_DEPTH 64
 #define TREE_MAX_DEPTH_TEXT "64"
 
-/* Load the folders of the store. */
+/* Load the folders of the store; message names made under older rules
+ * (LAYOUT_NAMES_VERSION) are made again first. */
 int tree_load(struct mfs *m);
 /* Free the table at unmount. */
 void tree_free(struct mfs *m);

@@ -208,10 +208,33 @@ static int load_one(void *ctx, const struct store_folder *sf)
 	return 0;
 }
 
+/* The name message UID would get now, from the subject part of NAME; NULL
+ * when it stays. */
+static char *rederive(void *ctx, uint32_t uid, const char *name)
+{
+	size_t len;
+	const char *subj = layout_message_subject(name, &len);
+	char *subject = strndup(subj, len), *nn = subject ? layout_message_name(uid, subject) : NULL;
+
+	(void)ctx;
+	free(subject);
+	if (nn && strcmp(nn, name) == 0) {
+		free(nn);
+		nn = NULL;
+	}
+	return nn;
+}
+
 int tree_load(struct mfs *m)
 {
-	int r;
+	int r = 0;
 
+	/* Names made under older rules (a bidi control from a subject) are
+	 * made again before anything is shown. */
+	if (store_names_version(m->store) < LAYOUT_NAMES_VERSION)
+		r = store_names_rename(m->store, LAYOUT_NAMES_VERSION, rederive, NULL);
+	if (r < 0)
+		return r;
 	pthread_mutex_lock(&m->tree_change);
 	pthread_rwlock_wrlock(&m->tree_lock);
 	r = store_folder_list(m->store, load_one, m);

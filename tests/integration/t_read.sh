@@ -93,6 +93,27 @@ mount_mailfs "$MNT" "$URL" -o "cafile=$T/dovecot/ca.pem,cache_dir=$T/cache-0" ||
 check "warm remount equals the server" ic verify "$MNT"
 unmount_mailfs "$MNT" || fail "unmount"
 
+# A cache made by an older mailfs holds a name with a bidi control (U+202E,
+# from a subject): it is made again when the cache is opened (issue 11).
+planted=$("$PY" - "$T/cache-0/mailfs.db" <<'EOF'
+import sqlite3, sys
+c = sqlite3.connect(sys.argv[1])
+folder, uid, name = c.execute(
+    "SELECT folder, uid, name FROM message WHERE name LIKE '% % %' LIMIT 1").fetchone()
+i = name.index(" ", 11)
+c.execute("UPDATE message SET name = ? WHERE folder = ? AND uid = ?",
+          (name[:i] + "\u202e" + name[i:], folder, uid))
+c.execute("DELETE FROM meta WHERE key = 'names'")
+c.commit()
+print(name)
+EOF
+)
+mount_mailfs "$MNT" "$URL" -o "cafile=$T/dovecot/ca.pem,cache_dir=$T/cache-0" || fail "remount"
+check "an old cache's name with U+202E is made again (${planted})" \
+	test "$(ls -R "$MNT" | grep -c $'\u202e')" -eq 0
+check "…and the tree equals the server" ic verify "$MNT"
+unmount_mailfs "$MNT" || fail "unmount"
+
 # STARTTLS on imap://, certificate checked by host name.
 mount_mailfs "$MNT" "imap://$USER_NAME@localhost:$IMAP_PORT" -o "cafile=$T/dovecot/ca.pem" \
 	|| fail "mount with STARTTLS"

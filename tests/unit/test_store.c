@@ -1052,6 +1052,53 @@ static void test_reopen_keeps_data(void **state)
 	free(gf);
 }
 
+/* Names made under older rules are renamed once, in one transaction, and
+ * the version is remembered across a reopen. */
+static char *add_x(void *ctx, uint32_t uid, const char *name)
+{
+	char *out = NULL;
+
+	++*(int *)ctx;
+	if (uid % 2 && asprintf(&out, "%s.x", name) < 0)
+		out = NULL;
+	return out;     /* even UIDs keep their name */
+}
+
+static void test_names_rename(void **state)
+{
+	struct fixture *fx = *state;
+	struct got_msgs g = { 0 };
+	const struct store_msg m[] = {
+		{ .uid = 1, .name = "one", .flags = "" },
+		{ .uid = 2, .name = "two", .flags = "" },
+		{ .uid = 3, .name = "three", .flags = "" },
+	};
+	int64_t a, b;
+	int calls = 0;
+
+	fx->st = open_store(fx->dir, 0);
+	assert_int_equal(store_names_version(fx->st), 1);    /* never set: 1 */
+	a = add_folder(fx->st, 0, "a");
+	b = add_folder(fx->st, 0, "b");
+	assert_int_equal(store_msg_put(fx->st, a, m, 3), 0);
+	assert_int_equal(store_msg_put(fx->st, b, m, 1), 0);
+	assert_int_equal(store_names_rename(fx->st, 2, add_x, &calls), 0);
+	assert_int_equal(calls, 4);
+	assert_int_equal(store_names_version(fx->st), 2);
+	assert_int_equal(get_msg(fx->st, a, 1, &g), 0);
+	assert_string_equal(g.m[0].name, "one.x");
+	assert_int_equal(get_msg(fx->st, a, 2, &g), 0);
+	assert_string_equal(g.m[0].name, "two");
+	assert_int_equal(get_msg(fx->st, a, 3, &g), 0);
+	assert_string_equal(g.m[0].name, "three.x");
+	assert_int_equal(get_msg(fx->st, b, 1, &g), 0);
+	assert_string_equal(g.m[0].name, "one.x");
+	store_close(fx->st);
+	fx->st = open_store(fx->dir, 0);
+	assert_int_equal(store_names_version(fx->st), 2);
+	got_msgs_release(&g);
+}
+
 static void test_strings_round_trip(void **state)
 {
 	struct fixture *fx = *state;
@@ -1261,6 +1308,7 @@ int main(void)
 		T(test_msg_stats_empty),
 		T(test_callback_stop),
 		T(test_reopen_keeps_data),
+		T(test_names_rename),
 		T(test_strings_round_trip),
 		T(test_crash_safety),
 #undef T

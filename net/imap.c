@@ -1677,6 +1677,29 @@ static int authenticate(struct imap_session *s)
 	return r;
 }
 
+static void deselect(struct imap_session *s);
+
+/* RFC 3501 §6.2.1: after the TLS handshake the client discards what it
+ * knows about the server. Anything said in clear may come from someone in
+ * the path (an injected "* ENABLED QRESYNC", a [CAPABILITY] or [READ-ONLY]
+ * code, "* 5 EXISTS"...): capabilities, ENABLE results, response codes and
+ * mailbox state are all forgotten, and the tokenizer starts afresh
+ * (SPEC §5). */
+static void forget_before_tls(struct imap_session *s)
+{
+	free(s->caps_text);
+	s->caps_text = NULL;
+	s->caps = 0;
+	s->qresync = 0;
+	s->code[0] = s->code_args[0] = '\0';
+	s->uidplus_validity = s->uidplus_uid = 0;
+	deselect(s);
+	free(s->seqmap);
+	s->seqmap = NULL;
+	s->seqcap = 0;
+	wire_parser_reset(s->wp);
+}
+
 int imap_connect(struct imap_session *s)
 {
 	int r, preauth;
@@ -1726,10 +1749,7 @@ int imap_connect(struct imap_session *s)
 		r = conn_starttls(s->conn);
 		if (r < 0)
 			return conn_failed(s, r);
-		free(s->caps_text);
-		s->caps_text = NULL;
-		s->caps = 0;
-		wire_parser_reset(s->wp);
+		forget_before_tls(s);
 		if ((r = simple(s, "CAPABILITY")) < 0)
 			return r;
 	} else if (!s->caps_text && (r = simple(s, "CAPABILITY")) < 0) {

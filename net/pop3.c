@@ -1129,8 +1129,12 @@ int pop3_connect(struct pop3_session *s)
 		r = conn_starttls(s->conn);
 		if (r < 0)
 			return conn_failed(s, r);
+		/* RFC 2595 §4: what the server said in clear (capabilities, a
+		 * response code, the last reply) may come from someone in the
+		 * path; it is forgotten, and CAPA asked again (SPEC §5). */
+		s->caps = 0;
+		s->code[0] = s->text[0] = '\0';
 		pop3_wire_reset(s->wire);
-		/* RFC 2595 §4: capabilities from before TLS are forgotten. */
 		r = capa(s);
 		if (r < 0)
 			return r;

@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -569,6 +570,96 @@ static void test_greeting_and_tls(void **state)
 		CHECK(strstr(imap_error(s), c->text) != NULL);
 		finish();
 	}
+}
+
+/* A session on STEPS that must use STARTTLS, which can work: the peer
+ * plays a real TLS server (peer.h) whose certificate the client trusts. */
+static struct imap_session *open_starttls(const struct step *steps, int slow)
+{
+	struct imap_params p = params();
+	struct tls_ctx *tls;
+	char err[256];
+
+	tls = tls_ctx_new(peer_tls_setup(), err, sizeof(err));
+	if (!tls)
+		fail_msg("tls_ctx_new: %s", err);
+	p.require_tls = 1;
+	p.conn.tls = tls;
+	open_with(steps, p, slow);
+	fx.tls = tls;   /* open_with() cleared the fixture */
+	return fx.s;
+}
+
+/* Issue 11 item 7: what was said in clear before the handshake, also in
+ * the STARTTLS reply itself, does not survive it (RFC 3501 §6.2.1). */
+static void test_starttls_forgets(void **state)
+{
+	static const struct step steps[] = {
+		SEND("* OK [CAPABILITY IMAP4rev1 STARTTLS LOGINDISABLED] ready\r\n"),
+		EXPECT("TAG STARTTLS"),
+		SEND("* ENABLED QRESYNC\r\n"
+		     "* 5 EXISTS\r\n"
+		     "* OK [UIDVALIDITY 99] injected\r\n"
+		     "* OK [HIGHESTMODSEQ 1234] injected\r\n"
+		     "* OK [READ-ONLY] injected\r\n"
+		     "TAG OK [CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR QRESYNC ENABLE IDLE MOVE] "
+		     "Begin TLS\r\n"),
+		TLS_ACCEPT,
+		EXPECT("TAG CAPABILITY"),
+		SEND("* CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR\r\nTAG OK done\r\n"),
+		EXPECT("TAG AUTHENTICATE PLAIN AGFsaWNlAHB3"),
+		SEND("TAG OK Logged in\r\n"),
+		EXPECT("TAG CAPABILITY"),
+		SEND("* CAPABILITY IMAP4rev1 UIDPLUS\r\nTAG OK done\r\n"),
+		EXPECT("TAG SELECT \"INBOX\""),
+		SEND("* 2 EXISTS\r\n* OK [UIDVALIDITY 7] ok\r\nTAG OK done\r\n"),
+		END,
+	};
+	struct imap_mailbox mb;
+
+	(void)state;
+	for (int slow = 0; slow <= 1; slow++) {
+		case_name = slow ? "fed one byte at a time" : "fed whole";
+		open_starttls(steps, slow);
+		CHECK_INT(imap_connect(fx.s), 0);
+		CHECK_INT(imap_qresync_enabled(fx.s), 0);
+		CHECK_INT(imap_caps(fx.s), IMAP_CAP_IMAP4REV1 | IMAP_CAP_UIDPLUS);
+		CHECK_STR(imap_caps_text(fx.s), "IMAP4rev1 UIDPLUS");
+		CHECK(imap_selected(fx.s) == NULL);
+		CHECK_INT(imap_mailbox(fx.s)->exists, 0);
+		CHECK_INT(imap_mailbox(fx.s)->uidvalidity, 0);
+		CHECK_INT(imap_mailbox(fx.s)->highestmodseq, 0);
+		CHECK_INT(imap_mailbox(fx.s)->readonly, 0);
+		/* Without QRESYNC the SELECT has no QRESYNC or CONDSTORE
+		 * parameter, and the mailbox is what the server says now. */
+		CHECK_INT(imap_select(fx.s, "INBOX", 0, 0, 99, 1234, &events, NULL, &mb), 0);
+		CHECK_INT(mb.exists, 2);
+		CHECK_INT(mb.uidvalidity, 7);
+		CHECK_INT(mb.readonly, 0);
+		finish();
+	}
+}
+
+/* Issue 11 item 3: a STARTTLS handshake cut by the server is a network
+ * failure (the mount may come up from its cache), not a TLS one. */
+static void test_starttls_cut(void **state)
+{
+	static const struct step steps[] = {
+		SEND("* OK [CAPABILITY IMAP4rev1 STARTTLS LOGINDISABLED] ready\r\n"),
+		EXPECT("TAG STARTTLS"),
+		SEND("TAG OK Begin TLS\r\n"),
+		EXPECT_TLS,
+		CLOSE,
+	};
+
+	(void)state;
+	case_name = "closed after the ClientHello";
+	open_starttls(steps, 0);
+	CHECK_INT(imap_connect(fx.s), -ECONNRESET);
+	CHECK_INT(imap_fail_class(fx.s), IMAP_FAIL_CONN);
+	CHECK_INT(imap_conn_fail(fx.s), CONN_FAIL_CLOSED);
+	CHECK(strstr(imap_error(fx.s), "closed the connection during the TLS handshake") != NULL);
+	finish();
 }
 
 /* ---- LIST ---------------------------------------------------------------- */
@@ -1280,6 +1371,8 @@ int main(void)
 		cmocka_unit_test_teardown(test_auth_refused, cleanup),
 		cmocka_unit_test_teardown(test_oauthbearer, cleanup),
 		cmocka_unit_test_teardown(test_greeting_and_tls, cleanup),
+		cmocka_unit_test_teardown(test_starttls_forgets, cleanup),
+		cmocka_unit_test_teardown(test_starttls_cut, cleanup),
 		cmocka_unit_test_teardown(test_list, cleanup),
 		cmocka_unit_test_teardown(test_select, cleanup),
 		cmocka_unit_test_teardown(test_select_qresync, cleanup),
@@ -1298,5 +1391,9 @@ int main(void)
 		cmocka_unit_test_teardown(test_trace_hides_secret, cleanup),
 	};
 
+	/* As fs/main.c does: OpenSSL's socket BIO writes without
+	 * MSG_NOSIGNAL, and peers here hang up mid-handshake. */
+	signal(SIGPIPE, SIG_IGN);
+	peer_tls_setup();   /* before any peer thread needs it */
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

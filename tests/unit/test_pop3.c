@@ -582,6 +582,94 @@ static void test_tls_required(void **state)
 	}
 }
 
+/* A session on STEPS that must use STLS, which can work: the peer plays a
+ * real TLS server (peer.h) whose certificate the client trusts. */
+static struct pop3_session *open_stls(const struct step *steps)
+{
+	struct pop3_params p = params();
+	struct tls_ctx *tls;
+	char err[256];
+
+	tls = tls_ctx_new(peer_tls_setup(), err, sizeof(err));
+	if (!tls)
+		fail_msg("tls_ctx_new: %s", err);
+	p.require_tls = 1;
+	p.conn.tls = tls;
+	open_with(steps, p, 0);
+	fx.tls = tls;   /* open_with() cleared the fixture */
+	return fx.s;
+}
+
+/* Issue 11 item 7: capabilities said in clear are forgotten after STLS
+ * (RFC 2595 §4): SASL PLAIN offered before, not after, means USER/PASS. */
+static void test_stls_forgets(void **state)
+{
+	static const struct { const char *name; struct step steps[14]; } cases[] = {
+		{ "CAPA after TLS lists USER only", {
+			GREET,
+			EXPECT("CAPA"),
+			SEND("+OK\r\nSTLS\r\nSASL PLAIN XOAUTH2\r\nUIDL\r\nPIPELINING\r\n.\r\n"),
+			EXPECT("STLS"),
+			SEND("+OK Begin TLS\r\n"),
+			TLS_ACCEPT,
+			EXPECT("CAPA"),
+			SEND("+OK\r\nUSER\r\n.\r\n"),
+			EXPECT("USER alice"),
+			SEND("+OK\r\n"),
+			EXPECT("PASS pw"),
+			SEND("+OK\r\n"),
+			END } },
+		{ "CAPA after TLS refused", {
+			GREET,
+			EXPECT("CAPA"),
+			SEND("+OK\r\nSTLS\r\nSASL PLAIN\r\nUIDL\r\n.\r\n"),
+			EXPECT("STLS"),
+			SEND("+OK Begin TLS\r\n"),
+			TLS_ACCEPT,
+			EXPECT("CAPA"),
+			SEND("-ERR [SYS/TEMP] not now\r\n"),
+			EXPECT("USER alice"),
+			SEND("+OK\r\n"),
+			EXPECT("PASS pw"),
+			SEND("+OK\r\n"),
+			END } },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		case_name = cases[i].name;
+		open_stls(cases[i].steps);
+		CHECK_INT(pop3_connect(fx.s), 0);
+		CHECK_INT(pop3_caps(fx.s), POP3_CAP_USER);
+		CHECK_STR(pop3_resp_code(fx.s), "");
+		finish();
+	}
+}
+
+/* Issue 11 item 3: a handshake the server cuts is a network failure (the
+ * mount may come up from its cache), not a TLS one. */
+static void test_stls_cut(void **state)
+{
+	static const struct step steps[] = {
+		GREET,
+		EXPECT("CAPA"),
+		SEND("+OK\r\nSTLS\r\nUSER\r\n.\r\n"),
+		EXPECT("STLS"),
+		SEND("+OK Begin TLS negotiation\r\n"),
+		EXPECT_TLS,
+		CLOSE,
+	};
+
+	(void)state;
+	case_name = "closed after the ClientHello";
+	open_stls(steps);
+	CHECK_INT(pop3_connect(fx.s), -ECONNRESET);
+	CHECK_INT(pop3_fail_class(fx.s), POP3_FAIL_CONN);
+	CHECK_INT(pop3_conn_fail(fx.s), CONN_FAIL_CLOSED);
+	CHECK(strstr(pop3_error(fx.s), "closed the connection during the TLS handshake") != NULL);
+	finish();
+}
+
 /* ---- STAT, UIDL, LIST ----------------------------------------------------------- */
 
 static int uidl_cb(void *ctx, uint32_t n, const char *uidl)
@@ -1282,6 +1370,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_connect, cleanup),
 		cmocka_unit_test_teardown(test_tls_required, cleanup),
+		cmocka_unit_test_teardown(test_stls_forgets, cleanup),
+		cmocka_unit_test_teardown(test_stls_cut, cleanup),
 		cmocka_unit_test_teardown(test_uidl, cleanup),
 		cmocka_unit_test_teardown(test_uidl_hostile, cleanup),
 		cmocka_unit_test_teardown(test_uidl_after_dele, cleanup),
@@ -1301,5 +1391,6 @@ int main(void)
 	/* As fs/main.c does: OpenSSL's socket BIO writes without
 	 * MSG_NOSIGNAL, and the TLS test's peer hangs up mid-handshake. */
 	signal(SIGPIPE, SIG_IGN);
+	peer_tls_setup();   /* before any peer thread needs it */
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

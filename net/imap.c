@@ -1344,11 +1344,20 @@ struct cmdbuf {
 	} seg[CMD_MAX_SEGS];
 	int n;                  /* segments in use (the last one has no literal) */
 	int oom;
+	int bad;                /* CR, LF or NUL in the text: never sent */
 };
 
+/* SPEC §5, issue 11: outside a literal, a CR or LF would end the command
+ * and start another one of the sender's choosing (RFC 3501 §2.2), and a
+ * NUL is not a CHAR at all. Whatever a caller passes (a flag list from an
+ * xattr, a search key, a name), such a byte marks the whole command bad,
+ * and run_cmd() and imap_append() then refuse to send any of it. Literals
+ * (cb_astring) carry any byte. */
 static void cb_add(struct cmdbuf *b, const char *data, size_t len)
 {
-	if (b->oom)
+	if (memchr(data, '\r', len) || memchr(data, '\n', len) || memchr(data, '\0', len))
+		b->bad = 1;
+	if (b->oom || b->bad)
 		return;
 	if (b->n == 0)
 		b->n = 1;
@@ -1419,6 +1428,14 @@ static void cb_release(struct cmdbuf *b)
 	memset(b, 0, sizeof(*b));
 }
 
+/* A caller's argument that must not reach the wire: nothing was sent, and
+ * the session goes on (the argument's text is not echoed: it may hold
+ * anything). */
+static int refuse_arg(struct imap_session *s, const char *why)
+{
+	return set_fail(s, IMAP_FAIL_ARG, EINVAL, "command not sent: %s", why);
+}
+
 /* Send command B under a new tag and read to its completion. Literals go
  * with LITERAL+ (or LITERAL- up to 4 KiB, RFC 7888) without waiting, else
  * after the server's continuation request. */
@@ -1435,6 +1452,10 @@ static int run_cmd(struct imap_session *s, struct cmd *c, struct cmdbuf *b, int 
 		/* Keep the reason of the failure that broke the session. */
 		cb_release(b);
 		return -EIO;
+	}
+	if (b->bad) {
+		cb_release(b);
+		return refuse_arg(s, "it would contain a CR, LF or NUL outside a literal");
 	}
 	snprintf(c->tag, sizeof(c->tag), "m%u", ++s->tagno);
 	s->cmd = c;
@@ -1887,6 +1908,8 @@ int imap_uid_store(struct imap_session *s, uint32_t uid, const char *op, const c
 	struct cmd c = { 0 };
 	struct cmdbuf b = { 0 };
 
+	if (!imap_flags_valid(flags))
+		return refuse_arg(s, "the flag list is not RFC 3501 flags and keywords");
 	snprintf(line, sizeof(line), "UID STORE %u %s (", uid, op);
 	cb_str(&b, line);
 	cb_str(&b, flags);
@@ -2009,6 +2032,8 @@ int imap_append(struct imap_session *s, const char *mailbox, const char *flags, 
 
 	if (s->broken)
 		return -EIO;
+	if (flags && !imap_flags_valid(flags))
+		return refuse_arg(s, "the flag list is not RFC 3501 flags and keywords");
 	cb_str(&b, "APPEND ");
 	cb_astring(&b, mailbox);
 	if (flags && *flags) {
@@ -2025,6 +2050,10 @@ int imap_append(struct imap_session *s, const char *mailbox, const char *flags, 
 	if (b.oom) {
 		cb_release(&b);
 		return set_fail(s, IMAP_FAIL_PROTO, ENOMEM, "out of memory");
+	}
+	if (b.bad) {
+		cb_release(&b);
+		return refuse_arg(s, "it would contain a CR, LF or NUL outside a literal");
 	}
 	/* The mailbox name may itself need a literal: send those segments
 	 * first through run_cmd's machinery would end the command, so only

@@ -353,9 +353,17 @@ static int send_cmd(struct pop3_session *s, const char *cmd, const char *arg, in
 {
 	size_t cl = strlen(cmd), al = arg ? strlen(arg) : 0;
 	size_t len = cl + (arg ? 1 + al : 0) + 2;
-	char *buf = malloc(len + 1);
+	char *buf;
 	int r;
 
+	/* SPEC §5: a CR or LF in the text would end this command and start
+	 * one of the sender's choosing (RFC 1939 §3). None of it is sent, and
+	 * the text is not echoed (it may be a secret). A C string holds no
+	 * NUL. */
+	if (strpbrk(cmd, "\r\n") || (arg && strpbrk(arg, "\r\n")))
+		return set_fail(s, POP3_FAIL_ARG, EINVAL, "command not sent: it would contain "
+		                "a CR or LF");
+	buf = malloc(len + 1);
 	if (!buf)
 		return set_fail(s, POP3_FAIL_CONN, ENOMEM, "out of memory");
 	memcpy(buf, cmd, cl);
@@ -441,6 +449,10 @@ static int simple(struct pop3_session *s, enum pop3_state st, const char *arg)
 	if (r < 0)
 		return r;
 	r = send_cmd(s, state_names[st], arg, 0);
+	if (r < 0 && s->fail == POP3_FAIL_ARG) {
+		s->state = POP3_S_TRANSACTION;   /* nothing was sent */
+		return r;
+	}
 	if (r == 0)
 		r = read_status(s, 0);
 	if (r < 0)

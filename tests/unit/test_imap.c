@@ -1324,6 +1324,111 @@ static void test_flags(void **state)
 	assert_false(imap_flags_valid("\\Seen\r\nX DELETE y"));
 }
 
+/* ---- issue 11 item 1: nothing reaches the wire with a CR, LF or NUL -------- */
+
+enum inject_call { CALL_COMMAND, CALL_FETCH, CALL_STORE, CALL_APPEND };
+
+struct inject_case {
+	const char *name;
+	enum inject_call call;
+	const char *a, *b, *c;          /* the call's text arguments */
+	const char *why;                /* in imap_error() */
+};
+
+#define CRLF_WHY "CR, LF or NUL outside a literal"
+#define FLAGS_WHY "not RFC 3501 flags"
+#define ISSUE11 "\\Seen)\r\nX1 DELETE Victim\r\nX2 NOOP ("
+
+static const struct inject_case inject_cases[] = {
+	{ "a command line with CR LF", CALL_COMMAND, "NOOP\r\nX1 DELETE Victim", 0, 0, CRLF_WHY },
+	{ "a search key with LF", CALL_COMMAND, "UID SEARCH SUBJECT x\nX1 DELETE Victim", 0, 0, CRLF_WHY },
+	{ "a line ending in CR", CALL_COMMAND, "UID SEARCH ALL\r", 0, 0, CRLF_WHY },
+	{ "FETCH items with CR LF", CALL_FETCH, "1:*", "UID)\r\nX1 DELETE Victim\r\nX2 FETCH 1 (UID",
+	  NULL, CRLF_WHY },
+	{ "a UID set with CR LF", CALL_FETCH, "1\r\nX1 DELETE Victim", "UID", NULL, CRLF_WHY },
+	{ "FETCH modifiers with CR LF", CALL_FETCH, "1", "UID", "CHANGEDSINCE 1)\r\nX1 DELETE V", CRLF_WHY },
+	{ "STORE: the injection of issue 11", CALL_STORE, "+FLAGS", ISSUE11, 0, FLAGS_WHY },
+	{ "STORE: a flag list that is no list of atoms", CALL_STORE, "FLAGS", "\\Seen (x", 0, FLAGS_WHY },
+	{ "STORE: a bare LF between flags", CALL_STORE, "FLAGS", "\\Seen\n$x", 0, FLAGS_WHY },
+	{ "STORE: an operation with CR LF", CALL_STORE, "+FLAGS\r\nX1 DELETE Victim\r\nX2 NOOP", "\\Seen",
+	  0, CRLF_WHY },
+	{ "APPEND: the injection of issue 11", CALL_APPEND, "INBOX", ISSUE11, 0, FLAGS_WHY },
+	{ "APPEND: a flag list with a literal in it", CALL_APPEND, "INBOX", "\\Seen {5}", 0, FLAGS_WHY },
+};
+
+static void test_command_injection(void **state)
+{
+	static const char msg[] = "Subject: x\r\n\r\nhi\r\n";
+	/* Nothing but the NOOP after the refused call may reach the server. */
+	static const struct step steps[] = {
+		LOGIN,
+		EXPECT("TAG NOOP"),
+		SEND("TAG OK done\r\n"),
+		END,
+	};
+	FILE *f = tmpfile();
+	uint32_t uv = 1, uid = 1;
+
+	(void)state;
+	assert_non_null(f);
+	assert_int_equal(fwrite(msg, 1, sizeof(msg) - 1, f), sizeof(msg) - 1);
+	assert_int_equal(fflush(f), 0);
+	for (size_t i = 0; i < ARRAY_SIZE(inject_cases); i++) {
+		const struct inject_case *c = &inject_cases[i];
+		struct imap_session *s;
+		size_t sent;
+		int r = 0;
+
+		case_name = c->name;
+		s = connected(steps);
+		sent = strlen(fx.trace);
+		switch (c->call) {
+		case CALL_COMMAND:
+			r = imap_command(s, c->a, NULL, NULL);
+			break;
+		case CALL_FETCH:
+			r = imap_uid_fetch(s, c->a, c->b, c->c);
+			break;
+		case CALL_STORE:
+			r = imap_uid_store(s, 5, c->a, c->b);
+			break;
+		case CALL_APPEND:
+			r = imap_append(s, c->a, c->b, 0, fileno(f), sizeof(msg) - 1, &uv, &uid);
+			break;
+		}
+		CHECK_INT(r, -EINVAL);
+		CHECK_INT(imap_fail_class(s), IMAP_FAIL_ARG);
+		CHECK(strstr(imap_error(s), "command not sent") != NULL);
+		CHECK(strstr(imap_error(s), c->why) != NULL);
+		CHECK(strstr(imap_error(s), "Victim") == NULL);   /* not echoed */
+		CHECK(!imap_broken(s));
+		CHECK_INT(strlen(fx.trace), sent);                /* not one byte */
+		/* the session goes on */
+		CHECK_INT(imap_noop(s), 0);
+		finish();
+	}
+	fclose(f);
+}
+
+/* A name with CR LF is still sent, as a literal (RFC 3501 §4.3). */
+static void test_literal_names_still_go(void **state)
+{
+	static const struct step steps[] = {
+		LOGIN,
+		EXPECT("TAG CREATE {4}"),
+		SEND("+ go ahead\r\n"),
+		EXPECT("a"),
+		EXPECT("b"),
+		SEND("TAG OK created\r\n"),
+		END,
+	};
+	struct imap_session *s = connected(steps);
+
+	(void)state;
+	assert_int_equal(imap_create(s, "a\r\nb"), 0);
+	finish();
+}
+
 /* ---- the trace ----------------------------------------------------------- */
 
 static void test_trace_hides_secret(void **state)
@@ -1388,6 +1493,8 @@ int main(void)
 		cmocka_unit_test_teardown(test_idle, cleanup),
 		cmocka_unit_test(test_parse_uidset),
 		cmocka_unit_test(test_flags),
+		cmocka_unit_test_teardown(test_command_injection, cleanup),
+		cmocka_unit_test_teardown(test_literal_names_still_go, cleanup),
 		cmocka_unit_test_teardown(test_trace_hides_secret, cleanup),
 	};
 

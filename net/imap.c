@@ -631,7 +631,8 @@ static int read_response(struct imap_session *s)
 			}
 			if (wire_literal_accumulate(s->wp) < 0) {
 				r = proto_fail(s, "server sent a literal of %" PRIu64 " bytes "
-				               "where a short string was expected", t.size);
+				               "where a short string was expected (%s)", t.size,
+				               wire_error(s->wp));
 				goto fail;
 			}
 			r = next_tok(s, &t);

@@ -1123,6 +1123,49 @@ static void test_hostile(void **state)
 	}
 }
 
+/* Issue 11 item 5: one FETCH response with a dozen 1 MB literals that are
+ * not body sections (each would be copied into the response) goes past
+ * the 8 MiB a response may hold: a protocol error, not 12 MB held. */
+static void test_response_budget(void **state)
+{
+	const size_t nlit = 12, lit = 1000000;
+	struct sb big = { 0 };
+	char *data = malloc(lit);
+
+	(void)state;
+	assert_non_null(data);
+	memset(data, 'x', lit);
+	sb_addn(&big, "* 1 FETCH (UID 10", 17);
+	for (size_t i = 0; i < nlit; i++) {
+		sb_addn(&big, " X-BLOB {1000000}\r\n", 19);
+		sb_addn(&big, data, lit);
+	}
+	sb_addn(&big, ")\r\n", 3);
+	{
+		struct step steps[] = {
+			LOGIN,
+			EXAMINE_INBOX,
+			EXPECT("TAG NOOP"),
+			SEND_RAW(big.s, big.len),
+			SEND("TAG OK done\r\n"),
+			END,
+		};
+		struct imap_session *s;
+
+		case_name = "12 literals of 1 MB in one response";
+		s = connected(steps);
+		examine_inbox();
+		CHECK_INT(imap_noop(s), -EPROTO);
+		CHECK_INT(imap_fail_class(s), IMAP_FAIL_PROTO);
+		CHECK(imap_broken(s));
+		CHECK(strstr(imap_error(s), "response too large") != NULL);
+		CHECK_STR(fx.log, "");   /* no FETCH event from it */
+		finish();
+	}
+	free(big.s);
+	free(data);
+}
+
 /* imap_abort() from another thread (what unmount does) wakes a blocked
  * command at once, and says that it was stopped, not lost. */
 static void *abort_later(void *arg)
@@ -1488,6 +1531,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_untagged_events, cleanup),
 		cmocka_unit_test_teardown(test_vanished_count, cleanup),
 		cmocka_unit_test_teardown(test_hostile, cleanup),
+		cmocka_unit_test_teardown(test_response_budget, cleanup),
 		cmocka_unit_test_teardown(test_timeouts, cleanup),
 		cmocka_unit_test_teardown(test_abort, cleanup),
 		cmocka_unit_test_teardown(test_idle, cleanup),

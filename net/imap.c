@@ -797,6 +797,11 @@ static void handle_code(struct imap_session *s, const struct node *code)
 	}
 }
 
+/* SPEC §5: the sequence map takes 4 bytes per message the server
+ * announces, so EXISTS is bounded before it is allocated: 50 million is far
+ * beyond any real mailbox (200 MB of map). pop3.c bounds STAT alike. */
+#define IMAP_MAX_EXISTS 50000000u
+
 static int seqmap_reserve(struct imap_session *s, size_t n)
 {
 	uint32_t *m;
@@ -821,8 +826,7 @@ static int handle_exists(struct imap_session *s, uint32_t count)
 		/* RFC 3501 §7.3.1: EXISTS never shrinks without EXPUNGE. */
 		return proto_fail(s, "server said EXISTS %u after %u without an expunge",
 		                  count, s->mb.exists);
-	/* Bound memory by what a mailbox can hold; 4 bytes per message. */
-	if (count > 50000000)
+	if (count > IMAP_MAX_EXISTS)
 		return proto_fail(s, "server announced %u messages", count);
 	if (seqmap_reserve(s, count) < 0)
 		return set_fail(s, IMAP_FAIL_PROTO, ENOMEM, "out of memory");

@@ -27,7 +27,13 @@
 #define CMD_LINE_MAX 255
 /* RFC 1939 §7: a unique-id is 1 to 70 characters 0x21-0x7E. */
 #define UIDL_MAX 70
-/* SPEC §5: message counts are bounded before anything is allocated. */
+/* SPEC §5: message counts are bounded before anything is allocated. STAT
+ * gives the highest message number UIDL and LIST may list, so this bounds
+ * them too; nothing is allocated by the count itself, only per line read
+ * (a UIDL of up to 70 bytes each). IMAP bounds its sequence map at 50
+ * million messages of 4 bytes (imap.c, IMAP_MAX_EXISTS); what one UIDL
+ * line costs here and in the backend is tens of times that, hence 10
+ * million. */
 #define MAX_MESSAGES 10000000u
 /* A CAPA, UIDL or LIST line, CRLF excluded. */
 #define LIST_LINE_MAX 1024

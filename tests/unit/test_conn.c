@@ -7,10 +7,11 @@
  * pop.test; the client trusts it through a tls_ctx with that cafile.
  *
  * To make OpenSSL's set-up calls fail, this binary defines SSL_set_fd,
- * SSL_ctrl (through which SSL_set_tlsext_host_name goes), SSL_set1_host and
- * X509_VERIFY_PARAM_set1_ip_asc itself: conn.o, linked into it, calls these
- * definitions, which fail for the client when told to and otherwise call
- * OpenSSL's (dlsym RTLD_NEXT).
+ * SSL_ctrl (through which SSL_set_tlsext_host_name goes), SSL_set1_host,
+ * X509_VERIFY_PARAM_set1_ip_asc and SSL_CTX_ctrl (for
+ * SSL_CTX_set_min_proto_version) itself: conn.o and tls.o, linked into it,
+ * call these definitions, which fail for the client when told to and
+ * otherwise call OpenSSL's (dlsym RTLD_NEXT).
  */
 #include "tests/unit/peer.h"
 
@@ -25,7 +26,7 @@
 
 /* ---- failing OpenSSL set-up calls, on demand ------------------------------ */
 
-enum fail_at { FAIL_NONE, FAIL_SET_FD, FAIL_SNI, FAIL_SET1_HOST, FAIL_IP };
+enum fail_at { FAIL_NONE, FAIL_SET_FD, FAIL_SNI, FAIL_SET1_HOST, FAIL_IP, FAIL_MIN_PROTO };
 static enum fail_at fail_at;
 static int fail_calls;              /* how often a call was made to fail */
 
@@ -61,6 +62,19 @@ long SSL_ctrl(SSL *s, int cmd, long larg, void *parg)
 		return 0;
 	}
 	return real(s, cmd, larg, parg);
+}
+
+/* SSL_CTX_set_min_proto_version() goes through here. */
+long SSL_CTX_ctrl(SSL_CTX *ctx, int cmd, long larg, void *parg)
+{
+	long (*real)(SSL_CTX *, int, long, void *) =
+		(long (*)(SSL_CTX *, int, long, void *))next_fn("SSL_CTX_ctrl");
+
+	if (fail_at == FAIL_MIN_PROTO && cmd == SSL_CTRL_SET_MIN_PROTO_VERSION) {
+		fail_calls++;
+		return 0;
+	}
+	return real(ctx, cmd, larg, parg);
 }
 
 int SSL_set1_host(SSL *s, const char *hostname)
@@ -248,6 +262,19 @@ static void test_setup_failures(void **state)
 	}
 }
 
+/* The context: no TLS below 1.2 (RFC 8314 §4.1), or no context at all. */
+static void test_context_min_version(void **state)
+{
+	char err[256] = "";
+
+	(void)state;
+	fail_at = FAIL_MIN_PROTO;
+	fx.tls = tls_ctx_new(NULL, err, sizeof(err));
+	assert_int_equal(fail_calls, 1);
+	assert_null(fx.tls);
+	assert_string_equal(err, "cannot require TLS 1.2 or later");
+}
+
 /* ---- issue 11 item 3: a handshake cut by the network is transient --------- */
 
 /* A TCP connection on loopback: the client's end (for the conn) and the
@@ -344,6 +371,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_handshake, cleanup),
 		cmocka_unit_test_teardown(test_certificate_refused, cleanup),
 		cmocka_unit_test_teardown(test_setup_failures, cleanup),
+		cmocka_unit_test_teardown(test_context_min_version, cleanup),
 		cmocka_unit_test_teardown(test_handshake_cut, cleanup),
 		cmocka_unit_test_teardown(test_not_tls, cleanup),
 	};

@@ -100,14 +100,14 @@ static char peer_tls_cafile[64];
 
 static inline void peer_tls_release(void)
 {
-	if (peer_tls_cafile[0])
-		unlink(peer_tls_cafile);
 	SSL_CTX_free(peer_tls_ctx);
 	peer_tls_ctx = NULL;
 }
 
 /* Make the certificate (once) and return the path of its PEM file, for the
- * client's tls_ctx_new(): the client then trusts it. */
+ * client's tls_ctx_new(): the client then trusts it. The file is unlinked
+ * at once and reached through /proc/self/fd, so that a test that dies
+ * leaves nothing behind. */
 static inline const char *peer_tls_setup(void)
 {
 	EVP_PKEY *key;
@@ -144,10 +144,12 @@ static inline const char *peer_tls_setup(void)
 	snprintf(peer_tls_cafile, sizeof(peer_tls_cafile), "/tmp/mailfs-peer-XXXXXX");
 	fd = mkstemp(peer_tls_cafile);
 	assert_true(fd >= 0);
-	f = fdopen(fd, "w");
+	assert_int_equal(unlink(peer_tls_cafile), 0);
+	f = fdopen(dup(fd), "w");
 	assert_non_null(f);
 	assert_int_equal(PEM_write_X509(f, x), 1);
 	assert_int_equal(fclose(f), 0);
+	snprintf(peer_tls_cafile, sizeof(peer_tls_cafile), "/proc/self/fd/%d", fd);
 
 	peer_tls_ctx = SSL_CTX_new(TLS_server_method());
 	assert_non_null(peer_tls_ctx);

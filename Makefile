@@ -76,6 +76,9 @@ deps_body    := cache/body
 deps_imap    := net/imap net/wire net/conn net/tls net/mime net/utf8
 deps_pop3_wire := net/pop3_wire
 deps_pop3    := net/pop3 net/pop3_wire net/conn net/tls
+deps_conn    := net/conn net/tls
+# test_pop3_send #includes net/pop3.c
+deps_pop3_send := net/pop3_wire net/conn net/tls
 
 UNIT_BINS := $(UNIT_TESTS:%=$(BUILD)/tests/test_%)
 $(BUILD)/tests/test_%: tests/unit/test_%.c tests/unit/testutil.h $$(addprefix $(BUILD)/,$$(addsuffix .o,$$(deps_$$*)))

@@ -239,6 +239,39 @@ int conn_connect(struct conn *c)
 	return 0;
 }
 
+/* How a handshake that did not complete failed, from SSL_get_error() E
+ * and what OpenSSL queued. A server that is going down (or a load balancer
+ * with no backend) accepts the TCP connection and then closes or resets
+ * it: that is the network, which may come back (SPEC §5), not TLS. OpenSSL
+ * 3 says SSL_ERROR_SYSCALL for a reset (and for an EOF when
+ * SSL_OP_IGNORE_UNEXPECTED_EOF is set), SSL_ERROR_SSL with
+ * SSL_R_UNEXPECTED_EOF_WHILE_READING for a plain EOF. A certificate that
+ * fails verification is checked for first: the client itself then ends
+ * the handshake. */
+static int handshake_failed(struct conn *c, SSL *ssl, int e, int sys_errno)
+{
+	unsigned long err = ERR_peek_last_error();
+	char why[256];
+
+	if (SSL_get_verify_result(ssl) != X509_V_OK) {
+		tls_explain(ssl, why, sizeof(why));
+		return fail(c, CONN_FAIL_CERT, EACCES, "TLS %s (host %s)", why, c->host);
+	}
+	if (e == SSL_ERROR_SYSCALL || e == SSL_ERROR_ZERO_RETURN ||
+	    (e == SSL_ERROR_SSL && ERR_GET_LIB(err) == ERR_LIB_SSL &&
+	     ERR_GET_REASON(err) == SSL_R_UNEXPECTED_EOF_WHILE_READING)) {
+		ERR_clear_error();
+		if (e == SSL_ERROR_SYSCALL && sys_errno && sys_errno != EPIPE)
+			return fail(c, CONN_FAIL_CLOSED, ECONNRESET, "%s port %u dropped the "
+			            "connection during the TLS handshake: %s", c->host, c->port,
+			            strerror(sys_errno));
+		return fail(c, CONN_FAIL_CLOSED, ECONNRESET, "%s port %u closed the connection "
+		            "during the TLS handshake", c->host, c->port);
+	}
+	tls_explain(ssl, why, sizeof(why));
+	return fail(c, CONN_FAIL_TLS, EPROTO, "%s with %s port %u", why, c->host, c->port);
+}
+
 int conn_starttls(struct conn *c)
 {
 	SSL *ssl;
@@ -249,19 +282,41 @@ int conn_starttls(struct conn *c)
 	ssl = SSL_new(tls_ctx_ssl(c->tls));
 	if (!ssl)
 		return fail(c, CONN_FAIL_TLS, ENOMEM, "cannot create a TLS session");
-	SSL_set_fd(ssl, c->fd);
+	/* Each of these can fail (out of memory). Going on would mean a
+	 * handshake on no socket, or one that checks no name at all and takes
+	 * any trusted certificate for this host's (SPEC §5): fatal. */
+	if (SSL_set_fd(ssl, c->fd) != 1) {
+		r = fail(c, CONN_FAIL_TLS, EIO, "cannot set up TLS on the connection to %s",
+		         c->host);
+		goto out;
+	}
 	if (tls_host_is_ip(c->host)) {
-		X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), c->host);
+		if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), c->host) != 1) {
+			r = fail(c, CONN_FAIL_TLS, EIO, "cannot set up the certificate check for "
+			         "the address %s", c->host);
+			goto out;
+		}
 	} else {
-		SSL_set_tlsext_host_name(ssl, c->host);
-		SSL_set1_host(ssl, c->host);
+		/* SNI (RFC 6066 §3), then the name the certificate must carry. */
+		if (SSL_set_tlsext_host_name(ssl, c->host) != 1) {
+			r = fail(c, CONN_FAIL_TLS, EIO, "cannot set the TLS server name (SNI) to %s",
+			         c->host);
+			goto out;
+		}
+		if (SSL_set1_host(ssl, c->host) != 1) {
+			r = fail(c, CONN_FAIL_TLS, EIO, "cannot set up the certificate check for "
+			         "the host name %s", c->host);
+			goto out;
+		}
 	}
 	c->ssl = ssl;
 	for (;;) {
 		ERR_clear_error();
+		errno = 0;
 		r = SSL_connect(ssl);
 		if (r == 1)
 			return 0;
+		int sys_errno = errno;
 		e = SSL_get_error(ssl, r);
 		if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
 			r = wait_fd(c, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT);
@@ -269,20 +324,11 @@ int conn_starttls(struct conn *c)
 				break;
 			continue;
 		}
-		if (tls_explain(ssl, c->error, sizeof(c->error))) {
-			char why[256];
-
-			snprintf(why, sizeof(why), "%s", c->error);
-			r = fail(c, CONN_FAIL_CERT, EACCES, "TLS %s (host %s)", why, c->host);
-		} else {
-			char why[256];
-
-			snprintf(why, sizeof(why), "%s", c->error);
-			r = fail(c, CONN_FAIL_TLS, EPROTO, "%s with %s port %u", why,
-			         c->host, c->port);
-		}
+		r = handshake_failed(c, ssl, e, sys_errno);
 		break;
 	}
+out:
+	ERR_clear_error();
 	SSL_free(ssl);
 	c->ssl = NULL;
 	return r;

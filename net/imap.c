@@ -631,7 +631,8 @@ static int read_response(struct imap_session *s)
 			}
 			if (wire_literal_accumulate(s->wp) < 0) {
 				r = proto_fail(s, "server sent a literal of %" PRIu64 " bytes "
-				               "where a short string was expected", t.size);
+				               "where a short string was expected (%s)", t.size,
+				               wire_error(s->wp));
 				goto fail;
 			}
 			r = next_tok(s, &t);
@@ -796,6 +797,11 @@ static void handle_code(struct imap_session *s, const struct node *code)
 	}
 }
 
+/* SPEC §5: the sequence map takes 4 bytes per message the server
+ * announces, so EXISTS is bounded before it is allocated: 50 million is far
+ * beyond any real mailbox (200 MB of map). pop3.c bounds STAT alike. */
+#define IMAP_MAX_EXISTS 50000000u
+
 static int seqmap_reserve(struct imap_session *s, size_t n)
 {
 	uint32_t *m;
@@ -820,8 +826,7 @@ static int handle_exists(struct imap_session *s, uint32_t count)
 		/* RFC 3501 §7.3.1: EXISTS never shrinks without EXPUNGE. */
 		return proto_fail(s, "server said EXISTS %u after %u without an expunge",
 		                  count, s->mb.exists);
-	/* Bound memory by what a mailbox can hold; 4 bytes per message. */
-	if (count > 50000000)
+	if (count > IMAP_MAX_EXISTS)
 		return proto_fail(s, "server announced %u messages", count);
 	if (seqmap_reserve(s, count) < 0)
 		return set_fail(s, IMAP_FAIL_PROTO, ENOMEM, "out of memory");
@@ -1344,11 +1349,20 @@ struct cmdbuf {
 	} seg[CMD_MAX_SEGS];
 	int n;                  /* segments in use (the last one has no literal) */
 	int oom;
+	int bad;                /* CR, LF or NUL in the text: never sent */
 };
 
+/* SPEC §5, issue 11: outside a literal, a CR or LF would end the command
+ * and start another one of the sender's choosing (RFC 3501 §2.2), and a
+ * NUL is not a CHAR at all. Whatever a caller passes (a flag list from an
+ * xattr, a search key, a name), such a byte marks the whole command bad,
+ * and run_cmd() and imap_append() then refuse to send any of it. Literals
+ * (cb_astring) carry any byte. */
 static void cb_add(struct cmdbuf *b, const char *data, size_t len)
 {
-	if (b->oom)
+	if (memchr(data, '\r', len) || memchr(data, '\n', len) || memchr(data, '\0', len))
+		b->bad = 1;
+	if (b->oom || b->bad)
 		return;
 	if (b->n == 0)
 		b->n = 1;
@@ -1419,6 +1433,14 @@ static void cb_release(struct cmdbuf *b)
 	memset(b, 0, sizeof(*b));
 }
 
+/* A caller's argument that must not reach the wire: nothing was sent, and
+ * the session goes on (the argument's text is not echoed: it may hold
+ * anything). */
+static int refuse_arg(struct imap_session *s, const char *why)
+{
+	return set_fail(s, IMAP_FAIL_ARG, EINVAL, "command not sent: %s", why);
+}
+
 /* Send command B under a new tag and read to its completion. Literals go
  * with LITERAL+ (or LITERAL- up to 4 KiB, RFC 7888) without waiting, else
  * after the server's continuation request. */
@@ -1435,6 +1457,10 @@ static int run_cmd(struct imap_session *s, struct cmd *c, struct cmdbuf *b, int 
 		/* Keep the reason of the failure that broke the session. */
 		cb_release(b);
 		return -EIO;
+	}
+	if (b->bad) {
+		cb_release(b);
+		return refuse_arg(s, "it would contain a CR, LF or NUL outside a literal");
 	}
 	snprintf(c->tag, sizeof(c->tag), "m%u", ++s->tagno);
 	s->cmd = c;
@@ -1677,6 +1703,29 @@ static int authenticate(struct imap_session *s)
 	return r;
 }
 
+static void deselect(struct imap_session *s);
+
+/* RFC 3501 §6.2.1: after the TLS handshake the client discards what it
+ * knows about the server. Anything said in clear may come from someone in
+ * the path (an injected "* ENABLED QRESYNC", a [CAPABILITY] or [READ-ONLY]
+ * code, "* 5 EXISTS"...): capabilities, ENABLE results, response codes and
+ * mailbox state are all forgotten, and the tokenizer starts afresh
+ * (SPEC §5). */
+static void forget_before_tls(struct imap_session *s)
+{
+	free(s->caps_text);
+	s->caps_text = NULL;
+	s->caps = 0;
+	s->qresync = 0;
+	s->code[0] = s->code_args[0] = '\0';
+	s->uidplus_validity = s->uidplus_uid = 0;
+	deselect(s);
+	free(s->seqmap);
+	s->seqmap = NULL;
+	s->seqcap = 0;
+	wire_parser_reset(s->wp);
+}
+
 int imap_connect(struct imap_session *s)
 {
 	int r, preauth;
@@ -1726,10 +1775,7 @@ int imap_connect(struct imap_session *s)
 		r = conn_starttls(s->conn);
 		if (r < 0)
 			return conn_failed(s, r);
-		free(s->caps_text);
-		s->caps_text = NULL;
-		s->caps = 0;
-		wire_parser_reset(s->wp);
+		forget_before_tls(s);
 		if ((r = simple(s, "CAPABILITY")) < 0)
 			return r;
 	} else if (!s->caps_text && (r = simple(s, "CAPABILITY")) < 0) {
@@ -1867,6 +1913,8 @@ int imap_uid_store(struct imap_session *s, uint32_t uid, const char *op, const c
 	struct cmd c = { 0 };
 	struct cmdbuf b = { 0 };
 
+	if (!imap_flags_valid(flags))
+		return refuse_arg(s, "the flag list is not RFC 3501 flags and keywords");
 	snprintf(line, sizeof(line), "UID STORE %u %s (", uid, op);
 	cb_str(&b, line);
 	cb_str(&b, flags);
@@ -1989,6 +2037,8 @@ int imap_append(struct imap_session *s, const char *mailbox, const char *flags, 
 
 	if (s->broken)
 		return -EIO;
+	if (flags && !imap_flags_valid(flags))
+		return refuse_arg(s, "the flag list is not RFC 3501 flags and keywords");
 	cb_str(&b, "APPEND ");
 	cb_astring(&b, mailbox);
 	if (flags && *flags) {
@@ -2005,6 +2055,10 @@ int imap_append(struct imap_session *s, const char *mailbox, const char *flags, 
 	if (b.oom) {
 		cb_release(&b);
 		return set_fail(s, IMAP_FAIL_PROTO, ENOMEM, "out of memory");
+	}
+	if (b.bad) {
+		cb_release(&b);
+		return refuse_arg(s, "it would contain a CR, LF or NUL outside a literal");
 	}
 	/* The mailbox name may itself need a literal: send those segments
 	 * first through run_cmd's machinery would end the command, so only

@@ -16,7 +16,10 @@
  *     (OVERQUOTA -EDQUOT, TOOBIG -EFBIG, TRYCREATE/NONEXISTENT -ENOENT,
  *     ALREADYEXISTS -EEXIST, AUTHENTICATIONFAILED/NOPERM -EACCES,
  *     INUSE -EBUSY, LIMIT -ENOSPC, otherwise -EIO); the session stays usable;
- *   - the server said BAD: -EBADMSG (usable).
+ *   - the server said BAD: -EBADMSG (usable);
+ *   - the caller's argument was refused before anything was sent (a CR, LF
+ *     or NUL that would land in the command outside a literal, a flag list
+ *     that is not RFC 3501 flags): -EINVAL, IMAP_FAIL_ARG (usable).
  * imap_error() describes the last failure in one line.
  *
  * Ownership: all memory belongs to the caller unless stated otherwise;
@@ -71,6 +74,8 @@ enum imap_fail {
 	IMAP_FAIL_NO,       /* a command was refused (NO) */
 	IMAP_FAIL_BAD,      /* a command was rejected (BAD) */
 	IMAP_FAIL_BYE,      /* the server closed the session */
+	IMAP_FAIL_ARG,      /* the caller's argument was refused before sending;
+	                       the session is still usable */
 };
 
 enum imap_auth {
@@ -245,7 +250,8 @@ int imap_noop(struct imap_session *s);
 int imap_command(struct imap_session *s, const char *line,
                  void (*search_cb)(void *ctx, uint32_t lo, uint32_t hi), void *ctx);
 
-/* UID STORE UID OP (FLAGS), e.g. OP "+FLAGS.SILENT", FLAGS "\\Deleted". */
+/* UID STORE UID OP (FLAGS), e.g. OP "+FLAGS.SILENT", FLAGS "\\Deleted";
+ * FLAGS must pass imap_flags_valid(), else -EINVAL and nothing is sent. */
 int imap_uid_store(struct imap_session *s, uint32_t uid, const char *op, const char *flags);
 /* UID EXPUNGE UID (RFC 4315): expunges that message only, when \Deleted. */
 int imap_uid_expunge(struct imap_session *s, uint32_t uid);
@@ -257,7 +263,8 @@ int imap_uid_move(struct imap_session *s, uint32_t uid, const char *mailbox,
 int imap_uid_copy(struct imap_session *s, uint32_t uid, const char *mailbox,
                   uint32_t *uidvalidity_r, uint32_t *uid_r);
 /* APPEND SIZE bytes read from FD (from offset 0) to MAILBOX with FLAGS
- * (space-separated, may be NULL) and INTERNALDATE DATE (0: the server's
+ * (space-separated, may be NULL; must pass imap_flags_valid(), else
+ * -EINVAL and nothing is sent) and INTERNALDATE DATE (0: the server's
  * now). The new UID from APPENDUID, or 0. Memory use does not depend on
  * SIZE. */
 int imap_append(struct imap_session *s, const char *mailbox, const char *flags, time_t date,

@@ -27,7 +27,13 @@
 #define CMD_LINE_MAX 255
 /* RFC 1939 §7: a unique-id is 1 to 70 characters 0x21-0x7E. */
 #define UIDL_MAX 70
-/* SPEC §5: message counts are bounded before anything is allocated. */
+/* SPEC §5: message counts are bounded before anything is allocated. STAT
+ * gives the highest message number UIDL and LIST may list, so this bounds
+ * them too; nothing is allocated by the count itself, only per line read
+ * (a UIDL of up to 70 bytes each). IMAP bounds its sequence map at 50
+ * million messages of 4 bytes (imap.c, IMAP_MAX_EXISTS); what one UIDL
+ * line costs here and in the backend is tens of times that, hence 10
+ * million. */
 #define MAX_MESSAGES 10000000u
 /* A CAPA, UIDL or LIST line, CRLF excluded. */
 #define LIST_LINE_MAX 1024
@@ -353,9 +359,17 @@ static int send_cmd(struct pop3_session *s, const char *cmd, const char *arg, in
 {
 	size_t cl = strlen(cmd), al = arg ? strlen(arg) : 0;
 	size_t len = cl + (arg ? 1 + al : 0) + 2;
-	char *buf = malloc(len + 1);
+	char *buf;
 	int r;
 
+	/* SPEC §5: a CR or LF in the text would end this command and start
+	 * one of the sender's choosing (RFC 1939 §3). None of it is sent, and
+	 * the text is not echoed (it may be a secret). A C string holds no
+	 * NUL. */
+	if (strpbrk(cmd, "\r\n") || (arg && strpbrk(arg, "\r\n")))
+		return set_fail(s, POP3_FAIL_ARG, EINVAL, "command not sent: it would contain "
+		                "a CR or LF");
+	buf = malloc(len + 1);
 	if (!buf)
 		return set_fail(s, POP3_FAIL_CONN, ENOMEM, "out of memory");
 	memcpy(buf, cmd, cl);
@@ -441,6 +455,10 @@ static int simple(struct pop3_session *s, enum pop3_state st, const char *arg)
 	if (r < 0)
 		return r;
 	r = send_cmd(s, state_names[st], arg, 0);
+	if (r < 0 && s->fail == POP3_FAIL_ARG) {
+		s->state = POP3_S_TRANSACTION;   /* nothing was sent */
+		return r;
+	}
 	if (r == 0)
 		r = read_status(s, 0);
 	if (r < 0)
@@ -1129,8 +1147,12 @@ int pop3_connect(struct pop3_session *s)
 		r = conn_starttls(s->conn);
 		if (r < 0)
 			return conn_failed(s, r);
+		/* RFC 2595 §4: what the server said in clear (capabilities, a
+		 * response code, the last reply) may come from someone in the
+		 * path; it is forgotten, and CAPA asked again (SPEC §5). */
+		s->caps = 0;
+		s->code[0] = s->text[0] = '\0';
 		pop3_wire_reset(s->wire);
-		/* RFC 2595 §4: capabilities from before TLS are forgotten. */
 		r = capa(s);
 		if (r < 0)
 			return r;

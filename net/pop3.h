@@ -7,7 +7,9 @@
  *   - malformed server data, a violated limit: -EPROTO (broken);
  *   - the server said -ERR: -EAGAIN for [IN-USE], [LOGIN-DELAY] and
  *     [SYS/TEMP] (try again later), -EACCES for [AUTH] and failed logins,
- *     -EIO otherwise; the session stays usable unless it was a login.
+ *     -EIO otherwise; the session stays usable unless it was a login;
+ *   - a command that would carry a CR or LF in its text is not sent at all:
+ *     -EINVAL, POP3_FAIL_ARG (usable).
  * pop3_error() describes the last failure in one line, pop3_resp_code() the
  * response code of the last -ERR ("IN-USE", "LOGIN-DELAY", ...).
  *
@@ -30,6 +32,8 @@ enum pop3_fail {
 	POP3_FAIL_AUTH,          /* credentials refused */
 	POP3_FAIL_PROTO,         /* malformed or unexpected server data */
 	POP3_FAIL_ERR,           /* a command got -ERR */
+	POP3_FAIL_ARG,           /* a command was refused before sending (CR or
+	                            LF in it); the session is still usable */
 };
 
 enum pop3_cap {

@@ -28,8 +28,11 @@ struct tls_ctx *tls_ctx_new(const char *cafile, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot create a TLS context");
 		goto fail;
 	}
-	/* RFC 8314 §4.1 asks for TLS 1.2 or later. */
-	SSL_CTX_set_min_proto_version(t->ctx, TLS1_2_VERSION);
+	/* RFC 8314 §4.1 asks for TLS 1.2 or later; never go on without. */
+	if (SSL_CTX_set_min_proto_version(t->ctx, TLS1_2_VERSION) != 1) {
+		snprintf(err, errlen, "cannot require TLS 1.2 or later");
+		goto fail;
+	}
 	SSL_CTX_set_verify(t->ctx, SSL_VERIFY_PEER, NULL);
 	if (SSL_CTX_set_default_verify_paths(t->ctx) != 1) {
 		snprintf(err, errlen, "cannot load the system's trusted certificates");

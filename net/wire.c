@@ -32,6 +32,11 @@ const struct wire_limits wire_default_limits = {
 	.max_literal_stream = SIZE_MAX,
 #endif
 	.max_depth = 64,
+	/* One response line may carry any number of literals (RFC 3501 §4.3),
+	 * and each accumulated one is copied into the caller's response. Eight
+	 * times the largest literal is far beyond any honest response (a FETCH
+	 * of a few header fields, a LIST name, a BODYSTRUCTURE). */
+	.max_response = 8 * 1024 * 1024,
 };
 
 enum wire_state {
@@ -96,6 +101,8 @@ struct wire_parser {
 	size_t buf_len, buf_cap;
 
 	size_t line_len;    /* non-literal bytes of this line, final CRLF excluded */
+	size_t held;        /* bytes of the literals accumulated in this line;
+	                       line_len + held <= max_response */
 	unsigned depth;     /* open '(' */
 	bool in_code;       /* between the [ and ] of a resp-text-code */
 	unsigned code_depth; /* depth at that '[' */
@@ -117,12 +124,17 @@ static void wire_eat(struct wire_parser *p, size_t k)
 	p->avail -= k;
 }
 
-/* Counts k more bytes against max_line; line_len <= max_line always holds,
- * so the subtraction cannot wrap. */
+/* Counts k more bytes against max_line and max_response; line_len <=
+ * max_line and line_len + held <= max_response always hold, so the
+ * subtractions cannot wrap. */
 static bool wire_count(struct wire_parser *p, size_t k)
 {
 	if (k > p->lim.max_line - p->line_len) {
 		wire_fail(p, "response line too long");
+		return false;
+	}
+	if (k > p->lim.max_response - p->line_len - p->held) {
+		wire_fail(p, "response too large");
 		return false;
 	}
 	p->line_len += k;
@@ -452,6 +464,7 @@ static enum wire_result wire_step(struct wire_parser *p, struct wire_token *tok)
 				return wire_fail(p, "end of line inside a list");
 			wire_eat(p, 1);
 			p->line_len = 0;
+			p->held = 0;
 			p->state = WIRE_S_TOKEN;
 			return wire_emit(tok, WIRE_EOL, NULL, 0);
 
@@ -527,6 +540,12 @@ int wire_literal_accumulate(struct wire_parser *p)
 		wire_fail(p, "literal too large to accumulate");
 		return -EMSGSIZE;
 	}
+	/* lit_size <= max_literal, which fits in a size_t */
+	if (p->lit_size > p->lim.max_response - p->line_len - p->held) {
+		wire_fail(p, "response too large: its literals exceed the budget");
+		return -EMSGSIZE;
+	}
+	p->held += (size_t)p->lit_size;
 	/* bounded by max_literal just above, so one exact allocation */
 	if (!wire_reserve(p, p->lit_size + 1, p->lit_size + 1))
 		return -ENOMEM;
@@ -553,6 +572,8 @@ struct wire_parser *wire_parser_new(const struct wire_limits *limits)
 		p->lim.max_line = SIZE_MAX / 4;
 	if (p->lim.max_literal > SIZE_MAX / 4)
 		p->lim.max_literal = SIZE_MAX / 4;
+	if (p->lim.max_response > SIZE_MAX / 4)
+		p->lim.max_response = SIZE_MAX / 4;
 	p->buf_cap = 256;
 	p->buf = malloc(p->buf_cap);
 	if (!p->buf) {
@@ -580,6 +601,7 @@ void wire_parser_reset(struct wire_parser *p)
 	p->avail = 0;
 	p->buf_len = 0;
 	p->line_len = 0;
+	p->held = 0;
 	p->depth = 0;
 	p->in_code = false;
 	p->code_depth = 0;

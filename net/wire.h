@@ -51,10 +51,15 @@ struct wire_limits {
 	size_t max_literal;   /* largest literal that wire_literal_accumulate() takes */
 	size_t max_literal_stream; /* largest literal announced at all (streamed) */
 	unsigned max_depth;   /* nesting of parenthesized lists */
+	size_t max_response;  /* bytes one response may hold at once: its line
+	                         (as counted for max_line) plus every literal
+	                         accumulated in it; streamed literals do not count.
+	                         Past it the parser turns bad ("response too
+	                         large"). Must be set: 0 holds nothing. */
 };
 
 /* Sensible defaults: 512 KiB lines, 1 MiB accumulated literals, 4 GiB
- * streamed literals, depth 64. */
+ * streamed literals, depth 64, 8 MiB held per response. */
 extern const struct wire_limits wire_default_limits;
 
 struct wire_parser;
@@ -80,7 +85,8 @@ enum wire_result wire_next(struct wire_parser *p, const char **in, size_t *len,
 
 /* Call right after WIRE_LITERAL_BEGIN to get the literal as one WIRE_STRING
  * token instead of a stream. Returns 0, or -EMSGSIZE (and the parser turns
- * bad) when the literal is larger than max_literal. */
+ * bad) when the literal is larger than max_literal or would take the
+ * response past max_response. */
 int wire_literal_accumulate(struct wire_parser *p);
 
 /* Text mode (RFC 3501 resp-text): call after reading the status word of an

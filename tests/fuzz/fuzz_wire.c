@@ -38,6 +38,7 @@ struct feed {
 	uint64_t lit_left;          /* streamed literal bytes still due */
 	int accumulating;           /* the next STRING is an accumulated literal */
 	uint64_t accum_size;
+	uint64_t held;              /* bytes accumulated in this line */
 };
 
 static void flush_literal(struct feed *f)
@@ -125,6 +126,7 @@ static void on_token(struct feed *f, struct wire_parser *p, const struct wire_to
 	case WIRE_EOL:
 		FUZZ_CHECK(f->depth == 0 && wire_depth(p) == 0 && !f->in_code);
 		f->ntop = 0;
+		f->held = 0;
 		break;
 	case WIRE_LITERAL_BEGIN:
 		if (fuzz_below(choices, 3) == 0) {
@@ -132,11 +134,16 @@ static void on_token(struct feed *f, struct wire_parser *p, const struct wire_to
 
 			fuzz_buf_addc(&f->out, (char)-r);
 			if (r == 0) {
+				/* the line's own bytes count too: what is held
+				 * is at most the budget */
 				FUZZ_CHECK(t->size <= f->lim->max_literal);
+				FUZZ_CHECK(f->held + t->size <= f->lim->max_response);
+				f->held += t->size;
 				f->accumulating = 1;
 				f->accum_size = t->size;
 			} else {
-				FUZZ_CHECK(r == -EMSGSIZE && t->size > f->lim->max_literal);
+				/* over max_literal, or over max_response */
+				FUZZ_CHECK(r == -EMSGSIZE);
 			}
 		} else {
 			f->lit_left = t->size;
@@ -272,6 +279,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static const size_t literals[] = { 0, 1, 7, 64, 1000, 1024 * 1024 };
 	static const size_t streams[] = { 0, 5, 100, 10000, (size_t)4 << 30 };
 	static const unsigned depths[] = { 0, 1, 2, 3, 8, 64 };
+	static const size_t responses[] = { 1, 8, 64, 1000, 100000, 8 * 1024 * 1024 };
 	struct fuzz_rng r = { fuzz_hash(data, size) };
 	struct wire_limits lim;
 	struct feed f[3];
@@ -285,6 +293,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		lim.max_literal = literals[fuzz_below(&r, sizeof(literals) / sizeof(literals[0]))];
 		lim.max_literal_stream = streams[fuzz_below(&r, sizeof(streams) / sizeof(streams[0]))];
 		lim.max_depth = depths[fuzz_below(&r, sizeof(depths) / sizeof(depths[0]))];
+		lim.max_response = responses[fuzz_below(&r, sizeof(responses) / sizeof(responses[0]))];
 	}
 	for (int i = 0; i < 3; i++) {
 		memset(&f[i], 0, sizeof(f[i]));

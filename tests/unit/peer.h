@@ -14,6 +14,11 @@
  *   EXPECT_STR(p)        the same with a string known only at run time
  *   EXPECT_TLS           the client starts a TLS handshake (a handshake
  *                        record, 0x16, arrives)
+ *   TLS_ACCEPT           play the server side of a real TLS handshake with
+ *                        the certificate of peer_tls_setup(); every later
+ *                        step goes through TLS
+ *   TLS_REFUSED          the same, but the client must abort the handshake
+ *                        (it rejected the certificate)
  *   QUIET(ms)            the client must send nothing for that long
  *   DELAY(ms)            pause
  *   CLOSE                drop the connection
@@ -39,7 +44,13 @@
 #include <time.h>
 #include <unistd.h>
 
-enum step_kind { ST_SEND, ST_SEND_RAW, ST_EXPECT, ST_EXPECT_TLS, ST_QUIET, ST_DELAY, ST_CLOSE, ST_END };
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+enum step_kind { ST_SEND, ST_SEND_RAW, ST_EXPECT, ST_EXPECT_TLS, ST_TLS_ACCEPT, ST_QUIET,
+                 ST_DELAY, ST_CLOSE, ST_END };
 
 struct step {
 	enum step_kind kind;
@@ -54,6 +65,8 @@ struct step {
 #define EXPECT(s)             { ST_EXPECT, (s), sizeof(s) - 1, 0 }
 #define EXPECT_STR(p)         { ST_EXPECT, (p), (size_t)-1, 0 }   /* length taken at run time */
 #define EXPECT_TLS            { ST_EXPECT_TLS, NULL, 0, 0 }
+#define TLS_ACCEPT            { ST_TLS_ACCEPT, NULL, 0, 0 }
+#define TLS_REFUSED           { ST_TLS_ACCEPT, NULL, 1, 0 }
 #define QUIET(ms)             { ST_QUIET, NULL, (ms), 0 }
 #define DELAY(ms)             { ST_DELAY, NULL, (ms), 0 }
 #define CLOSE                 { ST_CLOSE, NULL, 0, 0 }
@@ -74,7 +87,79 @@ struct peer {
 	char err[1024];                 /* the first mismatch, or "" */
 	pthread_t thread;
 	int running;
+	SSL *ssl;                       /* after TLS_ACCEPT */
 };
+
+/* ---- the peer as a TLS server ------------------------------------------- */
+
+/* One key and self-signed certificate per test binary, made at run time,
+ * for the names the tests use: DNS imap.test and pop.test, and no IP
+ * address (so 127.0.0.1 does not match). */
+static SSL_CTX *peer_tls_ctx;
+static char peer_tls_cafile[64];
+
+static inline void peer_tls_release(void)
+{
+	SSL_CTX_free(peer_tls_ctx);
+	peer_tls_ctx = NULL;
+}
+
+/* Make the certificate (once) and return the path of its PEM file, for the
+ * client's tls_ctx_new(): the client then trusts it. The file is unlinked
+ * at once and reached through /proc/self/fd, so that a test that dies
+ * leaves nothing behind. */
+static inline const char *peer_tls_setup(void)
+{
+	EVP_PKEY *key;
+	X509 *x;
+	X509_NAME *name;
+	X509V3_CTX v3;
+	X509_EXTENSION *ext;
+	FILE *f;
+	int fd;
+
+	if (peer_tls_ctx)
+		return peer_tls_cafile;
+	key = EVP_EC_gen("P-256");
+	x = X509_new();
+	assert_non_null(key);
+	assert_non_null(x);
+	assert_int_equal(X509_set_version(x, 2), 1);
+	assert_int_equal(ASN1_INTEGER_set(X509_get_serialNumber(x), 1), 1);
+	assert_non_null(X509_gmtime_adj(X509_getm_notBefore(x), -3600));
+	assert_non_null(X509_gmtime_adj(X509_getm_notAfter(x), 86400));
+	assert_int_equal(X509_set_pubkey(x, key), 1);
+	name = X509_get_subject_name(x);
+	assert_int_equal(X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+	                 (const unsigned char *)"mailfs unit test", -1, -1, 0), 1);
+	assert_int_equal(X509_set_issuer_name(x, name), 1);
+	X509V3_set_ctx_nodb(&v3);
+	X509V3_set_ctx(&v3, x, x, NULL, NULL, 0);
+	ext = X509V3_EXT_conf_nid(NULL, &v3, NID_subject_alt_name, "DNS:imap.test,DNS:pop.test");
+	assert_non_null(ext);
+	assert_int_equal(X509_add_ext(x, ext, -1), 1);
+	X509_EXTENSION_free(ext);
+	assert_true(X509_sign(x, key, EVP_sha256()) > 0);
+
+	snprintf(peer_tls_cafile, sizeof(peer_tls_cafile), "/tmp/mailfs-peer-XXXXXX");
+	fd = mkstemp(peer_tls_cafile);
+	assert_true(fd >= 0);
+	assert_int_equal(unlink(peer_tls_cafile), 0);
+	f = fdopen(dup(fd), "w");
+	assert_non_null(f);
+	assert_int_equal(PEM_write_X509(f, x), 1);
+	assert_int_equal(fclose(f), 0);
+	snprintf(peer_tls_cafile, sizeof(peer_tls_cafile), "/proc/self/fd/%d", fd);
+
+	peer_tls_ctx = SSL_CTX_new(TLS_server_method());
+	assert_non_null(peer_tls_ctx);
+	assert_int_equal(SSL_CTX_use_certificate(peer_tls_ctx, x), 1);
+	assert_int_equal(SSL_CTX_use_PrivateKey(peer_tls_ctx, key), 1);
+	X509_free(x);
+	EVP_PKEY_free(key);
+	atexit(peer_tls_release);
+	return peer_tls_cafile;
+}
 
 /* A printable rendering of N bytes at S. */
 static inline const char *show(char *out, size_t cap, const char *s, size_t n)
@@ -116,9 +201,18 @@ static inline ssize_t peer_read(struct peer *pe, int timeout_ms)
 	struct pollfd pfd = { .fd = pe->fd, .events = POLLIN };
 	ssize_t n;
 
-	if (pe->inlen == sizeof(pe->in) || poll(&pfd, 1, timeout_ms) <= 0)
+	if (pe->inlen == sizeof(pe->in))
 		return -1;
-	n = recv(pe->fd, pe->in + pe->inlen, sizeof(pe->in) - pe->inlen, 0);
+	if (!(pe->ssl && SSL_pending(pe->ssl) > 0) && poll(&pfd, 1, timeout_ms) <= 0)
+		return -1;
+	if (pe->ssl) {
+		/* Blocking: a record the client began arrives whole. Any
+		 * failure (also an EOF without close_notify) counts as EOF. */
+		n = SSL_read(pe->ssl, pe->in + pe->inlen, (int)(sizeof(pe->in) - pe->inlen));
+		ERR_clear_error();
+	} else {
+		n = recv(pe->fd, pe->in + pe->inlen, sizeof(pe->in) - pe->inlen, 0);
+	}
 	if (n > 0)
 		pe->inlen += (size_t)n;
 	return n < 0 ? 0 : n;
@@ -206,7 +300,12 @@ static inline int peer_send(struct peer *pe, const char *data, size_t len, size_
 	for (size_t off = 0; off < o; off += (size_t)n) {
 		size_t k = chunk && chunk < o - off ? chunk : o - off;
 
-		n = send(pe->fd, out + off, k, MSG_NOSIGNAL);
+		if (pe->ssl) {
+			n = SSL_write(pe->ssl, out + off, (int)k);
+			ERR_clear_error();
+		} else {
+			n = send(pe->fd, out + off, k, MSG_NOSIGNAL);
+		}
 		if (n <= 0)
 			break;
 		if (pe->slow)
@@ -214,6 +313,39 @@ static inline int peer_send(struct peer *pe, const char *data, size_t len, size_
 	}
 	free(buf);
 	return n > 0 ? 0 : -1;
+}
+
+/* The server side of a handshake on the (blocking) socket; REFUSED: the
+ * client must abort it. */
+static inline void peer_tls_accept(struct peer *pe, int refused)
+{
+	char why[256];
+	int r;
+
+	if (!peer_tls_ctx) {
+		peer_fail(pe, "TLS_ACCEPT without peer_tls_setup()");
+		return;
+	}
+	if (pe->inlen > 0) {
+		peer_fail(pe, "the client sent %zu bytes before the handshake", pe->inlen);
+		return;
+	}
+	pe->ssl = SSL_new(peer_tls_ctx);
+	if (!pe->ssl || SSL_set_fd(pe->ssl, pe->fd) != 1) {
+		peer_fail(pe, "cannot set up the server's TLS");
+		return;
+	}
+	r = SSL_accept(pe->ssl);
+	ERR_error_string_n(ERR_peek_last_error(), why, sizeof(why));
+	ERR_clear_error();
+	if (r == 1 && refused)
+		peer_fail(pe, "the client completed a handshake it should have refused");
+	else if (r != 1 && !refused)
+		peer_fail(pe, "TLS handshake failed on the server side: %s", why);
+	if (r != 1) {
+		SSL_free(pe->ssl);
+		pe->ssl = NULL;
+	}
 }
 
 static inline void *peer_main(void *arg)
@@ -242,6 +374,9 @@ static inline void *peer_main(void *arg)
 				          show(a, sizeof(a), pe->in, pe->inlen));
 			pe->inlen = 0;
 			break;
+		case ST_TLS_ACCEPT:
+			peer_tls_accept(pe, st->len != 0);
+			break;
 		case ST_QUIET:
 			if (pe->inlen > 0 || peer_read(pe, (int)st->len) >= 0)
 				peer_fail(pe, "expected silence, got \"%s\"",
@@ -261,6 +396,8 @@ static inline void *peer_main(void *arg)
 	}
 out:
 	shutdown(pe->fd, SHUT_RDWR);
+	SSL_free(pe->ssl);
+	pe->ssl = NULL;
 	close(pe->fd);
 	return NULL;
 }

@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -571,6 +572,96 @@ static void test_greeting_and_tls(void **state)
 	}
 }
 
+/* A session on STEPS that must use STARTTLS, which can work: the peer
+ * plays a real TLS server (peer.h) whose certificate the client trusts. */
+static struct imap_session *open_starttls(const struct step *steps, int slow)
+{
+	struct imap_params p = params();
+	struct tls_ctx *tls;
+	char err[256];
+
+	tls = tls_ctx_new(peer_tls_setup(), err, sizeof(err));
+	if (!tls)
+		fail_msg("tls_ctx_new: %s", err);
+	p.require_tls = 1;
+	p.conn.tls = tls;
+	open_with(steps, p, slow);
+	fx.tls = tls;   /* open_with() cleared the fixture */
+	return fx.s;
+}
+
+/* Issue 11 item 7: what was said in clear before the handshake, also in
+ * the STARTTLS reply itself, does not survive it (RFC 3501 §6.2.1). */
+static void test_starttls_forgets(void **state)
+{
+	static const struct step steps[] = {
+		SEND("* OK [CAPABILITY IMAP4rev1 STARTTLS LOGINDISABLED] ready\r\n"),
+		EXPECT("TAG STARTTLS"),
+		SEND("* ENABLED QRESYNC\r\n"
+		     "* 5 EXISTS\r\n"
+		     "* OK [UIDVALIDITY 99] injected\r\n"
+		     "* OK [HIGHESTMODSEQ 1234] injected\r\n"
+		     "* OK [READ-ONLY] injected\r\n"
+		     "TAG OK [CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR QRESYNC ENABLE IDLE MOVE] "
+		     "Begin TLS\r\n"),
+		TLS_ACCEPT,
+		EXPECT("TAG CAPABILITY"),
+		SEND("* CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR\r\nTAG OK done\r\n"),
+		EXPECT("TAG AUTHENTICATE PLAIN AGFsaWNlAHB3"),
+		SEND("TAG OK Logged in\r\n"),
+		EXPECT("TAG CAPABILITY"),
+		SEND("* CAPABILITY IMAP4rev1 UIDPLUS\r\nTAG OK done\r\n"),
+		EXPECT("TAG SELECT \"INBOX\""),
+		SEND("* 2 EXISTS\r\n* OK [UIDVALIDITY 7] ok\r\nTAG OK done\r\n"),
+		END,
+	};
+	struct imap_mailbox mb;
+
+	(void)state;
+	for (int slow = 0; slow <= 1; slow++) {
+		case_name = slow ? "fed one byte at a time" : "fed whole";
+		open_starttls(steps, slow);
+		CHECK_INT(imap_connect(fx.s), 0);
+		CHECK_INT(imap_qresync_enabled(fx.s), 0);
+		CHECK_INT(imap_caps(fx.s), IMAP_CAP_IMAP4REV1 | IMAP_CAP_UIDPLUS);
+		CHECK_STR(imap_caps_text(fx.s), "IMAP4rev1 UIDPLUS");
+		CHECK(imap_selected(fx.s) == NULL);
+		CHECK_INT(imap_mailbox(fx.s)->exists, 0);
+		CHECK_INT(imap_mailbox(fx.s)->uidvalidity, 0);
+		CHECK_INT(imap_mailbox(fx.s)->highestmodseq, 0);
+		CHECK_INT(imap_mailbox(fx.s)->readonly, 0);
+		/* Without QRESYNC the SELECT has no QRESYNC or CONDSTORE
+		 * parameter, and the mailbox is what the server says now. */
+		CHECK_INT(imap_select(fx.s, "INBOX", 0, 0, 99, 1234, &events, NULL, &mb), 0);
+		CHECK_INT(mb.exists, 2);
+		CHECK_INT(mb.uidvalidity, 7);
+		CHECK_INT(mb.readonly, 0);
+		finish();
+	}
+}
+
+/* Issue 11 item 3: a STARTTLS handshake cut by the server is a network
+ * failure (the mount may come up from its cache), not a TLS one. */
+static void test_starttls_cut(void **state)
+{
+	static const struct step steps[] = {
+		SEND("* OK [CAPABILITY IMAP4rev1 STARTTLS LOGINDISABLED] ready\r\n"),
+		EXPECT("TAG STARTTLS"),
+		SEND("TAG OK Begin TLS\r\n"),
+		EXPECT_TLS,
+		CLOSE,
+	};
+
+	(void)state;
+	case_name = "closed after the ClientHello";
+	open_starttls(steps, 0);
+	CHECK_INT(imap_connect(fx.s), -ECONNRESET);
+	CHECK_INT(imap_fail_class(fx.s), IMAP_FAIL_CONN);
+	CHECK_INT(imap_conn_fail(fx.s), CONN_FAIL_CLOSED);
+	CHECK(strstr(imap_error(fx.s), "closed the connection during the TLS handshake") != NULL);
+	finish();
+}
+
 /* ---- LIST ---------------------------------------------------------------- */
 
 static int list_cb(void *ctx, const struct imap_list_entry *e)
@@ -1032,6 +1123,49 @@ static void test_hostile(void **state)
 	}
 }
 
+/* Issue 11 item 5: one FETCH response with a dozen 1 MB literals that are
+ * not body sections (each would be copied into the response) goes past
+ * the 8 MiB a response may hold: a protocol error, not 12 MB held. */
+static void test_response_budget(void **state)
+{
+	const size_t nlit = 12, lit = 1000000;
+	struct sb big = { 0 };
+	char *data = malloc(lit);
+
+	(void)state;
+	assert_non_null(data);
+	memset(data, 'x', lit);
+	sb_addn(&big, "* 1 FETCH (UID 10", 17);
+	for (size_t i = 0; i < nlit; i++) {
+		sb_addn(&big, " X-BLOB {1000000}\r\n", 19);
+		sb_addn(&big, data, lit);
+	}
+	sb_addn(&big, ")\r\n", 3);
+	{
+		struct step steps[] = {
+			LOGIN,
+			EXAMINE_INBOX,
+			EXPECT("TAG NOOP"),
+			SEND_RAW(big.s, big.len),
+			SEND("TAG OK done\r\n"),
+			END,
+		};
+		struct imap_session *s;
+
+		case_name = "12 literals of 1 MB in one response";
+		s = connected(steps);
+		examine_inbox();
+		CHECK_INT(imap_noop(s), -EPROTO);
+		CHECK_INT(imap_fail_class(s), IMAP_FAIL_PROTO);
+		CHECK(imap_broken(s));
+		CHECK(strstr(imap_error(s), "response too large") != NULL);
+		CHECK_STR(fx.log, "");   /* no FETCH event from it */
+		finish();
+	}
+	free(big.s);
+	free(data);
+}
+
 /* imap_abort() from another thread (what unmount does) wakes a blocked
  * command at once, and says that it was stopped, not lost. */
 static void *abort_later(void *arg)
@@ -1233,6 +1367,111 @@ static void test_flags(void **state)
 	assert_false(imap_flags_valid("\\Seen\r\nX DELETE y"));
 }
 
+/* ---- issue 11 item 1: nothing reaches the wire with a CR, LF or NUL -------- */
+
+enum inject_call { CALL_COMMAND, CALL_FETCH, CALL_STORE, CALL_APPEND };
+
+struct inject_case {
+	const char *name;
+	enum inject_call call;
+	const char *a, *b, *c;          /* the call's text arguments */
+	const char *why;                /* in imap_error() */
+};
+
+#define CRLF_WHY "CR, LF or NUL outside a literal"
+#define FLAGS_WHY "not RFC 3501 flags"
+#define ISSUE11 "\\Seen)\r\nX1 DELETE Victim\r\nX2 NOOP ("
+
+static const struct inject_case inject_cases[] = {
+	{ "a command line with CR LF", CALL_COMMAND, "NOOP\r\nX1 DELETE Victim", 0, 0, CRLF_WHY },
+	{ "a search key with LF", CALL_COMMAND, "UID SEARCH SUBJECT x\nX1 DELETE Victim", 0, 0, CRLF_WHY },
+	{ "a line ending in CR", CALL_COMMAND, "UID SEARCH ALL\r", 0, 0, CRLF_WHY },
+	{ "FETCH items with CR LF", CALL_FETCH, "1:*", "UID)\r\nX1 DELETE Victim\r\nX2 FETCH 1 (UID",
+	  NULL, CRLF_WHY },
+	{ "a UID set with CR LF", CALL_FETCH, "1\r\nX1 DELETE Victim", "UID", NULL, CRLF_WHY },
+	{ "FETCH modifiers with CR LF", CALL_FETCH, "1", "UID", "CHANGEDSINCE 1)\r\nX1 DELETE V", CRLF_WHY },
+	{ "STORE: the injection of issue 11", CALL_STORE, "+FLAGS", ISSUE11, 0, FLAGS_WHY },
+	{ "STORE: a flag list that is no list of atoms", CALL_STORE, "FLAGS", "\\Seen (x", 0, FLAGS_WHY },
+	{ "STORE: a bare LF between flags", CALL_STORE, "FLAGS", "\\Seen\n$x", 0, FLAGS_WHY },
+	{ "STORE: an operation with CR LF", CALL_STORE, "+FLAGS\r\nX1 DELETE Victim\r\nX2 NOOP", "\\Seen",
+	  0, CRLF_WHY },
+	{ "APPEND: the injection of issue 11", CALL_APPEND, "INBOX", ISSUE11, 0, FLAGS_WHY },
+	{ "APPEND: a flag list with a literal in it", CALL_APPEND, "INBOX", "\\Seen {5}", 0, FLAGS_WHY },
+};
+
+static void test_command_injection(void **state)
+{
+	static const char msg[] = "Subject: x\r\n\r\nhi\r\n";
+	/* Nothing but the NOOP after the refused call may reach the server. */
+	static const struct step steps[] = {
+		LOGIN,
+		EXPECT("TAG NOOP"),
+		SEND("TAG OK done\r\n"),
+		END,
+	};
+	FILE *f = tmpfile();
+	uint32_t uv = 1, uid = 1;
+
+	(void)state;
+	assert_non_null(f);
+	assert_int_equal(fwrite(msg, 1, sizeof(msg) - 1, f), sizeof(msg) - 1);
+	assert_int_equal(fflush(f), 0);
+	for (size_t i = 0; i < ARRAY_SIZE(inject_cases); i++) {
+		const struct inject_case *c = &inject_cases[i];
+		struct imap_session *s;
+		size_t sent;
+		int r = 0;
+
+		case_name = c->name;
+		s = connected(steps);
+		sent = strlen(fx.trace);
+		switch (c->call) {
+		case CALL_COMMAND:
+			r = imap_command(s, c->a, NULL, NULL);
+			break;
+		case CALL_FETCH:
+			r = imap_uid_fetch(s, c->a, c->b, c->c);
+			break;
+		case CALL_STORE:
+			r = imap_uid_store(s, 5, c->a, c->b);
+			break;
+		case CALL_APPEND:
+			r = imap_append(s, c->a, c->b, 0, fileno(f), sizeof(msg) - 1, &uv, &uid);
+			break;
+		}
+		CHECK_INT(r, -EINVAL);
+		CHECK_INT(imap_fail_class(s), IMAP_FAIL_ARG);
+		CHECK(strstr(imap_error(s), "command not sent") != NULL);
+		CHECK(strstr(imap_error(s), c->why) != NULL);
+		CHECK(strstr(imap_error(s), "Victim") == NULL);   /* not echoed */
+		CHECK(!imap_broken(s));
+		CHECK_INT(strlen(fx.trace), sent);                /* not one byte */
+		/* the session goes on */
+		CHECK_INT(imap_noop(s), 0);
+		finish();
+	}
+	fclose(f);
+}
+
+/* A name with CR LF is still sent, as a literal (RFC 3501 §4.3). */
+static void test_literal_names_still_go(void **state)
+{
+	static const struct step steps[] = {
+		LOGIN,
+		EXPECT("TAG CREATE {4}"),
+		SEND("+ go ahead\r\n"),
+		EXPECT("a"),
+		EXPECT("b"),
+		SEND("TAG OK created\r\n"),
+		END,
+	};
+	struct imap_session *s = connected(steps);
+
+	(void)state;
+	assert_int_equal(imap_create(s, "a\r\nb"), 0);
+	finish();
+}
+
 /* ---- the trace ----------------------------------------------------------- */
 
 static void test_trace_hides_secret(void **state)
@@ -1280,6 +1519,8 @@ int main(void)
 		cmocka_unit_test_teardown(test_auth_refused, cleanup),
 		cmocka_unit_test_teardown(test_oauthbearer, cleanup),
 		cmocka_unit_test_teardown(test_greeting_and_tls, cleanup),
+		cmocka_unit_test_teardown(test_starttls_forgets, cleanup),
+		cmocka_unit_test_teardown(test_starttls_cut, cleanup),
 		cmocka_unit_test_teardown(test_list, cleanup),
 		cmocka_unit_test_teardown(test_select, cleanup),
 		cmocka_unit_test_teardown(test_select_qresync, cleanup),
@@ -1290,13 +1531,20 @@ int main(void)
 		cmocka_unit_test_teardown(test_untagged_events, cleanup),
 		cmocka_unit_test_teardown(test_vanished_count, cleanup),
 		cmocka_unit_test_teardown(test_hostile, cleanup),
+		cmocka_unit_test_teardown(test_response_budget, cleanup),
 		cmocka_unit_test_teardown(test_timeouts, cleanup),
 		cmocka_unit_test_teardown(test_abort, cleanup),
 		cmocka_unit_test_teardown(test_idle, cleanup),
 		cmocka_unit_test(test_parse_uidset),
 		cmocka_unit_test(test_flags),
+		cmocka_unit_test_teardown(test_command_injection, cleanup),
+		cmocka_unit_test_teardown(test_literal_names_still_go, cleanup),
 		cmocka_unit_test_teardown(test_trace_hides_secret, cleanup),
 	};
 
+	/* As fs/main.c does: OpenSSL's socket BIO writes without
+	 * MSG_NOSIGNAL, and peers here hang up mid-handshake. */
+	signal(SIGPIPE, SIG_IGN);
+	peer_tls_setup();   /* before any peer thread needs it */
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

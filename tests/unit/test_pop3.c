@@ -10,6 +10,7 @@
 #include "tests/unit/peer.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -171,6 +172,19 @@ static void finish(void)
 	}
 }
 
+
+/* Bytes the C library's heap holds now (0 where that is unknown, e.g.
+ * under AddressSanitizer, which makes a check on it vacuous there). */
+static size_t heap_in_use(void)
+{
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 33)
+	struct mallinfo2 mi = mallinfo2();
+
+	return mi.uordblks + mi.hblkhd;
+#else
+	return 0;
+#endif
+}
 
 /* Common script parts. */
 #define GREET SEND("+OK POP3 ready <1896.697170952@pop.test>\r\n")
@@ -582,6 +596,94 @@ static void test_tls_required(void **state)
 	}
 }
 
+/* A session on STEPS that must use STLS, which can work: the peer plays a
+ * real TLS server (peer.h) whose certificate the client trusts. */
+static struct pop3_session *open_stls(const struct step *steps)
+{
+	struct pop3_params p = params();
+	struct tls_ctx *tls;
+	char err[256];
+
+	tls = tls_ctx_new(peer_tls_setup(), err, sizeof(err));
+	if (!tls)
+		fail_msg("tls_ctx_new: %s", err);
+	p.require_tls = 1;
+	p.conn.tls = tls;
+	open_with(steps, p, 0);
+	fx.tls = tls;   /* open_with() cleared the fixture */
+	return fx.s;
+}
+
+/* Issue 11 item 7: capabilities said in clear are forgotten after STLS
+ * (RFC 2595 §4): SASL PLAIN offered before, not after, means USER/PASS. */
+static void test_stls_forgets(void **state)
+{
+	static const struct { const char *name; struct step steps[14]; } cases[] = {
+		{ "CAPA after TLS lists USER only", {
+			GREET,
+			EXPECT("CAPA"),
+			SEND("+OK\r\nSTLS\r\nSASL PLAIN XOAUTH2\r\nUIDL\r\nPIPELINING\r\n.\r\n"),
+			EXPECT("STLS"),
+			SEND("+OK Begin TLS\r\n"),
+			TLS_ACCEPT,
+			EXPECT("CAPA"),
+			SEND("+OK\r\nUSER\r\n.\r\n"),
+			EXPECT("USER alice"),
+			SEND("+OK\r\n"),
+			EXPECT("PASS pw"),
+			SEND("+OK\r\n"),
+			END } },
+		{ "CAPA after TLS refused", {
+			GREET,
+			EXPECT("CAPA"),
+			SEND("+OK\r\nSTLS\r\nSASL PLAIN\r\nUIDL\r\n.\r\n"),
+			EXPECT("STLS"),
+			SEND("+OK Begin TLS\r\n"),
+			TLS_ACCEPT,
+			EXPECT("CAPA"),
+			SEND("-ERR [SYS/TEMP] not now\r\n"),
+			EXPECT("USER alice"),
+			SEND("+OK\r\n"),
+			EXPECT("PASS pw"),
+			SEND("+OK\r\n"),
+			END } },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		case_name = cases[i].name;
+		open_stls(cases[i].steps);
+		CHECK_INT(pop3_connect(fx.s), 0);
+		CHECK_INT(pop3_caps(fx.s), POP3_CAP_USER);
+		CHECK_STR(pop3_resp_code(fx.s), "");
+		finish();
+	}
+}
+
+/* Issue 11 item 3: a handshake the server cuts is a network failure (the
+ * mount may come up from its cache), not a TLS one. */
+static void test_stls_cut(void **state)
+{
+	static const struct step steps[] = {
+		GREET,
+		EXPECT("CAPA"),
+		SEND("+OK\r\nSTLS\r\nUSER\r\n.\r\n"),
+		EXPECT("STLS"),
+		SEND("+OK Begin TLS negotiation\r\n"),
+		EXPECT_TLS,
+		CLOSE,
+	};
+
+	(void)state;
+	case_name = "closed after the ClientHello";
+	open_stls(steps);
+	CHECK_INT(pop3_connect(fx.s), -ECONNRESET);
+	CHECK_INT(pop3_fail_class(fx.s), POP3_FAIL_CONN);
+	CHECK_INT(pop3_conn_fail(fx.s), CONN_FAIL_CLOSED);
+	CHECK(strstr(pop3_error(fx.s), "closed the connection during the TLS handshake") != NULL);
+	finish();
+}
+
 /* ---- STAT, UIDL, LIST ----------------------------------------------------------- */
 
 static int uidl_cb(void *ctx, uint32_t n, const char *uidl)
@@ -691,6 +793,12 @@ static const struct bad_listing bad_uidls[] = {
 	{ "a line longer than any UIDL line", "+OK 1 600\r\n", NULL, "line too long", 0 },
 	{ "a bare LF", "+OK 1 600\r\n", "+OK\r\n1 a\n.\r\n", "bare LF", 0 },
 	{ "STAT over 10,000,000 messages", "+OK 10000001 600\r\n", NULL, "10000001 messages", 1 },
+	{ "STAT of 2^32-1 messages", "+OK 4294967295 1\r\n", NULL,
+	  "reports 4294967295 messages; more than 10000000 are not supported", 1 },
+	{ "STAT of 2^64-1 messages", "+OK 18446744073709551615 1\r\n", NULL,
+	  "reports 18446744073709551615 messages", 1 },
+	{ "UIDL past a STAT at the bound", "+OK 10000000 1\r\n", "+OK\r\n10000001 a\r\n.\r\n",
+	  "lists message 10000001, outside 1..10000000", 0 },
 	{ "STAT with a huge count", "+OK 99999999999999999999999 1\r\n", NULL, "malformed STAT", 1 },
 	{ "STAT without a size", "+OK 3\r\n", NULL, "malformed STAT", 1 },
 	{ "STAT garbage", "+OK lots\r\n", NULL, "malformed STAT", 1 },
@@ -724,6 +832,49 @@ static void test_uidl_hostile(void **state)
 			fail_msg("%s: error \"%s\" lacks \"%s\"", c->name, pop3_error(s), c->text);
 		finish();
 	}
+}
+
+/* Issue 11 item 15: a STAT at the bound is taken, and costs nothing by its
+ * count (memory grows only with the lines the server really sends); LIST
+ * after a hostile STAT is refused like UIDL. */
+static void test_stat_bound(void **state)
+{
+	static const struct step at_bound[] = {
+		LOGIN,
+		EXPECT("STAT"),
+		SEND("+OK 10000000 1\r\n"),
+		EXPECT("LIST"),
+		SEND("+OK\r\n1 100\r\n.\r\n"),
+		END,
+	};
+	static const struct step hostile_list[] = {
+		LOGIN,
+		EXPECT("STAT"),
+		SEND("+OK 4294967295 1\r\n"),
+		END,
+	};
+	struct pop3_session *s;
+	uint32_t count = 0;
+	size_t before;
+
+	(void)state;
+	case_name = "STAT at the bound";
+	s = connected(at_bound);
+	before = heap_in_use();
+	CHECK_INT(pop3_stat(s, &count, NULL), 0);
+	CHECK_INT(count, 10000000);
+	CHECK(heap_in_use() < before + 1024 * 1024);
+	/* a short listing is a listing that leaves messages out */
+	CHECK_INT(pop3_list(s, list_cb, NULL), -EPROTO);
+	CHECK(strstr(pop3_error(s), "leaves out message 2") != NULL);
+	finish();
+
+	case_name = "LIST after a STAT of 2^32-1";
+	s = connected(hostile_list);
+	CHECK_INT(pop3_list(s, list_cb, NULL), -EPROTO);
+	CHECK_INT(pop3_fail_class(s), POP3_FAIL_PROTO);
+	CHECK(strstr(pop3_error(s), "4294967295 messages; more than 10000000") != NULL);
+	finish();
 }
 
 /* RFC 1939: messages deleted in this session are left out of UIDL and LIST,
@@ -1282,8 +1433,11 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_connect, cleanup),
 		cmocka_unit_test_teardown(test_tls_required, cleanup),
+		cmocka_unit_test_teardown(test_stls_forgets, cleanup),
+		cmocka_unit_test_teardown(test_stls_cut, cleanup),
 		cmocka_unit_test_teardown(test_uidl, cleanup),
 		cmocka_unit_test_teardown(test_uidl_hostile, cleanup),
+		cmocka_unit_test_teardown(test_stat_bound, cleanup),
 		cmocka_unit_test_teardown(test_uidl_after_dele, cleanup),
 		cmocka_unit_test_teardown(test_list, cleanup),
 		cmocka_unit_test_teardown(test_retr, cleanup),
@@ -1301,5 +1455,6 @@ int main(void)
 	/* As fs/main.c does: OpenSSL's socket BIO writes without
 	 * MSG_NOSIGNAL, and the TLS test's peer hangs up mid-handshake. */
 	signal(SIGPIPE, SIG_IGN);
+	peer_tls_setup();   /* before any peer thread needs it */
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -29,6 +29,7 @@ static const struct wire_limits small_limits = {
 	.max_literal = 16,
 	.max_literal_stream = 1024,
 	.max_depth = 4,
+	.max_response = 1024,
 };
 
 static const struct wire_limits huge_stream_limits = {
@@ -36,6 +37,16 @@ static const struct wire_limits huge_stream_limits = {
 	.max_literal = 16,
 	.max_literal_stream = SIZE_MAX,
 	.max_depth = 8,
+	.max_response = 4096,
+};
+
+/* A response may hold 64 bytes: its line and its accumulated literals. */
+static const struct wire_limits budget_limits = {
+	.max_line = 64,
+	.max_literal = 16,
+	.max_literal_stream = 1024,
+	.max_depth = 4,
+	.max_response = 64,
 };
 
 /* --- a growing string --------------------------------------------------- */
@@ -144,8 +155,12 @@ static void render_token(struct wire_parser *p, struct render *r,
 		r->lit_binary = t->binary;
 		r->lit.len = 0;
 		r->in_lit = true;
-		if (r->accumulate)
-			assert_int_equal(wire_literal_accumulate(p), 0);
+		if (r->accumulate) {
+			/* refused (a limit): the next call says BAD */
+			int e = wire_literal_accumulate(p);
+
+			assert_true(e == 0 || e == -EMSGSIZE);
+		}
 		else if (t->size == 0)
 			render_literal(r, "", 0);
 		break;
@@ -281,23 +296,32 @@ struct wire_case {
 	const struct wire_limits *lim;  /* NULL: the defaults */
 };
 
-static void check_case(const struct wire_case *c)
+/* WANT_ACC: the tokens with literals accumulated, where that differs
+ * from c->want (a limit only accumulated literals count against); NULL:
+ * the same. */
+static void check_case_acc(const struct wire_case *c, const char *want_acc)
 {
 	for (int feed = FEED_WHOLE; feed <= FEED_RANDOM; feed++) {
 		for (int acc = 0; acc <= 1; acc++) {
 			char *got = tokenize(c->in, c->len, c->lim, feed, acc);
+			const char *want = acc && want_acc ? want_acc : c->want;
 
-			if (strcmp(got, c->want)) {
+			if (strcmp(got, want)) {
 				print_error("%s (%s, %s):\n  got:  %s\n  want: %s\n",
 				            c->name, feed_names[feed],
 				            acc ? "accumulated" : "streamed",
-				            got, c->want);
+				            got, want);
 				free(got);
 				fail();
 			}
 			free(got);
 		}
 	}
+}
+
+static void check_case(const struct wire_case *c)
+{
+	check_case_acc(c, NULL);
 }
 
 static void check_cases(const struct wire_case *cases, size_t n)
@@ -581,6 +605,101 @@ static void test_accumulate_limit(void **state)
 	wire_parser_free(p);
 }
 
+#define L16 "{16}\r\n0123456789abcdef"
+
+/* Issue 11 item 5: what one response holds (its line and its accumulated
+ * literals) has a budget, as its line and depth have; streamed literals do
+ * not count. Line bytes here: "* 1 FETCH (" 11, "A " 2, each "{16}\r\n" 6,
+ * " B " 3, ")" 1. */
+static void test_response_budget(void **state)
+{
+	static const struct { struct wire_case c; const char *want_acc; } cases[] = {
+		{ { "two literals: 61 bytes held",
+		    IN("* 1 FETCH (A " L16 " B " L16 ")\r\n"),
+		    "A(*) A(1) A(FETCH) ( A(A) L(16:0123456789abcdef) A(B) L(16:0123456789abcdef) ) EOL",
+		    &budget_limits }, NULL },
+		{ { "the budget is per response",
+		    IN("* 1 FETCH (A " L16 " B " L16 ")\r\n* 2 FETCH (A " L16 " B " L16 ")\r\n"),
+		    "A(*) A(1) A(FETCH) ( A(A) L(16:0123456789abcdef) A(B) L(16:0123456789abcdef) ) EOL "
+		    "A(*) A(2) A(FETCH) ( A(A) L(16:0123456789abcdef) A(B) L(16:0123456789abcdef) ) EOL",
+		    &budget_limits }, NULL },
+		/* 60 held before the third literal's "{": its digits pass 64 */
+		{ { "a third literal: over the budget when accumulated",
+		    IN("* 1 FETCH (A " L16 " B " L16 " C " L16 ")\r\n"),
+		    "A(*) A(1) A(FETCH) ( A(A) L(16:0123456789abcdef) A(B) L(16:0123456789abcdef) "
+		    "A(C) L(16:0123456789abcdef) ) EOL",
+		    &budget_limits },
+		  "A(*) A(1) A(FETCH) ( A(A) L(16:0123456789abcdef) A(B) L(16:0123456789abcdef) "
+		  "A(C) BAD" },
+		/* 47 line bytes, the literal's 16 and ")": 64 */
+		{ { "a literal and the last byte fill the budget exactly",
+		    IN("* 1 FETCH (AAAAAAAAAAAAAAAAAAAAAAAAAAAAA " L16 ")\r\n"),
+		    "A(*) A(1) A(FETCH) ( A(AAAAAAAAAAAAAAAAAAAAAAAAAAAAA) L(16:0123456789abcdef) ) EOL",
+		    &budget_limits }, NULL },
+		/* 48 and 16: the ")" is one byte too many */
+		{ { "a line byte after the budget is full",
+		    IN("* 1 FETCH (AAAAAAAAAAAAAAAAAAAAAAAAAAAAAA " L16 ")\r\n"),
+		    "A(*) A(1) A(FETCH) ( A(AAAAAAAAAAAAAAAAAAAAAAAAAAAAAA) L(16:0123456789abcdef) ) EOL",
+		    &budget_limits },
+		  "A(*) A(1) A(FETCH) ( A(AAAAAAAAAAAAAAAAAAAAAAAAAAAAAA) L(16:0123456789abcdef) BAD" },
+		/* 49 and 16: the literal itself is refused, before any copy */
+		{ { "a literal over the budget",
+		    IN("* 1 FETCH (AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA " L16 ")\r\n"),
+		    "A(*) A(1) A(FETCH) ( A(AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA) L(16:0123456789abcdef) ) EOL",
+		    &budget_limits },
+		  "A(*) A(1) A(FETCH) ( A(AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA) BAD" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++)
+		check_case_acc(&cases[i].c, cases[i].want_acc);
+}
+
+/* Many large literals in one line cost no more than the budget: the parser
+ * refuses before a copy is made past it. */
+static void test_response_budget_memory(void **state)
+{
+	struct wire_limits lim = wire_default_limits;
+	size_t n = 64, lit = 1 << 20;
+	struct sb in = { 0 };
+	char *data = malloc(lit);
+	struct wire_parser *p;
+	struct wire_token t;
+	const char *cur;
+	size_t len, got = 0;
+	enum wire_result r;
+
+	(void)state;
+	assert_non_null(data);
+	memset(data, 'x', lit);
+	sb_addn(&in, "* 1 FETCH (", 11);
+	for (size_t i = 0; i < n; i++) {
+		sb_addn(&in, "X {1048576}\r\n", 14);
+		sb_addn(&in, data, lit);
+		sb_addn(&in, " ", 1);
+	}
+	sb_addn(&in, ")\r\n", 3);
+	p = wire_parser_new(&lim);
+	assert_non_null(p);
+	cur = in.s;
+	len = in.len;
+	while ((r = wire_next(p, &cur, &len, &t)) == WIRE_OK) {
+		if (t.type == WIRE_LITERAL_BEGIN) {
+			if (wire_literal_accumulate(p) < 0)
+				continue;   /* BAD next */
+		} else if (t.type == WIRE_STRING && t.len == lit) {
+			got += t.len;
+		}
+	}
+	assert_int_equal(r, WIRE_BAD);
+	assert_string_equal(wire_error(p), "response too large: its literals exceed the budget");
+	assert_true(got <= lim.max_response);
+	assert_true(got >= lim.max_response - lim.max_literal - 64);
+	wire_parser_free(p);
+	free(in.s);
+	free(data);
+}
+
 static void test_literal_size_syntax(void **state)
 {
 	static const char head[] = "A(*) A(1) A(FETCH) ( A(BODY[]) BAD";
@@ -657,7 +776,7 @@ static void test_line_limit_is_per_line(void **state)
 	 * literal data and the final CRLF */
 	static const struct wire_limits lim = {
 		.max_line = 64, .max_literal = 64, .max_literal_stream = 64,
-		.max_depth = 4,
+		.max_depth = 4, .max_response = 1024,
 	};
 	static const struct wire_case cases[] = {
 		{ "lines at the limit",
@@ -676,7 +795,8 @@ static void test_line_limit_is_per_line(void **state)
 static void test_long_line_memory(void **state)
 {
 	struct wire_limits lim = { .max_line = 1024, .max_literal = 1024,
-	                           .max_literal_stream = 1024, .max_depth = 8 };
+	                           .max_literal_stream = 1024, .max_depth = 8,
+	                           .max_response = 1 << 20 };
 	size_t len = 1 << 20;
 	char *in = malloc(len);
 
@@ -735,6 +855,7 @@ static void test_defaults(void **state)
 	assert_int_equal(wire_default_limits.max_literal, 1024 * 1024);
 	assert_int_equal(wire_default_limits.max_literal_stream, (size_t)4 << 30);
 	assert_int_equal(wire_default_limits.max_depth, 64);
+	assert_int_equal(wire_default_limits.max_response, 8 * 1024 * 1024);
 	assert_non_null(p);
 	assert_non_null(wire_error(p));
 	assert_int_equal(wire_depth(p), 0);
@@ -786,6 +907,8 @@ int main(void)
 		cmocka_unit_test(test_mailbox_data),
 		cmocka_unit_test(test_accumulate_vs_stream),
 		cmocka_unit_test(test_accumulate_limit),
+		cmocka_unit_test(test_response_budget),
+		cmocka_unit_test(test_response_budget_memory),
 		cmocka_unit_test(test_literal_size_syntax),
 		cmocka_unit_test(test_hostile),
 		cmocka_unit_test(test_line_limit_is_per_line),

@@ -628,6 +628,19 @@ static void sync_flush(struct slot *sl)
 	int r;
 
 	if (st->nmsgs) {
+		size_t keep = 0;
+
+		/* Messages another connection expunged while this sync heard
+		 * of them stay gone. */
+		pthread_mutex_lock(&sl->f->lock);
+		for (size_t i = 0; i < st->nmsgs; i++) {
+			if (folder_forgotten(sl->f, st->msgs[i].uid))
+				free_msg(&st->msgs[i]);
+			else
+				st->msgs[keep++] = st->msgs[i];
+		}
+		pthread_mutex_unlock(&sl->f->lock);
+		st->nmsgs = keep;
 		r = store_msg_put(m->store, sl->f->id, st->msgs, st->nmsgs);
 		if (r < 0)
 			st->err = r;

@@ -54,6 +54,10 @@ void msg_forget(struct mfs *m, struct folder *f, uint32_t uid)
 {
 	struct row row = { 0 };
 
+	pthread_mutex_lock(&f->lock);
+	f->gone_uids[f->ngone++ % 256] = uid;
+	pthread_mutex_unlock(&f->lock);
+
 	if (store_msg_get(m->store, f->id, uid, copy_row, &row) < 0)
 		return;
 	store_msg_delete(m->store, f->id, &uid, 1);

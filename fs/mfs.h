@@ -72,6 +72,11 @@ struct folder {
 	uint32_t uidvalidity, uidnext;
 	uint64_t modseq;
 	int has_cache;          /* the store holds a listing from before */
+	/* UIDs that left the server lately. A UID is never used again within
+	 * a UIDVALIDITY, so a sync that saw one before it left (on another
+	 * connection) must not put it back (folder_forgotten()). A ring. */
+	uint32_t gone_uids[256];
+	unsigned ngone;
 };
 
 /* The tree fields of a folder read without tree_lock: a snapshot, which
@@ -276,6 +281,9 @@ void sync_stop(struct mfs *m);
 /* Ask for a poll round now (e.g. after IDLE saw a change). */
 void sync_poll_now(struct mfs *m);
 
+/* Whether UID of F left the server lately (msg_forget); f->lock held. */
+int folder_forgotten(const struct folder *f, uint32_t uid);
+
 /* The cache_size limit (SPEC §1): count what downloads added, and evict
  * the least recently read bodies when over the limit (never for POP3, whose
  * cache is the only copy). Returns the bytes of bodies in the cache. */
@@ -291,6 +299,10 @@ void prefetch_stop(struct mfs *m);
  * sending it from a request handler of the same inode can deadlock. */
 void notify_entry(struct mfs *m, fuse_ino_t parent, const char *name);
 void notify_inode(struct mfs *m, fuse_ino_t ino, off_t off, off_t len);
+/* Wait (at most a second) until what was queued so far reached the
+ * kernel: an operation whose effect shows under another name (APPEND) then
+ * answers only when `ls` shows it. */
+void notify_sync(struct mfs *m);
 int notify_start(struct mfs *m);
 void notify_stop(struct mfs *m);
 

@@ -9,6 +9,7 @@
 #include "fs/log.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,8 +22,10 @@ struct note {
 
 struct notify_queue {
 	pthread_mutex_t lock;
-	pthread_cond_t cond;
+	pthread_cond_t cond;        /* a note was queued, or stop */
+	pthread_cond_t sent_cond;   /* a note was sent */
 	struct note *head, *tail;   /* protected by lock */
+	uint64_t queued, sent;      /* notes so far; protected by lock */
 	int stop;                   /* protected by lock */
 	pthread_t thread;
 };
@@ -42,6 +45,7 @@ static void push(struct mfs *m, struct note *n)
 	else
 		q->head = n;
 	q->tail = n;
+	q->queued++;
 	pthread_cond_signal(&q->cond);
 	pthread_mutex_unlock(&q->lock);
 }
@@ -102,9 +106,31 @@ static void *notify_main(void *arg)
 		free(n->name);
 		free(n);
 		pthread_mutex_lock(&q->lock);
+		q->sent++;
+		pthread_cond_broadcast(&q->sent_cond);
 	}
 	pthread_mutex_unlock(&q->lock);
 	return NULL;
+}
+
+void notify_sync(struct mfs *m)
+{
+	struct notify_queue *q = m->notify;
+	struct timespec until;
+	uint64_t want;
+
+	if (!q)
+		return;
+	/* Bounded: a reply is late, never lost, if the kernel is slow to
+	 * take the notes. */
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 1;
+	pthread_mutex_lock(&q->lock);
+	want = q->queued;
+	while (q->sent < want && !q->stop &&
+	       pthread_cond_timedwait(&q->sent_cond, &q->lock, &until) == 0)
+		;
+	pthread_mutex_unlock(&q->lock);
 }
 
 int notify_start(struct mfs *m)
@@ -116,6 +142,7 @@ int notify_start(struct mfs *m)
 		return -ENOMEM;
 	pthread_mutex_init(&q->lock, NULL);
 	pthread_cond_init(&q->cond, NULL);
+	pthread_cond_init(&q->sent_cond, NULL);
 	m->notify = q;
 	r = pthread_create(&q->thread, NULL, notify_main, m);
 	if (r) {
@@ -143,10 +170,12 @@ void notify_stop(struct mfs *m)
 	}
 	q->tail = NULL;
 	pthread_cond_signal(&q->cond);
+	pthread_cond_broadcast(&q->sent_cond);
 	pthread_mutex_unlock(&q->lock);
 	pthread_join(q->thread, NULL);
 	m->notify = NULL;
 	pthread_mutex_destroy(&q->lock);
 	pthread_cond_destroy(&q->cond);
+	pthread_cond_destroy(&q->sent_cond);
 	free(q);
 }

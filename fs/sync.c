@@ -57,6 +57,16 @@ int folder_sync(struct mfs *m, struct folder *f)
 	return r;
 }
 
+int folder_forgotten(const struct folder *f, uint32_t uid)
+{
+	unsigned n = f->ngone < 256 ? f->ngone : 256;
+
+	for (unsigned i = 0; i < n; i++)
+		if (f->gone_uids[i] == uid)
+			return 1;
+	return 0;
+}
+
 int folder_ensure(struct mfs *m, struct folder *f)
 {
 	int cached;

@@ -563,6 +563,10 @@ int write_flush(struct mfs *m, fuse_ino_t ino)
 	}
 	pthread_cond_broadcast(&t->cond);
 	pthread_mutex_unlock(&t->lock);
+	/* The message shows under its own name: `ls` right after close()
+	 * must see it, not the kernel's cached listing. */
+	if (landed)
+		notify_sync(m);
 	free(flags);
 	free(name);
 	return r;

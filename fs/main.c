@@ -6,12 +6,12 @@
  * a non-zero status. Threads start only after daemonizing (fork keeps only
  * the calling thread).
  */
-#include "fs/mfs.h"
-#include "fs/fetch.h"
+#include "fs/engine/engine.h"
+#include "fs/engine/fetch.h"
 #include "fs/log.h"
 #include "fs/options.h"
 #include "fs/secret.h"
-#include "fs/write.h"
+#include "fs/face/write.h"
 #include "cache/body.h"
 #include "cache/store.h"
 #include "net/conn.h"

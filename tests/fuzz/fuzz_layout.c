@@ -1,5 +1,5 @@
 /* fuzz_layout.c - libFuzzer target for the file-name sanitizer and the
- * folder name mapping (fs/layout.c).
+ * folder name mapping (fs/engine/layout.c).
  *
  * Input: a UID in the first 4 bytes (big-endian; missing bytes are 0), then
  * a subject, cut at its first NUL. The subject is also used as a folder
@@ -20,7 +20,7 @@
 #include <errno.h>
 #include <inttypes.h>
 
-#include "fs/layout.h"
+#include "fs/engine/layout.h"
 
 #define SUBJECT_MAX (LAYOUT_NAME_MAX - 10 - 1 - 4)
 

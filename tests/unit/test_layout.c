@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "fs/layout.h"
+#include "fs/engine/layout.h"
 
 #define FFFD "\xef\xbf\xbd"
 #define DSLASH "\xe2\x88\x95"   /* U+2215 */

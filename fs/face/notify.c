@@ -5,7 +5,7 @@
  * notification needs). So every invalidation is queued here and sent by a
  * thread that never serves a request.
  */
-#include "fs/mfs.h"
+#include "fs/engine/engine.h"
 #include "fs/log.h"
 
 #include <errno.h>

@@ -7,10 +7,10 @@
  * tell the kernel. A sync is therefore only a matter of asking the server
  * the right question and letting the events do the rest.
  */
-#include "fs/mfs.h"
-#include "fs/change.h"
-#include "fs/fetch.h"
-#include "fs/layout.h"
+#include "fs/engine/engine.h"
+#include "fs/engine/change.h"
+#include "fs/engine/fetch.h"
+#include "fs/engine/layout.h"
 #include "fs/log.h"
 #include "cache/body.h"
 #include "cache/store.h"

@@ -13,8 +13,8 @@
  * commit the message row and the UIDL's STORED state in one durable
  * transaction; only then DELE, which the server applies at QUIT.
  */
-#include "fs/mfs.h"
-#include "fs/layout.h"
+#include "fs/engine/engine.h"
+#include "fs/engine/layout.h"
 #include "fs/log.h"
 #include "cache/body.h"
 #include "cache/store.h"

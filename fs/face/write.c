@@ -1,7 +1,7 @@
 /* write.c - files being written, APPEND at close, and names kept alive. */
-#include "fs/write.h"
-#include "fs/change.h"
-#include "fs/layout.h"
+#include "fs/face/write.h"
+#include "fs/engine/change.h"
+#include "fs/engine/layout.h"
 #include "fs/log.h"
 #include "cache/body.h"
 #include "cache/store.h"

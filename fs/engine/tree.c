@@ -4,8 +4,8 @@
  * without network still shows the tree. tree_sync() reconciles the two and
  * tells the kernel about directories that went away.
  */
-#include "fs/mfs.h"
-#include "fs/layout.h"
+#include "fs/engine/engine.h"
+#include "fs/engine/layout.h"
 #include "fs/log.h"
 #include "cache/body.h"
 #include "cache/store.h"

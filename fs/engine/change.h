@@ -4,7 +4,7 @@
 #ifndef MAILFS_CHANGE_H
 #define MAILFS_CHANGE_H
 
-#include "fs/mfs.h"
+#include "fs/engine/engine.h"
 
 /* rm: expunge exactly F/UID, or with trash= move it there. */
 int change_unlink(struct mfs *m, struct folder *f, uint32_t uid);

@@ -14,7 +14,7 @@
 #ifndef MAILFS_WRITE_H
 #define MAILFS_WRITE_H
 
-#include "fs/mfs.h"
+#include "fs/engine/engine.h"
 
 #define WRITE_INO_BASE 16
 

@@ -1,7 +1,7 @@
 /* status.c - the read-only .mailfs-status file at the mount root (SPEC §2):
  * connection state, server capabilities, per-folder counts and last sync,
  * and the last error. */
-#include "fs/mfs.h"
+#include "fs/engine/engine.h"
 #include "cache/store.h"
 #include "net/utf8.h"
 

@@ -11,7 +11,7 @@
  * With `prefetch`, a background job feeds batches of everything not cached
  * to the fetchers whenever no reader is waiting.
  */
-#include "fs/fetch.h"
+#include "fs/engine/fetch.h"
 #include "fs/log.h"
 #include "cache/body.h"
 #include "cache/store.h"

@@ -5,7 +5,7 @@
  * never rename a file. The sanitizer is what keeps a hostile Subject from
  * producing a name the kernel or a shell would misread.
  */
-#include "fs/layout.h"
+#include "fs/engine/layout.h"
 #include "net/utf8.h"
 
 #include <errno.h>

@@ -11,8 +11,8 @@
  * Folder objects are never freed while mounted (a folder removed on the
  * server is only marked gone), so a pointer to one stays valid.
  */
-#ifndef MAILFS_MFS_H
-#define MAILFS_MFS_H
+#ifndef MAILFS_ENGINE_H
+#define MAILFS_ENGINE_H
 
 #include <pthread.h>
 #include <stdint.h>

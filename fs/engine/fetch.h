@@ -15,7 +15,7 @@
 #ifndef MAILFS_FETCH_H
 #define MAILFS_FETCH_H
 
-#include "fs/mfs.h"
+#include "fs/engine/engine.h"
 
 struct fetch;
 

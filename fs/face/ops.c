@@ -8,11 +8,11 @@
  * OPEN/RELEASE and keeps page caches across opens (SPEC §7). What changes
  * on the server is pushed into the kernel with invalidations (notify.c).
  */
-#include "fs/mfs.h"
-#include "fs/change.h"
-#include "fs/fetch.h"
-#include "fs/write.h"
-#include "fs/layout.h"
+#include "fs/engine/engine.h"
+#include "fs/engine/change.h"
+#include "fs/engine/fetch.h"
+#include "fs/face/write.h"
+#include "fs/engine/layout.h"
 #include "fs/log.h"
 #include "cache/store.h"
 

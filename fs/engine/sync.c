@@ -6,8 +6,8 @@
  * the background thread here, which also refreshes the folder list. The
  * backend may push a round earlier (IDLE).
  */
-#include "fs/mfs.h"
-#include "fs/fetch.h"
+#include "fs/engine/engine.h"
+#include "fs/engine/fetch.h"
 #include "fs/log.h"
 #include "cache/body.h"
 #include "cache/store.h"

@@ -7,8 +7,8 @@
  * evicts what it just prefetched helps no one), and looks again after each
  * poll interval for new mail.
  */
-#include "fs/mfs.h"
-#include "fs/fetch.h"
+#include "fs/engine/engine.h"
+#include "fs/engine/fetch.h"
 #include "fs/log.h"
 #include "cache/body.h"
 #include "cache/store.h"

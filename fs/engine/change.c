@@ -5,10 +5,10 @@
  * failed operation leaves the cache as it was, and the error reaches the
  * program that caused it.
  */
-#include "fs/change.h"
-#include "fs/layout.h"
+#include "fs/engine/change.h"
+#include "fs/engine/layout.h"
 #include "fs/log.h"
-#include "fs/write.h"
+#include "fs/face/write.h"
 #include "cache/body.h"
 #include "cache/store.h"
 #include "net/imap.h"

@@ -11,6 +11,7 @@
 #include "fs/log.h"
 #include "fs/options.h"
 #include "fs/secret.h"
+#include "fs/face/face.h"
 #include "fs/face/write.h"
 #include "cache/body.h"
 #include "cache/store.h"
@@ -105,7 +106,7 @@ static int setup_cache_dir(struct mfs_options *o, int *lockfd_r)
 	return 0;
 }
 
-void mfs_conn_params(const struct mfs *m, struct conn_params *c)
+void mfs_conn_params(const struct engine *m, struct conn_params *c)
 {
 	c->host = m->opt->host;
 	c->port = m->opt->port;
@@ -118,7 +119,8 @@ int main(int argc, char **argv)
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
 	struct mfs_options opt = { 0 };
-	struct mfs m = { 0 };
+	struct engine m = { 0 };
+	struct face fc = { 0 };
 	struct fuse_loop_config *lc = NULL;
 	char err[768];
 	char *fsname = NULL;
@@ -154,8 +156,10 @@ int main(int argc, char **argv)
 
 	m.opt = &opt;
 	m.ops = opt.proto == PROTO_POP3 ? &backend_pop3 : &backend_imap;
-	m.uid = getuid();
-	m.gid = getgid();
+	fc.m = &m;
+	fc.uid = getuid();
+	fc.gid = getgid();
+	notify_attach(&fc);
 	m.mount_time = time(NULL);
 	pthread_mutex_init(&m.tree_change, NULL);
 	pthread_rwlock_init(&m.tree_lock, NULL);
@@ -173,7 +177,7 @@ int main(int argc, char **argv)
 	r = body_cache_open(opt.cache_dir, &m.bodies);
 	if (r < 0)
 		die("cannot use cache directory %s: %s", opt.cache_dir, strerror(-r));
-	if (write_init(&m) < 0)
+	if (write_init(&fc) < 0 || names_init(&fc) < 0)
 		die("out of memory");
 	r = tree_load(&m);
 	if (r < 0)
@@ -206,12 +210,12 @@ int main(int argc, char **argv)
 	}
 	fuse_opt_add_arg(&args, fsname);
 
-	m.se = fuse_session_new(&args, &fs_ops, sizeof(fs_ops), &m);
-	if (!m.se)
+	fc.se = fuse_session_new(&args, &fs_ops, sizeof(fs_ops), &fc);
+	if (!fc.se)
 		die("cannot create the FUSE session (bad FUSE options?)");
-	if (fuse_set_signal_handlers(m.se) < 0)
+	if (fuse_set_signal_handlers(fc.se) < 0)
 		die("cannot install signal handlers");
-	if (fuse_session_mount(m.se, opt.mountpoint) < 0)
+	if (fuse_session_mount(fc.se, opt.mountpoint) < 0)
 		die("cannot mount on %s (does it exist, and is it empty and not mounted?)",
 		    opt.mountpoint);
 	if (!opt.foreground)
@@ -219,7 +223,8 @@ int main(int argc, char **argv)
 	if (fuse_daemonize(opt.foreground) < 0)
 		die("cannot daemonize");
 
-	if (notify_start(&m) < 0 || fetch_start(&m, FETCH_THREADS) < 0 || sync_start(&m) < 0) {
+	m.mounted = 1;
+	if (notify_start(&fc) < 0 || fetch_start(&m, FETCH_THREADS) < 0 || sync_start(&m) < 0) {
 		log_err("cannot start threads");
 		goto unmount;
 	}
@@ -233,7 +238,7 @@ int main(int argc, char **argv)
 	fuse_loop_cfg_set_max_threads(lc, 16);
 	/* A signal (fusermount -u, SIGTERM) ends the loop with its number:
 	 * a clean stop. Only a negative value is an error. */
-	ret = fuse_session_loop_mt(m.se, lc) < 0;
+	ret = fuse_session_loop_mt(fc.se, lc) < 0;
 	fuse_loop_cfg_destroy(lc);
 
 unmount:
@@ -242,12 +247,13 @@ unmount:
 	m.ops->stop(&m);
 	sync_stop(&m);
 	fetch_stop(&m);
-	notify_stop(&m);
-	fuse_session_unmount(m.se);
-	fuse_remove_signal_handlers(m.se);
-	fuse_session_destroy(m.se);
+	notify_stop(&fc);
+	fuse_session_unmount(fc.se);
+	fuse_remove_signal_handlers(fc.se);
+	fuse_session_destroy(fc.se);
 	m.ops->close(&m);
-	write_free(&m);
+	write_free(&fc);
+	names_free(&fc);
 	store_close(m.store);
 	body_cache_close(m.bodies);
 	tls_ctx_free(m.tls);

@@ -8,7 +8,6 @@
 #include "fs/engine/change.h"
 #include "fs/engine/layout.h"
 #include "fs/log.h"
-#include "fs/face/write.h"
 #include "cache/body.h"
 #include "cache/store.h"
 #include "net/imap.h"
@@ -50,7 +49,7 @@ static void row_free(struct row *r)
 	free(r->uidl);
 }
 
-void msg_forget(struct mfs *m, struct folder *f, uint32_t uid)
+void msg_forget(struct engine *m, struct folder *f, uint32_t uid)
 {
 	struct row row = { 0 };
 
@@ -63,8 +62,8 @@ void msg_forget(struct mfs *m, struct folder *f, uint32_t uid)
 	store_msg_delete(m->store, f->id, &uid, 1);
 	body_remove(m->bodies, f->id, uid);
 	if (row.found)
-		notify_entry(m, ino_folder(f->id), row.name);
-	notify_inode(m, ino_folder(f->id), 0, 0);
+		tell_entry(m, f->id, row.name);
+	tell_dir(m, f->id);
 	folder_touch(f);
 	row_free(&row);
 }
@@ -74,7 +73,7 @@ void msg_forget(struct mfs *m, struct folder *f, uint32_t uid)
  * before the MOVE, because the server's EXPUNGE of the source arrives
  * during it (and removes them). *nuid_r is 0 when the server did not say
  * the new UID; then TO is synced soon instead. */
-static int move_msg(struct mfs *m, struct folder *f, uint32_t uid, struct folder *to,
+static int move_msg(struct engine *m, struct folder *f, uint32_t uid, struct folder *to,
                     uint32_t *nuid_r)
 {
 	struct row row = { 0 };
@@ -103,7 +102,7 @@ static int move_msg(struct mfs *m, struct folder *f, uint32_t uid, struct folder
 		row.m.modseq = 0;
 		if (store_msg_put(m->store, to->id, &row.m, 1) == 0 && held.fd >= 0)
 			body_commit(m->bodies, &held, to->id, nuid, 0);
-		notify_inode(m, ino_folder(to->id), 0, 0);
+		tell_dir(m, to->id);
 	} else if (r == 0) {
 		folder_sync_later(m, to);
 	}
@@ -116,7 +115,7 @@ static int move_msg(struct mfs *m, struct folder *f, uint32_t uid, struct folder
 	return r;
 }
 
-int change_unlink(struct mfs *m, struct folder *f, uint32_t uid)
+int change_unlink(struct engine *m, struct folder *f, uint32_t uid)
 {
 	int r;
 
@@ -141,26 +140,21 @@ int change_unlink(struct mfs *m, struct folder *f, uint32_t uid)
 	return r;
 }
 
-int change_move(struct mfs *m, struct folder *f, uint32_t uid, struct folder *to,
-                const char *newname)
+int change_move(struct engine *m, struct folder *f, uint32_t uid, struct folder *to,
+                uint32_t *uid_r)
 {
-	uint32_t nuid = 0;
 	int r;
 
+	*uid_r = 0;
 	if (!folder_server(to) || (folder_flags(to) & STORE_FOLDER_NOSELECT))
 		return -EXDEV;    /* not a folder that can hold messages */
 	r = folder_ensure(m, to);
 	if (r < 0)
 		return r;
-	r = move_msg(m, f, uid, to, &nuid);
-	/* The name the program moved it to keeps meaning the message for a
-	 * while; `ls` shows the derived name only. */
-	if (r == 0 && nuid)
-		write_alias(m, to->id, newname, ino_msg(to->id, nuid));
-	return r;
+	return move_msg(m, f, uid, to, uid_r);
 }
 
-int change_set_flags(struct mfs *m, struct folder *f, uint32_t uid, const char *value,
+int change_set_flags(struct engine *m, struct folder *f, uint32_t uid, const char *value,
                      size_t len)
 {
 	/* Atoms only (SPEC §5); a trailing newline from `setfattr -v "$(...)"`
@@ -175,7 +169,7 @@ int change_set_flags(struct mfs *m, struct folder *f, uint32_t uid, const char *
 	return r;
 }
 
-int change_mkdir(struct mfs *m, int64_t parent, const char *name, struct folder **f_r)
+int change_mkdir(struct engine *m, int64_t parent, const char *name, struct folder **f_r)
 {
 	char *server = NULL;
 	struct folder *f;
@@ -206,7 +200,7 @@ static void count_child(void *ctx, struct folder *f)
 	(*(int *)ctx)++;
 }
 
-int change_rmdir(struct mfs *m, struct folder *f)
+int change_rmdir(struct engine *m, struct folder *f)
 {
 	int kids = 0, r;
 
@@ -229,7 +223,7 @@ int change_rmdir(struct mfs *m, struct folder *f)
 	return 0;
 }
 
-int change_rename_dir(struct mfs *m, struct folder *f, int64_t parent, const char *name)
+int change_rename_dir(struct engine *m, struct folder *f, int64_t parent, const char *name)
 {
 	char *server = NULL;
 	int r;

@@ -7,20 +7,20 @@
 #include "fs/engine/engine.h"
 
 /* rm: expunge exactly F/UID, or with trash= move it there. */
-int change_unlink(struct mfs *m, struct folder *f, uint32_t uid);
-/* mv to another directory: move F/UID into TO; NEWNAME is the name the
- * program gave it there (kept resolving for a while). */
-int change_move(struct mfs *m, struct folder *f, uint32_t uid, struct folder *to,
-                const char *newname);
+int change_unlink(struct engine *m, struct folder *f, uint32_t uid);
+/* mv to another directory: move F/UID into TO; *uid_r gets its UID there,
+ * 0 when the server did not say. */
+int change_move(struct engine *m, struct folder *f, uint32_t uid, struct folder *to,
+                uint32_t *uid_r);
 /* setxattr user.mail.flags. */
-int change_set_flags(struct mfs *m, struct folder *f, uint32_t uid, const char *value,
+int change_set_flags(struct engine *m, struct folder *f, uint32_t uid, const char *value,
                      size_t len);
 /* mkdir / rmdir / rename of directories. */
-int change_mkdir(struct mfs *m, int64_t parent, const char *name, struct folder **f_r);
-int change_rmdir(struct mfs *m, struct folder *f);
-int change_rename_dir(struct mfs *m, struct folder *f, int64_t parent, const char *name);
+int change_mkdir(struct engine *m, int64_t parent, const char *name, struct folder **f_r);
+int change_rmdir(struct engine *m, struct folder *f);
+int change_rename_dir(struct engine *m, struct folder *f, int64_t parent, const char *name);
 
 /* Forget F/UID in the cache and the kernel (it left the server). */
-void msg_forget(struct mfs *m, struct folder *f, uint32_t uid);
+void msg_forget(struct engine *m, struct folder *f, uint32_t uid);
 
 #endif

@@ -1,43 +1,45 @@
-/* mfs.h - the mounted filesystem: what fs/ modules share.
- *
- * Inodes are computed, not allocated: a folder's directory is
- * (folder id << 32) and a message is (folder id << 32 | UID). Folder ids are
- * never reused (a UIDVALIDITY change gives the folder a new id), so an inode
- * number always denotes the same immutable message, and the kernel may
- * cache its attributes and pages for as long as it likes. Only inodes of
- * files being written (folder part 0) carry state.
+/* engine.h - the mail engine: folders, sync, changes, downloads, APPEND,
+ * prefetch, the cache limit and the status text, behind the FUSE face
+ * (fs/face/) and above the drivers (drivers/). FUSE-free: the engine names
+ * folders by id and messages by (folder id, UID), and tells the face what
+ * changed through struct engine_tell; the face turns that into inode
+ * numbers and kernel notifications.
  *
  * Ownership: all memory belongs to its creator unless stated otherwise.
  * Folder objects are never freed while mounted (a folder removed on the
- * server is only marked gone), so a pointer to one stays valid.
+ * server is only marked gone), so a pointer to one stays valid. Folder ids
+ * are never reused (a UIDVALIDITY change gives the folder a new id).
  */
 #ifndef MAILFS_ENGINE_H
 #define MAILFS_ENGINE_H
 
 #include <pthread.h>
 #include <stdint.h>
-#include <sys/stat.h>
+#include <sys/types.h>
 #include <time.h>
-
-#define FUSE_USE_VERSION 314
-#include <fuse_lowlevel.h>
 
 #include "fs/options.h"
 
 struct store;
 struct body_cache;
 struct tls_ctx;
-struct mfs;
+struct engine;
 struct fetch;
 
-#define INO_ROOT    ((fuse_ino_t)1)
-#define INO_STATUS  ((fuse_ino_t)2)
-#define STATUS_NAME ".mailfs-status"
-
-static inline fuse_ino_t ino_folder(int64_t id) { return (fuse_ino_t)id << 32; }
-static inline fuse_ino_t ino_msg(int64_t id, uint32_t uid) { return ((fuse_ino_t)id << 32) | uid; }
-static inline int64_t ino_folder_id(fuse_ino_t ino) { return (int64_t)(ino >> 32); }
-static inline uint32_t ino_uid(fuse_ino_t ino) { return (uint32_t)ino; }
+/* What the engine tells the face: something the kernel may have cached is
+ * no longer true. Directories are named by folder id, 0 for the root. Any
+ * thread may call these, with no engine lock held. */
+struct engine_tell {
+	void *ctx;
+	/* NAME in directory DIR no longer means what it meant. */
+	void (*entry)(void *ctx, int64_t dir, const char *name);
+	/* The listing (or the attributes) of directory DIR changed. */
+	void (*dir)(void *ctx, int64_t dir);
+	/* The size of message FOLDER/UID is not what was said. */
+	void (*msg)(void *ctx, int64_t folder, uint32_t uid);
+	/* Return once what was told so far reached the kernel (bounded). */
+	void (*sync)(void *ctx);
+};
 
 /* One directory of the tree: a server folder, or a directory only implied
  * by the name of a folder below it. */
@@ -118,39 +120,39 @@ static inline void folder_touch(struct folder *f)
 struct mail_ops {
 	/* Connect and log in once, to check the account before mounting;
 	 * a one-line reason in err on failure. */
-	int (*open)(struct mfs *m, char *err, size_t errlen);
+	int (*open)(struct engine *m, char *err, size_t errlen);
 	/* Bring the folder tree up to date. */
-	int (*list)(struct mfs *m);
+	int (*list)(struct engine *m);
 	/* Bring the messages of F up to date. */
-	int (*sync)(struct mfs *m, struct folder *f);
+	int (*sync)(struct engine *m, struct folder *f);
 	/* Download the bodies of FXS (N of them, one folder, ascending UIDs) in
 	 * one go, feeding each through fetch_begin/fetch_data/fetch_end
 	 * (fetch.h) as it arrives. */
-	int (*fetch)(struct mfs *m, struct fetch **fxs, size_t n);
+	int (*fetch)(struct engine *m, struct fetch **fxs, size_t n);
 	/* Changes (SPEC §2 "Operations"). Each updates the server only; the
 	 * caller updates the cache and the kernel. */
 	/* Delete message UID of F: exactly that message, never another one. */
-	int (*remove)(struct mfs *m, struct folder *f, uint32_t uid);
+	int (*remove)(struct engine *m, struct folder *f, uint32_t uid);
 	/* Move UID of F into TO; *uid_r gets its UID there, 0 if unknown. */
-	int (*move)(struct mfs *m, struct folder *f, uint32_t uid, struct folder *to,
+	int (*move)(struct engine *m, struct folder *f, uint32_t uid, struct folder *to,
 	            uint32_t *uid_r);
 	/* Append SIZE bytes of FD to F with FLAGS and DATE (0: now); *uid_r
 	 * gets the new UID, 0 if unknown. */
-	int (*append)(struct mfs *m, struct folder *f, int fd, uint64_t size, const char *flags,
+	int (*append)(struct engine *m, struct folder *f, int fd, uint64_t size, const char *flags,
 	              time_t date, uint32_t *uid_r);
 	/* Replace the flags of UID of F. */
-	int (*set_flags)(struct mfs *m, struct folder *f, uint32_t uid, const char *flags);
+	int (*set_flags)(struct engine *m, struct folder *f, uint32_t uid, const char *flags);
 	/* Create, delete (only when empty), rename folders by wire name. */
-	int (*mkdir)(struct mfs *m, const char *server);
-	int (*rmdir)(struct mfs *m, struct folder *f);
-	int (*rename)(struct mfs *m, struct folder *f, const char *server);
+	int (*mkdir)(struct engine *m, const char *server);
+	int (*rmdir)(struct engine *m, struct folder *f);
+	int (*rename)(struct engine *m, struct folder *f, const char *server);
 	/* Start and stop background work (after daemonizing, before unmount). */
-	void (*start)(struct mfs *m);
-	void (*stop)(struct mfs *m);
+	void (*start)(struct engine *m);
+	void (*stop)(struct engine *m);
 	/* Log out and free the backend. */
-	void (*close)(struct mfs *m);
+	void (*close)(struct engine *m);
 	/* Append backend lines to the status file. */
-	void (*status)(struct mfs *m, char **buf, size_t *len);
+	void (*status)(struct engine *m, char **buf, size_t *len);
 };
 
 extern const struct mail_ops backend_imap;
@@ -159,22 +161,23 @@ extern const struct mail_ops backend_pop3;
 struct conn_params;
 /* The connection part of a session's parameters, from the options (host,
  * port, implicit TLS, timeout) and the mount's TLS context. */
-void mfs_conn_params(const struct mfs *m, struct conn_params *c);
+void mfs_conn_params(const struct engine *m, struct conn_params *c);
 
-struct mfs {
+struct engine {
 	struct mfs_options *opt;
 	const struct mail_ops *ops;
 	void *backend;
 	struct store *store;
 	struct body_cache *bodies;
 	struct tls_ctx *tls;
-	struct fuse_session *se;
-	uid_t uid;
-	gid_t gid;
+	struct engine_tell tell;    /* set before anything starts */
 	time_t mount_time;
 	char *secret;               /* password or token; wiped at exit */
 	int offline_start;          /* the server could not be reached at mount time:
 	                               the tree comes from the cache */
+	int mounted;                /* set once, before the background threads
+	                               start: failures are logged from then on
+	                               (before, main.c says them in one line) */
 
 	/* The folder tree (tree.c). tree_change lets one thread at a time
 	 * change it; that thread takes tree_lock for writing only for the
@@ -195,8 +198,6 @@ struct mfs {
 	size_t nwarned;
 
 	struct fetch_table *fetches;
-	struct write_table *writes;
-	struct notify_queue *notify;
 	struct sync_worker *sync;
 
 	struct prefetcher *prefetch;
@@ -225,18 +226,18 @@ struct mfs {
 
 /* Load the folders of the store; message names made under older rules
  * (LAYOUT_NAMES_VERSION) are made again first. */
-int tree_load(struct mfs *m);
+int tree_load(struct engine *m);
 /* Free the table at unmount. */
-void tree_free(struct mfs *m);
+void tree_free(struct engine *m);
 /* The folder with id ID (gone ones too), or NULL. */
-struct folder *tree_get(struct mfs *m, int64_t id);
+struct folder *tree_get(struct engine *m, int64_t id);
 /* The live child named NAME of directory PARENT (0: root), or NULL. */
-struct folder *tree_child(struct mfs *m, int64_t parent, const char *name);
+struct folder *tree_child(struct engine *m, int64_t parent, const char *name);
 /* Call cb for every live child of PARENT, with tree_lock held for reading;
  * _locked: the caller holds it. */
-void tree_children(struct mfs *m, int64_t parent,
+void tree_children(struct engine *m, int64_t parent,
                    void (*cb)(void *ctx, struct folder *f), void *ctx);
-void tree_children_locked(struct mfs *m, int64_t parent,
+void tree_children_locked(struct engine *m, int64_t parent,
                           void (*cb)(void *ctx, struct folder *f), void *ctx);
 
 /* A folder as the server lists it. */
@@ -248,38 +249,38 @@ struct tree_entry {
 /* Make the tree match the server's list: add, update and remove folders
  * (with their cached messages and bodies), adding implied parents, and
  * tell the kernel. */
-int tree_sync(struct mfs *m, const struct tree_entry *entries, size_t n);
+int tree_sync(struct engine *m, const struct tree_entry *entries, size_t n);
 /* The live folder at directory path PATH ("Archive/2024"), or NULL. */
-struct folder *tree_by_path(struct mfs *m, const char *path);
+struct folder *tree_by_path(struct engine *m, const char *path);
 /* The wire name a new folder DIRNAME below PARENT (0: root) gets: -EINVAL
  * when the name could not come back the same from the server. */
-int tree_server_name(struct mfs *m, int64_t parent, const char *dirname, char **server_r);
+int tree_server_name(struct engine *m, int64_t parent, const char *dirname, char **server_r);
 /* F was renamed on the server to SERVER, now directory NAME below PARENT;
  * its subfolders follow. Ids (and so inodes and cache) are kept. */
-int tree_rename(struct mfs *m, struct folder *f, int64_t parent, const char *name,
+int tree_rename(struct engine *m, struct folder *f, int64_t parent, const char *name,
                 const char *server);
 /* Give folder F a fresh id after a UIDVALIDITY change: the old folder is
  * marked gone, its cache dropped; returns the new folder. */
-struct folder *tree_renew(struct mfs *m, struct folder *f);
+struct folder *tree_renew(struct engine *m, struct folder *f);
 /* Forget all content of F (messages, bodies). */
-void tree_drop_content(struct mfs *m, struct folder *f);
+void tree_drop_content(struct engine *m, struct folder *f);
 
 /* ---- sync.c: keeping folders fresh ------------------------------------------ */
 
 /* Make sure F has a listing to show: sync it now if there is none, or
  * start a background revalidation of a cached listing once per mount.
  * Returns 0 or a negative errno (the sync failed and nothing is cached). */
-int folder_ensure(struct mfs *m, struct folder *f);
+int folder_ensure(struct engine *m, struct folder *f);
 /* Sync F now, or wait for a sync already running. */
-int folder_sync(struct mfs *m, struct folder *f);
+int folder_sync(struct engine *m, struct folder *f);
 /* Sync F soon, in the background. */
-void folder_sync_later(struct mfs *m, struct folder *f);
+void folder_sync_later(struct engine *m, struct folder *f);
 /* The background thread: runs queued syncs, and every `poll` seconds
  * refreshes the folder list and every folder looked at since mounting. */
-int sync_start(struct mfs *m);
-void sync_stop(struct mfs *m);
+int sync_start(struct engine *m);
+void sync_stop(struct engine *m);
 /* Ask for a poll round now (e.g. after IDLE saw a change). */
-void sync_poll_now(struct mfs *m);
+void sync_poll_now(struct engine *m);
 
 /* Whether UID of F left the server lately (msg_forget); f->lock held. */
 int folder_forgotten(const struct folder *f, uint32_t uid);
@@ -287,43 +288,46 @@ int folder_forgotten(const struct folder *f, uint32_t uid);
 /* The cache_size limit (SPEC §1): count what downloads added, and evict
  * the least recently read bodies when over the limit (never for POP3, whose
  * cache is the only copy). Returns the bytes of bodies in the cache. */
-uint64_t cache_usage(struct mfs *m);
+uint64_t cache_usage(struct engine *m);
 
 /* ---- prefetch.c ----------------------------------------------------------- */
-int prefetch_start(struct mfs *m);
-void prefetch_stop(struct mfs *m);
+int prefetch_start(struct engine *m);
+void prefetch_stop(struct engine *m);
 
-/* ---- notify.c: kernel cache invalidation ----------------------------------- */
-
-/* Queue an invalidation; it is sent from a thread of its own, because
- * sending it from a request handler of the same inode can deadlock. */
-void notify_entry(struct mfs *m, fuse_ino_t parent, const char *name);
-void notify_inode(struct mfs *m, fuse_ino_t ino, off_t off, off_t len);
-/* Wait (at most a second) until what was queued so far reached the
- * kernel: an operation whose effect shows under another name (APPEND) then
- * answers only when `ls` shows it. */
-void notify_sync(struct mfs *m);
-int notify_start(struct mfs *m);
-void notify_stop(struct mfs *m);
-
-/* ---- ops.c ------------------------------------------------------------------ */
-extern const struct fuse_lowlevel_ops fs_ops;
+/* Telling the face (struct engine_tell). */
+static inline void tell_entry(struct engine *m, int64_t dir, const char *name)
+{
+	m->tell.entry(m->tell.ctx, dir, name);
+}
+static inline void tell_dir(struct engine *m, int64_t dir)
+{
+	m->tell.dir(m->tell.ctx, dir);
+}
+static inline void tell_msg(struct engine *m, int64_t folder, uint32_t uid)
+{
+	m->tell.msg(m->tell.ctx, folder, uid);
+}
+static inline void tell_sync(struct engine *m)
+{
+	m->tell.sync(m->tell.ctx);
+}
 
 /* ---- status.c --------------------------------------------------------------- */
 /* Remember ERR as the last error shown in the status file. */
-void status_error(struct mfs *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void status_online(struct mfs *m, int online);
-void status_prefetch(struct mfs *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void status_error(struct engine *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void status_online(struct engine *m, int online);
+void status_prefetch(struct engine *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* In the foreground: a progress line on stderr (rewritten in place on a
  * terminal, an occasional line otherwise) while a first sync or a prefetch
  * runs; _done ends it, with a last line when FMT is not "". */
-void status_progress(struct mfs *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void status_progress_done(struct mfs *m, const char *fmt, ...)
+void status_progress(struct engine *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void status_progress_done(struct engine *m, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
-/* Render the status file into a malloc'd buffer. */
-int status_render(struct mfs *m, char **buf_r, size_t *len_r);
+/* The text of the status file (SPEC §2): connection, capabilities,
+ * folders, prefetch, last error; malloc'd, controls made visible. */
+int status_render(struct engine *m, char **buf_r, size_t *len_r);
 
 /* Append formatted text to a growing buffer (status rendering). */
-void buf_printf(char **buf, size_t *len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void status_printf(char **buf, size_t *len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 #endif

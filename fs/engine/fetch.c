@@ -33,16 +33,9 @@
                                        only what was asked */
 #define PARTIAL_MAX (256u << 10)
 
-struct pending {
-	struct pending *next;
-	fuse_req_t req;
-	off_t off;
-	size_t size;
-};
-
 struct fetch {
 	struct fetch *next;         /* in the table; protected by table lock */
-	struct mfs *m;
+	struct engine *m;
 	int64_t folder;
 	uint32_t uid;
 	uint64_t listed_size;       /* what the store (and the kernel) believed */
@@ -58,7 +51,7 @@ struct fetch {
 	int background;             /* prefetch: no reader asked for it */
 	int done;
 	int error;
-	struct pending *pending;
+	struct fetch_reader *pending;
 	int write_err;              /* first error writing the cache file */
 	char *mem;                  /* the body, when the cache could not take it */
 };
@@ -88,30 +81,31 @@ struct fetch_table {
 int64_t fetch_folder(const struct fetch *fx) { return fx->folder; }
 uint32_t fetch_uid(const struct fetch *fx) { return fx->uid; }
 
-/* Answer one read from file descriptor FD holding TOTAL bytes. */
-static void reply_from_fd(fuse_req_t req, int fd, uint64_t total, off_t off, size_t size)
+/* Answer read R from file descriptor FD holding TOTAL bytes. */
+static void reply_from_fd(struct fetch_reader *r, int fd, uint64_t total)
 {
 	char stackbuf[65536], *buf = stackbuf;
+	size_t size = r->size;
 	ssize_t n;
 
-	if ((uint64_t)off >= total) {
-		fuse_reply_buf(req, NULL, 0);
+	if ((uint64_t)r->off >= total) {
+		r->done(r, NULL, 0, 0);
 		return;
 	}
-	if ((uint64_t)off + size > total)
-		size = (size_t)(total - (uint64_t)off);
+	if ((uint64_t)r->off + size > total)
+		size = (size_t)(total - (uint64_t)r->off);
 	if (size > sizeof(stackbuf)) {
 		buf = malloc(size);
 		if (!buf) {
-			fuse_reply_err(req, ENOMEM);
+			r->done(r, NULL, 0, ENOMEM);
 			return;
 		}
 	}
-	n = pread(fd, buf, size, off);
+	n = pread(fd, buf, size, r->off);
 	if (n < 0)
-		fuse_reply_err(req, EIO);
+		r->done(r, NULL, 0, EIO);
 	else
-		fuse_reply_buf(req, buf, (size_t)n);
+		r->done(r, buf, (size_t)n, 0);
 	if (buf != stackbuf)
 		free(buf);
 }
@@ -132,8 +126,8 @@ static int got_msg(void *ctx, const struct store_msg *msg)
 
 /* Serve from the cache if the body is there and whole. Returns 1 if
  * answered. */
-static int read_cached(struct mfs *m, fuse_req_t req, int64_t folder, uint32_t uid,
-                       uint64_t size_expected, size_t size, off_t off)
+static int read_cached(struct engine *m, struct fetch_reader *r, int64_t folder, uint32_t uid,
+                       uint64_t size_expected)
 {
 	struct stat st;
 	int fd = body_open(m->bodies, folder, uid);
@@ -148,30 +142,29 @@ static int read_cached(struct mfs *m, fuse_req_t req, int64_t folder, uint32_t u
 			body_remove(m->bodies, folder, uid);
 		return 0;
 	}
-	reply_from_fd(req, fd, (uint64_t)st.st_size, off, size);
+	reply_from_fd(r, fd, (uint64_t)st.st_size);
 	body_touch(fd, &st);
 	close(fd);
 	return 1;
 }
 
-static void reply_from_mem(fuse_req_t req, const char *mem, uint64_t total, off_t off,
-                           size_t size)
+static void reply_from_mem(struct fetch_reader *r, const char *mem, uint64_t total)
 {
-	if ((uint64_t)off >= total)
-		fuse_reply_buf(req, NULL, 0);
+	if ((uint64_t)r->off >= total)
+		r->done(r, NULL, 0, 0);
 	else
-		fuse_reply_buf(req, mem + off, (uint64_t)off + size > total
-		                               ? (size_t)(total - (uint64_t)off) : size);
+		r->done(r, mem + r->off, (uint64_t)r->off + r->size > total
+		                         ? (size_t)(total - (uint64_t)r->off) : r->size, 0);
 }
 
 /* Answer the pending reads that can be answered; table lock held. With
  * FINAL, answer all of them (EOF or error). */
 static void serve_pending(struct fetch *fx, int final)
 {
-	struct pending **pp = &fx->pending;
+	struct fetch_reader **pp = &fx->pending;
 
 	while (*pp) {
-		struct pending *p = *pp;
+		struct fetch_reader *p = *pp;
 		uint64_t end = (uint64_t)p->off + p->size;
 
 		if (fx->total != UINT64_MAX && end > fx->total)
@@ -179,18 +172,17 @@ static void serve_pending(struct fetch *fx, int final)
 		if (fx->error && (final || (uint64_t)p->off < fx->total)) {
 			/* The reader learns "I/O error", whatever broke on the way
 			 * (the log says what). */
-			fuse_reply_err(p->req, fx->error == -ENOMEM ? ENOMEM : EIO);
+			*pp = p->next;
+			p->done(p, NULL, 0, fx->error == -ENOMEM ? ENOMEM : EIO);
 		} else if (fx->have >= end || final) {
+			*pp = p->next;
 			if (fx->mem)
-				reply_from_mem(p->req, fx->mem, fx->have, p->off, p->size);
+				reply_from_mem(p, fx->mem, fx->have);
 			else
-				reply_from_fd(p->req, fx->tmp.fd, fx->have, p->off, p->size);
+				reply_from_fd(p, fx->tmp.fd, fx->have);
 		} else {
 			pp = &p->next;
-			continue;
 		}
-		*pp = p->next;
-		free(p);
 	}
 }
 
@@ -211,7 +203,7 @@ static struct fetch *find_active(struct fetch_table *t, int64_t folder, uint32_t
 	return find_covering(t, folder, uid, 0, 0);
 }
 
-static struct fetch *new_fetch(struct mfs *m, int64_t folder, uint32_t uid, uint64_t size)
+static struct fetch *new_fetch(struct engine *m, int64_t folder, uint32_t uid, uint64_t size)
 {
 	struct fetch *fx = calloc(1, sizeof(*fx));
 
@@ -257,60 +249,46 @@ static unsigned readahead_window(struct fetch_table *t, int64_t folder, uint32_t
 	return ra->window;
 }
 
-void fetch_read(struct mfs *m, fuse_req_t req, int64_t folder, uint32_t uid, size_t size,
-                off_t off)
+void fetch_read(struct engine *m, int64_t folder, uint32_t uid, struct fetch_reader *p)
 {
 	struct fetch_table *t = m->fetches;
 	struct msg_info info = { 0 };
-	struct pending *p;
 	struct fetch *fx;
 	int r;
 
 	r = store_msg_get(m->store, folder, uid, got_msg, &info);
 	if (r < 0) {
-		fuse_reply_err(req, r == -ENOENT ? ENOENT : EIO);
+		p->done(p, NULL, 0, r == -ENOENT ? ENOENT : EIO);
 		return;
 	}
-	if (read_cached(m, req, folder, uid, info.size, size, off))
+	if (read_cached(m, p, folder, uid, info.size))
 		return;
-
-	p = calloc(1, sizeof(*p));
-	if (!p) {
-		fuse_reply_err(req, ENOMEM);
-		return;
-	}
-	p->req = req;
-	p->off = off;
-	p->size = size;
 
 	pthread_mutex_lock(&t->lock);
-	fx = find_covering(t, folder, uid, off, size);
+	fx = find_covering(t, folder, uid, p->off, p->size);
 	if (!fx) {
 		/* The body may have been published since we looked. */
 		pthread_mutex_unlock(&t->lock);
-		if (read_cached(m, req, folder, uid, info.size, size, off)) {
-			free(p);
+		if (read_cached(m, p, folder, uid, info.size))
 			return;
-		}
 		pthread_mutex_lock(&t->lock);
-		fx = find_covering(t, folder, uid, off, size);
+		fx = find_covering(t, folder, uid, p->off, p->size);
 	}
 	if (!fx) {
 		fx = new_fetch(m, folder, uid, info.size);
 		if (!fx) {
 			pthread_mutex_unlock(&t->lock);
-			free(p);
-			fuse_reply_err(req, ENOMEM);
+			p->done(p, NULL, 0, ENOMEM);
 			return;
 		}
-		fx->window = off == 0 ? readahead_window(t, folder, uid) : 1;
+		fx->window = p->off == 0 ? readahead_window(t, folder, uid) : 1;
 		/* A first look at the start of a large message (a file manager
 		 * sniffing its type, `head`): fetch just that. Reading on, or
 		 * reading it again, downloads it whole. */
-		if (off == 0 && size <= PARTIAL_MAX && info.size >= PARTIAL_MIN &&
+		if (p->off == 0 && p->size <= PARTIAL_MAX && info.size >= PARTIAL_MIN &&
 		    fx->window == 1 && !m->opt->prefetch &&
 		    !(t->peeked_folder == folder && t->peeked_uid == uid)) {
-			fx->part_len = size;
+			fx->part_len = p->size;
 			t->peeked_folder = folder;
 			t->peeked_uid = uid;
 		}
@@ -334,7 +312,7 @@ void fetch_read(struct mfs *m, fuse_req_t req, int64_t folder, uint32_t uid, siz
  * held; 0, or the error kept in write_err. */
 static int to_memory(struct fetch *fx, int err)
 {
-	struct mfs *m = fx->m;
+	struct engine *m = fx->m;
 
 	if ((err != -ENOSPC && err != -EDQUOT) || fx->total > MEM_FALLBACK ||
 	    !(fx->mem = malloc(fx->total ? fx->total : 1))) {
@@ -360,7 +338,7 @@ static int to_memory(struct fetch *fx, int err)
 int fetch_begin(struct fetch *fx, uint64_t total)
 {
 	struct fetch_table *t = fx->m->fetches;
-	struct mfs *m = fx->m;
+	struct engine *m = fx->m;
 	int r;
 
 	pthread_mutex_lock(&t->lock);
@@ -396,7 +374,7 @@ int fetch_begin(struct fetch *fx, uint64_t total)
 		          (long long)fx->folder, fx->uid, (unsigned long long)fx->listed_size,
 		          (unsigned long long)total);
 		store_msg_set_size(m->store, fx->folder, fx->uid, total);
-		fuse_lowlevel_notify_inval_inode(m->se, ino_msg(fx->folder, fx->uid), -1, 0);
+		tell_msg(m, fx->folder, fx->uid);
 	}
 	return 0;
 }
@@ -462,7 +440,7 @@ int fetch_data(struct fetch *fx, const char *data, size_t len)
 void fetch_end(struct fetch *fx, int err)
 {
 	struct fetch_table *t = fx->m->fetches;
-	struct mfs *m = fx->m;
+	struct engine *m = fx->m;
 	struct fetch **pp;
 
 	pthread_mutex_lock(&t->lock);
@@ -498,7 +476,7 @@ void fetch_end(struct fetch *fx, int err)
 
 struct batch_ctx {
 	struct fetch_table *t;
-	struct mfs *m;
+	struct engine *m;
 	int64_t folder;
 	struct fetch **fxs;
 	size_t n, max;
@@ -548,7 +526,7 @@ static struct fetch *next_job(struct fetch_table *t)
 
 static void *fetcher_main(void *arg)
 {
-	struct mfs *m = arg;
+	struct engine *m = arg;
 	struct fetch_table *t = m->fetches;
 	struct fetch **fxs = calloc(RA_MAX_MSGS, sizeof(*fxs));
 
@@ -612,7 +590,7 @@ static void *fetcher_main(void *arg)
 	return NULL;
 }
 
-int fetch_prefetch(struct mfs *m, int64_t folder, uint32_t after, unsigned max,
+int fetch_prefetch(struct engine *m, int64_t folder, uint32_t after, unsigned max,
                    uint32_t *last_r)
 {
 	struct fetch_table *t = m->fetches;
@@ -640,7 +618,7 @@ int fetch_prefetch(struct mfs *m, int64_t folder, uint32_t after, unsigned max,
 	return r < 0 ? r : (int)b.n;
 }
 
-int fetch_busy(struct mfs *m)
+int fetch_busy(struct engine *m)
 {
 	struct fetch_table *t = m->fetches;
 	int n = 0;
@@ -652,7 +630,7 @@ int fetch_busy(struct mfs *m)
 	return n;
 }
 
-uint64_t fetch_take_bytes(struct mfs *m)
+uint64_t fetch_take_bytes(struct engine *m)
 {
 	struct fetch_table *t = m->fetches;
 	uint64_t n;
@@ -664,7 +642,7 @@ uint64_t fetch_take_bytes(struct mfs *m)
 	return n;
 }
 
-int fetch_start(struct mfs *m, int nthreads)
+int fetch_start(struct engine *m, int nthreads)
 {
 	struct fetch_table *t = calloc(1, sizeof(*t));
 
@@ -686,7 +664,7 @@ int fetch_start(struct mfs *m, int nthreads)
 	return t->nthreads ? 0 : -EAGAIN;
 }
 
-void fetch_stop(struct mfs *m)
+void fetch_stop(struct engine *m)
 {
 	struct fetch_table *t = m->fetches;
 

@@ -17,12 +17,25 @@
 
 #include "fs/engine/engine.h"
 
+#include <sys/types.h>
+
 struct fetch;
 
-/* Answer READ (fuse_reply_buf or fuse_reply_err) of SIZE bytes at OFF of
- * message FOLDER/UID, now or once the bytes have arrived. */
-void fetch_read(struct mfs *m, fuse_req_t req, int64_t folder, uint32_t uid, size_t size,
-                off_t off);
+/* A read waiting for body bytes. The caller fills in off, size and done,
+ * and keeps the reader alive until done() was called, exactly once: with
+ * the bytes (LEN may be short at the end of the body; DATA is borrowed for
+ * the call), or with ERR (a positive errno: EIO, ENOENT, ENOMEM). done()
+ * may run on any thread, before fetch_read() returns or later. */
+struct fetch_reader {
+	off_t off;
+	size_t size;
+	void (*done)(struct fetch_reader *r, const char *data, size_t len, int err);
+	struct fetch_reader *next;    /* the engine's */
+};
+
+/* Read R->size bytes at R->off of message FOLDER/UID: from the cache, or
+ * once the bytes have arrived from the server. */
+void fetch_read(struct engine *m, int64_t folder, uint32_t uid, struct fetch_reader *r);
 
 int64_t fetch_folder(const struct fetch *fx);
 uint32_t fetch_uid(const struct fetch *fx);
@@ -40,14 +53,14 @@ void fetch_end(struct fetch *fx, int err);
 /* Queue background downloads (prefetch) of up to MAX uncached messages of
  * FOLDER with UIDs above AFTER; *last_r gets the highest UID looked at, to
  * go on from. Returns how many were queued, or a negative errno. */
-int fetch_prefetch(struct mfs *m, int64_t folder, uint32_t after, unsigned max,
+int fetch_prefetch(struct engine *m, int64_t folder, uint32_t after, unsigned max,
                    uint32_t *last_r);
 /* Downloads queued or running. */
-int fetch_busy(struct mfs *m);
+int fetch_busy(struct engine *m);
 /* Bytes published in the cache since the last call. */
-uint64_t fetch_take_bytes(struct mfs *m);
+uint64_t fetch_take_bytes(struct engine *m);
 
-int fetch_start(struct mfs *m, int nthreads);
-void fetch_stop(struct mfs *m);
+int fetch_start(struct engine *m, int nthreads);
+void fetch_stop(struct engine *m);
 
 #endif

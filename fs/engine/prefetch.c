@@ -48,7 +48,7 @@ static int nap(struct prefetcher *p, long ms)
 }
 
 /* One pass over every folder; returns 1 when stopping. */
-static int pass(struct mfs *m, struct prefetcher *p)
+static int pass(struct engine *m, struct prefetcher *p)
 {
 	uint64_t limit = m->opt->cache_size / 10 * 9;
 	int64_t *ids;
@@ -104,7 +104,7 @@ static int pass(struct mfs *m, struct prefetcher *p)
 
 static void *prefetch_main(void *arg)
 {
-	struct mfs *m = arg;
+	struct engine *m = arg;
 	struct prefetcher *p = m->prefetch;
 
 	while (!pass(m, p))
@@ -113,7 +113,7 @@ static void *prefetch_main(void *arg)
 	return NULL;
 }
 
-int prefetch_start(struct mfs *m)
+int prefetch_start(struct engine *m)
 {
 	struct prefetcher *p = calloc(1, sizeof(*p));
 
@@ -131,7 +131,7 @@ int prefetch_start(struct mfs *m)
 	return 0;
 }
 
-void prefetch_stop(struct mfs *m)
+void prefetch_stop(struct engine *m)
 {
 	struct prefetcher *p = m->prefetch;
 

@@ -26,7 +26,7 @@ struct sync_worker {
 	pthread_t thread;
 };
 
-int folder_sync(struct mfs *m, struct folder *f)
+int folder_sync(struct engine *m, struct folder *f)
 {
 	int r;
 
@@ -67,7 +67,7 @@ int folder_forgotten(const struct folder *f, uint32_t uid)
 	return 0;
 }
 
-int folder_ensure(struct mfs *m, struct folder *f)
+int folder_ensure(struct engine *m, struct folder *f)
 {
 	int cached;
 
@@ -94,7 +94,7 @@ int folder_ensure(struct mfs *m, struct folder *f)
 	return r;
 }
 
-void folder_sync_later(struct mfs *m, struct folder *f)
+void folder_sync_later(struct engine *m, struct folder *f)
 {
 	struct sync_worker *w = m->sync;
 
@@ -125,7 +125,7 @@ void folder_sync_later(struct mfs *m, struct folder *f)
 	pthread_mutex_unlock(&w->lock);
 }
 
-void sync_poll_now(struct mfs *m)
+void sync_poll_now(struct engine *m)
 {
 	struct sync_worker *w = m->sync;
 
@@ -137,7 +137,7 @@ void sync_poll_now(struct mfs *m)
 	pthread_mutex_unlock(&w->lock);
 }
 
-uint64_t cache_usage(struct mfs *m)
+uint64_t cache_usage(struct engine *m)
 {
 	uint64_t added = fetch_take_bytes(m), limit = m->opt->cache_size, bytes;
 	int count;
@@ -165,7 +165,7 @@ uint64_t cache_usage(struct mfs *m)
 }
 
 /* Refresh the folder list, then every folder looked at since mounting. */
-static void poll_round(struct mfs *m)
+static void poll_round(struct engine *m)
 {
 	int64_t *ids;
 	size_t n = 0, i;
@@ -197,7 +197,7 @@ static void poll_round(struct mfs *m)
 
 static void *sync_main(void *arg)
 {
-	struct mfs *m = arg;
+	struct engine *m = arg;
 	struct sync_worker *w = m->sync;
 	struct timespec next;
 
@@ -238,7 +238,7 @@ static void *sync_main(void *arg)
 	return NULL;
 }
 
-int sync_start(struct mfs *m)
+int sync_start(struct engine *m)
 {
 	struct sync_worker *w = calloc(1, sizeof(*w));
 	pthread_condattr_t ca;
@@ -261,7 +261,7 @@ int sync_start(struct mfs *m)
 	return 0;
 }
 
-void sync_stop(struct mfs *m)
+void sync_stop(struct engine *m)
 {
 	struct sync_worker *w = m->sync;
 

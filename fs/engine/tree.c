@@ -67,12 +67,12 @@ static uint64_t key_hash(int64_t parent, const char *name)
 	return h;
 }
 
-static struct folder **bucket(struct mfs *m, int64_t parent, const char *name)
+static struct folder **bucket(struct engine *m, int64_t parent, const char *name)
 {
 	return &m->byname[key_hash(parent, name) & (m->nbyname - 1)];
 }
 
-static struct folder *find_child(struct mfs *m, int64_t parent, const char *name)
+static struct folder *find_child(struct engine *m, int64_t parent, const char *name)
 {
 	if (!m->nbyname)
 		return NULL;
@@ -82,7 +82,7 @@ static struct folder *find_child(struct mfs *m, int64_t parent, const char *name
 	return NULL;
 }
 
-static struct folder *get_locked(struct mfs *m, int64_t id)
+static struct folder *get_locked(struct engine *m, int64_t id)
 {
 	size_t lo = 0, hi = m->nfolders;
 
@@ -98,7 +98,7 @@ static struct folder *get_locked(struct mfs *m, int64_t id)
 }
 
 /* Put live folder F into the hash and its parent's list. */
-static int link_folder(struct mfs *m, struct folder *f)
+static int link_folder(struct engine *m, struct folder *f)
 {
 	struct folder *p = f->parent ? get_locked(m, f->parent) : NULL, **b;
 
@@ -139,7 +139,7 @@ static int link_folder(struct mfs *m, struct folder *f)
 	return 0;
 }
 
-static void unlink_folder(struct mfs *m, struct folder *f)
+static void unlink_folder(struct engine *m, struct folder *f)
 {
 	struct folder *p = f->parent ? get_locked(m, f->parent) : NULL, **pp;
 
@@ -167,7 +167,7 @@ static void unlink_folder(struct mfs *m, struct folder *f)
 }
 
 /* Add F (its id above all others) to the table and the indexes. */
-static int table_add(struct mfs *m, struct folder *f)
+static int table_add(struct engine *m, struct folder *f)
 {
 	if (m->nfolders == m->capfolders) {
 		size_t cap = m->capfolders ? 2 * m->capfolders : 64;
@@ -186,7 +186,7 @@ static int table_add(struct mfs *m, struct folder *f)
 
 /* Keep a string that other threads may still read until unmount;
  * tree_lock held for writing. */
-static void retire(struct mfs *m, char *p)
+static void retire(struct engine *m, char *p)
 {
 	char **n = realloc(m->retired, (m->nretired + 1) * sizeof(*n));
 
@@ -198,7 +198,7 @@ static void retire(struct mfs *m, char *p)
 
 static int load_one(void *ctx, const struct store_folder *sf)
 {
-	struct mfs *m = ctx;
+	struct engine *m = ctx;
 	struct folder *f = folder_new(sf);
 
 	if (!f || table_add(m, f) < 0) {
@@ -225,7 +225,7 @@ static char *rederive(void *ctx, uint32_t uid, const char *name)
 	return nn;
 }
 
-int tree_load(struct mfs *m)
+int tree_load(struct engine *m)
 {
 	int r = 0;
 
@@ -243,7 +243,7 @@ int tree_load(struct mfs *m)
 	return r;
 }
 
-void tree_free(struct mfs *m)
+void tree_free(struct engine *m)
 {
 	for (size_t i = 0; i < m->nfolders; i++) {
 		free(m->folders[i]->name);
@@ -260,7 +260,7 @@ void tree_free(struct mfs *m)
 	free(m->warned);
 }
 
-struct folder *tree_get(struct mfs *m, int64_t id)
+struct folder *tree_get(struct engine *m, int64_t id)
 {
 	struct folder *f;
 
@@ -270,7 +270,7 @@ struct folder *tree_get(struct mfs *m, int64_t id)
 	return f;
 }
 
-struct folder *tree_child(struct mfs *m, int64_t parent, const char *name)
+struct folder *tree_child(struct engine *m, int64_t parent, const char *name)
 {
 	struct folder *f;
 
@@ -280,7 +280,7 @@ struct folder *tree_child(struct mfs *m, int64_t parent, const char *name)
 	return f;
 }
 
-void tree_children_locked(struct mfs *m, int64_t parent,
+void tree_children_locked(struct engine *m, int64_t parent,
                           void (*cb)(void *ctx, struct folder *f), void *ctx)
 {
 	struct folder *p = parent ? get_locked(m, parent) : NULL;
@@ -291,7 +291,7 @@ void tree_children_locked(struct mfs *m, int64_t parent,
 		cb(ctx, f);
 }
 
-void tree_children(struct mfs *m, int64_t parent,
+void tree_children(struct engine *m, int64_t parent,
                    void (*cb)(void *ctx, struct folder *f), void *ctx)
 {
 	pthread_rwlock_rdlock(&m->tree_lock);
@@ -299,7 +299,7 @@ void tree_children(struct mfs *m, int64_t parent,
 	pthread_rwlock_unlock(&m->tree_lock);
 }
 
-void tree_drop_content(struct mfs *m, struct folder *f)
+void tree_drop_content(struct engine *m, struct folder *f)
 {
 	uint32_t *uids = NULL;
 	size_t n = 0;
@@ -360,7 +360,7 @@ static int split_name(const char *server, char delim, char ***parts_r)
  * remembered names the answer is always yes, after one line that says so.
  * tree_change held. */
 #define WARN_MAX 1024
-static int warned_before(struct mfs *m, const char *name)
+static int warned_before(struct engine *m, const char *name)
 {
 	uint64_t h = key_hash(0, name) | 1;    /* 0 marks a free slot */
 	size_t i;
@@ -382,7 +382,7 @@ static int warned_before(struct mfs *m, const char *name)
 }
 
 /* Create a folder below PARENT; tree_change held, tree_lock not. */
-static struct folder *create(struct mfs *m, int64_t parent, const char *name,
+static struct folder *create(struct engine *m, int64_t parent, const char *name,
                              const char *server, char delim, unsigned flags)
 {
 	struct store_folder sf = {
@@ -411,7 +411,7 @@ static struct folder *create(struct mfs *m, int64_t parent, const char *name,
 	return f;
 }
 
-static void persist(struct mfs *m, struct folder *f)
+static void persist(struct engine *m, struct folder *f)
 {
 	struct store_folder sf = {
 		.id = f->id, .parent = f->parent, .name = f->name, .server = f->server,
@@ -423,7 +423,7 @@ static void persist(struct mfs *m, struct folder *f)
 /* A server name, cut for a log line (a hostile one can be very long). */
 #define SHOWN_NAME 200
 
-int tree_sync(struct mfs *m, const struct tree_entry *entries, size_t n)
+int tree_sync(struct engine *m, const struct tree_entry *entries, size_t n)
 {
 	size_t i;
 	int changed = 0;
@@ -505,21 +505,21 @@ int tree_sync(struct mfs *m, const struct tree_entry *entries, size_t n)
 		pthread_rwlock_unlock(&m->tree_lock);
 		tree_drop_content(m, f);
 		store_folder_delete(m->store, f->id);
-		notify_entry(m, f->parent ? ino_folder(f->parent) : INO_ROOT, f->name);
+		tell_entry(m, f->parent, f->name);
 		changed = 1;
 	}
 	if (changed) {
 		/* Directory listings and link counts of parents changed. */
-		notify_inode(m, INO_ROOT, 0, 0);
+		tell_dir(m, 0);
 		for (i = 0; i < m->nfolders; i++)
 			if (!m->folders[i]->gone && m->folders[i]->nsub)
-				notify_inode(m, ino_folder(m->folders[i]->id), 0, 0);
+				tell_dir(m, m->folders[i]->id);
 	}
 	pthread_mutex_unlock(&m->tree_change);
 	return 0;
 }
 
-struct folder *tree_renew(struct mfs *m, struct folder *f)
+struct folder *tree_renew(struct engine *m, struct folder *f)
 {
 	struct store_folder sf;
 	struct folder *nf;
@@ -565,13 +565,13 @@ struct folder *tree_renew(struct mfs *m, struct folder *f)
 	}
 	body_remove_folder(m->bodies, f->id);
 	/* The directory's inode changes: make the kernel look it up again. */
-	notify_entry(m, f->parent ? ino_folder(f->parent) : INO_ROOT, f->name);
+	tell_entry(m, f->parent, f->name);
 	log_warn("folder \"%s\" was recreated on the server (UIDVALIDITY changed); "
 	         "its cache was dropped", f->name);
 	return nf;
 }
 
-struct folder *tree_by_path(struct mfs *m, const char *path)
+struct folder *tree_by_path(struct engine *m, const char *path)
 {
 	char *copy = strdup(path), *save = NULL, *part;
 	struct folder *f = NULL;
@@ -593,7 +593,7 @@ struct folder *tree_by_path(struct mfs *m, const char *path)
 
 /* The hierarchy delimiter new folders get: the parent's, or the one most
  * folders use. */
-static char delim_for(struct mfs *m, struct folder *parent)
+static char delim_for(struct engine *m, struct folder *parent)
 {
 	if (parent && parent->delim)
 		return parent->delim;
@@ -606,7 +606,7 @@ static char delim_for(struct mfs *m, struct folder *parent)
 /* Wire name of directory DIRNAME below folder PARENT (0: root); tree_lock
  * held. Implied parents have no wire name: theirs is built from their
  * ancestors. */
-static int server_name_locked(struct mfs *m, int64_t parent, const char *dirname,
+static int server_name_locked(struct engine *m, int64_t parent, const char *dirname,
                               char **server_r)
 {
 	struct folder *p = parent ? get_locked(m, parent) : NULL;
@@ -653,7 +653,7 @@ static int server_name_locked(struct mfs *m, int64_t parent, const char *dirname
 	return 0;
 }
 
-int tree_server_name(struct mfs *m, int64_t parent, const char *dirname, char **server_r)
+int tree_server_name(struct engine *m, int64_t parent, const char *dirname, char **server_r)
 {
 	int r;
 
@@ -663,7 +663,7 @@ int tree_server_name(struct mfs *m, int64_t parent, const char *dirname, char **
 	return r;
 }
 
-int tree_rename(struct mfs *m, struct folder *f, int64_t parent, const char *name,
+int tree_rename(struct engine *m, struct folder *f, int64_t parent, const char *name,
                 const char *server)
 {
 	char *nname = strdup(name), *oldserver;

@@ -5,7 +5,7 @@
  * notification needs). So every invalidation is queued here and sent by a
  * thread that never serves a request.
  */
-#include "fs/engine/engine.h"
+#include "fs/face/face.h"
 #include "fs/log.h"
 
 #include <errno.h>
@@ -30,9 +30,9 @@ struct notify_queue {
 	pthread_t thread;
 };
 
-static void push(struct mfs *m, struct note *n)
+static void push(struct face *fc, struct note *n)
 {
-	struct notify_queue *q = m->notify;
+	struct notify_queue *q = fc->notify;
 
 	if (!q) {
 		free(n->name);
@@ -50,7 +50,7 @@ static void push(struct mfs *m, struct note *n)
 	pthread_mutex_unlock(&q->lock);
 }
 
-void notify_entry(struct mfs *m, fuse_ino_t parent, const char *name)
+void notify_entry(struct face *fc, fuse_ino_t parent, const char *name)
 {
 	struct note *n = calloc(1, sizeof(*n));
 
@@ -62,10 +62,10 @@ void notify_entry(struct mfs *m, fuse_ino_t parent, const char *name)
 		free(n);
 		return;
 	}
-	push(m, n);
+	push(fc, n);
 }
 
-void notify_inode(struct mfs *m, fuse_ino_t ino, off_t off, off_t len)
+void notify_inode(struct face *fc, fuse_ino_t ino, off_t off, off_t len)
 {
 	struct note *n = calloc(1, sizeof(*n));
 
@@ -74,13 +74,13 @@ void notify_inode(struct mfs *m, fuse_ino_t ino, off_t off, off_t len)
 	n->ino = ino;
 	n->off = off;
 	n->len = len;
-	push(m, n);
+	push(fc, n);
 }
 
 static void *notify_main(void *arg)
 {
-	struct mfs *m = arg;
-	struct notify_queue *q = m->notify;
+	struct face *fc = arg;
+	struct notify_queue *q = fc->notify;
 
 	pthread_mutex_lock(&q->lock);
 	for (;;) {
@@ -98,8 +98,8 @@ static void *notify_main(void *arg)
 
 		/* -ENOENT only means the kernel does not cache it: fine. */
 		int r = n->name
-		        ? fuse_lowlevel_notify_inval_entry(m->se, n->ino, n->name, strlen(n->name))
-		        : fuse_lowlevel_notify_inval_inode(m->se, n->ino, n->off, n->len);
+		        ? fuse_lowlevel_notify_inval_entry(fc->se, n->ino, n->name, strlen(n->name))
+		        : fuse_lowlevel_notify_inval_inode(fc->se, n->ino, n->off, n->len);
 		if (r < 0 && r != -ENOENT)
 			log_debug("invalidation of inode %llx failed: %s",
 			          (unsigned long long)n->ino, strerror(-r));
@@ -113,9 +113,9 @@ static void *notify_main(void *arg)
 	return NULL;
 }
 
-void notify_sync(struct mfs *m)
+void notify_sync(struct face *fc)
 {
-	struct notify_queue *q = m->notify;
+	struct notify_queue *q = fc->notify;
 	struct timespec until;
 	uint64_t want;
 
@@ -133,7 +133,41 @@ void notify_sync(struct mfs *m)
 	pthread_mutex_unlock(&q->lock);
 }
 
-int notify_start(struct mfs *m)
+/* The engine's struct engine_tell, in inode numbers. */
+static void tell_entry_cb(void *ctx, int64_t dir, const char *name)
+{
+	notify_entry(ctx, ino_dir(dir), name);
+}
+
+static void tell_dir_cb(void *ctx, int64_t dir)
+{
+	notify_inode(ctx, ino_dir(dir), 0, 0);
+}
+
+static void tell_msg_cb(void *ctx, int64_t folder, uint32_t uid)
+{
+	struct face *fc = ctx;
+
+	/* Attributes only (offset -1): safe from any thread, so sent now,
+	 * before the reader is answered with more bytes than were said. */
+	if (fc->se)
+		fuse_lowlevel_notify_inval_inode(fc->se, ino_msg(folder, uid), -1, 0);
+}
+
+static void tell_sync_cb(void *ctx)
+{
+	notify_sync(ctx);
+}
+
+void notify_attach(struct face *fc)
+{
+	fc->m->tell = (struct engine_tell){
+		.ctx = fc, .entry = tell_entry_cb, .dir = tell_dir_cb, .msg = tell_msg_cb,
+		.sync = tell_sync_cb,
+	};
+}
+
+int notify_start(struct face *fc)
 {
 	struct notify_queue *q = calloc(1, sizeof(*q));
 	int r;
@@ -143,19 +177,19 @@ int notify_start(struct mfs *m)
 	pthread_mutex_init(&q->lock, NULL);
 	pthread_cond_init(&q->cond, NULL);
 	pthread_cond_init(&q->sent_cond, NULL);
-	m->notify = q;
-	r = pthread_create(&q->thread, NULL, notify_main, m);
+	fc->notify = q;
+	r = pthread_create(&q->thread, NULL, notify_main, fc);
 	if (r) {
-		m->notify = NULL;
+		fc->notify = NULL;
 		free(q);
 		return -r;
 	}
 	return 0;
 }
 
-void notify_stop(struct mfs *m)
+void notify_stop(struct face *fc)
 {
-	struct notify_queue *q = m->notify;
+	struct notify_queue *q = fc->notify;
 
 	if (!q)
 		return;
@@ -173,7 +207,7 @@ void notify_stop(struct mfs *m)
 	pthread_cond_broadcast(&q->sent_cond);
 	pthread_mutex_unlock(&q->lock);
 	pthread_join(q->thread, NULL);
-	m->notify = NULL;
+	fc->notify = NULL;
 	pthread_mutex_destroy(&q->lock);
 	pthread_cond_destroy(&q->cond);
 	pthread_cond_destroy(&q->sent_cond);

@@ -8,10 +8,10 @@
  * OPEN/RELEASE and keeps page caches across opens (SPEC §7). What changes
  * on the server is pushed into the kernel with invalidations (notify.c).
  */
-#include "fs/engine/engine.h"
+#include "fs/face/face.h"
+#include "fs/face/write.h"
 #include "fs/engine/change.h"
 #include "fs/engine/fetch.h"
-#include "fs/face/write.h"
 #include "fs/engine/layout.h"
 #include "fs/log.h"
 #include "cache/store.h"
@@ -25,35 +25,35 @@
 #define TTL_LONG 86400.0     /* immutable messages, and anything we invalidate */
 #define TTL_NEGATIVE 1.0     /* a name that does not exist (yet) */
 
-static struct mfs *M(fuse_req_t req)
+static struct face *F(fuse_req_t req)
 {
 	return fuse_req_userdata(req);
 }
 
 /* ---- attributes ----------------------------------------------------------- */
 
-static void dir_attr(struct mfs *m, fuse_ino_t ino, int nsub, time_t mtime, struct stat *st)
+static void dir_attr(struct face *fc, fuse_ino_t ino, int nsub, time_t mtime, struct stat *st)
 {
 	memset(st, 0, sizeof(*st));
 	st->st_ino = ino;
 	st->st_mode = S_IFDIR | 0700;
 	st->st_nlink = 2 + (nlink_t)nsub;
-	st->st_uid = m->uid;
-	st->st_gid = m->gid;
+	st->st_uid = fc->uid;
+	st->st_gid = fc->gid;
 	st->st_size = 4096;
 	st->st_blksize = 4096;
 	st->st_atime = st->st_mtime = st->st_ctime = mtime;
 }
 
-static void msg_attr(struct mfs *m, int64_t folder, const struct store_msg *msg,
+static void msg_attr(struct face *fc, int64_t folder, const struct store_msg *msg,
                      struct stat *st)
 {
 	memset(st, 0, sizeof(*st));
 	st->st_ino = ino_msg(folder, msg->uid);
 	st->st_mode = S_IFREG | 0600;
 	st->st_nlink = 1;
-	st->st_uid = m->uid;
-	st->st_gid = m->gid;
+	st->st_uid = fc->uid;
+	st->st_gid = fc->gid;
 	st->st_size = (off_t)msg->size;
 	st->st_blocks = (blkcnt_t)((msg->size + 511) / 512);
 	st->st_blksize = 4096;
@@ -69,8 +69,9 @@ static char *status_text;            /* protected by status_text_lock */
 static size_t status_len;            /* protected by status_text_lock */
 static struct timespec status_when;  /* protected by status_text_lock */
 
-static void status_attr(struct mfs *m, struct stat *st)
+static void status_attr(struct face *fc, struct stat *st)
 {
+	struct engine *m = fc->m;
 	struct timespec now;
 
 	clock_gettime(CLOCK_REALTIME, &now);
@@ -93,8 +94,8 @@ static void status_attr(struct mfs *m, struct stat *st)
 	st->st_ino = INO_STATUS;
 	st->st_mode = S_IFREG | 0400;
 	st->st_nlink = 1;
-	st->st_uid = m->uid;
-	st->st_gid = m->gid;
+	st->st_uid = fc->uid;
+	st->st_gid = fc->gid;
 	st->st_size = (off_t)status_len;
 	st->st_mtim = status_when;
 	st->st_ctim = status_when;
@@ -103,7 +104,7 @@ static void status_attr(struct mfs *m, struct stat *st)
 }
 
 struct msg_lookup {
-	struct mfs *m;
+	struct face *fc;
 	int64_t folder;
 	const char *name;       /* when set, must match */
 	struct stat st;
@@ -116,42 +117,43 @@ static int msg_found(void *ctx, const struct store_msg *msg)
 
 	if (l->name && strcmp(l->name, msg->name) != 0)
 		return 0;
-	msg_attr(l->m, l->folder, msg, &l->st);
+	msg_attr(l->fc, l->folder, msg, &l->st);
 	l->found = 1;
 	return 0;
 }
 
 /* Attributes of ino. */
-static int get_attr(struct mfs *m, fuse_ino_t ino, struct stat *st, double *ttl_r)
+static int get_attr(struct face *fc, fuse_ino_t ino, struct stat *st, double *ttl_r)
 {
+	struct engine *m = fc->m;
 	struct folder *f;
 
 	*ttl_r = TTL_LONG;
 	if (ino == INO_ROOT) {
 		pthread_rwlock_rdlock(&m->tree_lock);
-		dir_attr(m, ino, m->ntop, m->mount_time, st);
+		dir_attr(fc, ino, m->ntop, m->mount_time, st);
 		pthread_rwlock_unlock(&m->tree_lock);
 		return 0;
 	}
 	if (ino == INO_STATUS) {
-		status_attr(m, st);
+		status_attr(fc, st);
 		*ttl_r = 0;
 		return 0;
 	}
 	if (write_is_ino(ino)) {
 		*ttl_r = 0;
-		return write_getattr(m, ino, st);
+		return write_getattr(fc, ino, st);
 	}
 	f = tree_get(m, ino_folder_id(ino));
 	if (!f || folder_gone(f))
 		return -ENOENT;
 	if (ino_uid(ino) == 0) {
 		pthread_rwlock_rdlock(&m->tree_lock);
-		dir_attr(m, ino, f->nsub, folder_mtime(f), st);
+		dir_attr(fc, ino, f->nsub, folder_mtime(f), st);
 		pthread_rwlock_unlock(&m->tree_lock);
 		return 0;
 	}
-	struct msg_lookup l = { .m = m, .folder = f->id };
+	struct msg_lookup l = { .fc = fc, .folder = f->id };
 	int r = store_msg_get(m->store, f->id, ino_uid(ino), msg_found, &l);
 	if (r < 0)
 		return r;
@@ -161,9 +163,10 @@ static int get_attr(struct mfs *m, fuse_ino_t ino, struct stat *st, double *ttl_
 
 /* ---- lookup --------------------------------------------------------------- */
 
-static int lookup(struct mfs *m, fuse_ino_t parent, const char *name,
+static int lookup(struct face *fc, fuse_ino_t parent, const char *name,
                   struct fuse_entry_param *e)
 {
+	struct engine *m = fc->m;
 	struct folder *dir = NULL, *sub;
 	int64_t pid = 0;
 	uint32_t uid;
@@ -176,7 +179,7 @@ static int lookup(struct mfs *m, fuse_ino_t parent, const char *name,
 		if (strcmp(name, STATUS_NAME) == 0) {
 			e->ino = INO_STATUS;
 			e->attr_timeout = 0;
-			status_attr(m, &e->attr);
+			status_attr(fc, &e->attr);
 			return 0;
 		}
 	} else {
@@ -189,19 +192,19 @@ static int lookup(struct mfs *m, fuse_ino_t parent, const char *name,
 	}
 	if (dir) {
 		/* A file being written, or a name kept for a moved message. */
-		r = write_lookup(m, pid, name, e);
+		r = write_lookup(fc, pid, name, e);
 		if (r == 0)
 			return 0;
 		if (r == 1) {
 			double ttl;
-			return get_attr(m, e->ino, &e->attr, &ttl);
+			return get_attr(fc, e->ino, &e->attr, &ttl);
 		}
 	}
 	sub = tree_child(m, pid, name);
 	if (sub) {
 		e->ino = ino_folder(sub->id);
 		pthread_rwlock_rdlock(&m->tree_lock);
-		dir_attr(m, e->ino, sub->nsub, folder_mtime(sub), &e->attr);
+		dir_attr(fc, e->ino, sub->nsub, folder_mtime(sub), &e->attr);
 		pthread_rwlock_unlock(&m->tree_lock);
 		return 0;
 	}
@@ -210,7 +213,7 @@ static int lookup(struct mfs *m, fuse_ino_t parent, const char *name,
 	r = folder_ensure(m, dir);
 	if (r < 0)
 		return r;
-	struct msg_lookup l = { .m = m, .folder = dir->id, .name = name };
+	struct msg_lookup l = { .fc = fc, .folder = dir->id, .name = name };
 	r = store_msg_get(m->store, dir->id, uid, msg_found, &l);
 	if (r < 0)
 		return r;
@@ -224,7 +227,7 @@ static int lookup(struct mfs *m, fuse_ino_t parent, const char *name,
 static void fs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct fuse_entry_param e;
-	int r = lookup(M(req), parent, name, &e);
+	int r = lookup(F(req), parent, name, &e);
 
 	if (r == -ENOENT) {
 		/* A negative entry, cached briefly: new mail is announced by
@@ -243,7 +246,7 @@ static void fs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info 
 {
 	struct stat st;
 	double ttl;
-	int r = get_attr(M(req), ino, &st, &ttl);
+	int r = get_attr(F(req), ino, &st, &ttl);
 
 	(void)fi;
 	if (r < 0)
@@ -285,7 +288,7 @@ static struct dent *snap_add(struct dirsnap *d, const char *name)
 }
 
 struct snap_ctx {
-	struct mfs *m;
+	struct face *fc;
 	struct dirsnap *d;
 	int64_t folder;
 	int err;
@@ -301,7 +304,7 @@ static void snap_subdir(void *ctx, struct folder *f)
 		return;
 	}
 	/* tree_lock is held (tree_children). */
-	dir_attr(c->m, ino_folder(f->id), f->nsub, folder_mtime(f), &de->st);
+	dir_attr(c->fc, ino_folder(f->id), f->nsub, folder_mtime(f), &de->st);
 }
 
 static int snap_msg(void *ctx, const struct store_msg *msg)
@@ -311,7 +314,7 @@ static int snap_msg(void *ctx, const struct store_msg *msg)
 
 	if (!de)
 		return -ENOMEM;
-	msg_attr(c->m, c->folder, msg, &de->st);
+	msg_attr(c->fc, c->folder, msg, &de->st);
 	return 0;
 }
 
@@ -327,9 +330,10 @@ static void snap_free(struct dirsnap *d)
 
 /* Take a snapshot of directory INO: its subdirectories, then its messages
  * in UID order (the order of their names). */
-static int snap_build(struct mfs *m, fuse_ino_t ino, struct dirsnap *d)
+static int snap_build(struct face *fc, fuse_ino_t ino, struct dirsnap *d)
 {
-	struct snap_ctx c = { .m = m, .d = d };
+	struct engine *m = fc->m;
+	struct snap_ctx c = { .fc = fc, .d = d };
 	struct folder *f = NULL;
 	struct dent *de;
 	int r = 0;
@@ -351,7 +355,7 @@ static int snap_build(struct mfs *m, fuse_ino_t ino, struct dirsnap *d)
 		de = snap_add(d, STATUS_NAME);
 		if (!de)
 			return -ENOMEM;
-		status_attr(m, &de->st);
+		status_attr(fc, &de->st);
 		de->ttl = 0;
 		return 0;
 	}
@@ -362,7 +366,8 @@ static int snap_build(struct mfs *m, fuse_ino_t ino, struct dirsnap *d)
 
 static void fs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct mfs *m = M(req);
+	struct face *fc = F(req);
+	struct engine *m = fc->m;
 	struct dirsnap *d;
 	int r = 0;
 
@@ -399,7 +404,7 @@ static void fs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info 
 static void readdir_common(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
                            struct fuse_file_info *fi, int plus)
 {
-	struct mfs *m = M(req);
+	struct face *fc = F(req);
 	struct dirsnap *d = (struct dirsnap *)(uintptr_t)fi->fh;
 	char *buf;
 	size_t used = 0;
@@ -409,7 +414,7 @@ static void readdir_common(fuse_req_t req, fuse_ino_t ino, size_t size, off_t of
 		for (size_t i = 0; i < d->n; i++)
 			free(d->e[i].name);
 		d->n = 0;
-		d->err = snap_build(m, ino, d);
+		d->err = snap_build(fc, ino, d);
 		d->built = 1;
 	}
 	if (d->err) {
@@ -474,10 +479,29 @@ static void fs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	fuse_reply_err(req, ENOSYS);
 }
 
+/* A read of a message body, answered when the engine has the bytes. */
+struct face_read {
+	struct fetch_reader r;      /* first: read_done casts back */
+	fuse_req_t req;
+};
+
+static void read_done(struct fetch_reader *r, const char *data, size_t len, int err)
+{
+	struct face_read *fr = (struct face_read *)r;
+
+	if (err)
+		fuse_reply_err(fr->req, err);
+	else
+		fuse_reply_buf(fr->req, data, len);
+	free(fr);
+}
+
 static void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
                        struct fuse_file_info *fi)
 {
-	struct mfs *m = M(req);
+	struct face *fc = F(req);
+	struct engine *m = fc->m;
+	struct face_read *fr;
 
 	(void)fi;
 	if (ino == INO_STATUS) {
@@ -491,14 +515,23 @@ static void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		return;
 	}
 	if (write_is_ino(ino)) {
-		write_read(m, req, ino, size, off);
+		write_read(fc, req, ino, size, off);
 		return;
 	}
 	if (ino == INO_ROOT || ino_uid(ino) == 0) {
 		fuse_reply_err(req, EISDIR);
 		return;
 	}
-	fetch_read(m, req, ino_folder_id(ino), ino_uid(ino), size, off);
+	fr = calloc(1, sizeof(*fr));
+	if (!fr) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	fr->req = req;
+	fr->r.off = off;
+	fr->r.size = size;
+	fr->r.done = read_done;
+	fetch_read(m, ino_folder_id(ino), ino_uid(ino), &fr->r);
 }
 
 /* ---- extended attributes (SPEC §2) ----------------------------------------- */
@@ -576,7 +609,8 @@ static void reply_xattr_value(fuse_req_t req, const char *v, size_t len, size_t 
 
 static void fs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 {
-	struct mfs *m = M(req);
+	struct face *fc = F(req);
+	struct engine *m = fc->m;
 	struct xattr_ctx x = { .name = name, .pop3 = m->opt->proto == PROTO_POP3 };
 	int r;
 
@@ -588,7 +622,7 @@ static void fs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, siz
 		return;
 	}
 	if (write_is_ino(ino) && strcmp(name, "user.mail.flags") == 0) {
-		r = write_get_flags(m, ino, x.value, sizeof(x.value));
+		r = write_get_flags(fc, ino, x.value, sizeof(x.value));
 		if (r < 0)
 			fuse_reply_err(req, -r);
 		else
@@ -610,7 +644,8 @@ static void fs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, siz
 
 static void fs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
-	struct mfs *m = M(req);
+	struct face *fc = F(req);
+	struct engine *m = fc->m;
 	struct xattr_ctx x = { .pop3 = m->opt->proto == PROTO_POP3 };
 	int r;
 
@@ -659,7 +694,7 @@ static void fs_op_init(void *userdata, struct fuse_conn_info *conn)
 /* ---- changes (SPEC §2 "Operations") ---------------------------------------- */
 
 /* The folder behind directory inode INO (NULL for the root). */
-static int dir_folder(struct mfs *m, fuse_ino_t ino, struct folder **f_r)
+static int dir_folder(struct engine *m, fuse_ino_t ino, struct folder **f_r)
 {
 	struct folder *f;
 
@@ -676,9 +711,10 @@ static int dir_folder(struct mfs *m, fuse_ino_t ino, struct folder **f_r)
 }
 
 /* The message NAME in directory F: its UID. */
-static int msg_by_name(struct mfs *m, struct folder *f, const char *name, uint32_t *uid_r)
+static int msg_by_name(struct face *fc, struct folder *f, const char *name, uint32_t *uid_r)
 {
-	struct msg_lookup l = { .m = m, .folder = f->id, .name = name };
+	struct engine *m = fc->m;
+	struct msg_lookup l = { .fc = fc, .folder = f->id, .name = name };
 	int r;
 
 	if (layout_message_uid(name, uid_r) < 0)
@@ -693,9 +729,10 @@ static int msg_by_name(struct mfs *m, struct folder *f, const char *name, uint32
 
 /* A new file NAME in directory PARENT: a message once it is written and
  * closed. */
-static int create_file(struct mfs *m, fuse_ino_t parent, const char *name,
+static int create_file(struct face *fc, fuse_ino_t parent, const char *name,
                        struct fuse_entry_param *e)
 {
+	struct engine *m = fc->m;
 	struct folder *f;
 	uint32_t uid;
 	int r;
@@ -703,22 +740,22 @@ static int create_file(struct mfs *m, fuse_ino_t parent, const char *name,
 	r = dir_folder(m, parent, &f);
 	if (r == 0 && (!f || m->opt->proto == PROTO_POP3))
 		r = -EPERM;        /* the root holds folders; POP3 takes no mail in */
-	if (r == 0 && (tree_child(m, f->id, name) || msg_by_name(m, f, name, &uid) == 0))
+	if (r == 0 && (tree_child(m, f->id, name) || msg_by_name(fc, f, name, &uid) == 0))
 		r = -EEXIST;
 	if (r == 0)
-		r = write_create(m, f, name, e);
+		r = write_create(fc, f, name, e);
 	return r;
 }
 
 static void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
                          struct fuse_file_info *fi)
 {
-	struct mfs *m = M(req);
+	struct face *fc = F(req);
 	struct fuse_entry_param e;
 	int r;
 
 	(void)mode;
-	r = create_file(m, parent, name, &e);
+	r = create_file(fc, parent, name, &e);
 	if (r < 0) {
 		fuse_reply_err(req, -r);
 		return;
@@ -726,7 +763,7 @@ static void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mo
 	fi->fh = e.ino;
 	fi->keep_cache = 0;
 	if (fuse_reply_create(req, &e, fi) == -ENOENT)
-		write_forget(m, e.ino, 1);    /* interrupted: the kernel never saw it */
+		write_forget(fc, e.ino, 1);    /* interrupted: the kernel never saw it */
 }
 
 static void fs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
@@ -740,7 +777,7 @@ static void fs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t 
 		fuse_reply_err(req, ino == INO_ROOT || ino_uid(ino) == 0 ? EISDIR : EPERM);
 		return;
 	}
-	n = write_data(M(req), ino, buf, size, off);
+	n = write_data(F(req), ino, buf, size, off);
 	if (n < 0)
 		fuse_reply_err(req, (int)-n);
 	else
@@ -750,21 +787,21 @@ static void fs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t 
 static void fs_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	(void)fi;
-	fuse_reply_err(req, write_is_ino(ino) ? -write_flush(M(req), ino) : 0);
+	fuse_reply_err(req, write_is_ino(ino) ? -write_flush(F(req), ino) : 0);
 }
 
 static void fs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
 {
 	(void)fi;
 	(void)datasync;
-	fuse_reply_err(req, write_is_ino(ino) ? -write_flush(M(req), ino) : 0);
+	fuse_reply_err(req, write_is_ino(ino) ? -write_flush(F(req), ino) : 0);
 }
 
 static void fs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	(void)fi;
 	if (write_is_ino(ino))
-		write_release(M(req), ino);
+		write_release(F(req), ino);
 	fuse_reply_err(req, 0);
 }
 
@@ -772,7 +809,7 @@ static void fs_op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
 {
 	/* Only files being written hold state; other inodes are computed. */
 	if (write_is_ino(ino))
-		write_forget(M(req), ino, nlookup);
+		write_forget(F(req), ino, nlookup);
 	fuse_reply_none(req);
 }
 
@@ -780,28 +817,28 @@ static void fs_op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_
 {
 	for (size_t i = 0; i < count; i++)
 		if (write_is_ino(fd[i].ino))
-			write_forget(M(req), fd[i].ino, fd[i].nlookup);
+			write_forget(F(req), fd[i].ino, fd[i].nlookup);
 	fuse_reply_none(req);
 }
 
 static void fs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
                           struct fuse_file_info *fi)
 {
-	struct mfs *m = M(req);
+	struct face *fc = F(req);
 	struct stat st;
 	double ttl;
 	int r;
 
 	(void)fi;
 	if (write_is_ino(ino)) {
-		r = write_setattr(m, ino, attr, to_set, &st);
+		r = write_setattr(fc, ino, attr, to_set, &st);
 		if (r < 0)
 			fuse_reply_err(req, -r);
 		else
 			fuse_reply_attr(req, &st, 0);
 		return;
 	}
-	r = get_attr(m, ino, &st, &ttl);
+	r = get_attr(fc, ino, &st, &ttl);
 	if (r < 0) {
 		fuse_reply_err(req, -r);
 		return;
@@ -824,7 +861,8 @@ static void fs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int
 
 static void fs_op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	struct mfs *m = M(req);
+	struct face *fc = F(req);
+	struct engine *m = fc->m;
 	struct folder *f;
 	uint32_t uid;
 	int r;
@@ -833,9 +871,9 @@ static void fs_op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	if (r == 0 && !f)
 		r = strcmp(name, STATUS_NAME) == 0 ? -EPERM : -ENOENT;
 	if (r == 0) {
-		r = write_unlink(m, f->id, name);
+		r = write_unlink(fc, f->id, name);
 		if (r == -ENOENT) {
-			r = msg_by_name(m, f, name, &uid);
+			r = msg_by_name(fc, f, name, &uid);
 			if (r == 0)
 				r = change_unlink(m, f, uid);
 		}
@@ -846,9 +884,10 @@ static void fs_op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 static void fs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
                          fuse_ino_t newparent, const char *newname, unsigned int flags)
 {
-	struct mfs *m = M(req);
+	struct face *fc = F(req);
+	struct engine *m = fc->m;
 	struct folder *f, *to, *sub;
-	uint32_t uid;
+	uint32_t uid, nuid;
 	int r;
 
 	if (flags & RENAME_EXCHANGE) {
@@ -870,30 +909,33 @@ static void fs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		r = strcmp(name, STATUS_NAME) == 0 ? -EPERM : -ENOENT;
 		goto out;
 	}
-	if (to && (tree_child(m, to->id, newname) || msg_by_name(m, to, newname, &uid) == 0)) {
+	if (to && (tree_child(m, to->id, newname) || msg_by_name(fc, to, newname, &uid) == 0)) {
 		/* Replacing a message would delete one: refuse. */
 		r = -EEXIST;
 		goto out;
 	}
-	r = write_rename(m, f->id, name, to ? to->id : 0, newname);
+	r = write_rename(fc, f->id, name, to ? to->id : 0, newname);
 	if (r != -ENOENT)
 		goto out;
-	r = msg_by_name(m, f, name, &uid);
+	r = msg_by_name(fc, f, name, &uid);
 	if (r < 0)
 		goto out;
 	if (!to)
 		r = -EXDEV;
 	else if (to == f)
 		r = -EPERM;      /* names come from the message: they cannot change */
-	else
-		r = change_move(m, f, uid, to, newname);
+	else if ((r = change_move(m, f, uid, to, &nuid)) == 0 && nuid)
+		/* The name the program moved it to keeps meaning the message
+		 * for a while; `ls` shows the derived name only. */
+		names_add(fc, to->id, newname, ino_msg(to->id, nuid));
 out:
 	fuse_reply_err(req, -r);
 }
 
 static void fs_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 {
-	struct mfs *m = M(req);
+	struct face *fc = F(req);
+	struct engine *m = fc->m;
 	struct fuse_entry_param e = { 0 };
 	struct folder *p, *f = NULL;
 	int r;
@@ -909,14 +951,15 @@ static void fs_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mod
 	e.ino = ino_folder(f->id);
 	e.entry_timeout = e.attr_timeout = TTL_LONG;
 	pthread_rwlock_rdlock(&m->tree_lock);
-	dir_attr(m, e.ino, f->nsub, folder_mtime(f), &e.attr);
+	dir_attr(fc, e.ino, f->nsub, folder_mtime(f), &e.attr);
 	pthread_rwlock_unlock(&m->tree_lock);
 	fuse_reply_entry(req, &e);
 }
 
 static void fs_op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	struct mfs *m = M(req);
+	struct face *fc = F(req);
+	struct engine *m = fc->m;
 	struct folder *p, *f;
 	int r;
 
@@ -931,7 +974,8 @@ static void fs_op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 static void fs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
                            const char *value, size_t size, int flags)
 {
-	struct mfs *m = M(req);
+	struct face *fc = F(req);
+	struct engine *m = fc->m;
 	struct folder *f;
 	int r;
 
@@ -941,7 +985,7 @@ static void fs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		return;
 	}
 	if (write_is_ino(ino)) {
-		fuse_reply_err(req, -write_set_flags(m, ino, value, size));
+		fuse_reply_err(req, -write_set_flags(fc, ino, value, size));
 		return;
 	}
 	if (ino == INO_ROOT || ino == INO_STATUS || ino_uid(ino) == 0) {
@@ -978,18 +1022,18 @@ static void fs_op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, c
 static void fs_op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
                         dev_t rdev)
 {
-	struct mfs *m = M(req);
+	struct face *fc = F(req);
 	struct fuse_entry_param e;
 	int r;
 
 	(void)rdev;
 	/* Some programs create regular files with mknod; nothing else is a
 	 * message. */
-	r = S_ISREG(mode) ? create_file(m, parent, name, &e) : -EPERM;
+	r = S_ISREG(mode) ? create_file(fc, parent, name, &e) : -EPERM;
 	if (r < 0)
 		fuse_reply_err(req, -r);
 	else if (fuse_reply_entry(req, &e) == -ENOENT)
-		write_forget(m, e.ino, 1);
+		write_forget(fc, e.ino, 1);
 }
 
 const struct fuse_lowlevel_ops fs_ops = {

@@ -70,7 +70,7 @@ struct slot {
 };
 
 struct imapb {
-	struct mfs *m;
+	struct engine *m;
 	struct imap_params params;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
@@ -89,7 +89,7 @@ struct imapb {
 	int said_too_many;             /* the folder limit was logged (atomic) */
 };
 
-static struct imapb *B(struct mfs *m)
+static struct imapb *B(struct engine *m)
 {
 	return m->backend;
 }
@@ -502,7 +502,7 @@ static void pool_put(struct slot *sl)
 
 		/* A session imapb_stop() aborted at unmount lost nothing, so
 		 * nothing is said. */
-		if (b->m->se && imap_conn_fail(sl->s) != CONN_FAIL_ABORTED)
+		if (b->m->mounted && imap_conn_fail(sl->s) != CONN_FAIL_ABORTED)
 			log_warn("%s %s%s: %s", proto ? "protocol error from" : "connection to",
 			         b->m->opt->host, proto ? ", connection closed" : " lost",
 			         imap_error(sl->s));
@@ -524,7 +524,7 @@ static void pool_put(struct slot *sl)
 
 /* ---- mail_ops ------------------------------------------------------------------- */
 
-static int imapb_open(struct mfs *m, char *err, size_t errlen)
+static int imapb_open(struct engine *m, char *err, size_t errlen)
 {
 	struct imapb *b = calloc(1, sizeof(*b));
 	const struct mfs_options *o = m->opt;
@@ -598,7 +598,7 @@ static int list_cb(void *ctx, const struct imap_list_entry *le)
 	return 0;
 }
 
-static int imapb_list(struct mfs *m)
+static int imapb_list(struct engine *m)
 {
 	struct imapb *b = B(m);
 	struct list_ctx c = { 0 };
@@ -624,7 +624,7 @@ static int imapb_list(struct mfs *m)
 static void sync_flush(struct slot *sl)
 {
 	struct sync_state *st = sl->sync;
-	struct mfs *m = sl->b->m;
+	struct engine *m = sl->b->m;
 	int r;
 
 	if (st->nmsgs) {
@@ -728,7 +728,7 @@ static int fetch_uids(struct slot *sl, const uint32_t *uids, size_t n)
 static int full_compare(struct slot *sl, uint32_t exists)
 {
 	struct sync_state *st = sl->sync;
-	struct mfs *m = sl->b->m;
+	struct engine *m = sl->b->m;
 	uint32_t *have = NULL, *missing = NULL;
 	size_t nhave = 0, nmissing = 0, i, j;
 	int r = 0;
@@ -777,7 +777,7 @@ static int full_compare(struct slot *sl, uint32_t exists)
 	return r;
 }
 
-static uint64_t store_count(struct mfs *m, struct folder *f)
+static uint64_t store_count(struct engine *m, struct folder *f)
 {
 	struct store_stats stats = { 0 };
 
@@ -789,7 +789,7 @@ static uint64_t store_count(struct mfs *m, struct folder *f)
  * the highest UID in the store: an APPEND or MOVE adds a higher UID to the
  * store while a message another client added just before it may not be
  * known yet. */
-static int imapb_sync(struct mfs *m, struct folder *f)
+static int imapb_sync(struct engine *m, struct folder *f)
 {
 	struct imapb *b = B(m);
 	struct sync_state st = { 0 };
@@ -905,7 +905,7 @@ static int imapb_sync(struct mfs *m, struct folder *f)
 	if (st.changed)
 		folder_touch(f);
 	if (st.changed && !first)
-		notify_inode(m, ino_folder(f->id), 0, 0);
+		tell_dir(m, f->id);
 out:
 	if (r < 0) {
 		sync_flush(sl);
@@ -918,7 +918,7 @@ out:
 	return r;
 }
 
-static int imapb_fetch(struct mfs *m, struct fetch **fxs, size_t n)
+static int imapb_fetch(struct engine *m, struct fetch **fxs, size_t n)
 {
 	struct imapb *b = B(m);
 	struct folder *f = tree_get(m, fetch_folder(fxs[0]));
@@ -1098,7 +1098,7 @@ static uint32_t known_uid(struct folder *to, uint32_t uidvalidity, uint32_t uid)
 	return uidvalidity && uidvalidity == uv ? uid : 0;
 }
 
-static int imapb_move(struct mfs *m, struct folder *f, uint32_t uid, struct folder *to,
+static int imapb_move(struct engine *m, struct folder *f, uint32_t uid, struct folder *to,
                       uint32_t *uid_r)
 {
 	struct slot *sl;
@@ -1129,7 +1129,7 @@ static int imapb_move(struct mfs *m, struct folder *f, uint32_t uid, struct fold
 	return r;
 }
 
-static int imapb_remove(struct mfs *m, struct folder *f, uint32_t uid)
+static int imapb_remove(struct engine *m, struct folder *f, uint32_t uid)
 {
 	struct slot *sl;
 	int r;
@@ -1143,7 +1143,7 @@ static int imapb_remove(struct mfs *m, struct folder *f, uint32_t uid)
 }
 
 struct landed {
-	struct mfs *m;
+	struct engine *m;
 	struct folder *f;
 	uint32_t from;           /* UIDs below existed before the APPEND */
 	uint32_t uid;            /* the newest match that is not in the cache */
@@ -1185,7 +1185,7 @@ static void landed_cb(void *ctx, uint32_t lo, uint32_t hi)
  * *uid_r (0 when the UID cannot be trusted), 0 when it is not there, or a
  * negative errno when that cannot be told (no Message-ID, still no
  * network): then the failure stands. */
-static int append_landed(struct mfs *m, struct folder *f, int fd, uint64_t size,
+static int append_landed(struct engine *m, struct folder *f, int fd, uint64_t size,
                          uint32_t from, uint32_t *uid_r)
 {
 	struct landed l = { .m = m, .f = f, .from = from };
@@ -1217,7 +1217,7 @@ out:
 	return r;
 }
 
-static int imapb_append(struct mfs *m, struct folder *f, int fd, uint64_t size,
+static int imapb_append(struct engine *m, struct folder *f, int fd, uint64_t size,
                         const char *flags, time_t date, uint32_t *uid_r)
 {
 	struct slot *sl = pool_get(B(m), folder_server(f), &(int){ 0 });
@@ -1250,7 +1250,7 @@ static int imapb_append(struct mfs *m, struct folder *f, int fd, uint64_t size,
 	return r;
 }
 
-static int imapb_set_flags(struct mfs *m, struct folder *f, uint32_t uid, const char *flags)
+static int imapb_set_flags(struct engine *m, struct folder *f, uint32_t uid, const char *flags)
 {
 	struct slot *sl;
 	int r;
@@ -1266,7 +1266,7 @@ static int imapb_set_flags(struct mfs *m, struct folder *f, uint32_t uid, const 
 	return r;
 }
 
-static int imapb_mkdir(struct mfs *m, const char *server)
+static int imapb_mkdir(struct engine *m, const char *server)
 {
 	struct slot *sl = pool_get(B(m), NULL, &(int){ 0 });
 	int r;
@@ -1279,7 +1279,7 @@ static int imapb_mkdir(struct mfs *m, const char *server)
 	return r;
 }
 
-static int imapb_rmdir(struct mfs *m, struct folder *f)
+static int imapb_rmdir(struct engine *m, struct folder *f)
 {
 	struct slot *sl = pool_get(B(m), NULL, &(int){ 0 });
 	uint32_t n = 0;
@@ -1300,7 +1300,7 @@ static int imapb_rmdir(struct mfs *m, struct folder *f)
 	return r;
 }
 
-static int imapb_rename(struct mfs *m, struct folder *f, const char *server)
+static int imapb_rename(struct engine *m, struct folder *f, const char *server)
 {
 	struct slot *sl = pool_get(B(m), NULL, &(int){ 0 });
 	int r;
@@ -1344,7 +1344,7 @@ static int idle_sleep(struct imapb *b, int ms)
 static void *idle_main(void *arg)
 {
 	struct imapb *b = arg;
-	struct mfs *m = b->m;
+	struct engine *m = b->m;
 	int backoff = 1000, r;
 
 	for (;;) {
@@ -1440,7 +1440,7 @@ static void *warm_main(void *arg)
 	return NULL;
 }
 
-static void imapb_start(struct mfs *m)
+static void imapb_start(struct engine *m)
 {
 	struct imapb *b = B(m);
 	unsigned caps = 0;
@@ -1460,7 +1460,7 @@ static void imapb_start(struct mfs *m)
 		b->idle_running = 1;
 }
 
-static void imapb_stop(struct mfs *m)
+static void imapb_stop(struct engine *m)
 {
 	struct imapb *b = B(m);
 
@@ -1483,7 +1483,7 @@ static void imapb_stop(struct mfs *m)
 	b->warm_running = 0;
 }
 
-static void imapb_close(struct mfs *m)
+static void imapb_close(struct engine *m)
 {
 	struct imapb *b = B(m);
 
@@ -1503,7 +1503,7 @@ static void imapb_close(struct mfs *m)
 	m->backend = NULL;
 }
 
-static void imapb_status(struct mfs *m, char **buf, size_t *len)
+static void imapb_status(struct engine *m, char **buf, size_t *len)
 {
 	struct imapb *b = B(m);
 	int n = 0;
@@ -1511,9 +1511,9 @@ static void imapb_status(struct mfs *m, char **buf, size_t *len)
 	pthread_mutex_lock(&b->lock);
 	for (int i = 0; i < POOL_MAX; i++)
 		n += b->slots[i].s != NULL;
-	buf_printf(buf, len, "protocol: IMAP, %d connection%s open\n", n, n == 1 ? "" : "s");
-	buf_printf(buf, len, "capabilities: %s\n", b->caps ? b->caps : "(not connected yet)");
-	buf_printf(buf, len, "INBOX: %s\n", b->idle_state == 2 ? "watched with IDLE" :
+	status_printf(buf, len, "protocol: IMAP, %d connection%s open\n", n, n == 1 ? "" : "s");
+	status_printf(buf, len, "capabilities: %s\n", b->caps ? b->caps : "(not connected yet)");
+	status_printf(buf, len, "INBOX: %s\n", b->idle_state == 2 ? "watched with IDLE" :
 	           b->idle_state == 1 ? "IDLE reconnecting" : "polled");
 	pthread_mutex_unlock(&b->lock);
 }

@@ -30,7 +30,7 @@
 #define HEADER_PEEK 65536
 
 struct pop3b {
-	struct mfs *m;
+	struct engine *m;
 	struct pop3_params params;
 	pthread_mutex_t lock;
 	struct pop3_session *s;    /* the session of the round in progress; lock */
@@ -41,7 +41,7 @@ struct pop3b {
 	uint32_t on_server;        /* at the last round; protected by lock */
 };
 
-static struct pop3b *P(struct mfs *m)
+static struct pop3b *P(struct engine *m)
 {
 	return m->backend;
 }
@@ -119,7 +119,7 @@ static void session_close(struct pop3b *b, struct pop3_session *s)
 	pop3_session_free(s);
 }
 
-static int pop3b_open(struct mfs *m, char *err, size_t errlen)
+static int pop3b_open(struct engine *m, char *err, size_t errlen)
 {
 	struct pop3b *b = calloc(1, sizeof(*b));
 	const struct mfs_options *o = m->opt;
@@ -159,7 +159,7 @@ static int pop3b_open(struct mfs *m, char *err, size_t errlen)
 	return 0;
 }
 
-static int pop3b_list(struct mfs *m)
+static int pop3b_list(struct engine *m)
 {
 	static const struct tree_entry inbox = { .server = "INBOX", .delim = 0, .flags = 0 };
 
@@ -233,7 +233,7 @@ static int body_write(struct pop3_sink *sk, const char *data, size_t len)
 }
 
 /* Download message N (UIDL) into the cache, durably. */
-static int download(struct mfs *m, struct pop3_session *s, struct folder *f, uint32_t n,
+static int download(struct engine *m, struct pop3_session *s, struct folder *f, uint32_t n,
                     const char *uidl, char *why, size_t whylen)
 {
 	struct body_tmp tmp = { .fd = -1 };
@@ -316,14 +316,14 @@ out:
 
 static void forget_reserved(void *ctx, uint32_t uid)
 {
-	struct mfs *m = ctx;
+	struct engine *m = ctx;
 	struct folder *f = tree_by_path(m, "INBOX");
 
 	if (f)
 		body_remove(m->bodies, f->id, uid);
 }
 
-static int pop3b_sync(struct mfs *m, struct folder *f)
+static int pop3b_sync(struct engine *m, struct folder *f)
 {
 	struct pop3b *b = P(m);
 	struct uidl_list l = { 0 };
@@ -370,7 +370,7 @@ static int pop3b_sync(struct mfs *m, struct folder *f)
 			b->downloaded++;
 			pthread_mutex_unlock(&b->lock);
 			if (new % 50 == 1)
-				notify_inode(m, ino_folder(f->id), 0, 0);
+				tell_dir(m, f->id);
 		} else if (r < 0) {
 			break;
 		}
@@ -410,14 +410,14 @@ static int pop3b_sync(struct mfs *m, struct folder *f)
 	session_close(b, s);
 	uidl_free(&l);
 	if (new) {
-		notify_inode(m, ino_folder(f->id), 0, 0);
+		tell_dir(m, f->id);
 		folder_touch(f);
 		log_info("downloaded %u new message%s", new, new == 1 ? "" : "s");
 	}
 	return r;
 }
 
-static int pop3b_fetch(struct mfs *m, struct fetch **fxs, size_t n)
+static int pop3b_fetch(struct engine *m, struct fetch **fxs, size_t n)
 {
 	(void)fxs;
 	(void)n;
@@ -439,7 +439,7 @@ static int got_uidl(void *ctx, const struct store_msg *msg)
 	return 0;
 }
 
-static int pop3b_remove(struct mfs *m, struct folder *f, uint32_t uid)
+static int pop3b_remove(struct engine *m, struct folder *f, uint32_t uid)
 {
 	struct uidl_of u = { 0 };
 	int r;
@@ -454,7 +454,7 @@ static int pop3b_remove(struct mfs *m, struct folder *f, uint32_t uid)
 	return r;
 }
 
-static int pop3b_move(struct mfs *m, struct folder *f, uint32_t uid, struct folder *to,
+static int pop3b_move(struct engine *m, struct folder *f, uint32_t uid, struct folder *to,
                       uint32_t *uid_r)
 {
 	(void)m; (void)f; (void)uid; (void)to;
@@ -462,7 +462,7 @@ static int pop3b_move(struct mfs *m, struct folder *f, uint32_t uid, struct fold
 	return -EPERM;
 }
 
-static int pop3b_append(struct mfs *m, struct folder *f, int fd, uint64_t size,
+static int pop3b_append(struct engine *m, struct folder *f, int fd, uint64_t size,
                         const char *flags, time_t date, uint32_t *uid_r)
 {
 	(void)m; (void)f; (void)fd; (void)size; (void)flags; (void)date;
@@ -470,31 +470,31 @@ static int pop3b_append(struct mfs *m, struct folder *f, int fd, uint64_t size,
 	return -EPERM;
 }
 
-static int pop3b_set_flags(struct mfs *m, struct folder *f, uint32_t uid, const char *flags)
+static int pop3b_set_flags(struct engine *m, struct folder *f, uint32_t uid, const char *flags)
 {
 	(void)m; (void)f; (void)uid; (void)flags;
 	return -EPERM;
 }
 
-static int pop3b_mkdir(struct mfs *m, const char *server)
+static int pop3b_mkdir(struct engine *m, const char *server)
 {
 	(void)m; (void)server;
 	return -EPERM;
 }
 
-static int pop3b_rmdir(struct mfs *m, struct folder *f)
+static int pop3b_rmdir(struct engine *m, struct folder *f)
 {
 	(void)m; (void)f;
 	return -EPERM;
 }
 
-static int pop3b_rename(struct mfs *m, struct folder *f, const char *server)
+static int pop3b_rename(struct engine *m, struct folder *f, const char *server)
 {
 	(void)m; (void)f; (void)server;
 	return -EPERM;
 }
 
-static void pop3b_start(struct mfs *m)
+static void pop3b_start(struct engine *m)
 {
 	struct folder *inbox = tree_by_path(m, "INBOX");
 
@@ -510,7 +510,7 @@ static void pop3b_start(struct mfs *m)
 	folder_sync_later(m, inbox);
 }
 
-static void pop3b_stop(struct mfs *m)
+static void pop3b_stop(struct engine *m)
 {
 	struct pop3b *b = P(m);
 
@@ -521,7 +521,7 @@ static void pop3b_stop(struct mfs *m)
 	pthread_mutex_unlock(&b->lock);
 }
 
-static void pop3b_close(struct mfs *m)
+static void pop3b_close(struct engine *m)
 {
 	struct pop3b *b = P(m);
 
@@ -533,15 +533,15 @@ static void pop3b_close(struct mfs *m)
 	m->backend = NULL;
 }
 
-static void pop3b_status(struct mfs *m, char **buf, size_t *len)
+static void pop3b_status(struct engine *m, char **buf, size_t *len)
 {
 	struct pop3b *b = P(m);
 
 	pthread_mutex_lock(&b->lock);
-	buf_printf(buf, len, "protocol: POP3%s\n", m->opt->pop3_delete ?
+	status_printf(buf, len, "protocol: POP3%s\n", m->opt->pop3_delete ?
 	           ", deleting from the server what is stored (pop3_delete)" :
 	           ", leaving mail on the server");
-	buf_printf(buf, len, "downloaded this mount: %llu, deleted on the server: %llu, "
+	status_printf(buf, len, "downloaded this mount: %llu, deleted on the server: %llu, "
 	           "on the server at the last look: %u\n",
 	           (unsigned long long)b->downloaded, (unsigned long long)b->deleted,
 	           b->on_server);

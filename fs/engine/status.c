@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-void buf_printf(char **buf, size_t *len, const char *fmt, ...)
+void status_printf(char **buf, size_t *len, const char *fmt, ...)
 {
 	va_list ap;
 	char *add = NULL;
@@ -31,7 +31,7 @@ void buf_printf(char **buf, size_t *len, const char *fmt, ...)
 	free(add);
 }
 
-void status_error(struct mfs *m, const char *fmt, ...)
+void status_error(struct engine *m, const char *fmt, ...)
 {
 	char text[sizeof(m->last_error)];
 	va_list ap;
@@ -47,7 +47,7 @@ void status_error(struct mfs *m, const char *fmt, ...)
 	pthread_mutex_unlock(&m->status_lock);
 }
 
-void status_prefetch(struct mfs *m, const char *fmt, ...)
+void status_prefetch(struct engine *m, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -58,7 +58,7 @@ void status_prefetch(struct mfs *m, const char *fmt, ...)
 	pthread_mutex_unlock(&m->status_lock);
 }
 
-void status_online(struct mfs *m, int online)
+void status_online(struct engine *m, int online)
 {
 	pthread_mutex_lock(&m->status_lock);
 	m->online = online;
@@ -78,7 +78,7 @@ static void fmt_time(time_t t, char *buf, size_t size)
 }
 
 /* Folders in tree order, with their full path; tree_lock held. */
-static void render_folders(struct mfs *m, struct folder *first, const char *prefix,
+static void render_folders(struct engine *m, struct folder *first, const char *prefix,
                            char **buf, size_t *len)
 {
 	for (struct folder *f = first; f; f = f->next_sib) {
@@ -97,12 +97,12 @@ static void render_folders(struct mfs *m, struct folder *first, const char *pref
 		if (folder_server(f)) {
 			store_msg_stats(m->store, f->id, &stats);
 			fmt_time(last, when, sizeof(when));
-			buf_printf(buf, len, "  %-40s %8llu messages %12llu bytes  synced: %s%s%s\n",
+			status_printf(buf, len, "  %-40s %8llu messages %12llu bytes  synced: %s%s%s\n",
 			           path, (unsigned long long)stats.count, (unsigned long long)stats.bytes,
 			           synced && last ? when : "not yet", err ? "  error: " : "",
 			           err ? strerror(-err) : "");
 		} else {
-			buf_printf(buf, len, "  %-40s (directory only)\n", path);
+			status_printf(buf, len, "  %-40s (directory only)\n", path);
 		}
 		char *sub = NULL;
 		if (asprintf(&sub, "%s/", path) >= 0) {
@@ -113,7 +113,7 @@ static void render_folders(struct mfs *m, struct folder *first, const char *pref
 	}
 }
 
-int status_render(struct mfs *m, char **buf_r, size_t *len_r)
+int status_render(struct engine *m, char **buf_r, size_t *len_r)
 {
 	char *buf = NULL, when[32];
 	size_t len = 0;
@@ -122,33 +122,33 @@ int status_render(struct mfs *m, char **buf_r, size_t *len_r)
 	pthread_mutex_lock(&m->status_lock);
 	online = m->online;
 	pthread_mutex_unlock(&m->status_lock);
-	buf_printf(&buf, &len, "mailfs %s\n", MAILFS_VERSION);
-	buf_printf(&buf, &len, "account: %s\n", m->opt->url);
-	buf_printf(&buf, &len, "connection: %s\n", online ? "online" : "offline");
+	status_printf(&buf, &len, "mailfs %s\n", MAILFS_VERSION);
+	status_printf(&buf, &len, "account: %s\n", m->opt->url);
+	status_printf(&buf, &len, "connection: %s\n", online ? "online" : "offline");
 	fmt_time(m->mount_time, when, sizeof(when));
-	buf_printf(&buf, &len, "mounted: %s\n", when);
+	status_printf(&buf, &len, "mounted: %s\n", when);
 	pthread_mutex_lock(&m->status_lock);
 	if (m->cache_counted)
-		buf_printf(&buf, &len, "cache: %s, %llu MB of message bodies%s\n", m->opt->cache_dir,
+		status_printf(&buf, &len, "cache: %s, %llu MB of message bodies%s\n", m->opt->cache_dir,
 		           (unsigned long long)(m->cache_bytes >> 20),
 		           m->opt->proto == PROTO_POP3 ? " (never evicted: POP3)" : "");
 	else
-		buf_printf(&buf, &len, "cache: %s\n", m->opt->cache_dir);
+		status_printf(&buf, &len, "cache: %s\n", m->opt->cache_dir);
 	if (m->opt->prefetch)
-		buf_printf(&buf, &len, "prefetch: %s\n", m->prefetch_state);
+		status_printf(&buf, &len, "prefetch: %s\n", m->prefetch_state);
 	pthread_mutex_unlock(&m->status_lock);
 	if (m->ops->status)
 		m->ops->status(m, &buf, &len);
-	buf_printf(&buf, &len, "folders:\n");
+	status_printf(&buf, &len, "folders:\n");
 	pthread_rwlock_rdlock(&m->tree_lock);
 	render_folders(m, m->top, "", &buf, &len);
 	pthread_rwlock_unlock(&m->tree_lock);
 	pthread_mutex_lock(&m->status_lock);
 	if (m->last_error[0]) {
 		fmt_time(m->last_error_time, when, sizeof(when));
-		buf_printf(&buf, &len, "last error: %s: %s\n", when, m->last_error);
+		status_printf(&buf, &len, "last error: %s: %s\n", when, m->last_error);
 	} else {
-		buf_printf(&buf, &len, "last error: none\n");
+		status_printf(&buf, &len, "last error: none\n");
 	}
 	pthread_mutex_unlock(&m->status_lock);
 	if (!buf)
@@ -178,7 +178,7 @@ static pthread_mutex_t progress_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct timespec progress_last;   /* protected by progress_lock */
 static int progress_shown;              /* a \r line is on the terminal; lock */
 
-void status_progress(struct mfs *m, const char *fmt, ...)
+void status_progress(struct engine *m, const char *fmt, ...)
 {
 	struct timespec now;
 	int tty = isatty(2);
@@ -212,7 +212,7 @@ void status_progress(struct mfs *m, const char *fmt, ...)
 	pthread_mutex_unlock(&progress_lock);
 }
 
-void status_progress_done(struct mfs *m, const char *fmt, ...)
+void status_progress_done(struct engine *m, const char *fmt, ...)
 {
 	va_list ap;
 	char raw[160], line[4 * sizeof(raw) + 1];

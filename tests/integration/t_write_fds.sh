@@ -115,6 +115,27 @@ printf 'Subject: again\nMessage-ID: <again@t>\n\nfirst\nsecond\n' | crlf > "$T/a
 server_bytes Drafts again > "$T/again.got"
 check "…with both writes" cmp -s "$T/again.want" "$T/again.got"
 
+# Writing in place after a close: the message stored at that close keeps
+# its bytes (its cached body must not change under it).
+out=$("$PY" - "$MNT/Drafts" <<'EOF'
+import os, sys
+d = sys.argv[1]
+fd = os.open(d + "/cow.eml", os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+os.write(fd, b"Subject: cow\r\nMessage-ID: <cow@t>\r\n\r\nAAAA\r\n")
+os.close(os.dup(fd))                        # stored: its body is cached
+stored = [n for n in os.listdir(d) if n.endswith(" cow.eml")]
+os.pwrite(fd, b"BBBB", 37)                  # same size, new bytes
+# Read first now (the kernel has no pages of it): from the cached body.
+after = open(os.path.join(d, stored[0]), "rb").read()
+os.close(fd)
+print("same" if after.endswith(b"\r\n\r\nAAAA\r\n") else "changed: %r" % after)
+EOF
+)
+check "writing in place after a close leaves the stored message as it was ($out)" test "$out" = same
+cow=$(ic has-message-id Drafts '<cow@t>')
+check "…and the last close stores the new bytes, once ($cow)" test "$(wc -w <<<"$cow")" -eq 1
+check "…the new bytes" grep -q BBBB <(ic fetch Drafts "${cow:-0}")
+
 # --- injection through user.mail.flags of a file being written ----------------
 ic create Victim > /dev/null
 check "the folder Victim exists on the server" has_line Victim ic folders

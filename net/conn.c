@@ -9,6 +9,7 @@
 #include "net/tls.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -33,7 +34,11 @@ struct conn {
 	int implicit_tls;
 	struct tls_ctx *tls;
 	int timeout_ms;
+	/* Written by the owning thread under fd_lock; read by it without the
+	 * lock, and by conn_abort() (any thread) under it, so that an abort
+	 * never shuts down a number that was closed and reused meanwhile. */
 	int fd;
+	pthread_mutex_t fd_lock;
 	int adopt_fd;           /* from conn_params.have_fd, or -1 */
 	SSL *ssl;
 	atomic_int aborted;
@@ -71,8 +76,19 @@ struct conn *conn_new(const struct conn_params *p)
 	c->tls = p->tls;
 	c->timeout_ms = p->timeout_ms;
 	c->fd = -1;
+	pthread_mutex_init(&c->fd_lock, NULL);
 	c->adopt_fd = p->have_fd ? p->fd : -1;
 	return c;
+}
+
+/* The owning thread changes the socket. */
+static void set_fd(struct conn *c, int fd)
+{
+	pthread_mutex_lock(&c->fd_lock);
+	if (c->fd >= 0 && c->fd != fd)
+		close(c->fd);
+	c->fd = fd;
+	pthread_mutex_unlock(&c->fd_lock);
 }
 
 void conn_free(struct conn *c)
@@ -84,10 +100,10 @@ void conn_free(struct conn *c)
 		 * LOGOUT/QUIT, and a dead peer must not delay us. */
 		SSL_free(c->ssl);
 	}
-	if (c->fd >= 0)
-		close(c->fd);
+	set_fd(c, -1);
 	if (c->adopt_fd >= 0)
 		close(c->adopt_fd);
+	pthread_mutex_destroy(&c->fd_lock);
 	free(c->host);
 	free(c);
 }
@@ -100,8 +116,10 @@ void conn_set_timeout(struct conn *c, int timeout_ms)
 void conn_abort(struct conn *c)
 {
 	atomic_store(&c->aborted, 1);
+	pthread_mutex_lock(&c->fd_lock);
 	if (c->fd >= 0)
 		shutdown(c->fd, SHUT_RDWR);
+	pthread_mutex_unlock(&c->fd_lock);
 }
 
 int conn_is_tls(const struct conn *c)
@@ -173,7 +191,7 @@ static int connect_one(struct conn *c, const struct addrinfo *ai)
 		return -errno;
 	/* Commands are small and latency-bound. */
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	c->fd = fd;
+	set_fd(c, fd);
 	if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
 		return 0;
 	if (errno != EINPROGRESS) {
@@ -189,8 +207,7 @@ static int connect_one(struct conn *c, const struct addrinfo *ai)
 		return 0;
 	r = -r;
 bad:
-	close(fd);
-	c->fd = -1;
+	set_fd(c, -1);
 	return r;
 }
 
@@ -204,7 +221,7 @@ int conn_connect(struct conn *c)
 	c->fail = CONN_OK;
 	c->error[0] = '\0';
 	if (c->adopt_fd >= 0) {
-		c->fd = c->adopt_fd;
+		set_fd(c, c->adopt_fd);
 		c->adopt_fd = -1;
 		fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) | O_NONBLOCK);
 		return c->implicit_tls ? conn_starttls(c) : 0;

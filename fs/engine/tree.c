@@ -49,6 +49,15 @@ static struct folder *folder_new(const struct store_folder *sf)
  * (folder_gone() and friends, mfs.h). */
 #define tree_set(field, value) __atomic_store_n((field), (value), __ATOMIC_RELEASE)
 
+static void folder_free(struct folder *f)
+{
+	free(f->name);
+	free(f->server);
+	pthread_mutex_destroy(&f->lock);
+	pthread_cond_destroy(&f->cond);
+	free(f);
+}
+
 /* ---- the indexes (tree_lock held for writing to change them) -------------
  *
  * m->folders is ordered by id (the store hands out ascending ids and never
@@ -196,15 +205,29 @@ static void retire(struct engine *m, char *p)
 	m->retired[m->nretired++] = p;
 }
 
+struct loaded {
+	struct folder **f;
+	size_t n, cap;
+};
+
 static int load_one(void *ctx, const struct store_folder *sf)
 {
-	struct engine *m = ctx;
-	struct folder *f = folder_new(sf);
+	struct loaded *l = ctx;
+	struct folder *f;
 
-	if (!f || table_add(m, f) < 0) {
-		free(f);
-		return -ENOMEM;
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 64;
+		struct folder **nf = realloc(l->f, cap * sizeof(*nf));
+
+		if (!nf)
+			return -ENOMEM;
+		l->f = nf;
+		l->cap = cap;
 	}
+	f = folder_new(sf);
+	if (!f)
+		return -ENOMEM;
+	l->f[l->n++] = f;
 	return 0;
 }
 
@@ -227,6 +250,7 @@ static char *rederive(void *ctx, uint32_t uid, const char *name)
 
 int tree_load(struct engine *m)
 {
+	struct loaded l = { 0 };
 	int r = 0;
 
 	/* Names made under older rules (a bidi control from a subject) are
@@ -235,23 +259,27 @@ int tree_load(struct engine *m)
 		r = store_names_rename(m->store, LAYOUT_NAMES_VERSION, rederive, NULL);
 	if (r < 0)
 		return r;
+	/* Read first, then link: the store's lock is never taken under
+	 * tree_lock (a store callback may look at the tree). */
+	r = store_folder_list(m->store, load_one, &l);
 	pthread_mutex_lock(&m->tree_change);
 	pthread_rwlock_wrlock(&m->tree_lock);
-	r = store_folder_list(m->store, load_one, m);
+	for (size_t i = 0; i < l.n; i++) {
+		if (r == 0 && table_add(m, l.f[i]) == 0)
+			continue;
+		r = -ENOMEM;
+		folder_free(l.f[i]);
+	}
 	pthread_rwlock_unlock(&m->tree_lock);
 	pthread_mutex_unlock(&m->tree_change);
+	free(l.f);
 	return r;
 }
 
 void tree_free(struct engine *m)
 {
-	for (size_t i = 0; i < m->nfolders; i++) {
-		free(m->folders[i]->name);
-		free(m->folders[i]->server);
-		pthread_mutex_destroy(&m->folders[i]->lock);
-		pthread_cond_destroy(&m->folders[i]->cond);
-		free(m->folders[i]);
-	}
+	for (size_t i = 0; i < m->nfolders; i++)
+		folder_free(m->folders[i]);
 	free(m->folders);
 	free(m->byname);
 	for (size_t i = 0; i < m->nretired; i++)
@@ -403,9 +431,7 @@ static struct folder *create(struct engine *m, int64_t parent, const char *name,
 	pthread_rwlock_unlock(&m->tree_lock);
 	if (r < 0) {
 		store_folder_delete(m->store, sf.id);
-		free(f->name);
-		free(f->server);
-		free(f);
+		folder_free(f);
 		return NULL;
 	}
 	return f;
@@ -558,9 +584,7 @@ struct folder *tree_renew(struct engine *m, struct folder *f)
 	pthread_rwlock_unlock(&m->tree_lock);
 	pthread_mutex_unlock(&m->tree_change);
 	if (r < 0) {
-		free(nf->name);
-		free(nf->server);
-		free(nf);
+		folder_free(nf);
 		return NULL;
 	}
 	body_remove_folder(m->bodies, f->id);

@@ -85,8 +85,9 @@ proxy pass > /dev/null
 
 # The server away (connections dropped and refused): cached folders and
 # bodies work; an uncached body fails within the timeout.
-proxy dropall > /dev/null
+# Refuse first, then drop: the other order lets a reconnect slip in between.
 proxy refuse > /dev/null
+proxy dropall > /dev/null
 check "server away: cached folders list" quiet ls -l "$MNT/INBOX" "$MNT/Archive"
 check "server away: cached bodies read" quiet cat "$cached"
 uncached=$(ls "$MNT"/Drafts/*.eml | head -1)     # no Drafts body was ever read

@@ -314,13 +314,18 @@ out:
 	return r;
 }
 
+struct reserved_ctx {
+	struct engine *m;
+	int64_t folder;
+};
+
+/* Called under the store's lock: nothing here may take another lock that
+ * is held while the store is called (the tree's). */
 static void forget_reserved(void *ctx, uint32_t uid)
 {
-	struct engine *m = ctx;
-	struct folder *f = tree_by_path(m, "INBOX");
+	struct reserved_ctx *c = ctx;
 
-	if (f)
-		body_remove(m->bodies, f->id, uid);
+	body_remove(c->m->bodies, c->folder, uid);
 }
 
 static int pop3b_sync(struct engine *m, struct folder *f)
@@ -335,7 +340,8 @@ static int pop3b_sync(struct engine *m, struct folder *f)
 	int r, transient;
 
 	/* Leftovers of a round that was killed: their UIDs are burnt. */
-	store_pop3_drop_reserved(m->store, forget_reserved, m);
+	store_pop3_drop_reserved(m->store, forget_reserved,
+	                         &(struct reserved_ctx){ .m = m, .folder = f->id });
 
 	s = session_open(b, err, sizeof(err), &r, &transient);
 	if (!s) {

@@ -67,7 +67,7 @@ deps_wire    := net/wire
 deps_utf8    := net/utf8
 deps_mutf7   := net/mutf7 net/utf8
 deps_mime    := net/mime net/utf8
-deps_layout  := fs/engine/layout net/utf8
+deps_layout  := fs/engine/layout net/mime net/utf8
 deps_options := fs/options fs/config
 deps_config  := fs/config fs/options
 deps_secret  := fs/secret fs/config net/utf8
@@ -148,7 +148,7 @@ fuzzdeps_fetch     := net/wire net/conn net/tls net/mime net/utf8
 fuzzdeps_pop3_wire := net/pop3_wire
 fuzzdeps_mutf7     := net/mutf7 net/utf8
 fuzzdeps_rfc2047   := net/mime net/utf8
-fuzzdeps_layout    := fs/engine/layout net/utf8
+fuzzdeps_layout    := fs/engine/layout net/mime net/utf8
 fuzzlibs_fetch      = $(shell pkg-config --libs openssl) -lpthread
 FUZZ_BINS := $(FUZZ_TARGETS:%=build/fuzz/fuzz_%)
 FUZZ_OBJS := $(sort $(foreach t,$(FUZZ_TARGETS),$(fuzzdeps_$(t):%=build/fuzz/obj/%.o)))

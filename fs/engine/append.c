@@ -149,13 +149,32 @@ static int remove_previous(struct engine *m, struct folder *f, uint32_t prev, co
 		        "the server beside the new one (the server did not tell its UID)", name);
 		return -EIO;
 	}
-	r = m->ops->remove(m, f, prev);
+	struct driver_folder v = folder_view(m, f);
+
+	r = m->driver->remove(m->drv, &v, prev);
 	if (r == 0)
-		msg_forget(m, f, prev);
+		change_forget(m, f, prev);
 	else
 		log_err("%s: the copy stored at an earlier close() (UID %u) could not be "
 		        "removed: %s", name, prev, strerror(-r));
 	return r;
+}
+
+/* The APPEND itself, by the driver. */
+static int upload(struct engine *m, struct folder *f, int fd, uint64_t size, const char *flags,
+                  time_t date, uint32_t *uid_r)
+{
+	struct driver_folder v = folder_view(m, f);
+	uint32_t from;
+
+	if (folder_gone(f))
+		return -ENOENT;
+	if (!m->driver->append)
+		return -EPERM;
+	pthread_mutex_lock(&f->lock);
+	from = f->uidnext;
+	pthread_mutex_unlock(&f->lock);
+	return m->driver->append(m->drv, &v, from, fd, size, flags, date, uid_r);
 }
 
 int append_message(struct engine *m, const struct append_req *a, uint32_t *uid_r, int *landed_r)
@@ -173,9 +192,7 @@ int append_message(struct engine *m, const struct append_req *a, uint32_t *uid_r
 	if (r == 1)
 		send = &conv;
 	if (r >= 0)
-		r = !folder_gone(f) ? m->ops->append(m, f, send->fd, sendsize, a->flags, a->date,
-		                                     &uid)
-		                    : -ENOENT;
+		r = upload(m, f, send->fd, sendsize, a->flags, a->date, &uid);
 	if (r == 0) {
 		*landed_r = 1;
 		*uid_r = uid;

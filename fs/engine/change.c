@@ -49,7 +49,7 @@ static void row_free(struct row *r)
 	free(r->uidl);
 }
 
-void msg_forget(struct engine *m, struct folder *f, uint32_t uid)
+void change_forget(struct engine *m, struct folder *f, uint32_t uid)
 {
 	struct row row = { 0 };
 
@@ -78,6 +78,7 @@ static int move_msg(struct engine *m, struct folder *f, uint32_t uid, struct fol
 {
 	struct row row = { 0 };
 	struct body_tmp held = { .fd = -1 };
+	struct driver_folder vf, vt;
 	char *subject, *name = NULL;
 	uint32_t nuid = 0;
 	size_t len;
@@ -88,7 +89,9 @@ static int move_msg(struct engine *m, struct folder *f, uint32_t uid, struct fol
 		return -ENOENT;
 	}
 	body_hold(m->bodies, f->id, uid, &held);
-	r = m->ops->move(m, f, uid, to, &nuid);
+	vf = folder_view(m, f);
+	vt = folder_view(m, to);
+	r = m->driver->move(m->drv, &vf, uid, &vt, &nuid);
 	if (r == 0 && nuid) {
 		const char *subj = layout_message_subject(row.name, &len);
 
@@ -107,11 +110,32 @@ static int move_msg(struct engine *m, struct folder *f, uint32_t uid, struct fol
 		folder_sync_later(m, to);
 	}
 	if (r == 0)
-		msg_forget(m, f, uid);
+		change_forget(m, f, uid);
 	body_tmp_close(m->bodies, &held);
 	free(name);
 	row_free(&row);
 	*nuid_r = name ? nuid : 0;
+	return r;
+}
+
+/* rm of F/UID on the server; where the cache is the only copy (POP3), rm
+ * is local (SPEC §3): the UIDL is remembered so the message is never
+ * downloaded again, and the server copy stays (unless pop3_delete takes
+ * it at the next round). */
+static int remove_one(struct engine *m, struct folder *f, uint32_t uid)
+{
+	struct driver_folder v = folder_view(m, f);
+	struct row row = { 0 };
+	int r;
+
+	if (m->driver->remove)
+		return m->driver->remove(m->drv, &v, uid);
+	if (!(m->driver->caps & DRIVER_UIDL))
+		return -EPERM;
+	r = store_msg_get(m->store, f->id, uid, copy_row, &row);
+	if (r == 0 && row.uidl)
+		r = store_pop3_set_state(m->store, row.uidl, STORE_POP3_REMOVED);
+	row_free(&row);
 	return r;
 }
 
@@ -134,9 +158,9 @@ int change_unlink(struct engine *m, struct folder *f, uint32_t uid)
 			return r < 0 ? r : move_msg(m, f, uid, t, &nuid);
 		}
 	}
-	r = m->ops->remove(m, f, uid);
+	r = remove_one(m, f, uid);
 	if (r == 0)
-		msg_forget(m, f, uid);
+		change_forget(m, f, uid);
 	return r;
 }
 
@@ -146,6 +170,8 @@ int change_move(struct engine *m, struct folder *f, uint32_t uid, struct folder 
 	int r;
 
 	*uid_r = 0;
+	if (!m->driver->move)
+		return -EPERM;
 	if (!folder_server(to) || (folder_flags(to) & STORE_FOLDER_NOSELECT))
 		return -EXDEV;    /* not a folder that can hold messages */
 	r = folder_ensure(m, to);
@@ -164,7 +190,13 @@ int change_set_flags(struct engine *m, struct folder *f, uint32_t uid, const cha
 
 	if (!flags)
 		return -errno;
-	r = m->ops->set_flags(m, f, uid, flags);
+	if (m->driver->set_flags) {
+		struct driver_folder v = folder_view(m, f);
+
+		r = m->driver->set_flags(m->drv, &v, uid, flags);
+	} else {
+		r = -EPERM;
+	}
 	free(flags);
 	return r;
 }
@@ -180,11 +212,11 @@ int change_mkdir(struct engine *m, int64_t parent, const char *name, struct fold
 	r = tree_server_name(m, parent, name, &server);
 	if (r < 0)
 		return r;
-	r = m->ops->mkdir(m, server);
+	r = m->driver->mkdir ? m->driver->mkdir(m->drv, server) : -EPERM;
 	free(server);
 	if (r < 0)
 		return r;
-	r = m->ops->list(m);
+	r = tree_refresh(m);
 	if (r < 0)
 		return r;
 	f = tree_child(m, parent, name);
@@ -210,12 +242,16 @@ int change_rmdir(struct engine *m, struct folder *f)
 	if (kids)
 		return -ENOTEMPTY;
 	if (folder_server(f)) {
-		r = m->ops->rmdir(m, f);
+		struct driver_folder v = folder_view(m, f);
+
+		r = m->driver->rmdir ? m->driver->rmdir(m->drv, &v,
+		                                         folder_flags(f) & STORE_FOLDER_NOSELECT)
+		                     : -EPERM;
 		if (r < 0)
 			return r;
 	}
 	/* The folder list now says what is left (an implied parent may go). */
-	r = m->ops->list(m);
+	r = tree_refresh(m);
 	if (r == 0 && !folder_gone(f)) {
 		/* Still listed: the server kept it as a \Noselect parent. */
 		log_info("folder %s was deleted but is still listed by the server", folder_name(f));
@@ -243,11 +279,17 @@ int change_rename_dir(struct engine *m, struct folder *f, int64_t parent, const 
 	r = tree_server_name(m, parent, name, &server);
 	if (r < 0)
 		return r;
-	r = m->ops->rename(m, f, server);
+	if (m->driver->rename) {
+		struct driver_folder v = folder_view(m, f);
+
+		r = m->driver->rename(m->drv, &v, server);
+	} else {
+		r = -EPERM;
+	}
 	if (r == 0)
 		r = tree_rename(m, f, parent, name, server);
 	free(server);
 	if (r == 0)
-		m->ops->list(m);
+		tree_refresh(m);
 	return r;
 }

@@ -21,6 +21,6 @@ int change_rmdir(struct engine *m, struct folder *f);
 int change_rename_dir(struct engine *m, struct folder *f, int64_t parent, const char *name);
 
 /* Forget F/UID in the cache and the kernel (it left the server). */
-void msg_forget(struct engine *m, struct folder *f, uint32_t uid);
+void change_forget(struct engine *m, struct folder *f, uint32_t uid);
 
 #endif

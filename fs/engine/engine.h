@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "fs/options.h"
+#include "fs/engine/drivers/driver.h"
 
 struct store;
 struct body_cache;
@@ -115,58 +116,10 @@ static inline void folder_touch(struct folder *f)
 	__atomic_store_n(&f->mtime, time(NULL), __ATOMIC_RELAXED);
 }
 
-/* What differs between IMAP and POP3 (SPEC §2, §3), behind one table. Each
- * function returns 0 or a negative errno. */
-struct mail_ops {
-	/* Connect and log in once, to check the account before mounting;
-	 * a one-line reason in err on failure. */
-	int (*open)(struct engine *m, char *err, size_t errlen);
-	/* Bring the folder tree up to date. */
-	int (*list)(struct engine *m);
-	/* Bring the messages of F up to date. */
-	int (*sync)(struct engine *m, struct folder *f);
-	/* Download the bodies of FXS (N of them, one folder, ascending UIDs) in
-	 * one go, feeding each through fetch_begin/fetch_data/fetch_end
-	 * (fetch.h) as it arrives. */
-	int (*fetch)(struct engine *m, struct fetch **fxs, size_t n);
-	/* Changes (SPEC §2 "Operations"). Each updates the server only; the
-	 * caller updates the cache and the kernel. */
-	/* Delete message UID of F: exactly that message, never another one. */
-	int (*remove)(struct engine *m, struct folder *f, uint32_t uid);
-	/* Move UID of F into TO; *uid_r gets its UID there, 0 if unknown. */
-	int (*move)(struct engine *m, struct folder *f, uint32_t uid, struct folder *to,
-	            uint32_t *uid_r);
-	/* Append SIZE bytes of FD to F with FLAGS and DATE (0: now); *uid_r
-	 * gets the new UID, 0 if unknown. */
-	int (*append)(struct engine *m, struct folder *f, int fd, uint64_t size, const char *flags,
-	              time_t date, uint32_t *uid_r);
-	/* Replace the flags of UID of F. */
-	int (*set_flags)(struct engine *m, struct folder *f, uint32_t uid, const char *flags);
-	/* Create, delete (only when empty), rename folders by wire name. */
-	int (*mkdir)(struct engine *m, const char *server);
-	int (*rmdir)(struct engine *m, struct folder *f);
-	int (*rename)(struct engine *m, struct folder *f, const char *server);
-	/* Start and stop background work (after daemonizing, before unmount). */
-	void (*start)(struct engine *m);
-	void (*stop)(struct engine *m);
-	/* Log out and free the backend. */
-	void (*close)(struct engine *m);
-	/* Append backend lines to the status file. */
-	void (*status)(struct engine *m, char **buf, size_t *len);
-};
-
-extern const struct mail_ops backend_imap;
-extern const struct mail_ops backend_pop3;
-
-struct conn_params;
-/* The connection part of a session's parameters, from the options (host,
- * port, implicit TLS, timeout) and the mount's TLS context. */
-void mfs_conn_params(const struct engine *m, struct conn_params *c);
-
 struct engine {
 	struct mfs_options *opt;
-	const struct mail_ops *ops;
-	void *backend;
+	const struct driver *driver;    /* chosen by the URL's scheme */
+	void *drv;                      /* the driver's state */
 	struct store *store;
 	struct body_cache *bodies;
 	struct tls_ctx *tls;
@@ -196,9 +149,10 @@ struct engine {
 	size_t nretired;
 	uint64_t *warned;           /* hashes of folders warned about (tree_change only) */
 	size_t nwarned;
+	int said_too_many;          /* TREE_MAX_FOLDERS was logged (atomic) */
 
 	struct fetch_table *fetches;
-	struct sync_worker *sync;
+	struct poll_worker *poll;       /* atomic pointer (poll.c) */
 
 	struct prefetcher *prefetch;
 	/* Listings a program waits for right now: downloads pause meanwhile
@@ -215,6 +169,21 @@ struct engine {
 	int online;                 /* protected by status_lock */
 };
 
+/* ---- engine.c: the engine's life ---------------------------------------------- */
+
+/* Set up M for OPT: the cache (store, bodies), TLS, the tree from the
+ * cache; M takes SECRET (wiped and freed by engine_free). ERR gets one line. */
+int engine_init(struct engine *m, struct mfs_options *opt, char *secret, char *err,
+                size_t errlen);
+/* Log in once (a wrong password or host fails here), or come up offline
+ * from the cache when the network is the trouble; then list the folders. */
+int engine_open(struct engine *m, char *err, size_t errlen);
+/* Background work (downloads, syncs, the driver's, prefetch), once mounted. */
+int engine_start(struct engine *m);
+/* Stop it, producers of work first; then free everything. */
+void engine_stop(struct engine *m);
+void engine_free(struct engine *m);
+
 /* ---- tree.c: the folder table ------------------------------------------- */
 
 /* A server may list at most this many folders, each at most this deep:
@@ -224,6 +193,9 @@ struct engine {
 #define TREE_MAX_DEPTH 64
 #define TREE_MAX_DEPTH_TEXT "64"
 
+/* Ask the driver for the folder list and make the tree match it
+ * (tree_sync), keeping to TREE_MAX_FOLDERS. */
+int tree_refresh(struct engine *m);
 /* Load the folders of the store; message names made under older rules
  * (LAYOUT_NAMES_VERSION) are made again first. */
 int tree_load(struct engine *m);
@@ -265,7 +237,7 @@ struct folder *tree_renew(struct engine *m, struct folder *f);
 /* Forget all content of F (messages, bodies). */
 void tree_drop_content(struct engine *m, struct folder *f);
 
-/* ---- sync.c: keeping folders fresh ------------------------------------------ */
+/* ---- folder.c: keeping folders fresh ----------------------------------------- */
 
 /* Make sure F has a listing to show: sync it now if there is none, or
  * start a background revalidation of a cached listing once per mount.
@@ -275,20 +247,27 @@ int folder_ensure(struct engine *m, struct folder *f);
 int folder_sync(struct engine *m, struct folder *f);
 /* Sync F soon, in the background. */
 void folder_sync_later(struct engine *m, struct folder *f);
-/* The background thread: runs queued syncs, and every `poll` seconds
- * refreshes the folder list and every folder looked at since mounting. */
-int sync_start(struct engine *m);
-void sync_stop(struct engine *m);
-/* Ask for a poll round now (e.g. after IDLE saw a change). */
-void sync_poll_now(struct engine *m);
-
-/* Whether UID of F left the server lately (msg_forget); f->lock held. */
+/* F as the driver sees it: id, wire name, directory name and UIDVALIDITY
+ * now (the strings stay valid until unmount). */
+struct driver_folder folder_view(struct engine *m, struct folder *f);
+/* Whether UID of F left the server lately (change_forget); f->lock held. */
 int folder_forgotten(const struct folder *f, uint32_t uid);
 
+/* ---- poll.c: the background thread ---------------------------------------------- */
+
+/* It runs queued syncs, and every `poll` seconds refreshes the folder list
+ * and every folder looked at since mounting. */
+int poll_start(struct engine *m);
+void poll_stop(struct engine *m);
+/* Queue a sync of FOLDER; -ENOENT when the thread does not run. */
+int poll_enqueue(struct engine *m, int64_t folder);
+
+/* ---- evict.c ---------------------------------------------------------------------- */
+
 /* The cache_size limit (SPEC §1): count what downloads added, and evict
- * the least recently read bodies when over the limit (never for POP3, whose
- * cache is the only copy). Returns the bytes of bodies in the cache. */
-uint64_t cache_usage(struct engine *m);
+ * the least recently read bodies when over the limit (never when the cache
+ * is the only copy). Returns the bytes of bodies in the cache. */
+uint64_t evict_check(struct engine *m);
 
 /* ---- prefetch.c ----------------------------------------------------------- */
 int prefetch_start(struct engine *m);
@@ -327,7 +306,5 @@ void status_progress_done(struct engine *m, const char *fmt, ...)
  * folders, prefetch, last error; malloc'd, controls made visible. */
 int status_render(struct engine *m, char **buf_r, size_t *len_r);
 
-/* Append formatted text to a growing buffer (status rendering). */
-void status_printf(char **buf, size_t *len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 #endif

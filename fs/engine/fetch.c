@@ -11,6 +11,7 @@
  * With `prefetch`, a background job feeds batches of everything not cached
  * to the fetchers whenever no reader is waiting.
  */
+#include "fs/engine/engine.h"
 #include "fs/engine/fetch.h"
 #include "fs/log.h"
 #include "cache/body.h"
@@ -138,7 +139,7 @@ static int read_cached(struct engine *m, struct fetch_reader *r, int64_t folder,
 		/* Truncated by a power loss, or from before a size correction:
 		 * not trusted, downloaded again. */
 		close(fd);
-		if (m->opt->proto != PROTO_POP3)
+		if (m->driver->caps & DRIVER_REFETCH)
 			body_remove(m->bodies, folder, uid);
 		return 0;
 	}
@@ -524,6 +525,26 @@ static struct fetch *next_job(struct fetch_table *t)
 	return fg ? fg : bg;
 }
 
+/* Download FXS (N, of FOLDER) through the driver. */
+static int fetch_from_server(struct engine *m, int64_t folder, struct fetch **fxs, size_t n)
+{
+	struct folder *f = tree_get(m, folder);
+	struct driver_folder v;
+
+	if (!m->driver->fetch) {
+		/* Every body is in the cache from the moment it is listed (POP3);
+		 * one that is missing was lost locally (disk trouble), not on the
+		 * server. */
+		log_err("a message body is missing from the cache directory %s",
+		        m->opt->cache_dir);
+		return -EIO;
+	}
+	if (!f || folder_gone(f) || !folder_server(f))
+		return -ENOENT;
+	v = folder_view(m, f);
+	return m->driver->fetch(m->drv, &v, fxs, n);
+}
+
 static void *fetcher_main(void *arg)
 {
 	struct engine *m = arg;
@@ -575,7 +596,7 @@ static void *fetcher_main(void *arg)
 			}
 		pthread_mutex_unlock(&t->lock);
 
-		int r = m->ops->fetch(m, fxs, n);
+		int r = fetch_from_server(m, fx->folder, fxs, n);
 		if (r < 0)
 			log_debug("download of %zu message(s) from folder %lld failed: %s", n,
 			          (long long)fx->folder, strerror(-r));

@@ -15,10 +15,12 @@
 #ifndef MAILFS_FETCH_H
 #define MAILFS_FETCH_H
 
-#include "fs/engine/engine.h"
+#include <stdint.h>
+#include <stddef.h>
 
 #include <sys/types.h>
 
+struct engine;
 struct fetch;
 
 /* A read waiting for body bytes. The caller fills in off, size and done,

@@ -6,6 +6,7 @@
  * producing a name the kernel or a shell would misread.
  */
 #include "fs/engine/layout.h"
+#include "net/mime.h"
 #include "net/utf8.h"
 
 #include <errno.h>
@@ -88,6 +89,22 @@ char *layout_message_name(uint32_t uid, const char *subject)
 	else
 		sprintf(name, "%010" PRIu32 " %s" EXT, uid, subj);
 	return name;
+}
+
+int layout_from_header(uint32_t uid, const char *hdr, size_t len, char **name_r,
+                       char **msgid_r, char **date_r)
+{
+	char *subject = hdr ? mime_header(hdr, len, "Subject") : NULL;
+	char *decoded = subject ? mime_decode_words(subject, strlen(subject)) : NULL;
+
+	*name_r = layout_message_name(uid, decoded ? decoded : "");
+	if (msgid_r)
+		*msgid_r = hdr ? mime_header(hdr, len, "Message-ID") : NULL;
+	if (date_r)
+		*date_r = hdr ? mime_header(hdr, len, "Date") : NULL;
+	free(subject);
+	free(decoded);
+	return *name_r ? 0 : -ENOMEM;
 }
 
 const char *layout_message_subject(const char *name, size_t *len_r)

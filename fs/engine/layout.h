@@ -30,6 +30,14 @@
  * Returns NULL only on ENOMEM. */
 char *layout_message_name(uint32_t uid, const char *subject);
 
+/* The file name of message UID from its header (HDR, LEN bytes holding
+ * at least the Subject line; NULL for none), and the values of its
+ * Message-ID and Date headers (NULL when missing; MSGID_R and DATE_R may be
+ * NULL when not wanted). Every message name is made here: the listing, a
+ * POP3 download, an APPEND. Returns 0 or -ENOMEM; strings are malloc'd. */
+int layout_from_header(uint32_t uid, const char *hdr, size_t len, char **name_r,
+                       char **msgid_r, char **date_r);
+
 /* Parse the UID back out of a message file name made by layout_message_name.
  * Returns 0 and the UID, or -ENOENT when NAME is not of that form. (The
  * caller still compares the whole name with the stored one.) */

@@ -10,6 +10,7 @@
 #include "fs/engine/engine.h"
 #include "fs/engine/fetch.h"
 #include "fs/log.h"
+#include "fs/nap.h"
 #include "cache/body.h"
 #include "cache/store.h"
 
@@ -25,27 +26,6 @@ struct prefetcher {
 	pthread_cond_t cond;
 	int stop;                /* protected by lock */
 };
-
-/* Sleep MS unless stopping; returns 1 when stopping. */
-static int nap(struct prefetcher *p, long ms)
-{
-	struct timespec until;
-	int stop;
-
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += ms / 1000;
-	until.tv_nsec += (ms % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
-	pthread_mutex_lock(&p->lock);
-	while (!p->stop && pthread_cond_timedwait(&p->cond, &p->lock, &until) == 0)
-		;
-	stop = p->stop;
-	pthread_mutex_unlock(&p->lock);
-	return stop;
-}
 
 /* One pass over every folder; returns 1 when stopping. */
 static int pass(struct engine *m, struct prefetcher *p)
@@ -70,13 +50,13 @@ static int pass(struct engine *m, struct prefetcher *p)
 		if (!f || folder_gone(f) || folder_ensure(m, f) < 0)
 			continue;
 		for (;;) {
-			if (cache_usage(m) > limit) {
+			if (evict_check(m) > limit) {
 				status_prefetch(m, "paused: the cache is at its cache_size limit");
 				free(ids);
-				return nap(p, 1000L * m->opt->poll);
+				return nap(&p->lock, &p->cond, &p->stop, 1000L * m->opt->poll);
 			}
 			while (fetch_busy(m) > QUEUE_MAX)
-				if (nap(p, 50)) {
+				if (nap(&p->lock, &p->cond, &p->stop, 50)) {
 					free(ids);
 					return 1;
 				}
@@ -88,17 +68,17 @@ static int pass(struct engine *m, struct prefetcher *p)
 			after = last;
 			status_prefetch(m, "downloading %s", folder_name(f));
 			status_progress(m, "prefetch: %s, %llu MB cached", folder_name(f),
-			                (unsigned long long)(cache_usage(m) >> 20));
+			                (unsigned long long)(evict_check(m) >> 20));
 		}
 	}
 	free(ids);
 	while (fetch_busy(m) > 0)
-		if (nap(p, 100))
+		if (nap(&p->lock, &p->cond, &p->stop, 100))
 			return 1;
 	status_prefetch(m, "complete");
 	if (queued)
 		status_progress_done(m, "prefetch complete: %llu MB of message bodies cached",
-		                     (unsigned long long)(cache_usage(m) >> 20));
+		                     (unsigned long long)(evict_check(m) >> 20));
 	return 0;
 }
 
@@ -108,7 +88,7 @@ static void *prefetch_main(void *arg)
 	struct prefetcher *p = m->prefetch;
 
 	while (!pass(m, p))
-		if (nap(p, 1000L * m->opt->poll))
+		if (nap(&p->lock, &p->cond, &p->stop, 1000L * m->opt->poll))
 			break;
 	return NULL;
 }

@@ -131,14 +131,14 @@ int status_render(struct engine *m, char **buf_r, size_t *len_r)
 	if (m->cache_counted)
 		status_printf(&buf, &len, "cache: %s, %llu MB of message bodies%s\n", m->opt->cache_dir,
 		           (unsigned long long)(m->cache_bytes >> 20),
-		           m->opt->proto == PROTO_POP3 ? " (never evicted: POP3)" : "");
+		           m->driver->caps & DRIVER_REFETCH ? "" : " (never evicted: the only copy)");
 	else
 		status_printf(&buf, &len, "cache: %s\n", m->opt->cache_dir);
 	if (m->opt->prefetch)
 		status_printf(&buf, &len, "prefetch: %s\n", m->prefetch_state);
 	pthread_mutex_unlock(&m->status_lock);
-	if (m->ops->status)
-		m->ops->status(m, &buf, &len);
+	if (m->drv)
+		m->driver->status(m->drv, &buf, &len);
 	status_printf(&buf, &len, "folders:\n");
 	pthread_rwlock_rdlock(&m->tree_lock);
 	render_folders(m, m->top, "", &buf, &len);

@@ -545,6 +545,54 @@ int tree_sync(struct engine *m, const struct tree_entry *entries, size_t n)
 	return 0;
 }
 
+struct list_ctx {
+	struct tree_entry *e;
+	size_t n, cap;
+	size_t over;               /* folders past TREE_MAX_FOLDERS */
+};
+
+static int list_cb(void *ctx, const struct driver_list_entry *le)
+{
+	struct list_ctx *c = ctx;
+
+	if (c->n == TREE_MAX_FOLDERS) {
+		c->over++;
+		return 0;
+	}
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 32;
+		struct tree_entry *ne = realloc(c->e, cap * sizeof(*ne));
+		if (!ne)
+			return -ENOMEM;
+		c->e = ne;
+		c->cap = cap;
+	}
+	c->e[c->n].server = strdup(le->server);
+	if (!c->e[c->n].server)
+		return -ENOMEM;
+	c->e[c->n].delim = le->delim;
+	c->e[c->n].flags = (le->noselect ? STORE_FOLDER_NOSELECT : 0) |
+	                   (le->noinferiors ? STORE_FOLDER_NOINFERIORS : 0);
+	c->n++;
+	return 0;
+}
+
+int tree_refresh(struct engine *m)
+{
+	struct list_ctx c = { 0 };
+	int r = m->driver->list(m->drv, list_cb, &c);
+
+	if (r == 0 && c.over && !__atomic_exchange_n(&m->said_too_many, 1, __ATOMIC_RELAXED))
+		log_warn("%s lists %zu folders; only the first %d are shown", m->opt->host,
+		         c.n + c.over, TREE_MAX_FOLDERS);
+	if (r == 0)
+		r = tree_sync(m, c.e, c.n);
+	for (size_t i = 0; i < c.n; i++)
+		free((char *)c.e[i].server);
+	free(c.e);
+	return r;
+}
+
 struct folder *tree_renew(struct engine *m, struct folder *f)
 {
 	struct store_folder sf;

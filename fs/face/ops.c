@@ -611,7 +611,7 @@ static void fs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, siz
 {
 	struct face *fc = F(req);
 	struct engine *m = fc->m;
-	struct xattr_ctx x = { .name = name, .pop3 = m->opt->proto == PROTO_POP3 };
+	struct xattr_ctx x = { .name = name, .pop3 = (m->driver->caps & DRIVER_UIDL) != 0 };
 	int r;
 
 	/* Only the user namespace exists here. Answering ENOTSUP (not
@@ -646,7 +646,7 @@ static void fs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
 	struct face *fc = F(req);
 	struct engine *m = fc->m;
-	struct xattr_ctx x = { .pop3 = m->opt->proto == PROTO_POP3 };
+	struct xattr_ctx x = { .pop3 = (m->driver->caps & DRIVER_UIDL) != 0 };
 	int r;
 
 	if (ino == INO_ROOT || ino == INO_STATUS || ino_uid(ino) == 0) {
@@ -738,7 +738,7 @@ static int create_file(struct face *fc, fuse_ino_t parent, const char *name,
 	int r;
 
 	r = dir_folder(m, parent, &f);
-	if (r == 0 && (!f || m->opt->proto == PROTO_POP3))
+	if (r == 0 && (!f || !(m->driver->caps & DRIVER_WRITE)))
 		r = -EPERM;        /* the root holds folders; POP3 takes no mail in */
 	if (r == 0 && (tree_child(m, f->id, name) || msg_by_name(fc, f, name, &uid) == 0))
 		r = -EEXIST;

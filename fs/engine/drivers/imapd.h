@@ -1,0 +1,99 @@
+/* imapd.h - the IMAP driver's parts, shared by its files:
+ *
+ *   imap.c          the driver table: open, list, start, stop, status
+ *   imap_pool.c     sessions: opening them, explaining failures, the pool
+ *   imap_sync.c     what the server says (events), a folder's sync, downloads
+ *   imap_changes.c  deletes, moves, APPEND, flags, folders
+ *   imap_idle.c     IDLE on INBOX, and a spare connection at start
+ *
+ * Every untagged response of a session goes through the same event
+ * handlers, whatever command it arrived in: new message metadata, flag
+ * changes and expunges are reported to the engine (driver.h). A sync is
+ * therefore only a matter of asking the server the right question and
+ * letting the events do the rest.
+ */
+#ifndef MAILFS_IMAPD_H
+#define MAILFS_IMAPD_H
+
+#include "fs/engine/drivers/driver.h"
+#include "net/imap.h"
+
+#include <pthread.h>
+#include <time.h>
+
+#define POOL_MAX 4             /* connections, IDLE not counted */
+
+struct imapd;
+struct sync_state;
+
+struct slot {
+	struct imapd *d;
+	struct imap_session *s;    /* protected by imapd.lock */
+	int busy;                  /* protected by imapd.lock */
+	time_t used;               /* monotonic seconds, when last given back */
+	/* The rest belongs to the thread holding the slot. */
+	int64_t folder;            /* the folder events are about, 0: none */
+	struct sync_state *sync;
+	struct fetch **batch;      /* bodies being fetched, ascending UIDs */
+	size_t nbatch;
+	struct fetch *cur;         /* the one whose literal is streaming */
+	size_t ndone;              /* bodies of the batch complete */
+	struct imap_sink sink;
+};
+
+struct imapd {
+	struct engine *m;              /* where events are reported */
+	const struct mfs_options *opt;
+	struct imap_params params;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct slot slots[POOL_MAX];   /* busy and s protected by lock */
+	char *caps;                    /* protected by lock */
+	int started;                   /* mounted: failures are logged (atomic) */
+
+	/* IDLE on INBOX (RFC 2177), on a connection of its own. */
+	pthread_t idle_thread;
+	int idle_running;
+	struct slot idle;              /* idle.s protected by lock */
+	int idle_stop;                 /* protected by lock */
+	int idle_state;                /* 0 off, 1 connecting, 2 idling; lock */
+	pthread_cond_t idle_cond;      /* wakes the IDLE thread's pauses */
+	pthread_t warm_thread;         /* opens a spare connection at start */
+	int warm_running;
+};
+
+/* imap_sync.c */
+extern const struct imap_events imapd_events;
+int imapd_sync(void *drv, const struct driver_folder *f, struct driver_sync *st);
+int imapd_fetch(void *drv, const struct driver_folder *f, struct fetch **fxs, size_t n);
+/* Append UID range LO..HI to a growing sequence-set string. */
+int imapd_set_add(char **set, size_t *len, size_t *cap, uint32_t lo, uint32_t hi);
+
+/* imap_changes.c: the change operations of struct driver */
+int imapd_remove(void *drv, const struct driver_folder *f, uint32_t uid);
+int imapd_move(void *drv, const struct driver_folder *f, uint32_t uid,
+               const struct driver_folder *to, uint32_t *uid_r);
+int imapd_append(void *drv, const struct driver_folder *f, uint32_t from, int fd,
+                 uint64_t size, const char *flags, time_t date, uint32_t *uid_r);
+int imapd_set_flags(void *drv, const struct driver_folder *f, uint32_t uid, const char *flags);
+int imapd_mkdir(void *drv, const char *server);
+int imapd_rmdir(void *drv, const struct driver_folder *f, int noselect);
+int imapd_rename(void *drv, const struct driver_folder *f, const char *server);
+
+/* imap_pool.c */
+/* Open a new session; NULL with a reason in ERR, *R_OUT and *TRANSIENT_R
+ * (the network, not the account, is the trouble). */
+struct imap_session *imapd_session_open(struct imapd *d, char *err, size_t errlen, int *r_out,
+                                        int *transient_r);
+/* Take a session, preferring one that has SERVER selected; waits while
+ * all are busy. NULL with *R_OUT when no session can be had. */
+struct slot *imapd_pool_get(struct imapd *d, const char *server, int *r_out);
+void imapd_pool_put(struct slot *sl);
+time_t imapd_now(void);
+
+/* imap_idle.c */
+void imapd_idle_start(struct imapd *d);
+void imapd_idle_stop(struct imapd *d);
+void imapd_idle_status(struct imapd *d, char **buf, size_t *len);
+
+#endif

@@ -1,0 +1,12 @@
+/* nap.h - sleeping in a background thread that must wake at once when it
+ * is told to stop. */
+#ifndef MAILFS_NAP_H
+#define MAILFS_NAP_H
+
+#include <pthread.h>
+
+/* Sleep MS milliseconds, or less: until *STOP (read under LOCK) is true and
+ * COND was signalled. Returns *STOP. */
+int nap(pthread_mutex_t *lock, pthread_cond_t *cond, const int *stop, long ms);
+
+#endif

@@ -7,7 +7,6 @@
 #include "fs/log.h"
 #include "cache/body.h"
 #include "cache/store.h"
-#include "net/mime.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -112,26 +111,21 @@ static void cache_appended(struct engine *m, struct folder *f, uint32_t uid,
                            struct body_tmp *body, uint64_t size, time_t date, const char *flags)
 {
 	char hdr[HEADER_PEEK + 1];
-	char *subject = NULL, *decoded = NULL, *msgid = NULL;
+	char *name = NULL, *msgid = NULL;
 	ssize_t n = pread(body->fd, hdr, HEADER_PEEK, 0);
 	struct store_msg msg = {
 		.uid = uid, .size = size, .date = date, .flags = flags ? flags : "",
 		.state = STORE_MSG_SIZE_EXACT,
 	};
 
-	if (n > 0) {
-		subject = mime_header(hdr, (size_t)n, "Subject");
-		msgid = mime_header(hdr, (size_t)n, "Message-ID");
+	if (layout_from_header(uid, n > 0 ? hdr : NULL, n > 0 ? (size_t)n : 0, &name, &msgid,
+	                       NULL) == 0) {
+		msg.name = name;
+		msg.msgid = msgid;
+		if (store_msg_put(m->store, f->id, &msg, 1) == 0)
+			body_commit(m->bodies, body, f->id, uid, 0);
 	}
-	if (subject)
-		decoded = mime_decode_words(subject, strlen(subject));
-	msg.name = layout_message_name(uid, decoded ? decoded : "");
-	msg.msgid = msgid;
-	if (msg.name && store_msg_put(m->store, f->id, &msg, 1) == 0)
-		body_commit(m->bodies, body, f->id, uid, 0);
-	free((char *)msg.name);
-	free(subject);
-	free(decoded);
+	free(name);
 	free(msgid);
 }
 

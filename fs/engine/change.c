@@ -79,9 +79,8 @@ static int move_msg(struct engine *m, struct folder *f, uint32_t uid, struct fol
 	struct row row = { 0 };
 	struct body_tmp held = { .fd = -1 };
 	struct driver_folder vf, vt;
-	char *subject, *name = NULL;
+	char *name = NULL;
 	uint32_t nuid = 0;
-	size_t len;
 	int r;
 
 	if (store_msg_get(m->store, f->id, uid, copy_row, &row) < 0 || !row.found) {
@@ -92,13 +91,8 @@ static int move_msg(struct engine *m, struct folder *f, uint32_t uid, struct fol
 	vf = folder_view(m, f);
 	vt = folder_view(m, to);
 	r = m->driver->move(m->drv, &vf, uid, &vt, &nuid);
-	if (r == 0 && nuid) {
-		const char *subj = layout_message_subject(row.name, &len);
-
-		subject = strndup(subj, len);
-		name = subject ? layout_message_name(nuid, subject) : NULL;
-		free(subject);
-	}
+	if (r == 0 && nuid)
+		name = layout_message_rename(row.name, nuid);
 	if (name) {
 		row.m.uid = nuid;
 		row.m.name = name;

@@ -120,6 +120,19 @@ const char *layout_message_subject(const char *name, size_t *len_r)
 	return name + UID_DIGITS + 1;
 }
 
+char *layout_message_rename(const char *name, uint32_t uid)
+{
+	size_t len;
+	const char *subj = layout_message_subject(name, &len);
+	char *subject = strndup(subj, len), *out;
+
+	if (!subject)
+		return NULL;
+	out = layout_message_name(uid, subject);
+	free(subject);
+	return out;
+}
+
 int layout_message_uid(const char *name, uint32_t *uid_r)
 {
 	size_t n = strnlen(name, LAYOUT_NAME_MAX + 1);

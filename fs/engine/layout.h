@@ -47,6 +47,11 @@ int layout_message_uid(const char *name, uint32_t *uid_r);
  * a pointer into NAME and its length in *LEN_R; "" when it has none. */
 const char *layout_message_subject(const char *name, size_t *len_r);
 
+/* The name of message UID with the subject part of NAME (a message moved
+ * to another folder, or a name made again under newer rules). NULL only on
+ * ENOMEM. */
+char *layout_message_rename(const char *name, uint32_t uid);
+
 /* The rules of layout_message_name() change now and then (issue 11: bidi
  * and invisible characters); names in a cache made under older rules are
  * derived again, from their subject part, when it is opened. */

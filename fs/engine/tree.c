@@ -235,12 +235,9 @@ static int load_one(void *ctx, const struct store_folder *sf)
  * when it stays. */
 static char *rederive(void *ctx, uint32_t uid, const char *name)
 {
-	size_t len;
-	const char *subj = layout_message_subject(name, &len);
-	char *subject = strndup(subj, len), *nn = subject ? layout_message_name(uid, subject) : NULL;
+	char *nn = layout_message_rename(name, uid);
 
 	(void)ctx;
-	free(subject);
 	if (nn && strcmp(nn, name) == 0) {
 		free(nn);
 		nn = NULL;

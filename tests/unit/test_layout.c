@@ -410,6 +410,41 @@ static const struct dir_case dir_cases[] = {
 	{ "\xd9\x85\xdb\x8c\xe2\x80\x8c\xd8\xb1", "\xd9\x85\xdb\x8c\xe2\x80\x8c\xd8\xb1" }, /* ZWNJ stays */
 };
 
+/* One function names every message: from its header (listing, POP3
+ * download, APPEND), and again from an old name (a move, a rename of an
+ * older cache). */
+static void test_from_header(void **state)
+{
+	static const char hdr[] =
+		"From: a@example.org\r\n"
+		"Subject: =?UTF-8?B?Q2Fmw6kgY3LDqG1l?= \xe2\x80\xae""gpj.exe\r\n"
+		"Message-ID: <x@y>\r\n"
+		"Date: Mon, 1 Jan 2024 10:00:00 +0000\r\n\r\n";
+	char *name, *msgid, *date, *again;
+
+	(void)state;
+	assert_int_equal(layout_from_header(7, hdr, sizeof(hdr) - 1, &name, &msgid, &date), 0);
+	/* Decoded, the bidi override replaced like a control. */
+	assert_string_equal(name, "0000000007 Caf\xc3\xa9 cr\xc3\xa8me gpj.exe.eml");
+	assert_string_equal(msgid, "<x@y>");
+	assert_string_equal(date, "Mon, 1 Jan 2024 10:00:00 +0000");
+	again = layout_message_rename(name, 42);
+	assert_string_equal(again, "0000000042 Caf\xc3\xa9 cr\xc3\xa8me gpj.exe.eml");
+	free(name);
+	free(msgid);
+	free(date);
+	free(again);
+	/* No header at all: just the UID; nothing else. */
+	assert_int_equal(layout_from_header(9, NULL, 0, &name, &msgid, &date), 0);
+	assert_string_equal(name, "0000000009.eml");
+	assert_null(msgid);
+	assert_null(date);
+	again = layout_message_rename(name, 10);
+	assert_string_equal(again, "0000000010.eml");
+	free(name);
+	free(again);
+}
+
 static void test_dir_name(void **state)
 {
 	size_t i;
@@ -604,6 +639,7 @@ int main(void)
 		cmocka_unit_test(test_message_name),
 		cmocka_unit_test(test_message_name_long),
 		cmocka_unit_test(test_message_uid),
+		cmocka_unit_test(test_from_header),
 		cmocka_unit_test(test_dir_name),
 		cmocka_unit_test(test_dir_name_length),
 		cmocka_unit_test(test_dir_component),

@@ -8,6 +8,7 @@
  * bytes reach the reader before the last ones left the server.
  */
 #include "net/imap.h"
+#include "net/sasl.h"
 #include "net/mime.h"
 #include "net/wire.h"
 
@@ -1520,54 +1521,23 @@ int imap_noop(struct imap_session *s)
 
 /* ---- connect, authenticate --------------------------------------------------- */
 
-static char *base64(const char *in, size_t len)
-{
-	char *out = malloc(4 * ((len + 2) / 3) + 1);
-
-	if (out)
-		EVP_EncodeBlock((unsigned char *)out, (const unsigned char *)in, (int)len);
-	return out;
-}
-
-/* The error the server put in an OAuth2 error challenge ("+ base64 JSON",
- * RFC 7628 §3.2.2), for the message. */
-static void keep_challenge(struct imap_session *s, char *out, size_t size)
-{
-	const char *t = s->resp.text ? s->resp.text : "";
-	unsigned char buf[512];
-	int n;
-
-	out[0] = '\0';
-	if (!*t || strlen(t) > 680)
-		return;
-	n = EVP_DecodeBlock(buf, (const unsigned char *)t, (int)strlen(t));
-	if (n <= 0)
-		return;
-	while (n > 0 && buf[n - 1] == '\0')
-		n--;
-	for (int i = 0; i < n; i++)
-		if (buf[i] < 0x20 || buf[i] > 0x7e)
-			buf[i] = '?';
-	snprintf(out, size, " (%.*s)", n, buf);
-}
-
 /* AUTHENTICATE MECH with an initial response (RFC 4959 SASL-IR), or after
  * the empty challenge without it. A challenge after our response is an
- * error challenge (RFC 7628 §3.2.3): OAUTHBEARER answers it with the dummy
- * "AQ==", XOAUTH2 (the providers' variant) with an empty line; the server
- * then says NO. */
-static int sasl(struct imap_session *s, const char *mech, const char *resp, size_t len)
+ * error challenge (RFC 7628 §3.2.3), answered as sasl_answer() says; the
+ * server then says NO, and its words get the challenge's text. */
+static int sasl(struct imap_session *s, enum sasl_mech mech)
 {
 	struct cmd c = { 0 };
-	char *b64 = base64(resp, len);
+	char *b64 = sasl_initial(mech, s->p.user, s->p.secret);
 	char line[64], challenge[600] = "";
+	const char *answer;
 	int r;
 
 	if (!b64)
 		return set_fail(s, IMAP_FAIL_AUTH, ENOMEM, "out of memory");
 	snprintf(c.tag, sizeof(c.tag), "m%u", ++s->tagno);
 	s->cmd = &c;
-	snprintf(line, sizeof(line), "%s AUTHENTICATE %s%s", c.tag, mech,
+	snprintf(line, sizeof(line), "%s AUTHENTICATE %s%s", c.tag, sasl_name(mech),
 	         (s->caps & IMAP_CAP_SASL_IR) ? " " : "\r\n");
 	r = send_raw(s, line, strlen(line), 0);
 	if (r == 0 && !(s->caps & IMAP_CAP_SASL_IR)) {
@@ -1584,9 +1554,11 @@ static int sasl(struct imap_session *s, const char *mech, const char *resp, size
 	if (r == 0)
 		r = read_until_done(s, 1);
 	if (r == 1) {
-		keep_challenge(s, challenge, sizeof(challenge));
-		r = strcmp(mech, "XOAUTH2") == 0 ? send_raw(s, "\r\n", 2, 0)
-		                                 : send_raw(s, "AQ==\r\n", 6, 0);
+		sasl_challenge_text(s->resp.text ? s->resp.text : "", challenge, sizeof(challenge));
+		answer = sasl_answer(mech);
+		r = send_raw(s, answer, strlen(answer), 0);
+		if (r == 0)
+			r = send_raw(s, "\r\n", 2, 0);
 		if (r == 0)
 			r = read_until_done(s, 0);
 		if (r == 0)
@@ -1595,77 +1567,35 @@ static int sasl(struct imap_session *s, const char *mech, const char *resp, size
 			char text[sizeof(s->error)];
 
 			snprintf(text, sizeof(text), "%s", s->error);
-			set_fail(s, IMAP_FAIL_NO, -r, "%s%s", text, challenge);
+			set_fail(s, IMAP_FAIL_NO, -r, "%s (%s)", text, challenge);
 		}
 	}
 	s->cmd = NULL;
-	explicit_bzero(b64, strlen(b64));
-	free(b64);
+	sasl_free(b64);
 	return r;
-}
-
-/* The user name in a GS2 header: "," and "=" escaped (RFC 5801 §4). */
-static char *gs2_name(const char *user)
-{
-	char *out = malloc(strlen(user) * 3 + 1), *p = out;
-
-	if (!out)
-		return NULL;
-	for (; *user; user++) {
-		if (*user == ',')
-			p += sprintf(p, "=2C");
-		else if (*user == '=')
-			p += sprintf(p, "=3D");
-		else
-			*p++ = *user;
-	}
-	*p = '\0';
-	return out;
 }
 
 static int authenticate(struct imap_session *s)
 {
-	char *resp = NULL;
-	int r, len;
+	int r;
 
 	switch (s->p.auth) {
 	case IMAP_AUTH_XOAUTH2:
 	case IMAP_AUTH_OAUTHBEARER:
 		/* An OAuth2 token: the standard mechanism where the server has it,
 		 * else the providers' older one. */
-		if (s->caps & IMAP_CAP_AUTH_OAUTHBEARER) {
-			/* RFC 7628 §3.1: GS2 header, then key/value pairs. */
-			char *name = gs2_name(s->p.user);
-
-			len = name ? asprintf(&resp, "n,a=%s,\001auth=Bearer %s\001\001", name,
-			                      s->p.secret) : -1;
-			free(name);
-			r = len < 0 ? -ENOMEM : sasl(s, "OAUTHBEARER", resp, (size_t)len);
-		} else if (s->caps & IMAP_CAP_AUTH_XOAUTH2) {
-			/* Google's and Microsoft's documented format. */
-			len = asprintf(&resp, "user=%s\001auth=Bearer %s\001\001", s->p.user,
-			               s->p.secret);
-			r = len < 0 ? -ENOMEM : sasl(s, "XOAUTH2", resp, (size_t)len);
-		} else {
+		if (s->caps & IMAP_CAP_AUTH_OAUTHBEARER)
+			r = sasl(s, SASL_OAUTHBEARER);
+		else if (s->caps & IMAP_CAP_AUTH_XOAUTH2)
+			r = sasl(s, SASL_XOAUTH2);
+		else
 			return set_fail(s, IMAP_FAIL_AUTH, EACCES, "%s offers no OAuth2 login "
 			                "(AUTH=OAUTHBEARER or AUTH=XOAUTH2); use a password",
 			                s->p.conn.host);
-		}
 		break;
 	default:
 		if (s->caps & IMAP_CAP_AUTH_PLAIN) {
-			/* RFC 4616: authzid NUL authcid NUL passwd */
-			size_t ul = strlen(s->p.user), pl = strlen(s->p.secret);
-
-			resp = malloc(ul + pl + 2);
-			if (!resp)
-				return set_fail(s, IMAP_FAIL_AUTH, ENOMEM, "out of memory");
-			resp[0] = '\0';
-			memcpy(resp + 1, s->p.user, ul);
-			resp[ul + 1] = '\0';
-			memcpy(resp + ul + 2, s->p.secret, pl);
-			len = (int)(ul + pl + 2);
-			r = sasl(s, "PLAIN", resp, (size_t)len);
+			r = sasl(s, SASL_PLAIN);
 		} else if (s->caps & IMAP_CAP_LOGINDISABLED) {
 			return set_fail(s, IMAP_FAIL_AUTH, EACCES, "the server does not allow "
 			                "logging in on this connection (LOGINDISABLED)");
@@ -1678,15 +1608,8 @@ static int authenticate(struct imap_session *s)
 			cb_str(&b, " ");
 			cb_astring(&b, s->p.secret);
 			r = run_cmd(s, &c, &b, 1);
-			len = 0;
 		}
 		break;
-	}
-	if (resp) {
-		explicit_bzero(resp, strlen(resp));   /* PLAIN: the NUL hides the rest */
-		if (len > 0)
-			explicit_bzero(resp, (size_t)len);
-		free(resp);
 	}
 	if (r < 0 && (s->fail == IMAP_FAIL_NO || s->fail == IMAP_FAIL_BAD)) {
 		char why[sizeof(s->error)];

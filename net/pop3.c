@@ -11,6 +11,7 @@
  * step failed.
  */
 #include "net/pop3.h"
+#include "net/sasl.h"
 #include "net/pop3_wire.h"
 
 #include <errno.h>
@@ -900,59 +901,6 @@ static int capa(struct pop3_session *s)
 	return read_lines(s, capa_line, NULL);
 }
 
-static char *base64(const char *in, size_t len)
-{
-	char *out = malloc(4 * ((len + 2) / 3) + 1);
-
-	if (out)
-		EVP_EncodeBlock((unsigned char *)out, (const unsigned char *)in, (int)len);
-	return out;
-}
-
-/* RFC 5801 §4 (saslname): "," and "=" in the gs2 authzid are escaped. */
-static char *gs2_name(const char *user)
-{
-	size_t n = 0;
-	char *out, *o;
-
-	for (const char *p = user; *p; p++)
-		n += (*p == ',' || *p == '=') ? 3 : 1;
-	out = malloc(n + 1);
-	if (!out)
-		return NULL;
-	for (o = out; *user; user++) {
-		if (*user == ',' || *user == '=') {
-			memcpy(o, *user == ',' ? "=2C" : "=3D", 3);
-			o += 3;
-		} else {
-			*o++ = *user;
-		}
-	}
-	*o = '\0';
-	return out;
-}
-
-/* A printable rendering of an OAuth error challenge (base64 of a JSON
- * object, RFC 7628 §3.2.2), for the error message. */
-static void decode_challenge(const char *b64, char *out, size_t cap)
-{
-	unsigned char buf[768];
-	size_t len = strlen(b64), o = 0;
-	int n;
-
-	out[0] = '\0';
-	if (len == 0 || len % 4 || len / 4 * 3 > sizeof(buf))
-		return;
-	n = EVP_DecodeBlock(buf, (const unsigned char *)b64, (int)len);
-	if (n < 0)
-		return;
-	while (n > 0 && buf[n - 1] == '\0')   /* EVP_DecodeBlock keeps the padding */
-		n--;
-	for (int i = 0; i < n && o + 1 < cap; i++)
-		out[o++] = (buf[i] >= 0x20 && buf[i] < 0x7f) ? (char)buf[i] : '?';
-	out[o] = '\0';
-}
-
 /* AUTH (RFC 5034 §4) with the initial response when the command line stays
  * within 255 octets (RFC 2449 §4); otherwise "AUTH MECH" alone and the
  * response after the server's empty challenge ("+ "). A challenge after the
@@ -961,17 +909,16 @@ static void decode_challenge(const char *b64, char *out, size_t cap)
  * empty line, as Google and Microsoft document it; anything else (PLAIN
  * has no second step) is cancelled with "*" (RFC 5034 §4). The server must
  * then say -ERR. On return 0, s->reply is R_OK or R_ERR. */
-static int sasl(struct pop3_session *s, const char *mech, const char *resp, size_t len,
-                char *why, size_t whylen)
+static int sasl(struct pop3_session *s, enum sasl_mech mech, char *why, size_t whylen)
 {
-	char *b64 = base64(resp, len);
+	char *b64 = sasl_initial(mech, s->p.user, s->p.secret);
 	char cmd[32];
 	int r, ir;
 
 	if (!b64)
 		return set_fail(s, POP3_FAIL_AUTH, ENOMEM, "out of memory");
 	s->state = POP3_S_AUTH;
-	snprintf(cmd, sizeof(cmd), "AUTH %s", mech);
+	snprintf(cmd, sizeof(cmd), "AUTH %s", sasl_name(mech));
 	ir = strlen(cmd) + 1 + strlen(b64) + 2 <= CMD_LINE_MAX;
 	r = send_cmd(s, cmd, ir ? b64 : NULL, ir);
 	if (r == 0)
@@ -982,22 +929,18 @@ static int sasl(struct pop3_session *s, const char *mech, const char *resp, size
 			r = read_status(s, 1);
 	}
 	if (r == 0 && s->reply == R_CONT) {
-		const char *answer = "*";
+		/* An empty challenge is not an OAuth2 error: cancel. */
+		const char *answer = s->text[0] ? sasl_answer(mech) : "*";
 
-		if (s->text[0] && strcmp(mech, "OAUTHBEARER") == 0)
-			answer = "AQ==";
-		else if (s->text[0] && strcmp(mech, "XOAUTH2") == 0)
-			answer = "";
-		decode_challenge(s->text, why, whylen);
+		sasl_challenge_text(s->text, why, whylen);
 		r = send_cmd(s, answer, NULL, 0);
 		if (r == 0)
 			r = read_status(s, 0);
 		if (r == 0 && s->reply == R_OK)
 			r = proto_fail(s, "the server accepted the %s login after an error challenge",
-			               mech);
+			               sasl_name(mech));
 	}
-	explicit_bzero(b64, strlen(b64));
-	free(b64);
+	sasl_free(b64);
 	return r;
 }
 
@@ -1008,9 +951,7 @@ static int has_line_break(const char *str)
 
 static int authenticate(struct pop3_session *s)
 {
-	char *resp = NULL, *name = NULL;
 	char why[256] = "";
-	size_t len = 0;
 	int r;
 
 	if (has_line_break(s->p.user) || has_line_break(s->p.secret))
@@ -1018,38 +959,14 @@ static int authenticate(struct pop3_session *s)
 		                "contains a line break");
 	switch (s->p.auth) {
 	case POP3_AUTH_XOAUTH2:
-		/* Google's and Microsoft's documented format, as in imap.c. */
-		r = asprintf(&resp, "user=%s\001auth=Bearer %s\001\001", s->p.user, s->p.secret);
-		if (r < 0)
-			return set_fail(s, POP3_FAIL_AUTH, ENOMEM, "out of memory");
-		len = (size_t)r;
-		r = sasl(s, "XOAUTH2", resp, len, why, sizeof(why));
+		r = sasl(s, SASL_XOAUTH2, why, sizeof(why));
 		break;
 	case POP3_AUTH_OAUTHBEARER:
-		/* RFC 7628 §3.1: gs2 header, then key/value pairs. */
-		name = gs2_name(s->p.user);
-		r = name ? asprintf(&resp, "n,a=%s,\001auth=Bearer %s\001\001", name, s->p.secret)
-		         : -1;
-		free(name);
-		if (r < 0)
-			return set_fail(s, POP3_FAIL_AUTH, ENOMEM, "out of memory");
-		len = (size_t)r;
-		r = sasl(s, "OAUTHBEARER", resp, len, why, sizeof(why));
+		r = sasl(s, SASL_OAUTHBEARER, why, sizeof(why));
 		break;
 	default:
 		if (s->caps & POP3_CAP_SASL_PLAIN) {
-			/* RFC 4616: authzid NUL authcid NUL passwd */
-			size_t ul = strlen(s->p.user), pl = strlen(s->p.secret);
-
-			len = ul + pl + 2;
-			resp = malloc(len);
-			if (!resp)
-				return set_fail(s, POP3_FAIL_AUTH, ENOMEM, "out of memory");
-			resp[0] = '\0';
-			memcpy(resp + 1, s->p.user, ul);
-			resp[ul + 1] = '\0';
-			memcpy(resp + ul + 2, s->p.secret, pl);
-			r = sasl(s, "PLAIN", resp, len, why, sizeof(why));
+			r = sasl(s, SASL_PLAIN, why, sizeof(why));
 		} else {
 			/* RFC 1939 §7. Also when CAPA does not list USER: the
 			 * server's -ERR then says what it wants. */
@@ -1065,10 +982,6 @@ static int authenticate(struct pop3_session *s)
 			}
 		}
 		break;
-	}
-	if (resp) {
-		explicit_bzero(resp, len);
-		free(resp);
 	}
 	if (r < 0)
 		return r;

@@ -47,7 +47,7 @@ SRC       := $(NET_SRC) $(CACHE_SRC) $(FS_SRC)
 OBJ       := $(SRC:%.c=$(BUILD)/%.o)
 
 .SECONDEXPANSION:
-.PHONY: all mailfs check unit integration deps demo demo-stop bench fuzz fuzz-smoke install clean
+.PHONY: all mailfs check layers unit integration deps demo demo-stop bench fuzz fuzz-smoke install clean
 all: mailfs
 
 $(BUILD)/%.o: %.c
@@ -68,7 +68,7 @@ deps_utf8    := net/utf8
 deps_mutf7   := net/mutf7 net/utf8
 deps_mime    := net/mime net/utf8
 deps_layout  := fs/engine/layout net/mime net/utf8
-deps_options := fs/options fs/config
+deps_options := fs/options
 deps_config  := fs/config fs/options
 deps_secret  := fs/secret fs/config net/utf8
 deps_store   := cache/store
@@ -98,9 +98,15 @@ unit: $(UNIT_BINS)
 integration: mailfs
 	tests/integration/run.sh
 
+# The include rules of the layers (FUSE-free engine, drivers that only
+# report, no include cycle): tests/layers.py.
+layers:
+	@tests/layers.py
+
 # Installs what is missing (apt-get, as root or through sudo), then builds and
 # runs every test. This is the README's test command.
 check: deps
+	@tests/layers.py
 	$(MAKE) --no-print-directory mailfs
 	$(MAKE) --no-print-directory unit
 	@# The unit tests again under AddressSanitizer and UBSan (issue 6) and

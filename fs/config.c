@@ -277,3 +277,20 @@ int config_load(const char *path, const char *name, struct mfs_options *o,
 	}
 	return 0;
 }
+
+int config_account(struct mfs_options *o, char *err, size_t errlen)
+{
+	char *path;
+	int r;
+
+	if (!o->account)
+		return 0;
+	path = config_path();
+	if (!path) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	r = config_load(path, o->account, o, err, errlen);
+	free(path);
+	return r;
+}

@@ -42,4 +42,9 @@ char *config_path(void);
 int config_load(const char *path, const char *name, struct mfs_options *o,
                 char *err, size_t errlen);
 
+/* `mailfs NAME MOUNTPOINT`: when O names an account (o->account), its
+ * options in the account file at config_path() fill what the command line
+ * left unset (config_load). 0 when O names none. */
+int config_account(struct mfs_options *o, char *err, size_t errlen);
+
 #endif

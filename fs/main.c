@@ -8,6 +8,7 @@
  */
 #include "fs/engine/engine.h"
 #include "fs/engine/fetch.h"
+#include "fs/config.h"
 #include "fs/log.h"
 #include "fs/options.h"
 #include "fs/secret.h"
@@ -217,7 +218,10 @@ int main(int argc, char **argv)
 
 	if (harden() < 0)
 		return 1;
-	if (options_parse(&args, &opt, err, sizeof(err)) < 0) {
+	if (options_parse(&args, &opt, err, sizeof(err)) < 0 ||
+	    (!opt.show_help && !opt.show_version &&
+	     (config_account(&opt, err, sizeof(err)) < 0 ||
+	      options_finish(&opt, err, sizeof(err)) < 0))) {
 		say_error("%s", err);
 		goto out_options;
 	}

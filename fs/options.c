@@ -1,6 +1,5 @@
 /* options.c - command line and URL parsing (SPEC §1). */
 #include "fs/options.h"
-#include "fs/config.h"
 
 #define FUSE_USE_VERSION 314
 #include <fuse_lowlevel.h>
@@ -353,31 +352,20 @@ int options_parse(struct fuse_args *args, struct mfs_options *o, char *err, size
 		return 0;
 	if (o->url && !strstr(o->url, "://")) {
 		/* An account name: the rest comes from the account file. */
-		char *path = config_path();
-		int r;
-
 		o->account = o->url;
 		o->url = NULL;
-		if (!path) {
-			snprintf(err, errlen, "out of memory");
-			return -ENOMEM;
-		}
-		r = config_load(path, o->account, o, err, errlen);
-		free(path);
-		if (r < 0)
-			return -EINVAL;
 	}
-	if (o->poll == INT_MIN)
-		o->poll = 60;
-	if (o->timeout == INT_MIN)
-		o->timeout = 30;
-	if (!o->url || !o->mountpoint) {
-		snprintf(err, errlen, "need a URL (or an account name) and a mount point "
-		         "(see mailfs --help)");
-		return -EINVAL;
-	}
+	return 0;
+}
+
+/* The mount point, absolute; "~" (from an account file, where no shell
+ * expanded it) is the home directory. */
+static int mountpoint_abs(struct mfs_options *o, char *err, size_t errlen)
+{
+	char *abs;
+	struct stat st;
+
 	if (o->mountpoint[0] == '~' && (o->mountpoint[1] == '/' || !o->mountpoint[1])) {
-		/* From the account file, where no shell expanded it. */
 		const char *home = getenv("HOME");
 		char *full = NULL;
 		struct passwd *pw = home ? NULL : getpwuid(getuid());
@@ -389,19 +377,31 @@ int options_parse(struct fuse_args *args, struct mfs_options *o, char *err, size
 		free(o->mountpoint);
 		o->mountpoint = full;
 	}
-	{
-		char *abs = realpath(o->mountpoint, NULL);
-		struct stat st;
-
-		if (!abs || stat(abs, &st) < 0 || !S_ISDIR(st.st_mode)) {
-			snprintf(err, errlen, "mount point %s: %s", o->mountpoint,
-			         abs ? "not a directory" : strerror(errno));
-			free(abs);
-			return -EINVAL;
-		}
-		free(o->mountpoint);
-		o->mountpoint = abs;
+	abs = realpath(o->mountpoint, NULL);
+	if (!abs || stat(abs, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		snprintf(err, errlen, "mount point %s: %s", o->mountpoint,
+		         abs ? "not a directory" : strerror(errno));
+		free(abs);
+		return -EINVAL;
 	}
+	free(o->mountpoint);
+	o->mountpoint = abs;
+	return 0;
+}
+
+int options_finish(struct mfs_options *o, char *err, size_t errlen)
+{
+	if (o->poll == INT_MIN)
+		o->poll = 60;
+	if (o->timeout == INT_MIN)
+		o->timeout = 30;
+	if (!o->url || !o->mountpoint) {
+		snprintf(err, errlen, "need a URL (or an account name) and a mount point "
+		         "(see mailfs --help)");
+		return -EINVAL;
+	}
+	if (mountpoint_abs(o, err, errlen) < 0)
+		return -EINVAL;
 	if (options_parse_url(o->url, o, err, errlen) < 0)
 		return -EINVAL;
 	/* SPEC §5: the password in clear never leaves the machine. Checked

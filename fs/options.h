@@ -61,11 +61,16 @@ int options_parse_size(const char *text, uint64_t *bytes_r);
 
 /* Parse the command line into O and leave FUSE's own options in ARGS (an
  * initialized FUSE_ARGS_INIT(argc, argv)). A first word that is not a URL
- * names an account of the account file (config.h), whose options fill what
- * the command line leaves unset. tls_insecure_plaintext towards a host that
- * is not loopback (options_host_is_loopback) is an error. Returns 0, or
- * -EINVAL with a one-line reason in err. */
+ * names an account of the account file (config.h): it goes to O->account,
+ * and the caller fills what the command line leaves unset from there
+ * (config_load) before options_finish(). Returns 0, or -EINVAL with a
+ * one-line reason in err. */
 int options_parse(struct fuse_args *args, struct mfs_options *o, char *err, size_t errlen);
+/* Complete O: defaults, the URL taken apart, the mount point made
+ * absolute, and the rules between options checked (tls_insecure_plaintext
+ * towards a host that is not loopback, options_host_is_loopback(), is an
+ * error). Returns 0, or -EINVAL with a one-line reason in err. */
+int options_finish(struct mfs_options *o, char *err, size_t errlen);
 
 void options_free(struct mfs_options *o);
 

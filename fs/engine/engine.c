@@ -2,7 +2,6 @@
  * checked against the server, started once mounted, stopped and freed in
  * the reverse order. */
 #include "fs/engine/engine.h"
-#include "fs/engine/fetch.h"
 #include "fs/log.h"
 #include "cache/body.h"
 #include "cache/store.h"

@@ -269,6 +269,22 @@ int poll_enqueue(struct engine *m, int64_t folder);
  * is the only copy). Returns the bytes of bodies in the cache. */
 uint64_t evict_check(struct engine *m);
 
+/* ---- fetch.c: the downloads (what the face and the drivers use of it is in
+ * fetch.h) ------------------------------------------------------------------------ */
+
+/* Queue background downloads (prefetch) of up to MAX uncached messages of
+ * FOLDER with UIDs above AFTER; *last_r gets the highest UID looked at, to
+ * go on from. Returns how many were queued, or a negative errno. */
+int fetch_prefetch(struct engine *m, int64_t folder, uint32_t after, unsigned max,
+                   uint32_t *last_r);
+/* Downloads queued or running. */
+int fetch_busy(struct engine *m);
+/* Bytes published in the cache since the last call. */
+uint64_t fetch_take_bytes(struct engine *m);
+
+int fetch_start(struct engine *m, int nthreads);
+void fetch_stop(struct engine *m);
+
 /* ---- prefetch.c ----------------------------------------------------------- */
 int prefetch_start(struct engine *m);
 void prefetch_stop(struct engine *m);

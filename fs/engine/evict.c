@@ -2,7 +2,6 @@
  * evict the least recently read bodies when over the limit. Never when the
  * cache holds the only copy (a driver without DRIVER_REFETCH: POP3). */
 #include "fs/engine/engine.h"
-#include "fs/engine/fetch.h"
 #include "fs/log.h"
 #include "cache/body.h"
 

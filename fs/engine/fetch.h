@@ -52,17 +52,4 @@ int fetch_data(struct fetch *fx, const char *data, size_t len);
 /* The download ended: ERR 0 if all TOTAL bytes arrived. Idempotent. */
 void fetch_end(struct fetch *fx, int err);
 
-/* Queue background downloads (prefetch) of up to MAX uncached messages of
- * FOLDER with UIDs above AFTER; *last_r gets the highest UID looked at, to
- * go on from. Returns how many were queued, or a negative errno. */
-int fetch_prefetch(struct engine *m, int64_t folder, uint32_t after, unsigned max,
-                   uint32_t *last_r);
-/* Downloads queued or running. */
-int fetch_busy(struct engine *m);
-/* Bytes published in the cache since the last call. */
-uint64_t fetch_take_bytes(struct engine *m);
-
-int fetch_start(struct engine *m, int nthreads);
-void fetch_stop(struct engine *m);
-
 #endif

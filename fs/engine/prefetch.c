@@ -8,7 +8,6 @@
  * poll interval for new mail.
  */
 #include "fs/engine/engine.h"
-#include "fs/engine/fetch.h"
 #include "fs/log.h"
 #include "fs/nap.h"
 #include "cache/body.h"

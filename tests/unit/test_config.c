@@ -219,8 +219,11 @@ static void test_options_parse(void **state)
 	snprintf(path, sizeof(path), "%s/mailfs/config", dir);
 	write_config(two_accounts, 0644);
 	setenv("XDG_CONFIG_HOME", dir, 1);
+	/* What main.c does: the command line, the account, the rest. */
 	assert_int_equal(options_parse(&args, &o, err, sizeof(err)), 0);
 	assert_string_equal(o.account, "work");
+	assert_int_equal(config_account(&o, err, sizeof(err)), 0);
+	assert_int_equal(options_finish(&o, err, sizeof(err)), 0);
 	assert_string_equal(o.host, "imap.example.org");
 	assert_string_equal(o.user, "alice@example.org");
 	assert_int_equal(o.poll, 7);

@@ -292,6 +292,8 @@ static void parse(struct cmdline *c, const char *const *argv)
 	c->argc = n + 1;
 	c->args = (struct fuse_args)FUSE_ARGS_INIT(n + 1, v);
 	c->r = options_parse(&c->args, &c->o, c->err, sizeof(c->err));
+	if (c->r == 0 && !c->o.show_help && !c->o.show_version)
+		c->r = options_finish(&c->o, c->err, sizeof(c->err));
 }
 
 static void cmdline_release(struct cmdline *c)

@@ -170,103 +170,135 @@ static int apply(struct mfs_options *o, const char *key, const char *v, int *sec
 	return -ENOENT;
 }
 
-int config_load(const char *path, const char *name, struct mfs_options *o,
-                char *err, size_t errlen)
+/* The account file at PATH, opened for reading once it may be trusted:
+ * checked on the descriptor that is read (no window for a swap), and
+ * before a line of it is believed. */
+static int open_trusted(const char *path, const char *name, struct stat *st, FILE **fp_r,
+                        char *err, size_t errlen)
 {
-	char line[4096], section[256] = "", iobuf[BUFSIZ];
-	int found = 0, secret = 0, lineno = 0, r = 0, cli_secret, sources = 0;
-	struct stat st;
-	FILE *fp;
-	int fd;
+	int fd = open(path, O_RDONLY | O_CLOEXEC), r;
 
-	/* A password source on the command line wins over all of the file's. */
-	cli_secret = o->password_command || o->password_file || o->oauth2_token_command;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		snprintf(err, errlen, "\"%s\" is not a URL, and there is no account file %s to "
 		         "look it up in", name, path);
 		return -ENOENT;
 	}
-	if (fstat(fd, &st) < 0) {
+	if (fstat(fd, st) < 0) {
 		close(fd);
 		snprintf(err, errlen, "cannot read %s", path);
 		return -EIO;
 	}
-	/* Checked on the descriptor that is read (no window for a swap), and
-	 * before a line of it is believed. */
-	r = config_check_file("account file", path, &st, "go-w", err, errlen);
+	r = config_check_file("account file", path, st, "go-w", err, errlen);
 	if (r < 0) {
 		close(fd);
 		return r;
 	}
-	if (!(fp = fdopen(fd, "r"))) {
+	*fp_r = fdopen(fd, "r");
+	if (!*fp_r) {
 		close(fd);
 		snprintf(err, errlen, "cannot read %s", path);
 		return -EIO;
 	}
+	return 0;
+}
+
+/* Reading account NAME of the file at PATH. */
+struct reader {
+	const char *path, *name;
+	char section[256];
+	int lineno;
+	int found;            /* the section was there */
+	int secret;           /* it holds a password */
+	int sources;          /* password sources it names */
+	int cli_secret;       /* the command line named one: the file's are ignored */
+};
+
+/* One line S of the file: a comment, a section, or a key of NAME's
+ * section applied to O. */
+static int read_line(struct reader *rd, char *s, struct mfs_options *o, char *err,
+                     size_t errlen)
+{
+	char *eq, *key, *value;
+	int r;
+
+	if (!*s || *s == '#' || *s == ';')
+		return 0;
+	if (*s == '[') {
+		char *close = strchr(s, ']');
+
+		if (!close || close[1]) {
+			snprintf(err, errlen, "%s:%d: bad section line", rd->path, rd->lineno);
+			return -EINVAL;
+		}
+		*close = '\0';
+		snprintf(rd->section, sizeof(rd->section), "%s", trim(s + 1));
+		if (strcmp(rd->section, rd->name) == 0)
+			rd->found = 1;
+		return 0;
+	}
+	if (strcmp(rd->section, rd->name) != 0)
+		return 0;
+	eq = strchr(s, '=');
+	if (eq) {
+		*eq = '\0';
+		key = trim(s);
+		value = trim(eq + 1);
+	} else {
+		key = s;
+		value = (char *)"";
+	}
+	if (is_secret_key(key)) {
+		if (rd->cli_secret)
+			return 0;
+		if (++rd->sources > 1) {
+			snprintf(err, errlen, "%s:%d: account \"%s\" gives more than one of "
+			         "password, password_command, password_file and "
+			         "oauth2_token_command", rd->path, rd->lineno, rd->name);
+			return -EINVAL;
+		}
+	}
+	r = apply(o, key, value, &rd->secret);
+	if (r == -ENOENT)
+		snprintf(err, errlen, "%s:%d: unknown option \"%s\"", rd->path, rd->lineno, key);
+	else if (r < 0)
+		snprintf(err, errlen, "%s:%d: bad value for %s", rd->path, rd->lineno, key);
+	return r;
+}
+
+int config_load(const char *path, const char *name, struct mfs_options *o,
+                char *err, size_t errlen)
+{
+	/* A password source on the command line wins over all of the file's. */
+	struct reader rd = {
+		.path = path, .name = name,
+		.cli_secret = o->password_command || o->password_file || o->oauth2_token_command,
+	};
+	char line[4096], iobuf[BUFSIZ];
+	struct stat st;
+	FILE *fp;
+	int r;
+
+	r = open_trusted(path, name, &st, &fp, err, errlen);
+	if (r < 0)
+		return r;
 	/* The file may hold a password, and every byte of it passes through
 	 * the FILE's buffer, which fclose() would free as it is: ours is
 	 * wiped after it. */
 	setvbuf(fp, iobuf, _IOFBF, sizeof(iobuf));
-	while (fgets(line, sizeof(line), fp)) {
-		char *s = trim(line), *eq, *key, *value;
-
-		lineno++;
-		if (!*s || *s == '#' || *s == ';')
-			continue;
-		if (*s == '[') {
-			char *close = strchr(s, ']');
-			if (!close || close[1]) {
-				snprintf(err, errlen, "%s:%d: bad section line", path, lineno);
-				r = -EINVAL;
-				break;
-			}
-			*close = '\0';
-			snprintf(section, sizeof(section), "%s", trim(s + 1));
-			if (strcmp(section, name) == 0)
-				found = 1;
-			continue;
-		}
-		if (strcmp(section, name) != 0)
-			continue;
-		eq = strchr(s, '=');
-		if (eq) {
-			*eq = '\0';
-			key = trim(s);
-			value = trim(eq + 1);
-		} else {
-			key = s;
-			value = (char *)"";
-		}
-		if (is_secret_key(key)) {
-			if (cli_secret)
-				continue;
-			if (++sources > 1) {
-				snprintf(err, errlen, "%s:%d: account \"%s\" gives more than one of "
-				         "password, password_command, password_file and "
-				         "oauth2_token_command", path, lineno, name);
-				r = -EINVAL;
-				break;
-			}
-		}
-		r = apply(o, key, value, &secret);
-		if (r == -ENOENT)
-			snprintf(err, errlen, "%s:%d: unknown option \"%s\"", path, lineno, key);
-		else if (r < 0)
-			snprintf(err, errlen, "%s:%d: bad value for %s", path, lineno, key);
-		if (r < 0)
-			break;
+	while (r == 0 && fgets(line, sizeof(line), fp)) {
+		rd.lineno++;
+		r = read_line(&rd, trim(line), o, err, errlen);
 	}
 	fclose(fp);
 	explicit_bzero(iobuf, sizeof(iobuf));
 	explicit_bzero(line, sizeof(line));
 	if (r < 0)
 		return r;
-	if (!found) {
+	if (!rd.found) {
 		snprintf(err, errlen, "no account \"%s\" in %s (and it is not a URL)", name, path);
 		return -ENOENT;
 	}
-	if (secret && (st.st_mode & 077)) {
+	if (rd.secret && (st.st_mode & 077)) {
 		snprintf(err, errlen, "%s holds a password but others can read it; "
 		         "run: chmod 600 %s", path, path);
 		return -EACCES;

@@ -207,6 +207,34 @@ static int serve(struct fuse_session *se)
 	return r < 0 ? -1 : 0;
 }
 
+/* The command line, the account file, the rest of the options: 0, 1 when
+ * --help or --version was answered, -1 after one line about an error. */
+static int parse_options(struct fuse_args *args, struct mfs_options *opt)
+{
+	char err[768];
+
+	if (options_parse(args, opt, err, sizeof(err)) < 0 ||
+	    (!opt->show_help && !opt->show_version &&
+	     (config_account(opt, err, sizeof(err)) < 0 ||
+	      options_finish(opt, err, sizeof(err)) < 0))) {
+		say_error("%s", err);
+		return -1;
+	}
+	if (opt->show_help) {
+		fputs(options_usage, stdout);
+		return 1;
+	}
+	if (opt->show_version) {
+		printf("mailfs %s (libfuse %s)\n", MAILFS_VERSION, fuse_pkgversion());
+		return 1;
+	}
+	log_init(opt->debug);
+	if (!opt->implicit_tls && opt->tls_insecure_plaintext)
+		log_warn("tls_insecure_plaintext: password and mail cross the network "
+		         "unencrypted; use this only for tests on loopback");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
@@ -218,25 +246,15 @@ int main(int argc, char **argv)
 
 	if (harden() < 0)
 		return 1;
-	if (options_parse(&args, &opt, err, sizeof(err)) < 0 ||
-	    (!opt.show_help && !opt.show_version &&
-	     (config_account(&opt, err, sizeof(err)) < 0 ||
-	      options_finish(&opt, err, sizeof(err)) < 0))) {
-		say_error("%s", err);
+	switch (parse_options(&args, &opt)) {
+	case 0:
+		break;
+	case 1:
+		ret = 0;      /* --help, --version */
+		/* fall through */
+	default:
 		goto out_options;
 	}
-	if (opt.show_help || opt.show_version) {
-		if (opt.show_help)
-			fputs(options_usage, stdout);
-		else
-			printf("mailfs %s (libfuse %s)\n", MAILFS_VERSION, fuse_pkgversion());
-		ret = 0;
-		goto out_options;
-	}
-	log_init(opt.debug);
-	if (!opt.implicit_tls && opt.tls_insecure_plaintext)
-		log_warn("tls_insecure_plaintext: password and mail cross the network "
-		         "unencrypted; use this only for tests on loopback");
 
 	if (setup_cache_dir(&opt, &lockfd, err, sizeof(err)) < 0 ||
 	    secret_get(&opt, &secret, err, sizeof(err)) < 0) {

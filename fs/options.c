@@ -90,54 +90,12 @@ static char *pct_decode(const char *s, size_t len)
 	return out;
 }
 
-int options_parse_url(const char *url, struct mfs_options *o, char *err, size_t errlen)
+/* HOST[:PORT] of a URL, between P and END ("[v6]:port" too). */
+static int parse_hostport(const char *hostp, const char *end, const char *url,
+                          struct mfs_options *o, char *err, size_t errlen)
 {
-	static const struct { const char *scheme; enum mfs_proto proto; int tls; unsigned port; }
-	schemes[] = {
-		{ "imaps://", PROTO_IMAP, 1, 993 }, { "imap://", PROTO_IMAP, 0, 143 },
-		{ "pop3s://", PROTO_POP3, 1, 995 }, { "pop3://", PROTO_POP3, 0, 110 },
-	};
-	const char *rest = NULL, *at, *hostp, *end, *portp = NULL;
-	size_t i;
+	const char *portp = NULL;
 
-	for (i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++) {
-		size_t n = strlen(schemes[i].scheme);
-		if (strncasecmp(url, schemes[i].scheme, n) == 0) {
-			rest = url + n;
-			break;
-		}
-	}
-	if (!rest) {
-		snprintf(err, errlen, "URL must start with imaps://, imap://, pop3s:// or pop3://: %s",
-		         url);
-		return -EINVAL;
-	}
-	o->proto = schemes[i].proto;
-	o->implicit_tls = schemes[i].tls;
-	o->port = schemes[i].port;
-
-	/* The host is after the last '@' (a raw '@' in the user is tolerated). */
-	end = rest + strcspn(rest, "/?#");
-	if (*end && !(*end == '/' && end[1] == '\0')) {
-		snprintf(err, errlen, "URL must not have a path, query or fragment: %s", url);
-		return -EINVAL;
-	}
-	at = NULL;
-	for (const char *p = rest; p < end; p++)
-		if (*p == '@')
-			at = p;
-	if (!at || at == rest) {
-		snprintf(err, errlen, "URL needs a user name: %sUSER@HOST", schemes[i].scheme);
-		return -EINVAL;
-	}
-	free(o->user);
-	o->user = pct_decode(rest, (size_t)(at - rest));
-	if (!o->user || strchr(o->user, ':')) {
-		snprintf(err, errlen, "bad user name in URL (a password does not belong in the URL; "
-		         "use password_command or password_file)");
-		return -EINVAL;
-	}
-	hostp = at + 1;
 	if (*hostp == '[') {
 		const char *close = memchr(hostp, ']', (size_t)(end - hostp));
 		if (!close) {
@@ -181,6 +139,56 @@ int options_parse_url(const char *url, struct mfs_options *o, char *err, size_t 
 		o->port = (unsigned)port;
 	}
 	return 0;
+}
+
+int options_parse_url(const char *url, struct mfs_options *o, char *err, size_t errlen)
+{
+	static const struct { const char *scheme; enum mfs_proto proto; int tls; unsigned port; }
+	schemes[] = {
+		{ "imaps://", PROTO_IMAP, 1, 993 }, { "imap://", PROTO_IMAP, 0, 143 },
+		{ "pop3s://", PROTO_POP3, 1, 995 }, { "pop3://", PROTO_POP3, 0, 110 },
+	};
+	const char *rest = NULL, *at, *end;
+	size_t i;
+
+	for (i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++) {
+		size_t n = strlen(schemes[i].scheme);
+		if (strncasecmp(url, schemes[i].scheme, n) == 0) {
+			rest = url + n;
+			break;
+		}
+	}
+	if (!rest) {
+		snprintf(err, errlen, "URL must start with imaps://, imap://, pop3s:// or pop3://: %s",
+		         url);
+		return -EINVAL;
+	}
+	o->proto = schemes[i].proto;
+	o->implicit_tls = schemes[i].tls;
+	o->port = schemes[i].port;
+
+	/* The host is after the last '@' (a raw '@' in the user is tolerated). */
+	end = rest + strcspn(rest, "/?#");
+	if (*end && !(*end == '/' && end[1] == '\0')) {
+		snprintf(err, errlen, "URL must not have a path, query or fragment: %s", url);
+		return -EINVAL;
+	}
+	at = NULL;
+	for (const char *p = rest; p < end; p++)
+		if (*p == '@')
+			at = p;
+	if (!at || at == rest) {
+		snprintf(err, errlen, "URL needs a user name: %sUSER@HOST", schemes[i].scheme);
+		return -EINVAL;
+	}
+	free(o->user);
+	o->user = pct_decode(rest, (size_t)(at - rest));
+	if (!o->user || strchr(o->user, ':')) {
+		snprintf(err, errlen, "bad user name in URL (a password does not belong in the URL; "
+		         "use password_command or password_file)");
+		return -EINVAL;
+	}
+	return parse_hostport(at + 1, end, url, o, err, errlen);
 }
 
 static int addr_is_loopback(const struct sockaddr *sa)

@@ -552,21 +552,111 @@ static int stream_literal(struct imap_session *s, struct imap_sink *sk, uint64_t
 }
 
 /* Read one whole response into s->resp. */
+/* Where read_response() is in the tree it builds: the last node at each
+ * list depth, the lists they are in, and the response code in brackets. */
+struct builder {
+	struct node *stack[80];    /* depth is bounded by the wire parser */
+	struct node *parent[80];
+	unsigned depth;
+	unsigned ntop;             /* nodes at the top level so far */
+	int in_code;
+	struct node *code_last;
+};
+
+/* A literal: a body section streams to the events' sink (never held in
+ * memory); anything else is accumulated into a string, within the wire
+ * parser's limits. *N_R gets the node. */
+static int literal_node(struct imap_session *s, struct builder *b, struct wire_token *t,
+                        struct node **n_r)
+{
+	struct node *prev = b->depth ? b->stack[b->depth] : NULL;
+	uint64_t offset;
+	int r;
+
+	if (!b->in_code && b->depth == 1 &&
+	    body_section(s->resp.head, prev, b->depth, &offset)) {
+		struct imap_sink *sk = NULL;
+
+		if (s->ev && s->ev->body) {
+			uint32_t uid = fetch_uid_so_far(s, b->parent[1]->child);
+			sk = s->ev->body(s->ev_ctx, uid, offset, t->size);
+		}
+		if (sk && s->resp.nsinks < MAX_SINKS) {
+			s->resp.sinks[s->resp.nsinks++] = sk;
+		} else if (sk) {
+			sk->end(sk, -EPROTO);
+			sk = NULL;
+		}
+		*n_r = new_node(s, N_STREAM, NULL, 0);
+		if (!*n_r)
+			return set_fail(s, IMAP_FAIL_PROTO, ENOMEM, "out of memory");
+		(*n_r)->len = t->size;
+		return stream_literal(s, sk, t->size);
+	}
+	if (wire_literal_accumulate(s->wp) < 0)
+		return proto_fail(s, "server sent a literal of %" PRIu64 " bytes where a short "
+		                  "string was expected (%s)", t->size, wire_error(s->wp));
+	r = next_tok(s, t);
+	if (r < 0)
+		return r;
+	if (t->type != WIRE_STRING)
+		return proto_fail(s, "literal expected");
+	*n_r = new_node(s, N_STRING, t->data, t->len);
+	return *n_r ? 0 : set_fail(s, IMAP_FAIL_PROTO, ENOMEM, "out of memory");
+}
+
+/* Put N where the builder is: in the response code, at the top level or in
+ * the open list; a list opens one level deeper. The tokenizer switches to
+ * resp-text where the grammar has it: "+ text", "tag OK text", "* OK text". */
+static int link_node(struct imap_session *s, struct builder *b, struct node *n)
+{
+	if (b->in_code && b->depth == 0) {
+		if (b->code_last)
+			b->code_last->next = n;
+		else
+			s->resp.code = n;
+		b->code_last = n;
+	} else if (b->depth == 0) {
+		if (b->stack[0])
+			b->stack[0]->next = n;
+		else
+			s->resp.head = n;
+		b->stack[0] = n;
+		b->ntop++;
+	} else {
+		if (b->stack[b->depth])
+			b->stack[b->depth]->next = n;
+		else
+			b->parent[b->depth]->child = n;
+		b->stack[b->depth] = n;
+	}
+	if (n->type == N_LIST) {
+		if (b->depth + 1 >= sizeof(b->stack) / sizeof(b->stack[0]))
+			return proto_fail(s, "lists nested too deeply");
+		b->depth++;
+		b->parent[b->depth] = n;
+		b->stack[b->depth] = NULL;
+	}
+	if (!b->in_code && b->depth == 0) {
+		if (b->ntop == 1 && is_atom(n, "+")) {
+			wire_expect_text(s->wp);
+		} else if (b->ntop == 2 && is_status_word(n)) {
+			s->resp.status = 1;
+			wire_expect_text(s->wp);
+		}
+	}
+	return 0;
+}
+
+/* Read one response line (with its literals) into s->resp. */
 static int read_response(struct imap_session *s)
 {
-	struct node *stack[80];   /* last node at each depth; depth bounded by wire */
-	struct node *parent[80];
-	unsigned depth = 0;
-	unsigned ntop = 0;
-	int in_code = 0, r;
-	struct node *code_last = NULL;
+	struct builder b = { 0 };
 	struct wire_token t;
+	int r;
 
 	arena_reset(&s->arena);
 	memset(&s->resp, 0, sizeof(s->resp));
-	stack[0] = NULL;
-	parent[0] = NULL;
-
 	for (;;) {
 		struct node *n = NULL;
 
@@ -586,68 +676,29 @@ static int read_response(struct imap_session *s)
 				goto nomem;
 			continue;
 		case WIRE_LBRACKET:
-			in_code = 1;
+			b.in_code = 1;
 			s->resp.code = NULL;
-			code_last = NULL;
-			depth = 0;
+			b.code_last = NULL;
+			b.depth = 0;
 			continue;
 		case WIRE_RBRACKET:
-			in_code = 0;
+			b.in_code = 0;
 			continue;
 		case WIRE_RPAREN:
-			if (depth == 0) {
+			if (b.depth == 0) {
 				r = proto_fail(s, "unbalanced parenthesis");
 				goto fail;
 			}
-			depth--;
+			b.depth--;
 			continue;
 		case WIRE_LITERAL_DATA:
 			r = proto_fail(s, "unexpected literal data");
 			goto fail;
-		case WIRE_LITERAL_BEGIN: {
-			uint64_t offset;
-			struct node *prev = depth ? stack[depth] : NULL;
-
-			if (!in_code && depth == 1 && body_section(s->resp.head, prev, depth, &offset)) {
-				struct imap_sink *sk = NULL;
-
-				if (s->ev && s->ev->body) {
-					uint32_t uid = fetch_uid_so_far(s, parent[1]->child);
-					sk = s->ev->body(s->ev_ctx, uid, offset, t.size);
-				}
-				if (sk && s->resp.nsinks < MAX_SINKS)
-					s->resp.sinks[s->resp.nsinks++] = sk;
-				else if (sk) {
-					sk->end(sk, -EPROTO);
-					sk = NULL;
-				}
-				n = new_node(s, N_STREAM, NULL, 0);
-				if (!n)
-					goto nomem;
-				n->len = t.size;
-				r = stream_literal(s, sk, t.size);
-				if (r < 0)
-					goto fail;
-				break;
-			}
-			if (wire_literal_accumulate(s->wp) < 0) {
-				r = proto_fail(s, "server sent a literal of %" PRIu64 " bytes "
-				               "where a short string was expected (%s)", t.size,
-				               wire_error(s->wp));
-				goto fail;
-			}
-			r = next_tok(s, &t);
+		case WIRE_LITERAL_BEGIN:
+			r = literal_node(s, &b, &t, &n);
 			if (r < 0)
 				goto fail;
-			if (t.type != WIRE_STRING) {
-				r = proto_fail(s, "literal expected");
-				goto fail;
-			}
-			n = new_node(s, N_STRING, t.data, t.len);
-			if (!n)
-				goto nomem;
 			break;
-		}
 		case WIRE_ATOM:
 			n = new_node(s, N_ATOM, t.data, t.len);
 			break;
@@ -660,47 +711,9 @@ static int read_response(struct imap_session *s)
 		}
 		if (!n)
 			goto nomem;
-
-		/* Link the node at the current depth. */
-		if (in_code && depth == 0) {
-			if (code_last)
-				code_last->next = n;
-			else
-				s->resp.code = n;
-			code_last = n;
-		} else if (depth == 0) {
-			if (stack[0])
-				stack[0]->next = n;
-			else
-				s->resp.head = n;
-			stack[0] = n;
-			ntop++;
-		} else {
-			if (stack[depth])
-				stack[depth]->next = n;
-			else
-				parent[depth]->child = n;
-			stack[depth] = n;
-		}
-		if (n->type == N_LIST) {
-			if (depth + 1 >= sizeof(stack) / sizeof(stack[0])) {
-				r = proto_fail(s, "lists nested too deeply");
-				goto fail;
-			}
-			depth++;
-			parent[depth] = n;
-			stack[depth] = NULL;
-		}
-		/* Switch the tokenizer to resp-text where the grammar has it:
-		 * "+ text", "tag OK text", "* OK text". */
-		if (!in_code && depth == 0) {
-			if (ntop == 1 && is_atom(n, "+"))
-				wire_expect_text(s->wp);
-			else if (ntop == 2 && is_status_word(n)) {
-				s->resp.status = 1;
-				wire_expect_text(s->wp);
-			}
-		}
+		r = link_node(s, &b, n);
+		if (r < 0)
+			goto fail;
 	}
 nomem:
 	r = set_fail(s, IMAP_FAIL_PROTO, ENOMEM, "out of memory");
@@ -1948,6 +1961,32 @@ int imap_status_messages(struct imap_session *s, const char *mailbox, uint32_t *
 	return r;
 }
 
+/* SIZE bytes of FD from offset 0, as a literal's data: not traced, and in
+ * pieces, so that memory does not grow with the message. */
+static int send_file(struct imap_session *s, int fd, uint64_t size)
+{
+	int r = 0;
+
+	for (uint64_t off = 0; r == 0 && off < size; ) {
+		char buf[65536];
+		size_t want = size - off < sizeof(buf) ? (size_t)(size - off) : sizeof(buf);
+		ssize_t n = pread(fd, buf, want, (off_t)off);
+
+		if (n <= 0) {
+			/* The file shrank under us: the literal can no longer be
+			 * completed, so the connection cannot be used any more. */
+			r = set_fail(s, IMAP_FAIL_CONN, EIO, "cannot read the message to append");
+			s->broken = 1;
+			break;
+		}
+		r = conn_write(s->conn, buf, (size_t)n);
+		if (r < 0)
+			r = conn_failed(s, r);
+		off += (uint64_t)n;
+	}
+	return r;
+}
+
 /* APPEND (RFC 3501 §6.3.11) of SIZE bytes read from FD at offset 0, as one
  * literal sent in pieces, so that memory does not grow with the message. */
 int imap_append(struct imap_session *s, const char *mailbox, const char *flags, time_t date,
@@ -2009,24 +2048,8 @@ int imap_append(struct imap_session *s, const char *mailbox, const char *flags, 
 		else if (r == 0)
 			r = proto_fail(s, "server answered APPEND before the message was sent");
 	}
-	/* The message itself: not traced. */
-	for (uint64_t off = 0; r == 0 && off < size; ) {
-		char buf[65536];
-		size_t want = size - off < sizeof(buf) ? (size_t)(size - off) : sizeof(buf);
-		ssize_t n = pread(fd, buf, want, (off_t)off);
-
-		if (n <= 0) {
-			/* The file shrank under us: the literal can no longer be
-			 * completed, so the connection cannot be used any more. */
-			r = set_fail(s, IMAP_FAIL_CONN, EIO, "cannot read the message to append");
-			s->broken = 1;
-			break;
-		}
-		r = conn_write(s->conn, buf, (size_t)n);
-		if (r < 0)
-			r = conn_failed(s, r);
-		off += (uint64_t)n;
-	}
+	if (r == 0)
+		r = send_file(s, fd, size);
 	if (r == 0)
 		r = send_raw(s, "\r\n", 2, 0);
 	if (r == 0)

@@ -446,78 +446,69 @@ static void persist(struct engine *m, struct folder *f)
 /* A server name, cut for a log line (a hostile one can be very long). */
 #define SHOWN_NAME 200
 
-int tree_sync(struct engine *m, const struct tree_entry *entries, size_t n)
+/* Make the folders of entry E exist (its implied parents too), marked as
+ * listed. tree_change held. Returns 1 when the tree changed. */
+static int add_entry(struct engine *m, const struct tree_entry *e)
 {
-	size_t i;
+	char **parts;
+	int np = split_name(e->server, e->delim, &parts), changed = 0;
+	int64_t parent = 0;
+
+	if (np < 0) {
+		/* Said once per mount, not at every poll. */
+		if (np != -ENOMEM && !warned_before(m, e->server))
+			log_warn("folder \"%.*s%s\" is not shown: %s", SHOWN_NAME, e->server,
+			         strlen(e->server) > SHOWN_NAME ? "..." : "",
+			         np == -EILSEQ ? "its name is not valid modified UTF-7 "
+			         "(RFC 3501 §5.1.3)" : np == -ELOOP ? "it is nested too deeply "
+			         "(more than " TREE_MAX_DEPTH_TEXT " levels)" :
+			         "its name cannot be a directory name");
+		return 0;
+	}
+	for (int k = 0; k < np; k++) {
+		int last = k == np - 1;
+		struct folder *f = find_child(m, parent, parts[k]);
+
+		if (!f) {
+			f = create(m, parent, parts[k], last ? e->server : NULL, e->delim,
+			           last ? e->flags : STORE_FOLDER_NOSELECT | STORE_FOLDER_VIRTUAL);
+			if (!f)
+				break;
+			changed = 1;
+		} else if (last && f->server && strcmp(f->server, e->server) != 0) {
+			/* Two server names map to one directory: keep the first. */
+			if (!warned_before(m, e->server))
+				log_warn("folders \"%s\" and \"%.*s\" would share a directory; "
+				         "showing the first", f->server, SHOWN_NAME, e->server);
+		} else if (last && (!f->server || f->flags != e->flags)) {
+			/* A real folder where an implied one was, or new flags. */
+			char *server = f->server ? NULL : strdup(e->server);
+
+			pthread_rwlock_wrlock(&m->tree_lock);
+			if (server)
+				tree_set(&f->server, server);
+			tree_set(&f->flags, e->flags);
+			tree_set(&f->delim, e->delim);
+			pthread_rwlock_unlock(&m->tree_lock);
+			persist(m, f);
+			changed = 1;
+		}
+		f->mark = 1;
+		parent = f->id;
+	}
+	for (int k = 0; k < np; k++)
+		free(parts[k]);
+	free(parts);
+	return changed;
+}
+
+/* Whatever the server no longer lists is gone, with its cache. tree_change
+ * held. Returns 1 when the tree changed. */
+static int drop_unlisted(struct engine *m)
+{
 	int changed = 0;
 
-	/* One change of the tree at a time. The server's answer is worked
-	 * through without tree_lock, which is only taken for writing to link
-	 * or unlink one folder: readers are never held up for long. Reading
-	 * the tree here needs no tree_lock, since only this thread changes it
-	 * now. */
-	pthread_mutex_lock(&m->tree_change);
-	for (i = 0; i < m->nfolders; i++)
-		m->folders[i]->mark = 0;
-	for (i = 0; i < n; i++) {
-		char **parts;
-		int np = split_name(entries[i].server, entries[i].delim, &parts);
-		int64_t parent = 0;
-
-		if (np < 0) {
-			/* Said once per mount, not at every poll. */
-			if (np != -ENOMEM && !warned_before(m, entries[i].server))
-				log_warn("folder \"%.*s%s\" is not shown: %s", SHOWN_NAME,
-				         entries[i].server,
-				         strlen(entries[i].server) > SHOWN_NAME ? "..." : "",
-				         np == -EILSEQ ? "its name is not valid modified UTF-7 "
-				         "(RFC 3501 §5.1.3)" : np == -ELOOP ? "it is nested too deeply "
-				         "(more than " TREE_MAX_DEPTH_TEXT " levels)" :
-				         "its name cannot be a directory name");
-			continue;
-		}
-		for (int k = 0; k < np; k++) {
-			int last = k == np - 1;
-			struct folder *f = find_child(m, parent, parts[k]);
-
-			if (!f) {
-				f = create(m, parent, parts[k], last ? entries[i].server : NULL,
-				           entries[i].delim, last ? entries[i].flags :
-				           STORE_FOLDER_NOSELECT | STORE_FOLDER_VIRTUAL);
-				if (!f)
-					break;
-				changed = 1;
-			} else if (last && (!f->server || strcmp(f->server, entries[i].server) != 0 ||
-			                    f->flags != entries[i].flags)) {
-				if (f->server && strcmp(f->server, entries[i].server) != 0) {
-					/* Two server names map to one directory: keep the first. */
-					if (!warned_before(m, entries[i].server))
-						log_warn("folders \"%s\" and \"%.*s\" would share a "
-						         "directory; showing the first", f->server,
-						         SHOWN_NAME, entries[i].server);
-				} else {
-					/* A real folder where an implied one was, or new flags. */
-					char *server = f->server ? NULL : strdup(entries[i].server);
-
-					pthread_rwlock_wrlock(&m->tree_lock);
-					if (server)
-						tree_set(&f->server, server);
-					tree_set(&f->flags, entries[i].flags);
-					tree_set(&f->delim, entries[i].delim);
-					pthread_rwlock_unlock(&m->tree_lock);
-					persist(m, f);
-					changed = 1;
-				}
-			}
-			f->mark = 1;
-			parent = f->id;
-		}
-		for (int k = 0; k < np; k++)
-			free(parts[k]);
-		free(parts);
-	}
-	/* Whatever the server no longer lists is gone, with its cache. */
-	for (i = 0; i < m->nfolders; i++) {
+	for (size_t i = 0; i < m->nfolders; i++) {
 		struct folder *f = m->folders[i];
 
 		if (f->gone || f->mark)
@@ -531,10 +522,28 @@ int tree_sync(struct engine *m, const struct tree_entry *entries, size_t n)
 		tell_entry(m, f->parent, f->name);
 		changed = 1;
 	}
+	return changed;
+}
+
+int tree_sync(struct engine *m, const struct tree_entry *entries, size_t n)
+{
+	int changed = 0;
+
+	/* One change of the tree at a time. The server's answer is worked
+	 * through without tree_lock, which is only taken for writing to link
+	 * or unlink one folder: readers are never held up for long. Reading
+	 * the tree here needs no tree_lock, since only this thread changes it
+	 * now. */
+	pthread_mutex_lock(&m->tree_change);
+	for (size_t i = 0; i < m->nfolders; i++)
+		m->folders[i]->mark = 0;
+	for (size_t i = 0; i < n; i++)
+		changed |= add_entry(m, &entries[i]);
+	changed |= drop_unlisted(m);
 	if (changed) {
 		/* Directory listings and link counts of parents changed. */
 		tell_dir(m, 0);
-		for (i = 0; i < m->nfolders; i++)
+		for (size_t i = 0; i < m->nfolders; i++)
 			if (!m->folders[i]->gone && m->folders[i]->nsub)
 				tell_dir(m, m->folders[i]->id);
 	}

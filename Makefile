@@ -77,10 +77,18 @@ deps_imap    := net/imap net/wire net/conn net/tls net/mime net/utf8
 deps_pop3_wire := net/pop3_wire
 deps_pop3    := net/pop3 net/pop3_wire net/conn net/tls
 
+# ldflags_<name>: more link flags for one test binary. test_store and
+# test_body count fsync/fdatasync calls through the linker's --wrap
+# (tests/unit/synccount.h); a shared library's calls cannot be wrapped, so
+# test_store links SQLite statically.
+SYNC_WRAP := -Wl,--wrap=fsync -Wl,--wrap=fdatasync
+ldflags_store := $(SYNC_WRAP) -Wl,-Bstatic -lsqlite3 -Wl,-Bdynamic -lm
+ldflags_body  := $(SYNC_WRAP)
+
 UNIT_BINS := $(UNIT_TESTS:%=$(BUILD)/tests/test_%)
 $(BUILD)/tests/test_%: tests/unit/test_%.c tests/unit/testutil.h $$(addprefix $(BUILD)/,$$(addsuffix .o,$$(deps_$$*)))
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(filter %.o,$^) \
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(filter %.o,$^) $(ldflags_$*) \
 		$(PKG_LIBS) $$(pkg-config --libs cmocka) -lpthread
 
 unit: $(UNIT_BINS)

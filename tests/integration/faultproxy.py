@@ -19,6 +19,8 @@ Control: write one command per line to the UNIX socket PATH (e.g. with
     refuse            close new connections at once
     dropall           close every open connection now (RST)
     count             answer the number of connections accepted so far
+    cuts              answer the number of cuts done so far (a cut that
+                      never found its bytes is not counted)
 
 Everything stays on loopback. Python 3 standard library only.
 """
@@ -32,7 +34,7 @@ import time
 
 LOCK = threading.Lock()
 STATE = {"mode": "pass", "cut_left": None, "cut_how": "fin", "cut_on": None,
-         "drip_ms": 0, "accepted": 0}
+         "drip_ms": 0, "accepted": 0, "cuts": 0}
 CONNS = []          # live (client, server) socket pairs
 ARMED = set()       # id() of pairs whose client sent the "cut on" word
 TAIL = {}           # id(pair) -> the client's last bytes, to match across reads
@@ -94,6 +96,7 @@ def pump(src, dst, pair, from_server):
                 if take < len(data) or STATE["cut_left"] == 0:
                     with LOCK:
                         STATE["mode"] = "pass"
+                        STATE["cuts"] += 1
                         only = STATE["cut_on"] is not None
                         if only and pair in CONNS:
                             CONNS.remove(pair)
@@ -176,6 +179,8 @@ def control(path):
                 STATE["mode"] = "refuse"
             elif words[0] == "count":
                 reply = str(STATE["accepted"])
+            elif words[0] == "cuts":
+                reply = str(STATE["cuts"])
             elif words[0] != "dropall":
                 reply = "unknown command"
         if words and words[0] == "dropall":

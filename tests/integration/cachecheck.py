@@ -25,6 +25,10 @@ its database checks for the file itself, as t_pop3_kill.sh does.)
         the UIDs of FOLDER (its path as the mount shows it) whose bodies are
         in the cache, one a line, ascending.
 
+    cachecheck.py CACHE_DIR rows FOLDER
+        the number of message rows of FOLDER (as the mount shows it); exit 1
+        when the cache has no such folder.
+
     cachecheck.py CACHE_DIR pop3-union ORIG_DIR SERVER_DIR
         ORIG_DIR holds the messages as they were (*.eml), SERVER_DIR what the
         server holds now (*.eml). Every original must be on the server, in
@@ -153,13 +157,27 @@ def imap_compare(cache, dump):
     return 1 if bad else 0
 
 
-def cached(cache, folder):
+def folder_id(cache, folder):
     ids = [fid for fid, path in folder_paths(cache).items() if path == folder]
     if not ids:
         print("no folder %s in the cache" % folder, file=sys.stderr)
+    return ids[0] if ids else None
+
+
+def cached(cache, folder):
+    fid = folder_id(cache, folder)
+    if fid is None:
         return 1
-    for uid in sorted(u for (f, u) in body_files(cache) if f == ids[0]):
+    for uid in sorted(u for (f, u) in body_files(cache) if f == fid):
         print(uid)
+    return 0
+
+
+def count_rows(cache, folder):
+    fid = folder_id(cache, folder)
+    if fid is None:
+        return 1
+    print(sum(1 for (f, u) in rows(cache) if f == fid))
     return 0
 
 
@@ -218,6 +236,8 @@ def main():
             sys.exit(imap_compare(cache, sys.argv[3]))
         if cmd == "cached" and len(sys.argv) == 4:
             sys.exit(cached(cache, sys.argv[3]))
+        if cmd == "rows" and len(sys.argv) == 4:
+            sys.exit(count_rows(cache, sys.argv[3]))
         if cmd == "pop3-union" and len(sys.argv) == 5:
             sys.exit(pop3_union(cache, sys.argv[3], sys.argv[4]))
     except NoDatabase as e:

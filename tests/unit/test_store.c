@@ -401,7 +401,7 @@ static void test_open_readonly_dir(void **state)
 	assert_int_equal(chmod(fx->dir, 0700), 0);
 	assert_true(WIFEXITED(status));
 	if (WEXITSTATUS(status) == 77) {
-		printf("    skipped: running as root and cannot drop privileges\n");
+		printf("    SKIP: running as root and cannot drop privileges\n");
 		return;
 	}
 	assert_int_equal(WEXITSTATUS(status), 0);

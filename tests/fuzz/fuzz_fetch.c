@@ -12,19 +12,30 @@
  *
  * The input is what a server sends (the corpus holds plain transcripts).
  * A thread writes it into one end of a SOCK_SEQPACKET socketpair in
- * records of input-derived sizes and then closes that end; the session
- * reads the other end through conn.c, so every record is one conn_read(),
- * responses and literals are split across reads as the sizes fall, and a
- * read past the input gets a clean ECONNRESET. The session starts as if a
- * mailbox were selected (mostly empty, sometimes with an input-derived
- * number of messages and a partly known sequence map), and with a command
- * in progress (tag m1, then m2 after its tagged reply, ...). Responses are read and acted on with
- * read_one() until the session breaks.
+ * records and then closes that end; the session reads the other end
+ * through conn.c, so every record is one conn_read(), responses and
+ * literals are split across reads as the records fall, and a read past the
+ * input gets a clean ECONNRESET. The session starts as if a mailbox were
+ * selected (mostly empty, sometimes with an input-derived number of
+ * messages and a partly known sequence map), and with a command in progress
+ * (tag m1, then m2 after its tagged reply, ...). Responses are read and
+ * acted on with read_one() until the session breaks.
  *
- * Checks: every sink gets end() exactly once, never a write after end() or
- * after a write that failed, and with err 0 exactly the announced bytes;
- * events carry what imap.h promises; the sequence map covers the mailbox;
- * the session ends broken (not timed out); nothing leaks.
+ * Each input is run three times: in records as large as a read takes, one
+ * byte at a time, and in records of input-derived sizes (fuzzutil.h's
+ * chunker). The choices of the client (discard a body, fail a sink write at
+ * some byte, fail a LIST callback) come from a generator seeded with a hash
+ * of the input and are taken at events, so they are the same in the three
+ * runs. Each run writes a transcript: every event with what it carries,
+ * the bytes each sink took and how it ended, LIST and SEARCH results, each
+ * tagged reply, and the session's state at the end (but not the error
+ * text). Where a socket cuts the stream must not matter: the three
+ * transcripts must be identical.
+ *
+ * Checks besides: every sink gets end() exactly once, never a write after
+ * end() or after a write that failed, and with err 0 exactly the announced
+ * bytes; events carry what imap.h promises; the sequence map covers the
+ * mailbox; the session ends broken (not timed out); nothing leaks.
  */
 #include "net/imap.c"
 
@@ -36,8 +47,11 @@
 struct fuzz_sink {
 	struct imap_sink sk;
 	struct fuzz_sink *next;     /* all sinks of this input */
+	struct fuzz_ctx *ctx;
+	unsigned id;                /* in the order the bodies started */
 	uint64_t size, got;
-	uint64_t fail_at;           /* write fails once got reaches this */
+	uint64_t fail_at;           /* the write that reaches this byte fails */
+	struct fuzz_buf took;       /* the bytes before fail_at */
 	int failed, ended;
 };
 
@@ -45,7 +59,8 @@ struct fuzz_ctx {
 	struct imap_session *s;
 	struct fuzz_rng choices;
 	struct fuzz_sink *sinks;
-	unsigned long events;
+	unsigned nsinks;
+	struct fuzz_buf out;        /* the transcript */
 };
 
 /* Reads N bytes at P, so that ASan checks they are all there. */
@@ -57,6 +72,12 @@ static void touch(const char *p, size_t n)
 		sum = (unsigned char)(sum + (unsigned char)p[i]);
 }
 
+static void out_bytes(struct fuzz_ctx *c, const char *p, size_t n)
+{
+	fuzz_buf_add_u64(&c->out, n);
+	fuzz_buf_add(&c->out, p, n);
+}
+
 static int sink_write(struct imap_sink *sk, const char *data, size_t len)
 {
 	struct fuzz_sink *fs = (struct fuzz_sink *)sk;
@@ -64,6 +85,11 @@ static int sink_write(struct imap_sink *sk, const char *data, size_t len)
 	FUZZ_CHECK(!fs->ended && !fs->failed);
 	FUZZ_CHECK(len > 0 && len <= fs->size - fs->got);
 	touch(data, len);
+	/* What the sink takes must not depend on how the literal was cut:
+	 * keep the bytes before fail_at only. */
+	if (fs->got < fs->fail_at)
+		fuzz_buf_add(&fs->took, data,
+		             fs->fail_at - fs->got < len ? (size_t)(fs->fail_at - fs->got) : len);
 	fs->got += len;
 	if (fs->got >= fs->fail_at) {
 		fs->failed = 1;
@@ -75,12 +101,19 @@ static int sink_write(struct imap_sink *sk, const char *data, size_t len)
 static void sink_end(struct imap_sink *sk, int err)
 {
 	struct fuzz_sink *fs = (struct fuzz_sink *)sk;
+	struct fuzz_ctx *c = fs->ctx;
 
 	FUZZ_CHECK(!fs->ended);
 	FUZZ_CHECK(err <= 0);
 	fs->ended = 1;
 	if (err == 0 && !fs->failed)
 		FUZZ_CHECK(fs->got == fs->size);
+	fuzz_buf_addc(&c->out, 'E');
+	fuzz_buf_add_u64(&c->out, fs->id);
+	fuzz_buf_add_u64(&c->out, (uint64_t)-err);
+	fuzz_buf_addc(&c->out, (char)fs->failed);
+	out_bytes(c, fs->took.data, fs->took.len);
+	fuzz_buf_release(&fs->took);
 }
 
 static struct imap_sink *ev_body(void *ctx, uint32_t uid, uint64_t offset, uint64_t size)
@@ -88,20 +121,24 @@ static struct imap_sink *ev_body(void *ctx, uint32_t uid, uint64_t offset, uint6
 	struct fuzz_ctx *c = ctx;
 	struct fuzz_sink *fs;
 
-	(void)uid;
-	(void)offset;
-	c->events++;
+	fuzz_buf_addc(&c->out, 'B');
+	fuzz_buf_add_u64(&c->out, uid);
+	fuzz_buf_add_u64(&c->out, offset);
+	fuzz_buf_add_u64(&c->out, size);
 	if (fuzz_below(&c->choices, 8) == 0)
 		return NULL;   /* discard */
 	fs = calloc(1, sizeof(*fs));
 	FUZZ_CHECK(fs != NULL);
 	fs->sk.write = sink_write;
 	fs->sk.end = sink_end;
+	fs->ctx = c;
+	fs->id = c->nsinks++;
 	fs->size = size;
 	fs->fail_at = fuzz_below(&c->choices, 8) == 0 ? fuzz_below(&c->choices, size + 1)
 	                                               : UINT64_MAX;
 	fs->next = c->sinks;
 	c->sinks = fs;
+	fuzz_buf_add_u64(&c->out, fs->id);
 	return &fs->sk;
 }
 
@@ -110,39 +147,56 @@ static void ev_fetch(void *ctx, const struct imap_fetch *f)
 	struct fuzz_ctx *c = ctx;
 	struct imap_session *s = c->s;
 
-	c->events++;
 	FUZZ_CHECK(f->seq >= 1 && f->seq <= s->mb.exists);
 	FUZZ_CHECK(f->uid == s->seqmap[f->seq - 1]);
 	FUZZ_CHECK(!(f->have & IMAP_HAVE_UID) || f->uid != 0);
-	if (f->have & IMAP_HAVE_FLAGS)
+	fuzz_buf_addc(&c->out, 'F');
+	fuzz_buf_add_u64(&c->out, f->seq);
+	fuzz_buf_add_u64(&c->out, f->uid);
+	fuzz_buf_add_u64(&c->out, f->have);
+	if (f->have & IMAP_HAVE_FLAGS) {
 		FUZZ_CHECK(f->flags != NULL && strlen(f->flags) < 65536);
+		out_bytes(c, f->flags, strlen(f->flags));
+	}
+	if (f->have & IMAP_HAVE_SIZE)
+		fuzz_buf_add_u64(&c->out, f->size);
+	if (f->have & IMAP_HAVE_DATE)
+		fuzz_buf_add_u64(&c->out, (uint64_t)f->internaldate);
+	if (f->have & IMAP_HAVE_MODSEQ)
+		fuzz_buf_add_u64(&c->out, f->modseq);
 	if (f->have & IMAP_HAVE_HEADER) {
 		FUZZ_CHECK(f->header != NULL && f->header[f->header_len] == '\0');
 		touch(f->header, f->header_len);
+		out_bytes(c, f->header, f->header_len);
 	}
+	if (f->have & IMAP_HAVE_BODY)
+		fuzz_buf_add_u64(&c->out, f->body_size);
 }
 
 static void ev_expunge(void *ctx, uint32_t lo, uint32_t hi)
 {
 	struct fuzz_ctx *c = ctx;
 
-	c->events++;
 	FUZZ_CHECK(lo != 0 && lo <= hi);
+	fuzz_buf_addc(&c->out, 'X');
+	fuzz_buf_add_u64(&c->out, lo);
+	fuzz_buf_add_u64(&c->out, hi);
 }
 
 static void ev_exists(void *ctx, uint32_t count)
 {
 	struct fuzz_ctx *c = ctx;
 
-	c->events++;
 	FUZZ_CHECK(count == c->s->mb.exists);
+	fuzz_buf_addc(&c->out, 'N');
+	fuzz_buf_add_u64(&c->out, count);
 }
 
 static void ev_lost_track(void *ctx)
 {
 	struct fuzz_ctx *c = ctx;
 
-	c->events++;
+	fuzz_buf_addc(&c->out, 'L');
 }
 
 static const struct imap_events events = {
@@ -157,8 +211,11 @@ static int list_cb(void *ctx, const struct imap_list_entry *e)
 {
 	struct fuzz_ctx *c = ctx;
 
-	c->events++;
 	FUZZ_CHECK(e->name != NULL && strlen(e->name) < 65536);
+	fuzz_buf_addc(&c->out, 'l');
+	out_bytes(c, e->name, strlen(e->name));
+	fuzz_buf_addc(&c->out, e->delim);
+	fuzz_buf_add_u64(&c->out, e->flags);
 	return fuzz_below(&c->choices, 16) == 0 ? -EIO : 0;
 }
 
@@ -166,15 +223,17 @@ static void search_cb(void *ctx, uint32_t lo, uint32_t hi)
 {
 	struct fuzz_ctx *c = ctx;
 
-	c->events++;
 	FUZZ_CHECK(lo >= 1 && lo <= hi);
+	fuzz_buf_addc(&c->out, 's');
+	fuzz_buf_add_u64(&c->out, lo);
+	fuzz_buf_add_u64(&c->out, hi);
 }
 
 static void trace(void *ctx, char dir, const char *line, size_t len)
 {
 	(void)ctx;
 	FUZZ_CHECK(dir == 'S');
-	touch(line, len);
+	touch(line, len);   /* where a read ends differs between runs: not recorded */
 }
 
 /* ---- the server: the input, in records --------------------------------- */
@@ -184,30 +243,27 @@ struct writer {
 	const uint8_t *data;
 	size_t size;
 	uint64_t seed;
+	int mode;                   /* fuzz_chunker's: whole, bytes, chunks */
 };
 
 static void *write_records(void *arg)
 {
 	struct writer *w = arg;
-	struct fuzz_rng r = { w->seed };
+	struct fuzz_chunker chunks;
+	/* A record longer than the read buffer would be cut (SOCK_SEQPACKET). */
 	const size_t cap = sizeof(((struct imap_session *)NULL)->inbuf);
-	size_t max, off = 0;
+	size_t off = 0;
 
-	switch (fuzz_below(&r, 4)) {
-	case 0: max = cap; break;            /* all at once */
-	case 1: max = 16; break;
-	case 2: max = 512; break;
-	default: max = 4096; break;
-	}
+	fuzz_chunker_init(&chunks, w->seed, w->mode);
 	while (off < w->size) {
-		size_t n = max == cap ? cap : 1 + (size_t)fuzz_below(&r, max);
+		size_t n;
+		char *rec = fuzz_next_chunk(&chunks, w->data + off, w->size - off, &n);
 		ssize_t k;
 
-		if (n > w->size - off)
-			n = w->size - off;
-		k = send(w->fd, w->data + off, n, MSG_NOSIGNAL);
-		if (k < 0 && errno == EINTR)
-			continue;
+		do
+			k = send(w->fd, rec, n < cap ? n : cap, MSG_NOSIGNAL);
+		while (k < 0 && errno == EINTR);
+		free(rec);
 		if (k < 0)
 			break;   /* the session gave up and closed its end */
 		off += (size_t)k;
@@ -297,20 +353,20 @@ static void fuzz_uidset(const uint8_t *data, size_t size, uint64_t seed)
 	free(set);
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+/* One run of the session on the input fed in MODE; the transcript in
+ * *OUT (the caller releases it). */
+static void run_session(const uint8_t *data, size_t size, uint64_t seed, int mode,
+                        struct fuzz_buf *out)
 {
-	uint64_t seed = fuzz_hash(data, size);
 	struct fuzz_rng r = { seed };
 	struct fuzz_ctx ctx = { .choices = { seed ^ 0x63686f696365u } };
 	struct imap_params params = { .conn = { .host = "fuzz", .timeout_ms = 5000, .have_fd = 1 } };
-	struct writer w = { .data = data, .size = size, .seed = seed ^ 0x7265636fu };
+	struct writer w = { .data = data, .size = size, .seed = seed ^ 0x7265636fu, .mode = mode };
 	struct cmd c;
 	struct imap_session *s;
 	pthread_t thread;
 	uint32_t exists, uid = 0;
 	int sv[2], res;
-
-	fuzz_uidset(data, size, seed);
 
 	FUZZ_CHECK(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == 0);
 	params.conn.fd = sv[0];
@@ -356,15 +412,36 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			res = read_one(s, &status);
 			FUZZ_CHECK(s->mb.exists <= s->seqcap || s->mb.exists == 0);
 			FUZZ_CHECK(s->resp.nsinks == 0);
+			if (res == 1)
+				fuzz_buf_addc(&ctx.out, '+');
 		} while (res == 0 || res == 1);
 		if (res != 2)
 			break;
 		FUZZ_CHECK(status == 0 || status == -EBADMSG || s->fail == IMAP_FAIL_NO);
+		fuzz_buf_addc(&ctx.out, 'T');
+		fuzz_buf_add_u64(&ctx.out, tagno);
+		fuzz_buf_add_u64(&ctx.out, (uint64_t)-status);
+		fuzz_buf_add_u64(&ctx.out, (uint64_t)c.list_err);
+		fuzz_buf_add_u64(&ctx.out, (uint64_t)c.status_messages);
 		tagno++;
 	}
 	s->cmd = NULL;
 	FUZZ_CHECK(res < 0 && s->broken);
 	FUZZ_CHECK(!(s->fail == IMAP_FAIL_CONN && conn_fail_class(s->conn) == CONN_FAIL_TIMEOUT));
+
+	/* How the session ended and what it knows; not the error text (when
+	 * the stream breaks two rules, which one shows first may depend on
+	 * where a read ended). */
+	fuzz_buf_addc(&ctx.out, 'Z');
+	fuzz_buf_add_u64(&ctx.out, (uint64_t)-res);
+	fuzz_buf_add_u64(&ctx.out, (uint64_t)s->fail);
+	fuzz_buf_add_u64(&ctx.out, s->caps);
+	fuzz_buf_add_u64(&ctx.out, s->mb.uidvalidity);
+	fuzz_buf_add_u64(&ctx.out, s->mb.uidnext);
+	fuzz_buf_add_u64(&ctx.out, s->mb.highestmodseq);
+	fuzz_buf_add_u64(&ctx.out, (uint64_t)s->mb.readonly);
+	fuzz_buf_add_u64(&ctx.out, s->mb.exists);
+	fuzz_buf_add(&ctx.out, s->seqmap, s->mb.exists * sizeof(*s->seqmap));
 
 	imap_session_free(s);   /* closes our end: a blocked writer returns */
 	FUZZ_CHECK(pthread_join(thread, NULL) == 0);
@@ -375,5 +452,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		free(ctx.sinks);
 		ctx.sinks = next;
 	}
+	*out = ctx.out;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	uint64_t seed = fuzz_hash(data, size);
+	struct fuzz_buf out[3];
+
+	fuzz_uidset(data, size, seed);
+	for (int mode = 0; mode < 3; mode++)
+		run_session(data, size, seed, mode, &out[mode]);
+	fuzz_same_transcript(&out[0], 0, &out[1], 1);
+	fuzz_same_transcript(&out[0], 0, &out[2], 2);
+	for (int mode = 0; mode < 3; mode++)
+		fuzz_buf_release(&out[mode]);
 	return 0;
 }

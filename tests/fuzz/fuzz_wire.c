@@ -239,40 +239,6 @@ static void run_feed(struct feed *f, const uint8_t *data, size_t size)
 	fuzz_buf_release(&f->lit);
 }
 
-/* The transcript around offset AT, printable. */
-static void show(const struct feed *f, size_t at)
-{
-	size_t from = at > 60 ? at - 60 : 0, to = at + 60 < f->out.len ? at + 60 : f->out.len;
-
-	fprintf(stderr, "mode %d: ", f->mode);
-	for (size_t i = from; i < to; i++) {
-		unsigned char c = (unsigned char)f->out.data[i];
-
-		if (i == at)
-			fputs("<HERE>", stderr);
-		if (c >= 0x20 && c < 0x7f)
-			fputc(c, stderr);
-		else
-			fprintf(stderr, "\\x%02x", c);
-	}
-	fputc('\n', stderr);
-}
-
-static void compare(const struct feed *a, const struct feed *b)
-{
-	size_t i;
-
-	if (a->out.len == b->out.len && memcmp(a->out.data, b->out.data, a->out.len) == 0)
-		return;
-	for (i = 0; i < a->out.len && i < b->out.len && a->out.data[i] == b->out.data[i]; i++)
-		;
-	fprintf(stderr, "transcripts differ (mode %d: %zu bytes, mode %d: %zu bytes) at %zu\n",
-	        a->mode, a->out.len, b->mode, b->out.len, i);
-	show(a, i);
-	show(b, i);
-	abort();
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const size_t lines[] = { 1, 4, 16, 64, 300, 4096, 512 * 1024 };
@@ -302,8 +268,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		f[i].mode = i;
 		run_feed(&f[i], data, size);
 	}
-	compare(&f[0], &f[1]);
-	compare(&f[0], &f[2]);
+	fuzz_same_transcript(&f[0].out, 0, &f[1].out, 1);
+	fuzz_same_transcript(&f[0].out, 0, &f[2].out, 2);
 	for (int i = 0; i < 3; i++)
 		fuzz_buf_release(&f[i].out);
 	return 0;

@@ -1,7 +1,8 @@
 /* fuzzutil.h - what every libFuzzer target includes: a check that aborts
  * (libFuzzer then saves the input), a growable byte buffer, a small
- * deterministic random generator seeded from the input, and a strict UTF-8
- * validator.
+ * deterministic random generator seeded from the input, a chunker and a
+ * comparison of the transcripts of runs fed in different chunks, and a
+ * strict UTF-8 validator.
  *
  * Targets that need choices besides the bytes they parse (chunk sizes,
  * limits, whether to stream a literal) take them from a generator seeded
@@ -144,6 +145,44 @@ static inline char *fuzz_next_chunk(struct fuzz_chunker *c, const uint8_t *p, si
 	memcpy(chunk, p, n);
 	*n_r = n;
 	return chunk;
+}
+
+/* ---- comparing the transcripts of runs fed in different chunks -------- */
+
+/* Transcript T (of the run in MODE) around offset AT, printable. */
+static inline void fuzz_show(const struct fuzz_buf *t, int mode, size_t at)
+{
+	size_t from = at > 60 ? at - 60 : 0, to = at + 60 < t->len ? at + 60 : t->len;
+
+	fprintf(stderr, "mode %d: ", mode);
+	for (size_t i = from; i < to; i++) {
+		unsigned char c = (unsigned char)t->data[i];
+
+		if (i == at)
+			fputs("<HERE>", stderr);
+		if (c >= 0x20 && c < 0x7f)
+			fputc(c, stderr);
+		else
+			fprintf(stderr, "\\x%02x", c);
+	}
+	fputc('\n', stderr);
+}
+
+/* Abort, showing where, unless transcripts A and B are the same. */
+static inline void fuzz_same_transcript(const struct fuzz_buf *a, int mode_a,
+                                        const struct fuzz_buf *b, int mode_b)
+{
+	size_t i;
+
+	if (a->len == b->len && (a->len == 0 || memcmp(a->data, b->data, a->len) == 0))
+		return;
+	for (i = 0; i < a->len && i < b->len && a->data[i] == b->data[i]; i++)
+		;
+	fprintf(stderr, "transcripts differ (mode %d: %zu bytes, mode %d: %zu bytes) at %zu\n",
+	        mode_a, a->len, mode_b, b->len, i);
+	fuzz_show(a, mode_a, i);
+	fuzz_show(b, mode_b, i);
+	abort();
 }
 
 /* ---- strict UTF-8 (RFC 3629): no overlong forms, surrogates, > U+10FFFF -- */

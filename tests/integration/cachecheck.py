@@ -2,6 +2,11 @@
 """cachecheck.py - look into a mailfs cache directory from outside, with
 Python's sqlite3, to prove what a crash left behind.
 
+Every command needs CACHE_DIR/mailfs.db: callers run it on the cache of a
+mount that came up, so a missing database is a failure (exit 1), never an
+empty cache. (A caller that kills mailfs so early that it may not have made
+its database checks for the file itself, as t_pop3_kill.sh does.)
+
     cachecheck.py CACHE_DIR integrity
         PRAGMA integrity_check of mailfs.db is "ok" (exit 1 otherwise).
 
@@ -16,6 +21,14 @@ Python's sqlite3, to prove what a crash left behind.
         Every cached body must be byte-identical to its server message, and
         every message row must be a message the server has. Exit 1 otherwise.
 
+    cachecheck.py CACHE_DIR cached FOLDER
+        the UIDs of FOLDER (its path as the mount shows it) whose bodies are
+        in the cache, one a line, ascending.
+
+    cachecheck.py CACHE_DIR rows FOLDER
+        the number of message rows of FOLDER (as the mount shows it); exit 1
+        when the cache has no such folder.
+
     cachecheck.py CACHE_DIR pop3-union ORIG_DIR SERVER_DIR
         ORIG_DIR holds the messages as they were (*.eml), SERVER_DIR what the
         server holds now (*.eml). Every original must be on the server, in
@@ -29,15 +42,17 @@ import sqlite3
 import sys
 
 
+class NoDatabase(Exception):
+    pass
+
+
 def db(cache):
     # Read-write, as a restarted mailfs opens it (the daemon is gone when
     # this runs): a kill in the middle of the first transaction leaves a hot
     # journal that only a writer may roll back. Never created here.
     path = os.path.join(cache, "mailfs.db")
     if not os.path.exists(path):
-        # Killed before the database was created: nothing was stored, and
-        # an empty database stands for that.
-        return sqlite3.connect(":memory:")
+        raise NoDatabase(path)
     return sqlite3.connect("file:%s?mode=rw" % path, uri=True)
 
 
@@ -142,6 +157,30 @@ def imap_compare(cache, dump):
     return 1 if bad else 0
 
 
+def folder_id(cache, folder):
+    ids = [fid for fid, path in folder_paths(cache).items() if path == folder]
+    if not ids:
+        print("no folder %s in the cache" % folder, file=sys.stderr)
+    return ids[0] if ids else None
+
+
+def cached(cache, folder):
+    fid = folder_id(cache, folder)
+    if fid is None:
+        return 1
+    for uid in sorted(u for (f, u) in body_files(cache) if f == fid):
+        print(uid)
+    return 0
+
+
+def count_rows(cache, folder):
+    fid = folder_id(cache, folder)
+    if fid is None:
+        return 1
+    print(sum(1 for (f, u) in rows(cache) if f == fid))
+    return 0
+
+
 def load_dir(d):
     out = {}
     for name in os.listdir(d):
@@ -188,14 +227,22 @@ def main():
         sys.stderr.write(__doc__)
         sys.exit(2)
     cache, cmd = sys.argv[1], sys.argv[2]
-    if cmd == "integrity":
-        sys.exit(integrity(cache))
-    if cmd == "bodies":
-        sys.exit(bodies(cache))
-    if cmd == "imap-compare" and len(sys.argv) == 4:
-        sys.exit(imap_compare(cache, sys.argv[3]))
-    if cmd == "pop3-union" and len(sys.argv) == 5:
-        sys.exit(pop3_union(cache, sys.argv[3], sys.argv[4]))
+    try:
+        if cmd == "integrity":
+            sys.exit(integrity(cache))
+        if cmd == "bodies":
+            sys.exit(bodies(cache))
+        if cmd == "imap-compare" and len(sys.argv) == 4:
+            sys.exit(imap_compare(cache, sys.argv[3]))
+        if cmd == "cached" and len(sys.argv) == 4:
+            sys.exit(cached(cache, sys.argv[3]))
+        if cmd == "rows" and len(sys.argv) == 4:
+            sys.exit(count_rows(cache, sys.argv[3]))
+        if cmd == "pop3-union" and len(sys.argv) == 5:
+            sys.exit(pop3_union(cache, sys.argv[3], sys.argv[4]))
+    except NoDatabase as e:
+        print("no cache database: %s does not exist" % e)
+        sys.exit(1)
     sys.stderr.write(__doc__)
     sys.exit(2)
 

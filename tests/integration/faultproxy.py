@@ -16,9 +16,13 @@ Control: write one command per line to the UNIX socket PATH (e.g. with
                       sent WORD (e.g. APPEND) since the command
     stall             stop forwarding in both directions, keep sockets open
     drip MS           forward server bytes one at a time, MS ms apart
+    rate N            forward server bytes at about N bytes a second (in
+                      pieces of at most 4 KiB): a slow network
     refuse            close new connections at once
     dropall           close every open connection now (RST)
     count             answer the number of connections accepted so far
+    cuts              answer the number of cuts done so far (a cut that
+                      never found its bytes is not counted)
 
 Everything stays on loopback. Python 3 standard library only.
 """
@@ -32,7 +36,7 @@ import time
 
 LOCK = threading.Lock()
 STATE = {"mode": "pass", "cut_left": None, "cut_how": "fin", "cut_on": None,
-         "drip_ms": 0, "accepted": 0}
+         "drip_ms": 0, "rate": 0, "accepted": 0, "cuts": 0}
 CONNS = []          # live (client, server) socket pairs
 ARMED = set()       # id() of pairs whose client sent the "cut on" word
 TAIL = {}           # id(pair) -> the client's last bytes, to match across reads
@@ -94,6 +98,7 @@ def pump(src, dst, pair, from_server):
                 if take < len(data) or STATE["cut_left"] == 0:
                     with LOCK:
                         STATE["mode"] = "pass"
+                        STATE["cuts"] += 1
                         only = STATE["cut_on"] is not None
                         if only and pair in CONNS:
                             CONNS.remove(pair)
@@ -102,6 +107,12 @@ def pump(src, dst, pair, from_server):
                     else:
                         drop_all(how == "rst")
                     return
+                continue
+            if from_server and mode == "rate":
+                for i in range(0, len(data), 4096):
+                    piece = data[i:i + 4096]
+                    dst.sendall(piece)
+                    time.sleep(len(piece) / STATE["rate"])
                 continue
             if from_server and mode == "drip":
                 for i in range(len(data)):
@@ -172,10 +183,15 @@ def control(path):
             elif words[0] == "drip":
                 STATE["mode"] = "drip"
                 STATE["drip_ms"] = float(words[1])
+            elif words[0] == "rate":
+                STATE["mode"] = "rate"
+                STATE["rate"] = max(1.0, float(words[1]))
             elif words[0] == "refuse":
                 STATE["mode"] = "refuse"
             elif words[0] == "count":
                 reply = str(STATE["accepted"])
+            elif words[0] == "cuts":
+                reply = str(STATE["cuts"])
             elif words[0] != "dropall":
                 reply = "unknown command"
         if words and words[0] == "dropall":

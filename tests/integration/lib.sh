@@ -289,6 +289,26 @@ fails_with() {
 	fi
 	grep -qF -- "$want" <<<"$err" || { say "(wrong error: $err)"; return 1; }
 }
+# same_as_server FILE FOLDER: FILE, read through the mount, holds exactly the
+# server's message of FOLDER with FILE's UID (user.mail.uid), read with the
+# independent client. A read that fails on either side is a failure: two
+# empty outputs never compare equal.
+same_as_server() {
+	local file=$1 folder=$2 uid rc=1
+	uid=$(getfattr --absolute-names --only-values -n user.mail.uid "$file") ||
+		{ say "(no UID for $file)"; return 1; }
+	if ! cat "$file" > "$T/same.mine"; then
+		say "(cannot read $file)"
+	elif ! ic fetch "$folder" "$uid" > "$T/same.theirs" || [ ! -s "$T/same.theirs" ]; then
+		say "(the server has no message $uid in $folder)"
+	elif ! cmp -s "$T/same.mine" "$T/same.theirs"; then
+		say "($file differs from message $uid of $folder on the server)"
+	else
+		rc=0
+	fi
+	rm -f "$T/same.mine" "$T/same.theirs"
+	return $rc
+}
 # Sorted, space-separated words (flags compare equal in any order).
 words() { tr ' ' '\n' | grep -v '^$' | LC_ALL=C sort | paste -sd' '; }
 

@@ -37,26 +37,37 @@ CACHE=$MAILFS_CACHE
 cached=$(ls "$MNT"/INBOX/*.eml | tail -1)
 cat "$cached" > /dev/null          # this one is in the cache from now on
 
-# A cut (FIN, then RST) in the middle of a body: the read fails or comes
-# back whole; nothing partial is cached.
+# A cut (FIN, then RST) in the middle of a body, each of a message not read
+# before: once a third of its size went through (the other connections are
+# idle meanwhile), the proxy closes every connection. The read fails with an
+# I/O error, or comes back whole over a new connection; nothing partial is
+# cached.
+round=0
 for how in fin rst; do
-	f=$(biggest INBOX)
+	round=$((round + 1))
+	f=$(ls -S "$MNT"/INBOX/*.eml | grep -vxF "$cached" | sed -n "${round}p")
 	uid=$(getfattr --absolute-names --only-values -n user.mail.uid "$f")
 	size=$(stat -c %s "$f")
+	ic fetch INBOX "$uid" > "$T/server-$how"
+	check "cut ($how): the server has the message ($size bytes)" \
+		test "$(stat -c %s "$T/server-$how")" -eq "$size"
+	cuts=$(proxy cuts); conns=$(proxy count)
 	proxy cut $((size / 3)) "$how" > /dev/null
 	if cat "$f" > "$T/out-$how" 2> "$T/err-$how"; then
-		check "cut ($how) in a body: the read succeeded after a reconnect, whole" \
-			cmp -s "$T/out-$how" <(ic fetch INBOX "$uid")
+		check "cut ($how) in a body: the read succeeded after a reconnect" \
+			test "$(proxy count)" -gt "$conns"
+		check "…whole" cmp -s "$T/out-$how" "$T/server-$how"
 	else
 		check "cut ($how) in a body: the read fails with an I/O error" \
 			grep -q "Input/output error" "$T/err-$how"
 		check "…having returned no more than the cut let through" \
 			test "$(stat -c %s "$T/out-$how")" -lt "$size"
 	fi
+	check "cut ($how): the proxy did cut" test "$(proxy cuts)" -eq $((cuts + 1))
 	check "cut ($how): no partial body in the cache" "$PY" "$TOP/tests/integration/cachecheck.py" "$CACHE" bodies
 	proxy pass > /dev/null
 	check "cut ($how): the network back, the message reads whole without a remount" \
-		cmp -s "$f" <(ic fetch INBOX "$uid")
+		same_as_server "$f" INBOX
 done
 
 # A stall: the read gives up within the timeout; nothing hangs.

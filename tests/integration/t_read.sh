@@ -35,11 +35,16 @@ check "file names are well-formed" bash -c '
 	done' _ "$MNT"
 
 # Reading never sets \Seen (BODY.PEEK).
+flag_lines() {  # flag_lines FOLDER UID: one flag a line; fails when the query fails
+	local out
+	out=$(ic flags "$1" "$2") || return 1
+	tr ' ' '\n' <<<"$out"
+}
 unseen=$(for u in $(ic uids INBOX); do f=$(ic flags INBOX "$u"); case " $f " in *'\Seen'*) ;; *) echo "$u"; break;; esac; done)
 if [ -n "$unseen" ]; then
-	cat "$MNT"/INBOX/$(printf %010d "$unseen")* > /dev/null
-	f=$(ic flags INBOX "$unseen")
-	check "reading does not set \\Seen" test "${f#*\\Seen}" = "$f"
+	check "an unseen message reads as on the server" \
+		same_as_server "$(ls -d "$MNT"/INBOX/$(printf %010d "$unseen")*)" INBOX
+	check "reading does not set \\Seen" lacks_line '\Seen' flag_lines INBOX "$unseen"
 else
 	fail "no unseen message in INBOX to test \\Seen with"
 fi
@@ -75,8 +80,13 @@ if [ -n "$big" ]; then
 	bsize=$(stat -c %s "$big")
 	check "a peek at a large message reads the right bytes" \
 		cmp -s <(head -c 300 "$big") <(head -c 300 "$T/big.eml")
+	# A download of the whole would be in the cache by now, or still be
+	# written: open in the cache's tmp/ ("tmp/#<n> (deleted)").
 	check "…without downloading the whole message" \
 		test -z "$(find "$MAILFS_CACHE/bodies" -type f -size "${bsize}c")"
+	ls -l "/proc/$MAILFS_PID/fd" > "$T/fds" || fail "cannot list the descriptors of mailfs"
+	check "…nor downloading it (no body being written in the cache)" \
+		no_match -F "$MAILFS_CACHE/tmp/" "$T/fds"
 	cat "$big" > "$T/big.out" &
 	catpid=$!
 	ls -l "$MNT/Sent" > /dev/null || fail "ls of another folder during the download"

@@ -125,9 +125,10 @@ else
 fi
 # Control: the same client, CA and server kind with a right certificate work.
 fake_imap good-tls --tls --cert "$D/server.pem" --key "$D/server.key"
-mount_mailfs "$MNT" "imaps://$USER_NAME@localhost:$PORT" -o "cafile=$D/ca.pem" &&
-	check "control: a valid certificate mounts" has_line "0000000001 Good message 1.eml" ls "$MNT/Good"
-unmount_mailfs "$MNT"
+check "control: a valid certificate mounts" \
+	mount_mailfs "$MNT" "imaps://$USER_NAME@localhost:$PORT" -o "cafile=$D/ca.pem"
+check "control: …and lists the server's folder" has_line "0000000001 Good message 1.eml" ls "$MNT/Good"
+is_mounted "$MNT" && unmount_mailfs "$MNT"
 
 # ---- plain connections that cannot be upgraded --------------------------------
 fake_imap nostarttls

@@ -104,12 +104,20 @@ else
 fi
 
 # An empty file is not a message.
+dbefore=$(ic count Drafts)
 check "touch of a new file in a folder is accepted" touch "$MNT/Drafts/empty.eml"
-check "…and appends nothing" test "$(ic has-message-id Drafts '<none@t>' | wc -l)" -eq 0
+check "…and appends nothing ($dbefore messages in Drafts)" test "$(ic count Drafts)" -eq "$dbefore"
 
 # Copying a message out and back in: a second copy.
-f=$(msgfile Archive "$(ic uids Archive | head -1)")
-check "cp within the mount (to another folder) makes a copy" cp "$f" "$MNT/Junk/"
+uid=$(ic uids Archive | head -1); f=$(msgfile Archive "$uid"); mid=$(msgid_of "$f")
+jbefore=$(ic count Junk)
+check "cp within the mount (to another folder) succeeds" cp "$f" "$MNT/Junk/"
+check "…Junk has one more message on the server" test "$(ic count Junk)" -eq $((jbefore + 1))
+check "…the original stays in Archive" has_line "$uid" ic uids Archive
+juid=$(ic has-message-id Junk "$mid")
+check "…once, found by its Message-ID ($mid)" test -n "$mid" -a "$(echo "$juid" | wc -w)" -eq 1
+ic fetch Archive "$uid" > "$T/orig.eml"; ic fetch Junk "${juid:-0}" > "$T/copy.eml"
+check "…byte for byte" bash -c 'test -s "$1" && cmp -s "$1" "$2"' _ "$T/orig.eml" "$T/copy.eml"
 
 # --- flags: setxattr ----------------------------------------------------------------
 uid=$(ic uids INBOX | sed -n 8p); f=$(msgfile INBOX "$uid")

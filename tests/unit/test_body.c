@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "cache/body.h"
+#include "tests/unit/synccount.h"
 
 struct fixture {
 	char dir[64];
@@ -332,6 +333,64 @@ static void test_durable_commit(void **state)
 	assert_int_equal(count_in(fx->dir, "tmp"), 0);
 }
 
+/* What `durable` promises, counted (synccount.h): the body's data reaches
+ * the disk before it gets its name, the directory holding the name after;
+ * without it, no sync at all. */
+static char probe_path[128];
+
+static int probe_named(void)
+{
+	return access(probe_path, F_OK) == 0;
+}
+
+static void test_durable_syncs(void **state)
+{
+	struct fixture *fx = *state;
+	struct body_tmp t = { .fd = -1 };
+	struct stat tmp_st, dir_st, bodies_st;
+	char path[128];
+	size_t i;
+	int data_first = 0, dir_after = 0, bodies_after = 0;
+
+	fx->bc = open_cache(fx->dir);
+	sync_reset();
+	assert_int_equal(store_body(fx->bc, 4, 6, "plain", 5, 0), 0);
+	assert_int_equal(store_body(fx->bc, 5, 1, "new folder", 10, 0), 0);
+	assert_int_equal(sync_ncalls, 0);
+
+	assert_int_equal(body_create(fx->bc, &t), 0);
+	write_all(t.fd, "durable", 7);
+	assert_int_equal(fstat(t.fd, &tmp_st), 0);
+	snprintf(probe_path, sizeof(probe_path), "%s/bodies/4/7", fx->dir);
+	sync_reset();
+	sync_probe = probe_named;
+	assert_int_equal(body_commit(fx->bc, &t, 4, 7, 1), 0);
+	sync_probe = NULL;
+	body_tmp_close(fx->bc, &t);
+	assert_body(fx->bc, 4, 7, "durable", 7);
+
+	snprintf(path, sizeof(path), "%s/bodies/4", fx->dir);
+	assert_int_equal(stat(path, &dir_st), 0);
+	snprintf(path, sizeof(path), "%s/bodies", fx->dir);
+	assert_int_equal(stat(path, &bodies_st), 0);
+	assert_true(sync_ncalls >= 2 && sync_ncalls <= SYNC_CALLS_KEPT);
+	for (i = 0; i < sync_ncalls; i++) {
+		const struct sync_call *c = &sync_calls[i];
+
+		if (!c->is_dir && c->ino == tmp_st.st_ino && !c->probe && !dir_after)
+			data_first = 1;
+		if (c->is_dir && c->ino == dir_st.st_ino && c->probe)
+			dir_after = 1;
+		if (c->is_dir && c->ino == bodies_st.st_ino && c->probe)
+			bodies_after = 1;
+	}
+	if (!data_first || !dir_after)
+		fail_msg("durable commit: %zu sync calls; data synced before the name: %d, "
+		         "its directory after: %d", sync_ncalls, data_first, dir_after);
+	/* bodies/ itself too: the folder directory may have just been made. */
+	assert_true(bodies_after);
+}
+
 static void test_remove(void **state)
 {
 	struct fixture *fx = *state;
@@ -547,6 +606,7 @@ int main(void)
 		T(test_close_without_commit),
 		T(test_leftover_tmp_removed),
 		T(test_durable_commit),
+		T(test_durable_syncs),
 		T(test_remove),
 		T(test_crash_safety),
 #undef T

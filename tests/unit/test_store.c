@@ -23,6 +23,7 @@
 #include <sqlite3.h>
 
 #include "cache/store.h"
+#include "tests/unit/synccount.h"
 
 struct fixture {
 	char dir[64];
@@ -400,7 +401,7 @@ static void test_open_readonly_dir(void **state)
 	assert_int_equal(chmod(fx->dir, 0700), 0);
 	assert_true(WIFEXITED(status));
 	if (WEXITSTATUS(status) == 77) {
-		printf("    skipped: running as root and cannot drop privileges\n");
+		printf("    SKIP: running as root and cannot drop privileges\n");
 		return;
 	}
 	assert_int_equal(WEXITSTATUS(status), 0);
@@ -1010,6 +1011,34 @@ static void test_callback_stop(void **state)
 	free(gf);
 }
 
+/* What `durable` promises, counted (synccount.h; SQLite is linked in
+ * statically, so its own calls are seen): every commit reaches the disk
+ * before it returns (synchronous=FULL); without it, commits do not sync
+ * (WAL, synchronous=NORMAL). */
+static void test_durable_syncs(void **state)
+{
+	struct fixture *fx = *state;
+	struct store_folder f = { .parent = 0, .name = "INBOX", .server = "INBOX", .delim = '/' };
+	struct store_msg m = { .name = "x.eml", .size = 5, .flags = "", .state = STORE_MSG_SIZE_EXACT };
+	const uint32_t commits = 5;
+	int64_t id;
+
+	for (int durable = 0; durable <= 1; durable++) {
+		fx->st = open_store(fx->dir, durable);
+		assert_int_equal(store_folder_add(fx->st, &f, &id), 0);
+		sync_reset();
+		for (uint32_t i = 1; i <= commits; i++) {
+			m.uid = i;
+			assert_int_equal(store_msg_put(fx->st, id, &m, 1), 0);
+		}
+		if (durable ? sync_ncalls < commits : sync_ncalls != 0)
+			fail_msg("%s store: %zu sync calls for %u commits", durable ? "durable" : "normal",
+			         sync_ncalls, commits);
+		store_close(fx->st);
+		fx->st = NULL;
+	}
+}
+
 static void test_reopen_keeps_data(void **state)
 {
 	struct fixture *fx = *state;
@@ -1308,6 +1337,7 @@ int main(void)
 		T(test_msg_stats_empty),
 		T(test_callback_stop),
 		T(test_reopen_keeps_data),
+		T(test_durable_syncs),
 		T(test_names_rename),
 		T(test_strings_round_trip),
 		T(test_crash_safety),

@@ -157,6 +157,10 @@ struct imap_session {
 	struct cmd idle;            /* the IDLE command while idling */
 	int idling;
 
+	/* imap_watch(): whether a FETCH for watch_uid arrived since. */
+	uint32_t watch_uid;
+	int watch_seen;
+
 	/* RFC 4315 results of the last command, 0 when the server said none. */
 	uint32_t uidplus_validity;
 	uint32_t uidplus_uid;       /* APPENDUID uid, or the target of COPYUID for
@@ -1118,9 +1122,22 @@ static int handle_fetch(struct imap_session *s, uint32_t seq, const struct node 
 	} else {
 		f.uid = s->seqmap[seq - 1];
 	}
+	if (f.uid && f.uid == s->watch_uid)
+		s->watch_seen = 1;
 	if (s->ev && s->ev->fetch)
 		s->ev->fetch(s->ev_ctx, &f);
 	return 0;
+}
+
+void imap_watch(struct imap_session *s, uint32_t uid)
+{
+	s->watch_uid = uid;
+	s->watch_seen = 0;
+}
+
+int imap_watched(const struct imap_session *s)
+{
+	return s->watch_seen;
 }
 
 static int handle_list(struct imap_session *s, const struct node *n)

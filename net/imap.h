@@ -241,6 +241,11 @@ const struct imap_mailbox *imap_mailbox(const struct imap_session *s);
 int imap_uid_fetch(struct imap_session *s, const char *uidset, const char *items,
                    const char *modifiers);
 
+/* imap_watched() says whether a FETCH response for UID arrived since
+ * imap_watch(): the server knows the message in this session's view. */
+void imap_watch(struct imap_session *s, uint32_t uid);
+int imap_watched(const struct imap_session *s);
+
 /* NOOP: collects pending updates. */
 int imap_noop(struct imap_session *s);
 

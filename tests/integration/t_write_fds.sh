@@ -136,6 +136,20 @@ cow=$(ic has-message-id Drafts '<cow@t>')
 check "…and the last close stores the new bytes, once ($cow)" test "$(wc -w <<<"$cow")" -eq 1
 check "…the new bytes" grep -q BBBB <(ic fetch Drafts "${cow:-0}")
 
+# A message moved in by one connection and removed through another right
+# after: that session's view predates the message, and a STORE or EXPUNGE of
+# it matched nothing while the server said OK (rm "succeeded", the message
+# stayed). Ten rounds; each must leave nothing behind.
+left=0
+for i in 1 2 3 4 5 6 7 8 9 10; do
+	mk "$T/loop$i.eml" "loop-$i"
+	cp "$T/loop$i.eml" "$MNT/Drafts/" &&
+	mv "$(ls -d "$MNT"/Drafts/*" loop-$i.eml" | head -1)" "$MNT/Archive/" &&
+	rm "$(ls -d "$MNT"/Archive/*" loop-$i.eml" | head -1)" || say "(round $i failed)"
+	[ "$(count_id Archive "loop-$i")" -eq 0 ] || left=$((left + 1))
+done
+check "cp, mv, rm in a row: nothing left on the server ($left of 10 left)" test "$left" -eq 0
+
 # --- injection through user.mail.flags of a file being written ----------------
 ic create Victim > /dev/null
 check "the folder Victim exists on the server" has_line Victim ic folders

@@ -44,16 +44,30 @@ static int user_errno(struct slot *sl, int r)
 	return r;
 }
 
-/* Without QRESYNC an EXPUNGE names a sequence number: make sure the session
- * knows which UID sits there, so that the event removes the right file. */
-static int learn_uid(struct slot *sl, uint32_t uid)
+/* Make sure this session sees message UID: it answers UID FETCH with it.
+ * A session whose view predates the message (another connection moved it
+ * in or appended it) hears of it only at its next command, and a STORE or
+ * MOVE of it would match nothing, answered OK all the same: so one NOOP
+ * and a second look. -ENOENT when the server does not have it. Without
+ * QRESYNC this also maps its sequence number, so that an EXPUNGE removes
+ * the right file. */
+static int ensure_present(struct slot *sl, uint32_t uid)
 {
 	char set[16];
+	int r;
 
-	if (imap_qresync_enabled(sl->s))
-		return 0;
 	snprintf(set, sizeof(set), "%u", uid);
-	return imap_uid_fetch(sl->s, set, "UID", NULL);
+	for (int look = 0; look < 2; look++) {
+		imap_watch(sl->s, uid);
+		r = imap_uid_fetch(sl->s, set, "UID", NULL);
+		if (r < 0)
+			return r;
+		if (imap_watched(sl->s))
+			return 0;
+		if (look == 0 && (r = imap_noop(sl->s)) < 0)
+			return r;
+	}
+	return -ENOENT;
 }
 
 struct deleted {
@@ -100,7 +114,7 @@ static int expunge_one(struct slot *sl, uint32_t uid)
 			         imap_selected(sl->s));
 		return r;
 	}
-	r = learn_uid(sl, uid);
+	r = ensure_present(sl, uid);
 	if (r == 0)
 		r = imap_uid_store(sl->s, uid, "+FLAGS.SILENT", "\\Deleted");
 	if (r < 0)
@@ -141,7 +155,7 @@ int imapd_move(void *drv, const struct driver_folder *f, uint32_t uid,
 	sl = select_rw(drv, f, &r);
 	if (!sl)
 		return r;
-	r = learn_uid(sl, uid);
+	r = ensure_present(sl, uid);
 	if (r == 0 && (imap_caps(sl->s) & IMAP_CAP_MOVE)) {
 		r = imap_uid_move(sl->s, uid, to->server, &uv, &nuid);
 	} else if (r == 0) {
@@ -279,7 +293,9 @@ int imapd_set_flags(void *drv, const struct driver_folder *f, uint32_t uid, cons
 		return r;
 	/* Not .SILENT: the FETCH the server answers with updates the cache
 	 * with what it really kept (PERMANENTFLAGS may drop keywords). */
-	r = imap_uid_store(sl->s, uid, "FLAGS", flags);
+	r = ensure_present(sl, uid);
+	if (r == 0)
+		r = imap_uid_store(sl->s, uid, "FLAGS", flags);
 	r = user_errno(sl, r);
 	imapd_pool_put(sl);
 	return r;

@@ -30,6 +30,29 @@ static struct face *F(fuse_req_t req)
 	return fuse_req_userdata(req);
 }
 
+/* The one place where an error of the engine becomes what the program sees
+ * (negative errno in, positive out): what the server refused keeps its
+ * errno (EDQUOT, EFBIG, ENOENT, EEXIST, EACCES, EPERM, ENOTEMPTY); trouble
+ * with the network or the server's data is an I/O error. */
+static int to_user(int r)
+{
+	switch (-r) {
+	case EPROTO:
+	case ETIMEDOUT:
+	case ECONNRESET:
+	case EBADMSG:
+	case ESTALE:
+		return EIO;
+	default:
+		return -r;
+	}
+}
+
+static void reply_err(fuse_req_t req, int r)
+{
+	fuse_reply_err(req, to_user(r));
+}
+
 /* ---- attributes ----------------------------------------------------------- */
 
 static void dir_attr(struct face *fc, fuse_ino_t ino, int nsub, time_t mtime, struct stat *st)
@@ -236,7 +259,7 @@ static void fs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		e.entry_timeout = TTL_NEGATIVE;
 		fuse_reply_entry(req, &e);
 	} else if (r < 0) {
-		fuse_reply_err(req, -r);
+		reply_err(req, r);
 	} else {
 		fuse_reply_entry(req, &e);
 	}
@@ -250,7 +273,7 @@ static void fs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info 
 
 	(void)fi;
 	if (r < 0)
-		fuse_reply_err(req, -r);
+		reply_err(req, r);
 	else
 		fuse_reply_attr(req, &st, ttl);
 }
@@ -384,7 +407,7 @@ static void fs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info 
 		}
 		r = folder_ensure(m, f);
 		if (r < 0) {
-			fuse_reply_err(req, -r == EPROTO || -r == ETIMEDOUT ? EIO : -r);
+			reply_err(req, r);
 			return;
 		}
 	}
@@ -418,7 +441,7 @@ static void readdir_common(fuse_req_t req, fuse_ino_t ino, size_t size, off_t of
 		d->built = 1;
 	}
 	if (d->err) {
-		fuse_reply_err(req, -d->err);
+		reply_err(req, d->err);
 		return;
 	}
 	buf = malloc(size);
@@ -624,7 +647,7 @@ static void fs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, siz
 	if (write_is_ino(ino) && strcmp(name, "user.mail.flags") == 0) {
 		r = write_get_flags(fc, ino, x.value, sizeof(x.value));
 		if (r < 0)
-			fuse_reply_err(req, -r);
+			reply_err(req, r);
 		else
 			reply_xattr_value(req, x.value, (size_t)r, size);
 		return;
@@ -635,7 +658,7 @@ static void fs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, siz
 	}
 	r = store_msg_get(m->store, ino_folder_id(ino), ino_uid(ino), xattr_get, &x);
 	if (r < 0)
-		fuse_reply_err(req, -r);
+		reply_err(req, r);
 	else if (!x.found)
 		fuse_reply_err(req, ENODATA);
 	else
@@ -655,7 +678,7 @@ static void fs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 	}
 	r = store_msg_get(m->store, ino_folder_id(ino), ino_uid(ino), xattr_list, &x);
 	if (r < 0)
-		fuse_reply_err(req, -r);
+		reply_err(req, r);
 	else
 		reply_xattr_value(req, x.value, x.len, size);
 }
@@ -757,7 +780,7 @@ static void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mo
 	(void)mode;
 	r = create_file(fc, parent, name, &e);
 	if (r < 0) {
-		fuse_reply_err(req, -r);
+		reply_err(req, r);
 		return;
 	}
 	fi->fh = e.ino;
@@ -779,7 +802,7 @@ static void fs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t 
 	}
 	n = write_data(F(req), ino, buf, size, off);
 	if (n < 0)
-		fuse_reply_err(req, (int)-n);
+		reply_err(req, (int)n);
 	else
 		fuse_reply_write(req, (size_t)n);
 }
@@ -787,14 +810,14 @@ static void fs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t 
 static void fs_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	(void)fi;
-	fuse_reply_err(req, write_is_ino(ino) ? -write_flush(F(req), ino) : 0);
+	reply_err(req, write_is_ino(ino) ? write_flush(F(req), ino) : 0);
 }
 
 static void fs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
 {
 	(void)fi;
 	(void)datasync;
-	fuse_reply_err(req, write_is_ino(ino) ? -write_flush(F(req), ino) : 0);
+	reply_err(req, write_is_ino(ino) ? write_flush(F(req), ino) : 0);
 }
 
 static void fs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -833,14 +856,14 @@ static void fs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int
 	if (write_is_ino(ino)) {
 		r = write_setattr(fc, ino, attr, to_set, &st);
 		if (r < 0)
-			fuse_reply_err(req, -r);
+			reply_err(req, r);
 		else
 			fuse_reply_attr(req, &st, 0);
 		return;
 	}
 	r = get_attr(fc, ino, &st, &ttl);
 	if (r < 0) {
-		fuse_reply_err(req, -r);
+		reply_err(req, r);
 		return;
 	}
 	/* Directories take chmod, chown and times and ignore them, so that
@@ -878,7 +901,7 @@ static void fs_op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 				r = change_unlink(m, f, uid);
 		}
 	}
-	fuse_reply_err(req, -r);
+	reply_err(req, r);
 }
 
 static void fs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
@@ -929,7 +952,7 @@ static void fs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		 * for a while; `ls` shows the derived name only. */
 		names_add(fc, to->id, newname, ino_msg(to->id, nuid));
 out:
-	fuse_reply_err(req, -r);
+	reply_err(req, r);
 }
 
 static void fs_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
@@ -945,7 +968,7 @@ static void fs_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mod
 	if (r == 0)
 		r = change_mkdir(m, p ? p->id : 0, name, &f);
 	if (r < 0) {
-		fuse_reply_err(req, -r);
+		reply_err(req, r);
 		return;
 	}
 	e.ino = ino_folder(f->id);
@@ -968,7 +991,7 @@ static void fs_op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 		f = tree_child(m, p ? p->id : 0, name);
 		r = f ? change_rmdir(m, f) : -ENOENT;
 	}
-	fuse_reply_err(req, -r);
+	reply_err(req, r);
 }
 
 static void fs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
@@ -985,7 +1008,7 @@ static void fs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		return;
 	}
 	if (write_is_ino(ino)) {
-		fuse_reply_err(req, -write_set_flags(fc, ino, value, size));
+		reply_err(req, write_set_flags(fc, ino, value, size));
 		return;
 	}
 	if (ino == INO_ROOT || ino == INO_STATUS || ino_uid(ino) == 0) {
@@ -994,7 +1017,7 @@ static void fs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	}
 	f = tree_get(m, ino_folder_id(ino));
 	r = f && !folder_gone(f) ? change_set_flags(m, f, ino_uid(ino), value, size) : -ENOENT;
-	fuse_reply_err(req, -r);
+	reply_err(req, r);
 }
 
 static void fs_op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
@@ -1031,7 +1054,7 @@ static void fs_op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mod
 	 * message. */
 	r = S_ISREG(mode) ? create_file(fc, parent, name, &e) : -EPERM;
 	if (r < 0)
-		fuse_reply_err(req, -r);
+		reply_err(req, r);
 	else if (fuse_reply_entry(req, &e) == -ENOENT)
 		write_forget(fc, e.ino, 1);
 }

@@ -31,19 +31,6 @@ static struct slot *select_rw(struct imapd *d, const struct driver_folder *f, in
 	return sl;
 }
 
-/* Server errors as the program that caused them should see them: what the
- * server refused keeps its errno (EDQUOT, EFBIG, ENOENT, EEXIST, EACCES),
- * anything about the connection or the protocol is EIO. */
-static int user_errno(struct slot *sl, int r)
-{
-	if (r >= 0)
-		return 0;
-	if (imap_broken(sl->s) || r == -EPROTO || r == -EBADMSG || r == -ETIMEDOUT ||
-	    r == -ECONNRESET)
-		return -EIO;
-	return r;
-}
-
 /* Make sure this session sees message UID: it answers UID FETCH with it.
  * A session whose view predates the message (another connection moved it
  * in or appended it) hears of it only at its next command, and a STORE or
@@ -170,7 +157,6 @@ int imapd_move(void *drv, const struct driver_folder *f, uint32_t uid,
 	}
 	if (r == 0)
 		*uid_r = known_uid(to, uv, nuid);
-	r = user_errno(sl, r);
 	imapd_pool_put(sl);
 	return r;
 }
@@ -183,7 +169,7 @@ int imapd_remove(void *drv, const struct driver_folder *f, uint32_t uid)
 	sl = select_rw(drv, f, &r);
 	if (!sl)
 		return r;
-	r = user_errno(sl, expunge_one(sl, uid));
+	r = expunge_one(sl, uid);
 	imapd_pool_put(sl);
 	return r;
 }
@@ -273,7 +259,6 @@ int imapd_append(void *drv, const struct driver_folder *f, uint32_t from, int fd
 	if (r == -ENOSPC && strcasecmp(imap_resp_code(sl->s), "LIMIT") == 0)
 		r = -EFBIG;
 	cut = r < 0 && imap_fail_class(sl->s) == IMAP_FAIL_CONN;
-	r = user_errno(sl, r);
 	imapd_pool_put(sl);
 	if (cut && append_landed(d, f, fd, size, from, uid_r) == 1) {
 		log_info("the connection broke during the APPEND to %s, but the server "
@@ -296,7 +281,6 @@ int imapd_set_flags(void *drv, const struct driver_folder *f, uint32_t uid, cons
 	r = ensure_present(sl, uid);
 	if (r == 0)
 		r = imap_uid_store(sl->s, uid, "FLAGS", flags);
-	r = user_errno(sl, r);
 	imapd_pool_put(sl);
 	return r;
 }
@@ -309,7 +293,6 @@ int imapd_mkdir(void *drv, const char *server)
 	if (!sl)
 		return -EIO;
 	r = imap_create(sl->s, server);
-	r = user_errno(sl, r);
 	imapd_pool_put(sl);
 	return r;
 }
@@ -330,7 +313,6 @@ int imapd_rmdir(void *drv, const struct driver_folder *f, int noselect)
 		r = -ENOTEMPTY;
 	else if (r == 0)
 		r = imap_delete(sl->s, f->server);
-	r = r == -ENOTEMPTY ? r : user_errno(sl, r);
 	imapd_pool_put(sl);
 	return r;
 }
@@ -343,7 +325,6 @@ int imapd_rename(void *drv, const struct driver_folder *f, const char *server)
 	if (!sl)
 		return -EIO;
 	r = imap_rename(sl->s, f->server, server);
-	r = user_errno(sl, r);
 	imapd_pool_put(sl);
 	return r;
 }

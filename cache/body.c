@@ -1,5 +1,6 @@
 /* body.c - body files with atomic publication. */
 #include "cache/body.h"
+#include "net/grow.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -174,14 +175,8 @@ int64_t body_evict(struct body_cache *bc, uint64_t limit, uint64_t target)
 
 			if (f->d_name[0] == '.' || fstatat(ffd, f->d_name, &st, 0) < 0)
 				continue;
-			if (n == cap) {
-				size_t ncap = cap ? cap * 2 : 1024;
-				struct victim *nv = realloc(v, ncap * sizeof(*nv));
-				if (!nv)
-					break;
-				v = nv;
-				cap = ncap;
-			}
+			if (ARRAY_RESERVE(v, n, cap) < 0)
+				break;
 			v[n++] = (struct victim){ folder, (uint32_t)strtoul(f->d_name, NULL, 10),
 			                          st.st_atim.tv_sec, (uint64_t)st.st_size };
 			total += (uint64_t)st.st_size;

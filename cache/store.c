@@ -1,5 +1,6 @@
 /* store.c - SQLite metadata cache. */
 #include "cache/store.h"
+#include "net/grow.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -620,7 +621,7 @@ int store_msg_delete(struct store *st, int64_t folder, const uint32_t *uids, siz
 int store_msg_uids(struct store *st, int64_t folder, uint32_t **uids_r, size_t *n_r)
 {
 	sqlite3_stmt *s;
-	uint32_t *uids = NULL, *nu;
+	uint32_t *uids = NULL;
 	size_t n = 0, cap = 0;
 	int rc, r = 0;
 
@@ -632,15 +633,8 @@ int store_msg_uids(struct store *st, int64_t folder, uint32_t **uids_r, size_t *
 	}
 	sqlite3_bind_int64(s, 1, folder);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		if (n == cap) {
-			cap = cap ? cap * 2 : 256;
-			nu = realloc(uids, cap * sizeof(*uids));
-			if (!nu) {
-				r = -ENOMEM;
-				break;
-			}
-			uids = nu;
-		}
+		if ((r = ARRAY_RESERVE(uids, n, cap)) < 0)
+			break;
 		uids[n++] = (uint32_t)sqlite3_column_int64(s, 0);
 	}
 	if (!r && rc != SQLITE_DONE)
@@ -769,7 +763,7 @@ int store_pop3_drop_reserved(struct store *st, void (*cb)(void *ctx, uint32_t ui
 {
 	sqlite3_stmt *s;
 	char **uidls = NULL;
-	size_t n = 0;
+	size_t n = 0, cap = 0;
 	int rc, r = 0;
 
 	pthread_mutex_lock(&st->lock);
@@ -780,12 +774,8 @@ int store_pop3_drop_reserved(struct store *st, void (*cb)(void *ctx, uint32_t ui
 	}
 	sqlite3_bind_int(s, 1, STORE_POP3_RESERVED);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		char **nu = realloc(uidls, (n + 1) * sizeof(*nu));
-		if (!nu) {
-			r = -ENOMEM;
+		if ((r = ARRAY_RESERVE(uidls, n, cap)) < 0)
 			break;
-		}
-		uidls = nu;
 		uidls[n] = strdup(col_text(s, 0) ? col_text(s, 0) : "");
 		if (!uidls[n]) {
 			r = -ENOMEM;
@@ -852,17 +842,9 @@ int store_names_rename(struct store *st, int version,
 
 		if (!nn)
 			continue;
-		if (n == cap) {
-			size_t c = cap ? 2 * cap : 64;
-			struct renamed *nl = realloc(list, c * sizeof(*nl));
-
-			if (!nl) {
-				free(nn);
-				r = -ENOMEM;
-				break;
-			}
-			list = nl;
-			cap = c;
+		if ((r = ARRAY_RESERVE(list, n, cap)) < 0) {
+			free(nn);
+			break;
 		}
 		list[n++] = (struct renamed){ sqlite3_column_int64(s, 0), uid, nn };
 	}

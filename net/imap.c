@@ -8,6 +8,7 @@
  * bytes reach the reader before the last ones left the server.
  */
 #include "net/imap.h"
+#include "net/grow.h"
 #include "net/sasl.h"
 #include "net/mime.h"
 #include "net/wire.h"
@@ -883,16 +884,9 @@ static void collect_range(void *ctx, uint32_t lo, uint32_t hi)
 {
 	struct uid_ranges *u = ctx;
 
-	if (u->n == u->cap) {
-		size_t cap = u->cap ? u->cap * 2 : 16;
-		struct uid_range *nr = realloc(u->r, cap * sizeof(*nr));
-
-		if (!nr) {
-			u->err = -ENOMEM;
-			return;
-		}
-		u->r = nr;
-		u->cap = cap;
+	if (ARRAY_RESERVE(u->r, u->n, u->cap) < 0) {
+		u->err = -ENOMEM;
+		return;
 	}
 	u->r[u->n].lo = lo;
 	u->r[u->n].hi = hi;

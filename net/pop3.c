@@ -11,6 +11,7 @@
  * step failed.
  */
 #include "net/pop3.h"
+#include "net/grow.h"
 #include "net/sasl.h"
 #include "net/pop3_wire.h"
 
@@ -794,15 +795,8 @@ static int add_deleted(struct pop3_session *s, uint32_t n)
 	}
 	if (lo < s->ndeleted && s->deleted[lo] == n)
 		return 0;
-	if (s->ndeleted == s->deleted_cap) {
-		size_t cap = s->deleted_cap ? s->deleted_cap * 2 : 64;
-		uint32_t *nd = realloc(s->deleted, cap * sizeof(*nd));
-
-		if (!nd)
-			return -ENOMEM;
-		s->deleted = nd;
-		s->deleted_cap = cap;
-	}
+	if (ARRAY_RESERVE(s->deleted, s->ndeleted, s->deleted_cap) < 0)
+		return -ENOMEM;
 	memmove(s->deleted + lo + 1, s->deleted + lo, (s->ndeleted - lo) * sizeof(*s->deleted));
 	s->deleted[lo] = n;
 	s->ndeleted++;

@@ -146,7 +146,7 @@ struct engine {
 	struct folder *top;         /* live top-level directories */
 	int ntop;                   /* their number */
 	char **retired;             /* old folder names, freed at unmount */
-	size_t nretired;
+	size_t nretired, capretired;
 	uint64_t *warned;           /* hashes of folders warned about (tree_change only) */
 	size_t nwarned;
 	int said_too_many;          /* TREE_MAX_FOLDERS was logged (atomic) */

@@ -1,6 +1,7 @@
 /* events.c - the engine's side of what a driver reports (driver.h): what
  * the server said is written to the cache here, and the face is told. */
 #include "fs/engine/engine.h"
+#include "net/grow.h"
 #include "fs/engine/change.h"
 #include "fs/engine/layout.h"
 #include "fs/log.h"
@@ -81,14 +82,8 @@ static int collect_uid(void *ctx, const struct store_msg *msg)
 
 	if (msg->uid > l->hi)
 		return 1;
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 64;
-		uint32_t *n = realloc(l->uids, cap * sizeof(*n));
-		if (!n)
-			return 1;
-		l->uids = n;
-		l->cap = cap;
-	}
+	if (ARRAY_RESERVE(l->uids, l->n, l->cap) < 0)
+		return 1;
 	l->uids[l->n++] = msg->uid;
 	return 0;
 }

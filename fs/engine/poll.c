@@ -3,6 +3,7 @@
  * the folder list, syncs every folder looked at since mounting, and keeps
  * the cache within cache_size (evict.c). */
 #include "fs/engine/engine.h"
+#include "net/grow.h"
 #include "fs/log.h"
 
 #include <errno.h>
@@ -36,17 +37,10 @@ int poll_enqueue(struct engine *m, int64_t folder)
 			return 0;
 		}
 	}
-	if (w->nqueue == w->capqueue) {
-		size_t cap = w->capqueue ? w->capqueue * 2 : 16;
-		int64_t *q = realloc(w->queue, cap * sizeof(*q));
-
-		if (!q) {
-			/* Dropped: the next poll round syncs it anyway. */
-			pthread_mutex_unlock(&w->lock);
-			return 0;
-		}
-		w->queue = q;
-		w->capqueue = cap;
+	if (ARRAY_RESERVE(w->queue, w->nqueue, w->capqueue) < 0) {
+		/* Dropped: the next poll round syncs it anyway. */
+		pthread_mutex_unlock(&w->lock);
+		return 0;
 	}
 	w->queue[w->nqueue++] = folder;
 	pthread_cond_signal(&w->cond);

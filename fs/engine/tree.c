@@ -5,6 +5,7 @@
  * tells the kernel about directories that went away.
  */
 #include "fs/engine/engine.h"
+#include "net/grow.h"
 #include "fs/engine/layout.h"
 #include "fs/log.h"
 #include "cache/body.h"
@@ -178,15 +179,8 @@ static void unlink_folder(struct engine *m, struct folder *f)
 /* Add F (its id above all others) to the table and the indexes. */
 static int table_add(struct engine *m, struct folder *f)
 {
-	if (m->nfolders == m->capfolders) {
-		size_t cap = m->capfolders ? 2 * m->capfolders : 64;
-		struct folder **n = realloc(m->folders, cap * sizeof(*n));
-
-		if (!n)
-			return -ENOMEM;
-		m->folders = n;
-		m->capfolders = cap;
-	}
+	if (ARRAY_RESERVE(m->folders, m->nfolders, m->capfolders) < 0)
+		return -ENOMEM;
 	if (link_folder(m, f) < 0)
 		return -ENOMEM;
 	m->folders[m->nfolders++] = f;
@@ -197,11 +191,8 @@ static int table_add(struct engine *m, struct folder *f)
  * tree_lock held for writing. */
 static void retire(struct engine *m, char *p)
 {
-	char **n = realloc(m->retired, (m->nretired + 1) * sizeof(*n));
-
-	if (!n)
+	if (ARRAY_RESERVE(m->retired, m->nretired, m->capretired) < 0)
 		return;   /* leaked: better than freed under a reader */
-	m->retired = n;
 	m->retired[m->nretired++] = p;
 }
 
@@ -215,15 +206,8 @@ static int load_one(void *ctx, const struct store_folder *sf)
 	struct loaded *l = ctx;
 	struct folder *f;
 
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? 2 * l->cap : 64;
-		struct folder **nf = realloc(l->f, cap * sizeof(*nf));
-
-		if (!nf)
-			return -ENOMEM;
-		l->f = nf;
-		l->cap = cap;
-	}
+	if (ARRAY_RESERVE(l->f, l->n, l->cap) < 0)
+		return -ENOMEM;
 	f = folder_new(sf);
 	if (!f)
 		return -ENOMEM;
@@ -565,14 +549,8 @@ static int list_cb(void *ctx, const struct driver_list_entry *le)
 		c->over++;
 		return 0;
 	}
-	if (c->n == c->cap) {
-		size_t cap = c->cap ? c->cap * 2 : 32;
-		struct tree_entry *ne = realloc(c->e, cap * sizeof(*ne));
-		if (!ne)
-			return -ENOMEM;
-		c->e = ne;
-		c->cap = cap;
-	}
+	if (ARRAY_RESERVE(c->e, c->n, c->cap) < 0)
+		return -ENOMEM;
 	c->e[c->n].server = strdup(le->server);
 	if (!c->e[c->n].server)
 		return -ENOMEM;

@@ -9,6 +9,7 @@
  * on the server is pushed into the kernel with invalidations (notify.c).
  */
 #include "fs/face/face.h"
+#include "net/grow.h"
 #include "fs/face/write.h"
 #include "fs/engine/change.h"
 #include "fs/engine/fetch.h"
@@ -295,14 +296,8 @@ struct dirsnap {
 
 static struct dent *snap_add(struct dirsnap *d, const char *name)
 {
-	if (d->n == d->cap) {
-		size_t cap = d->cap ? d->cap * 2 : 64;
-		struct dent *ne = realloc(d->e, cap * sizeof(*ne));
-		if (!ne)
-			return NULL;
-		d->e = ne;
-		d->cap = cap;
-	}
+	if (ARRAY_RESERVE(d->e, d->n, d->cap) < 0)
+		return NULL;
 	d->e[d->n].name = strdup(name);
 	if (!d->e[d->n].name)
 		return NULL;

@@ -2,6 +2,7 @@
  * session's responses go through), the sync of a folder (SPEC §2, §4), and
  * body downloads. */
 #include "fs/engine/drivers/imapd.h"
+#include "net/grow.h"
 #include "fs/engine/fetch.h"
 #include "fs/log.h"
 
@@ -136,15 +137,8 @@ static int keep_flags(struct slot *sl, const struct imap_fetch *f)
 
 static int keep_seen(struct sync_state *st, uint32_t uid)
 {
-	if (st->nseen == st->capseen) {
-		size_t cap = st->capseen ? st->capseen * 2 : 1024;
-		uint32_t *n = realloc(st->seen, cap * sizeof(*n));
-
-		if (!n)
-			return -ENOMEM;
-		st->seen = n;
-		st->capseen = cap;
-	}
+	if (ARRAY_RESERVE(st->seen, st->nseen, st->capseen) < 0)
+		return -ENOMEM;
 	st->seen[st->nseen++] = uid;
 	return 0;
 }

@@ -17,6 +17,7 @@
 #include "fs/engine/drivers/driver.h"
 #include "fs/options.h"
 #include "fs/log.h"
+#include "net/grow.h"
 #include "net/pop3.h"
 
 #include <errno.h>
@@ -158,8 +159,10 @@ static int pop3d_list(void *drv, int (*cb)(void *ctx, const struct driver_list_e
 /* ---- a round ------------------------------------------------------------------- */
 
 struct uidl_list {
-	uint32_t *n;
-	char **uidl;
+	struct {
+		uint32_t n;        /* message number */
+		char *uidl;
+	} *e;
 	size_t count, cap;
 };
 
@@ -167,33 +170,20 @@ static int uidl_cb(void *ctx, uint32_t n, const char *uidl)
 {
 	struct uidl_list *l = ctx;
 
-	if (l->count == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 256;
-		uint32_t *nn = realloc(l->n, cap * sizeof(*nn));
-		char **nu;
-
-		if (!nn)
-			return -ENOMEM;
-		l->n = nn;
-		nu = realloc(l->uidl, cap * sizeof(*nu));
-		if (!nu)
-			return -ENOMEM;
-		l->uidl = nu;
-		l->cap = cap;
-	}
-	l->uidl[l->count] = strdup(uidl);
-	if (!l->uidl[l->count])
+	if (ARRAY_RESERVE(l->e, l->count, l->cap) < 0)
 		return -ENOMEM;
-	l->n[l->count++] = n;
+	l->e[l->count].uidl = strdup(uidl);
+	if (!l->e[l->count].uidl)
+		return -ENOMEM;
+	l->e[l->count++].n = n;
 	return 0;
 }
 
 static void uidl_free(struct uidl_list *l)
 {
 	for (size_t i = 0; i < l->count; i++)
-		free(l->uidl[i]);
-	free(l->uidl);
-	free(l->n);
+		free(l->e[i].uidl);
+	free(l->e);
 }
 
 struct body_sink {
@@ -282,9 +272,9 @@ static int round_messages(struct pop3d *d, struct pop3_session *s, int64_t folde
 			r = -ECANCELED;
 			break;
 		}
-		r = driver_uidl_state(d->m, l.uidl[i], &state);
+		r = driver_uidl_state(d->m, l.e[i].uidl, &state);
 		if (r == 0 && state == DRIVER_UIDL_NEW) {
-			r = download(d, s, folder, l.n[i], l.uidl[i], why, whylen);
+			r = download(d, s, folder, l.e[i].n, l.e[i].uidl, why, whylen);
 			if (r < 0)
 				break;
 			++*new_r;
@@ -296,7 +286,7 @@ static int round_messages(struct pop3d *d, struct pop3_session *s, int64_t folde
 		/* Only what is stored (or was removed on purpose) may go. */
 		if (r == 0 && d->opt->pop3_delete &&
 		    (state == DRIVER_UIDL_STORED || state == DRIVER_UIDL_REMOVED)) {
-			r = pop3_dele(s, l.n[i]);
+			r = pop3_dele(s, l.e[i].n);
 			if (r == 0)
 				++*dele_r;
 		}

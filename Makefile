@@ -81,6 +81,11 @@ deps_conn    := net/conn net/tls
 # test_pop3_send #includes net/pop3.c
 deps_pop3_send := net/pop3_wire net/conn net/tls net/sasl
 deps_sasl    := net/sasl
+deps_engine  := fs/engine/engine fs/engine/tree fs/engine/folder fs/engine/poll fs/engine/evict \
+                fs/engine/fetch fs/engine/prefetch fs/engine/change fs/engine/append \
+                fs/engine/events fs/engine/layout fs/engine/status fs/log fs/nap \
+                cache/store cache/body net/imap net/wire net/conn net/tls net/sasl \
+                net/mime net/mutf7 net/utf8
 
 # ldflags_<name>: more link flags for one test binary. test_store and
 # test_body count fsync/fdatasync calls through the linker's --wrap

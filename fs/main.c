@@ -265,7 +265,8 @@ int main(int argc, char **argv)
 	fc.gid = getgid();
 	notify_attach(&fc);
 	/* The engine owns the secret from here. */
-	if (engine_init(&m, &opt, secret, err, sizeof(err)) < 0 ||
+	if (engine_init(&m, &opt, opt.proto == PROTO_POP3 ? &driver_pop3 : &driver_imap, secret,
+	                err, sizeof(err)) < 0 ||
 	    write_init(&fc) < 0 || names_init(&fc) < 0) {
 		say_error("%s", err[0] ? err : "out of memory");
 		goto out_engine;

@@ -14,13 +14,13 @@
 
 #define FETCH_THREADS 2
 
-int engine_init(struct engine *m, struct mfs_options *opt, char *secret, char *err,
-                size_t errlen)
+int engine_init(struct engine *m, struct mfs_options *opt, const struct driver *driver,
+                char *secret, char *err, size_t errlen)
 {
 	int r;
 
 	m->opt = opt;
-	m->driver = opt->proto == PROTO_POP3 ? &driver_pop3 : &driver_imap;
+	m->driver = driver;
 	m->secret = secret;
 	m->mount_time = time(NULL);
 	pthread_mutex_init(&m->tree_change, NULL);

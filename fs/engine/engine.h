@@ -171,10 +171,11 @@ struct engine {
 
 /* ---- engine.c: the engine's life ---------------------------------------------- */
 
-/* Set up M for OPT: the cache (store, bodies), TLS, the tree from the
- * cache; M takes SECRET (wiped and freed by engine_free). ERR gets one line. */
-int engine_init(struct engine *m, struct mfs_options *opt, char *secret, char *err,
-                size_t errlen);
+/* Set up M for OPT with DRIVER: the cache (store, bodies), TLS, the tree
+ * from the cache; M takes SECRET (wiped and freed by engine_free). ERR gets
+ * one line. */
+int engine_init(struct engine *m, struct mfs_options *opt, const struct driver *driver,
+                char *secret, char *err, size_t errlen);
 /* Log in once (a wrong password or host fails here), or come up offline
  * from the cache when the network is the trouble; then list the folders. */
 int engine_open(struct engine *m, char *err, size_t errlen);

@@ -1,0 +1,690 @@
+/* test_engine.c - the mail engine (fs/engine/) on its own: no FUSE, no
+ * server. A fake driver plays the server from tables the tests edit (its
+ * folders, their messages, and errors to answer with); the face is a
+ * recorder of what the engine tells it; the cache is a temporary store.
+ *
+ * Covered: the tree from LIST (nested, implied, renamed, removed), a
+ * folder's sync (new, expunged, re-flagged messages, a UIDVALIDITY
+ * change), and the outcomes of rm, mv, flags and APPEND, server errors
+ * included.
+ */
+#include "tests/unit/testutil.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fs/engine/engine.h"
+#include "fs/engine/append.h"
+#include "fs/engine/change.h"
+#include "fs/engine/fetch.h"
+#include "cache/body.h"
+#include "cache/store.h"
+
+/* ---- the fake server -------------------------------------------------------- */
+
+#define MAXF 16
+#define MAXM 64
+
+struct fmsg {
+	uint32_t uid;
+	char flags[64];
+	char subject[64];
+};
+
+struct ffolder {
+	char server[64];
+	int noselect;
+	uint32_t uidvalidity, uidnext;
+	struct fmsg msg[MAXM];
+	int nmsg;
+};
+
+enum fop { OP_NONE, OP_REMOVE, OP_MOVE, OP_APPEND, OP_FLAGS, OP_SYNC };
+
+static struct {
+	struct ffolder f[MAXF];
+	int nf;
+	enum fop fail_op;      /* answer this operation with fail_err */
+	int fail_err;
+	int calls[8];          /* per enum fop */
+} srv;
+
+static struct ffolder *srv_folder(const char *server)
+{
+	for (int i = 0; i < srv.nf; i++)
+		if (strcmp(srv.f[i].server, server) == 0)
+			return &srv.f[i];
+	return NULL;
+}
+
+static struct ffolder *srv_add_folder(const char *server, uint32_t uidvalidity)
+{
+	struct ffolder *f = &srv.f[srv.nf++];
+
+	memset(f, 0, sizeof(*f));
+	snprintf(f->server, sizeof(f->server), "%s", server);
+	f->uidvalidity = uidvalidity;
+	f->uidnext = 1;
+	return f;
+}
+
+static uint32_t srv_add_msg(struct ffolder *f, const char *subject, const char *flags)
+{
+	struct fmsg *m = &f->msg[f->nmsg++];
+
+	m->uid = f->uidnext++;
+	snprintf(m->subject, sizeof(m->subject), "%s", subject);
+	snprintf(m->flags, sizeof(m->flags), "%s", flags);
+	return m->uid;
+}
+
+static struct fmsg *srv_msg(struct ffolder *f, uint32_t uid)
+{
+	for (int i = 0; i < f->nmsg; i++)
+		if (f->msg[i].uid == uid)
+			return &f->msg[i];
+	return NULL;
+}
+
+static void srv_del_msg(struct ffolder *f, uint32_t uid)
+{
+	for (int i = 0; i < f->nmsg; i++) {
+		if (f->msg[i].uid == uid) {
+			f->msg[i] = f->msg[--f->nmsg];
+			return;
+		}
+	}
+}
+
+static int failing(enum fop op)
+{
+	srv.calls[op]++;
+	return srv.fail_op == op ? srv.fail_err : 0;
+}
+
+/* The header a message of the fake server has. */
+static void header_of(const struct fmsg *m, char *buf, size_t size)
+{
+	snprintf(buf, size, "Subject: %s\r\nMessage-ID: <%u@fake>\r\n\r\n", m->subject, m->uid);
+}
+
+/* ---- the fake driver ------------------------------------------------------------ */
+
+static struct engine *fake_engine;
+
+static int fk_open(struct engine *m, const struct driver_params *p, void **drv_r, char *err,
+                   size_t errlen, int *transient_r)
+{
+	(void)p; (void)err; (void)errlen;
+	fake_engine = m;
+	*drv_r = &srv;
+	*transient_r = 0;
+	return 0;
+}
+
+static int fk_list(void *drv, int (*cb)(void *ctx, const struct driver_list_entry *e), void *ctx)
+{
+	(void)drv;
+	for (int i = 0; i < srv.nf; i++) {
+		struct driver_list_entry e = {
+			.server = srv.f[i].server, .delim = '/', .noselect = srv.f[i].noselect,
+		};
+		int r = cb(ctx, &e);
+
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* What an IMAP driver would learn by comparing everything: new messages,
+ * all flags, and what the cache holds that the server does not. */
+static int fk_sync(void *drv, const struct driver_folder *df, struct driver_sync *st)
+{
+	struct ffolder *f = srv_folder(df->server);
+	uint32_t *known = NULL;
+	size_t nknown = 0;
+	int r = failing(OP_SYNC);
+
+	(void)drv;
+	if (r < 0)
+		return r;
+	if (!f)
+		return -ENOENT;
+	if (st->uidvalidity && st->uidvalidity != f->uidvalidity) {
+		st->uidvalidity = f->uidvalidity;
+		return -ESTALE;
+	}
+	r = driver_msgs_known(fake_engine, df->id, &known, &nknown);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < nknown; i++) {
+		if (!srv_msg(f, known[i])) {
+			driver_msgs_gone(fake_engine, df->id, known[i], known[i]);
+			st->changed = 1;
+		}
+	}
+	for (int i = 0; i < f->nmsg; i++) {
+		struct fmsg *m = &f->msg[i];
+		char hdr[256];
+
+		if (m->uid >= st->uidnext || !driver_msg_known(fake_engine, df->id, m->uid)) {
+			struct driver_msg dm = { .uid = m->uid, .size = 100, .date = 1700000000,
+			                         .flags = m->flags, .header = hdr };
+
+			header_of(m, hdr, sizeof(hdr));
+			dm.header_len = strlen(hdr);
+			r = driver_msgs_new(fake_engine, df->id, &dm, 1);
+			st->changed = 1;
+		} else {
+			const char *fl = m->flags;
+			uint64_t modseq = 0;
+
+			r = driver_msgs_flags(fake_engine, df->id, &m->uid, &fl, &modseq, 1);
+		}
+		if (r < 0)
+			break;
+	}
+	free(known);
+	st->uidvalidity = f->uidvalidity;
+	st->uidnext = f->uidnext;
+	return r;
+}
+
+static int fk_remove(void *drv, const struct driver_folder *df, uint32_t uid)
+{
+	struct ffolder *f = srv_folder(df->server);
+	int r = failing(OP_REMOVE);
+
+	(void)drv;
+	if (r == 0 && f)
+		srv_del_msg(f, uid);
+	return r;
+}
+
+static int fk_move(void *drv, const struct driver_folder *df, uint32_t uid,
+                   const struct driver_folder *to, uint32_t *uid_r)
+{
+	struct ffolder *f = srv_folder(df->server), *t = srv_folder(to->server);
+	struct fmsg *m = f ? srv_msg(f, uid) : NULL;
+	int r = failing(OP_MOVE);
+
+	(void)drv;
+	*uid_r = 0;
+	if (r < 0)
+		return r;
+	if (!m || !t)
+		return -ENOENT;
+	*uid_r = srv_add_msg(t, m->subject, m->flags);
+	srv_del_msg(f, uid);
+	return 0;
+}
+
+static int fk_append(void *drv, const struct driver_folder *df, uint32_t from, int fd,
+                     uint64_t size, const char *flags, time_t date, uint32_t *uid_r)
+{
+	struct ffolder *f = srv_folder(df->server);
+	char buf[512] = "", *subj, *end;
+	int r = failing(OP_APPEND);
+
+	(void)drv; (void)from; (void)date;
+	*uid_r = 0;
+	if (r < 0)
+		return r;
+	if (!f)
+		return -ENOENT;
+	if (pread(fd, buf, sizeof(buf) - 1, 0) < 0 || size == 0)
+		return -EIO;
+	subj = strstr(buf, "Subject: ");
+	subj = subj ? subj + 9 : (char *)"";
+	end = strpbrk(subj, "\r\n");
+	if (end)
+		*end = '\0';
+	*uid_r = srv_add_msg(f, subj, flags ? flags : "");
+	return 0;
+}
+
+static int fk_set_flags(void *drv, const struct driver_folder *df, uint32_t uid,
+                        const char *flags)
+{
+	struct ffolder *f = srv_folder(df->server);
+	struct fmsg *m = f ? srv_msg(f, uid) : NULL;
+	int r = failing(OP_FLAGS);
+
+	(void)drv;
+	if (r < 0)
+		return r;
+	if (!m)
+		return -ENOENT;
+	snprintf(m->flags, sizeof(m->flags), "%s", flags);
+	return 0;
+}
+
+static int fk_mkdir(void *drv, const char *server)
+{
+	(void)drv;
+	if (srv_folder(server))
+		return -EEXIST;
+	srv_add_folder(server, 77);
+	return 0;
+}
+
+static int fk_rmdir(void *drv, const struct driver_folder *df, int noselect)
+{
+	struct ffolder *f = srv_folder(df->server);
+
+	(void)drv; (void)noselect;
+	if (!f)
+		return -ENOENT;
+	if (f->nmsg)
+		return -ENOTEMPTY;
+	*f = srv.f[--srv.nf];
+	return 0;
+}
+
+static int fk_rename(void *drv, const struct driver_folder *df, const char *server)
+{
+	size_t n = strlen(df->server);
+
+	(void)drv;
+	/* The whole subtree goes (RFC 3501 §6.3.5). */
+	for (int i = 0; i < srv.nf; i++) {
+		char *s = srv.f[i].server, tail[64];
+
+		if (strncmp(s, df->server, n) == 0 && (!s[n] || s[n] == '/')) {
+			snprintf(tail, sizeof(tail), "%s", s + n);
+			snprintf(s, sizeof(srv.f[i].server), "%s%s", server, tail);
+		}
+	}
+	return 0;
+}
+
+static void fk_nothing(void *drv)
+{
+	(void)drv;
+}
+
+static void fk_status(void *drv, char **buf, size_t *len)
+{
+	(void)drv;
+	status_printf(buf, len, "protocol: fake\n");
+}
+
+static const struct driver fake = {
+	.name = "fake",
+	.caps = DRIVER_FOLDERS | DRIVER_WRITE | DRIVER_REFETCH,
+	.open = fk_open, .list = fk_list, .sync = fk_sync,
+	.remove = fk_remove, .move = fk_move, .append = fk_append, .set_flags = fk_set_flags,
+	.mkdir = fk_mkdir, .rmdir = fk_rmdir, .rename = fk_rename,
+	.start = fk_nothing, .stop = fk_nothing, .close = fk_nothing, .status = fk_status,
+};
+
+/* ---- the face: what the engine told it ---------------------------------------------- */
+
+static char told[8192];
+
+static void tell_add(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void tell_add(const char *fmt, ...)
+{
+	size_t len = strlen(told);
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(told + len, sizeof(told) - len, fmt, ap);
+	va_end(ap);
+}
+
+static void rec_entry(void *ctx, int64_t dir, const char *name)
+{
+	(void)ctx;
+	tell_add("entry %lld %s; ", (long long)dir, name);
+}
+
+static void rec_dir(void *ctx, int64_t dir)
+{
+	(void)ctx;
+	tell_add("dir %lld; ", (long long)dir);
+}
+
+static void rec_msg(void *ctx, int64_t folder, uint32_t uid)
+{
+	(void)ctx;
+	tell_add("msg %lld/%u; ", (long long)folder, uid);
+}
+
+static void rec_sync(void *ctx)
+{
+	(void)ctx;
+}
+
+/* ---- the fixture ---------------------------------------------------------------------- */
+
+static struct {
+	char dir[64];
+	struct mfs_options opt;
+	struct engine m;
+} fx;
+
+static int setup(void **state)
+{
+	char err[256];
+
+	(void)state;
+	memset(&srv, 0, sizeof(srv));
+	memset(&fx, 0, sizeof(fx));
+	told[0] = '\0';
+	snprintf(fx.dir, sizeof(fx.dir), "/tmp/mailfs-test-engine.XXXXXX");
+	assert_non_null(mkdtemp(fx.dir));
+	fx.opt.cache_dir = fx.dir;
+	fx.opt.host = (char *)"fake.test";
+	fx.opt.poll = 60;
+	fx.opt.timeout = 5;
+	fx.opt.cache_size = 1 << 30;
+	fx.m.tell = (struct engine_tell){ NULL, rec_entry, rec_dir, rec_msg, rec_sync };
+	if (engine_init(&fx.m, &fx.opt, &fake, strdup("secret"), err, sizeof(err)) < 0)
+		fail_msg("engine_init: %s", err);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	engine_free(&fx.m);
+	rm_tree(fx.dir);
+	return 0;
+}
+
+static void open_engine(void)
+{
+	char err[256];
+
+	if (engine_open(&fx.m, err, sizeof(err)) < 0)
+		fail_msg("engine_open: %s", err);
+}
+
+struct row {
+	char name[256];
+	char flags[64];
+	int found;
+};
+
+static int got_row(void *ctx, const struct store_msg *msg)
+{
+	struct row *r = ctx;
+
+	snprintf(r->name, sizeof(r->name), "%s", msg->name);
+	snprintf(r->flags, sizeof(r->flags), "%s", msg->flags);
+	r->found = 1;
+	return 0;
+}
+
+/* The cached row of PATH/UID, or found == 0. */
+static struct row cached(const char *path, uint32_t uid)
+{
+	struct folder *f = tree_by_path(&fx.m, path);
+	struct row r = { .found = 0 };
+
+	assert_non_null(f);
+	store_msg_get(fx.m.store, f->id, uid, got_row, &r);
+	return r;
+}
+
+static uint64_t count(const char *path)
+{
+	struct folder *f = tree_by_path(&fx.m, path);
+	struct store_stats st = { 0 };
+
+	assert_non_null(f);
+	store_msg_stats(fx.m.store, f->id, &st);
+	return st.count;
+}
+
+static struct folder *synced(const char *path)
+{
+	struct folder *f = tree_by_path(&fx.m, path);
+
+	assert_non_null(f);
+	assert_int_equal(folder_sync(&fx.m, f), 0);
+	return f;
+}
+
+/* ---- the tree ----------------------------------------------------------------------------- */
+
+static void test_tree_from_list(void **state)
+{
+	struct folder *a, *y, *x;
+
+	(void)state;
+	srv_add_folder("INBOX", 1);
+	srv_add_folder("Archive/2024/Q1", 1);    /* Archive and 2024 only implied */
+	srv_add_folder("Archive", 1);
+	open_engine();
+	a = tree_by_path(&fx.m, "Archive");
+	y = tree_by_path(&fx.m, "Archive/2024");
+	x = tree_by_path(&fx.m, "Archive/2024/Q1");
+	assert_non_null(a);
+	assert_non_null(y);
+	assert_non_null(x);
+	assert_string_equal(folder_server(a), "Archive");
+	assert_null(folder_server(y));                 /* implied: no wire name */
+	assert_true(folder_flags(y) & STORE_FOLDER_NOSELECT);
+	assert_int_equal(folder_parent(x), y->id);
+	assert_int_equal(a->nsub, 1);
+	assert_int_equal(fx.m.ntop, 2);
+
+	/* Renamed on the server (and by the engine): the subtree follows, ids
+	 * and so cached messages stay. */
+	assert_int_equal(change_rename_dir(&fx.m, a, 0, "Old"), 0);
+	assert_null(tree_by_path(&fx.m, "Archive"));
+	assert_ptr_equal(tree_by_path(&fx.m, "Old"), a);
+	assert_ptr_equal(tree_by_path(&fx.m, "Old/2024/Q1"), x);
+	assert_string_equal(folder_server(x), "Old/2024/Q1");
+	assert_non_null(srv_folder("Old/2024/Q1"));
+
+	/* A folder the server stops listing is gone, and the face is told. */
+	told[0] = '\0';
+	*srv_folder("Old/2024/Q1") = srv.f[--srv.nf];
+	assert_int_equal(tree_refresh(&fx.m), 0);
+	assert_true(folder_gone(x));
+	assert_null(tree_by_path(&fx.m, "Old/2024/Q1"));
+	assert_non_null(strstr(told, "Q1"));
+}
+
+static void test_mkdir_rmdir(void **state)
+{
+	struct folder *f = NULL;
+
+	(void)state;
+	srv_add_folder("INBOX", 1);
+	open_engine();
+	assert_int_equal(change_mkdir(&fx.m, 0, "Projects", &f), 0);
+	assert_non_null(f);
+	assert_non_null(srv_folder("Projects"));
+	assert_int_equal(change_mkdir(&fx.m, 0, "Projects", &f), -EEXIST);
+	srv_add_msg(srv_folder("Projects"), "keep me", "");
+	assert_int_equal(change_rmdir(&fx.m, f), -ENOTEMPTY);
+	assert_non_null(srv_folder("Projects"));
+	srv.f[srv.nf - 1].nmsg = 0;
+	assert_int_equal(change_rmdir(&fx.m, f), 0);
+	assert_true(folder_gone(f));
+	assert_int_equal(change_rmdir(&fx.m, tree_by_path(&fx.m, "INBOX")), -EPERM);
+}
+
+/* ---- a folder's sync ------------------------------------------------------------------------ */
+
+static void test_sync(void **state)
+{
+	struct ffolder *in;
+	struct folder *f;
+	uint32_t a, b, c, d;
+	struct row r;
+
+	(void)state;
+	in = srv_add_folder("INBOX", 5);
+	a = srv_add_msg(in, "first", "\\Seen");
+	b = srv_add_msg(in, "second", "");
+	c = srv_add_msg(in, "third", "$Label1");
+	open_engine();
+	f = synced("INBOX");
+	assert_int_equal(count("INBOX"), 3);
+	r = cached("INBOX", b);
+	assert_true(r.found);
+	assert_string_equal(r.name, "0000000002 second.eml");
+
+	/* Expunged, re-flagged and new on the server. */
+	srv_del_msg(in, a);
+	snprintf(srv_msg(in, c)->flags, sizeof(srv_msg(in, c)->flags), "\\Flagged");
+	d = srv_add_msg(in, "fourth", "");
+	told[0] = '\0';
+	synced("INBOX");
+	assert_false(cached("INBOX", a).found);
+	assert_string_equal(cached("INBOX", c).flags, "\\Flagged");
+	assert_string_equal(cached("INBOX", d).name, "0000000004 fourth.eml");
+	assert_int_equal(count("INBOX"), 3);
+	/* The face heard of the name that went and of the listing. */
+	assert_non_null(strstr(told, "0000000001 first.eml"));
+	assert_non_null(strstr(told, "dir "));
+
+	/* Deleted and recreated on the server: the folder gets a new id and
+	 * is listed afresh; nothing is deleted on the server. */
+	in->uidvalidity = 6;
+	in->nmsg = 0;
+	in->uidnext = 1;
+	srv_add_msg(in, "new life", "");
+	synced("INBOX");
+	assert_true(folder_gone(f));
+	assert_true(tree_by_path(&fx.m, "INBOX")->id != f->id);
+	assert_int_equal(count("INBOX"), 1);
+	assert_string_equal(cached("INBOX", 1).name, "0000000001 new life.eml");
+}
+
+/* ---- changes --------------------------------------------------------------------------------- */
+
+static void test_rm_mv_flags(void **state)
+{
+	struct ffolder *in, *ar;
+	struct folder *fi, *fa;
+	uint32_t a, b, nuid = 0;
+
+	(void)state;
+	in = srv_add_folder("INBOX", 1);
+	ar = srv_add_folder("Archive", 2);
+	a = srv_add_msg(in, "to delete", "");
+	b = srv_add_msg(in, "to move", "\\Seen");
+	open_engine();
+	fi = synced("INBOX");
+	fa = synced("Archive");
+
+	/* A refusal leaves the cache as it was, and is the program's error. */
+	srv.fail_op = OP_REMOVE;
+	srv.fail_err = -EACCES;
+	assert_int_equal(change_unlink(&fx.m, fi, a), -EACCES);
+	assert_true(cached("INBOX", a).found);
+	assert_non_null(srv_msg(in, a));
+	srv.fail_op = OP_NONE;
+	assert_int_equal(change_unlink(&fx.m, fi, a), 0);
+	assert_false(cached("INBOX", a).found);
+	assert_null(srv_msg(in, a));
+
+	/* mv: the cache follows without a download, under the new UID. */
+	assert_int_equal(change_move(&fx.m, fi, b, fa, &nuid), 0);
+	assert_true(nuid > 0);
+	assert_false(cached("INBOX", b).found);
+	assert_string_equal(cached("Archive", nuid).name, "0000000001 to move.eml");
+	assert_string_equal(cached("Archive", nuid).flags, "\\Seen");
+	assert_int_equal(ar->nmsg, 1);
+
+	/* Flags: atoms only, else EINVAL and nothing is sent. */
+	srv.calls[OP_FLAGS] = 0;
+	assert_int_equal(change_set_flags(&fx.m, fa, nuid, "\\Seen)\r\nX DELETE y", 17), -EINVAL);
+	assert_int_equal(srv.calls[OP_FLAGS], 0);
+	assert_int_equal(change_set_flags(&fx.m, fa, nuid, "\\Flagged $x\n", 12), 0);
+	assert_string_equal(srv_msg(ar, nuid)->flags, "\\Flagged $x");
+	srv.fail_op = OP_FLAGS;
+	srv.fail_err = -EIO;
+	assert_int_equal(change_set_flags(&fx.m, fa, nuid, "\\Seen", 5), -EIO);
+	assert_string_equal(srv_msg(ar, nuid)->flags, "\\Flagged $x");
+}
+
+static void test_append(void **state)
+{
+	static const char text[] = "Subject: hello\nMessage-ID: <h@t>\n\nbody\n";
+	struct append_req a = { 0 };
+	struct body_tmp data = { .fd = -1 };
+	struct ffolder *dr;
+	uint32_t uid, first;
+	int landed;
+	char path[512], got[256];
+	int fd;
+	ssize_t n;
+
+	(void)state;
+	dr = srv_add_folder("Drafts", 3);
+	open_engine();
+	a.f = synced("Drafts");
+	assert_int_equal(append_buffer_new(&fx.m, &data), 0);
+	assert_int_equal(write(data.fd, text, sizeof(text) - 1), (ssize_t)sizeof(text) - 1);
+	a.data = &data;
+	a.size = sizeof(text) - 1;
+	a.date = 1700000000;
+	a.name = "hello.eml";
+
+	/* Refused: close() gets the error, the bytes are kept in unsent/. */
+	srv.fail_op = OP_APPEND;
+	srv.fail_err = -EDQUOT;
+	assert_int_equal(append_message(&fx.m, &a, &uid, &landed), -EDQUOT);
+	assert_false(landed);
+	assert_int_equal(dr->nmsg, 0);
+	snprintf(path, sizeof(path), "%s/unsent", fx.dir);
+	assert_int_equal(access(path, F_OK), 0);
+
+	/* Stored: in the cache at once, its body too, with CRLF line ends. */
+	srv.fail_op = OP_NONE;
+	assert_int_equal(append_message(&fx.m, &a, &first, &landed), 0);
+	assert_true(landed);
+	assert_string_equal(cached("Drafts", first).name, "0000000001 hello.eml");
+	fd = body_open(fx.m.bodies, a.f->id, first);
+	assert_true(fd >= 0);
+	n = read(fd, got, sizeof(got) - 1);
+	close(fd);
+	assert_true(n > 0);
+	got[n] = '\0';
+	assert_string_equal(got, "Subject: hello\r\nMessage-ID: <h@t>\r\n\r\nbody\r\n");
+
+	/* Written again and closed: the new copy replaces the first. */
+	assert_int_equal(append_buffer_clone(&fx.m, &data, a.size), 0);
+	a.replace = 1;
+	a.prev = first;
+	assert_int_equal(append_message(&fx.m, &a, &uid, &landed), 0);
+	assert_true(uid != first);
+	assert_int_equal(dr->nmsg, 1);
+	assert_false(cached("Drafts", first).found);
+	assert_true(cached("Drafts", uid).found);
+
+	/* The earlier copy cannot be removed: the error is close()'s, and the
+	 * new copy stays. */
+	a.prev = uid;
+	srv.fail_op = OP_REMOVE;
+	srv.fail_err = -EIO;
+	assert_int_equal(append_message(&fx.m, &a, &first, &landed), -EIO);
+	assert_true(landed);
+	assert_int_equal(dr->nmsg, 2);
+	append_buffer_close(&fx.m, &data);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_tree_from_list, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mkdir_rmdir, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sync, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rm_mv_flags, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_append, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

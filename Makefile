@@ -83,7 +83,7 @@ deps_pop3_send := net/pop3_wire net/conn net/tls net/sasl
 deps_sasl    := net/sasl
 deps_engine  := fs/engine/engine fs/engine/tree fs/engine/folder fs/engine/poll fs/engine/evict \
                 fs/engine/fetch fs/engine/prefetch fs/engine/change fs/engine/append \
-                fs/engine/events fs/engine/layout fs/engine/status fs/log fs/nap \
+                fs/engine/driver fs/engine/layout fs/engine/status fs/log fs/nap \
                 cache/store cache/body net/imap net/wire net/conn net/tls net/sasl \
                 net/mime net/mutf7 net/utf8
 

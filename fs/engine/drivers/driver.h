@@ -123,7 +123,7 @@ struct driver {
 extern const struct driver driver_imap;
 extern const struct driver driver_pop3;
 
-/* ---- what a driver reports (engine/events.c) -------------------------------
+/* ---- what a driver reports (engine/driver.c) -------------------------------
  * Any thread may call these, holding none of the engine's locks. */
 
 /* A message as the server describes it. */
@@ -197,7 +197,7 @@ void driver_uidl_abandon(struct engine *m, int64_t folder, uint32_t uid,
 /* Append formatted text to a growing buffer (the status text). */
 void status_printf(char **buf, size_t *len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
-/* ---- helpers the drivers share (drivers/common.c) ---------------------------- */
+/* ---- helpers the drivers share (engine/driver.c) ---------------------------- */
 
 struct conn_params;
 /* The connection part of a session's parameters, from the options (host,

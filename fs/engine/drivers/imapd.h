@@ -1,10 +1,10 @@
 /* imapd.h - the IMAP driver's parts, shared by its files:
  *
- *   imap.c          the driver table: open, list, start, stop, status
- *   imap_pool.c     sessions: opening them, explaining failures, the pool
- *   imap_sync.c     what the server says (events), a folder's sync, downloads
- *   imap_changes.c  deletes, moves, APPEND, flags, folders
- *   imap_idle.c     IDLE on INBOX, and a spare connection at start
+ *   imapd.c         the driver table: open, list, start, stop, status
+ *   imapd_pool.c    sessions: opening them, explaining failures, the pool
+ *   imapd_sync.c    what the server says (events), a folder's sync, downloads
+ *   imapd_changes.c deletes, moves, APPEND, flags, folders
+ *   imapd_idle.c    IDLE on INBOX, and a spare connection at start
  *
  * Every untagged response of a session goes through the same event
  * handlers, whatever command it arrived in: new message metadata, flag
@@ -62,14 +62,14 @@ struct imapd {
 	int warm_running;
 };
 
-/* imap_sync.c */
+/* imapd_sync.c */
 extern const struct imap_events imapd_events;
 int imapd_sync(void *drv, const struct driver_folder *f, struct driver_sync *st);
 int imapd_fetch(void *drv, const struct driver_folder *f, struct fetch **fxs, size_t n);
 /* Append UID range LO..HI to a growing sequence-set string. */
 int imapd_set_add(char **set, size_t *len, size_t *cap, uint32_t lo, uint32_t hi);
 
-/* imap_changes.c: the change operations of struct driver */
+/* imapd_changes.c: the change operations of struct driver */
 int imapd_remove(void *drv, const struct driver_folder *f, uint32_t uid);
 int imapd_move(void *drv, const struct driver_folder *f, uint32_t uid,
                const struct driver_folder *to, uint32_t *uid_r);
@@ -80,7 +80,7 @@ int imapd_mkdir(void *drv, const char *server);
 int imapd_rmdir(void *drv, const struct driver_folder *f, int noselect);
 int imapd_rename(void *drv, const struct driver_folder *f, const char *server);
 
-/* imap_pool.c */
+/* imapd_pool.c */
 /* Open a new session; NULL with a reason in ERR, *R_OUT and *TRANSIENT_R
  * (the network, not the account, is the trouble). */
 struct imap_session *imapd_session_open(struct imapd *d, char *err, size_t errlen, int *r_out,
@@ -91,7 +91,7 @@ struct slot *imapd_pool_get(struct imapd *d, const char *server, int *r_out);
 void imapd_pool_put(struct slot *sl);
 time_t imapd_now(void);
 
-/* imap_idle.c */
+/* imapd_idle.c */
 void imapd_idle_start(struct imapd *d);
 void imapd_idle_stop(struct imapd *d);
 void imapd_idle_status(struct imapd *d, char **buf, size_t *len);

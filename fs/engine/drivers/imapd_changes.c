@@ -1,4 +1,4 @@
-/* imap_changes.c - what the IMAP driver changes on the server (SPEC §2
+/* imapd_changes.c - what the IMAP driver changes on the server (SPEC §2
  * "Operations"): exact deletes, moves, APPEND (and finding a message whose
  * APPEND answer was cut off), flags, folders. */
 #include "fs/engine/drivers/imapd.h"

@@ -1,4 +1,4 @@
-/* imap_sync.c - what an IMAP server says about a folder (the events every
+/* imapd_sync.c - what an IMAP server says about a folder (the events every
  * session's responses go through), the sync of a folder (SPEC §2, §4), and
  * body downloads. */
 #include "fs/engine/drivers/imapd.h"

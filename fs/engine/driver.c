@@ -1,5 +1,6 @@
-/* events.c - the engine's side of what a driver reports (driver.h): what
- * the server said is written to the cache here, and the face is told. */
+/* driver.c - the engine's side of driver.h: what a driver reports is
+ * written to the cache here, and the face is told; and what the drivers
+ * share (their connection parameters). */
 #include "fs/engine/engine.h"
 #include "net/grow.h"
 #include "fs/engine/change.h"
@@ -7,6 +8,7 @@
 #include "fs/log.h"
 #include "cache/body.h"
 #include "cache/store.h"
+#include "net/conn.h"
 #include "net/mime.h"
 
 #include <errno.h>
@@ -329,4 +331,15 @@ out:
 	free(date);
 	free(name);
 	return r;
+}
+
+/* ---- shared by the drivers ------------------------------------------------------ */
+
+void driver_conn_params(const struct driver_params *p, struct conn_params *c)
+{
+	c->host = p->opt->host;
+	c->port = p->opt->port;
+	c->implicit_tls = p->opt->implicit_tls;
+	c->tls = p->tls;
+	c->timeout_ms = p->opt->timeout * 1000;
 }

@@ -1,4 +1,4 @@
-/* pop3.c - the POP3 driver (driver.h, SPEC §3): one INBOX, downloaded into
+/* pop3d.c - the POP3 driver (driver.h, SPEC §3): one INBOX, downloaded into
  * the cache, which is the user's copy.
  *
  * A round (at mount and every `poll` seconds): log in, UIDL, RETR every

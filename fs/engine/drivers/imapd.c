@@ -1,4 +1,4 @@
-/* imap.c - the IMAP driver (driver.h): a small pool of sessions, folder
+/* imapd.c - the IMAP driver (driver.h): a small pool of sessions, folder
  * sync (SPEC §2, §4), body downloads and the changes, over net/imap.c. The
  * parts are listed in imapd.h. */
 #include "fs/engine/drivers/imapd.h"

@@ -1,4 +1,4 @@
-/* imap_pool.c - the IMAP driver's sessions: opening one, saying in one line
+/* imapd_pool.c - the IMAP driver's sessions: opening one, saying in one line
  * why it failed, and a small pool that hands them out. */
 #include "fs/engine/drivers/imapd.h"
 #include "fs/options.h"

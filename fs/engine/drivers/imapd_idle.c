@@ -1,4 +1,4 @@
-/* imap_idle.c - INBOX watched with IDLE (RFC 2177) on a connection of its
+/* imapd_idle.c - INBOX watched with IDLE (RFC 2177) on a connection of its
  * own, and a spare connection opened at start. */
 #include "fs/engine/drivers/imapd.h"
 #include "fs/options.h"

@@ -117,20 +117,20 @@ static inline void folder_touch(struct folder *f)
 }
 
 struct engine {
+	/* Set by engine_init/engine_open before any other thread exists, and
+	 * only read afterwards (the store, the bodies and the driver lock
+	 * inside themselves). */
 	struct mfs_options *opt;
 	const struct driver *driver;    /* chosen by the URL's scheme */
 	void *drv;                      /* the driver's state */
 	struct store *store;
 	struct body_cache *bodies;
 	struct tls_ctx *tls;
-	struct engine_tell tell;    /* set before anything starts */
+	struct engine_tell tell;
 	time_t mount_time;
-	char *secret;               /* password or token; wiped at exit */
-	int offline_start;          /* the server could not be reached at mount time:
-	                               the tree comes from the cache */
-	int mounted;                /* set once, before the background threads
-	                               start: failures are logged from then on
-	                               (before, main.c says them in one line) */
+	char *secret;                   /* password or token; wiped at exit */
+	int offline_start;              /* the server could not be reached at mount
+	                                   time: the tree comes from the cache */
 
 	/* The folder tree (tree.c). tree_change lets one thread at a time
 	 * change it; that thread takes tree_lock for writing only for the
@@ -151,6 +151,7 @@ struct engine {
 	size_t nwarned;
 	int said_too_many;          /* TREE_MAX_FOLDERS was logged (atomic) */
 
+	/* Set by engine_start before the threads that use them start. */
 	struct fetch_table *fetches;
 	struct poll_worker *poll;       /* atomic pointer (poll.c) */
 

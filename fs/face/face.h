@@ -31,9 +31,11 @@ static inline uint32_t ino_uid(fuse_ino_t ino) { return (uint32_t)ino; }
 /* A directory named by folder id (0: the root). */
 static inline fuse_ino_t ino_dir(int64_t id) { return id ? ino_folder(id) : INO_ROOT; }
 
+/* Set up by main.c before the session serves requests or the notify
+ * thread starts, and only read afterwards; the tables lock inside. */
 struct face {
 	struct engine *m;
-	struct fuse_session *se;    /* set once the session exists */
+	struct fuse_session *se;
 	uid_t uid;                  /* owner of every file */
 	gid_t gid;
 	struct write_table *writes; /* files being written (write.c) */

@@ -48,10 +48,15 @@ SRC       := $(NET_SRC) $(CACHE_SRC) $(FS_SRC)
 OBJ       := $(SRC:%.c=$(BUILD)/%.o)
 
 .SECONDEXPANSION:
-.PHONY: all mailfs check layers unit integration deps demo demo-stop bench fuzz fuzz-smoke install clean
+.PHONY: all mailfs build-deps check layers unit integration deps demo demo-stop bench fuzz fuzz-smoke install clean
 all: mailfs
 
-$(BUILD)/%.o: %.c
+# Plain `make` on a fresh Debian machine installs what building needs first
+# (README: `make && sudo make install`); a quick dpkg check when all is there.
+build-deps:
+	@contrib/install-deps.sh --build
+
+$(BUILD)/%.o: %.c | build-deps
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 

@@ -8,10 +8,19 @@ set -eu
 # skip fails `make check`): strace (t_errors watches mailfs's connect()
 # calls), mandoc (t_contrib lints the man page), systemd (t_contrib checks
 # the user unit with systemd-analyze verify).
-PKGS="build-essential pkg-config libfuse3-dev fuse3 libssl-dev libsqlite3-dev
-      libcmocka-dev dovecot-imapd dovecot-pop3d openssl attr python3 rsync
-      ca-certificates libglib2.0-bin mc tmux clang libclang-rt-14-dev groff-base man-db
-      strace mandoc systemd $*"
+# With --build, only what building and running mailfs needs (plain `make`,
+# and so `make && sudo make install` on a fresh machine).
+BUILD_PKGS="build-essential pkg-config libfuse3-dev fuse3 libssl-dev libsqlite3-dev
+            ca-certificates"
+if [ "${1:-}" = --build ]; then
+	shift
+	PKGS="$BUILD_PKGS $*"
+else
+	PKGS="$BUILD_PKGS
+	      libcmocka-dev dovecot-imapd dovecot-pop3d openssl attr python3 rsync
+	      libglib2.0-bin mc tmux clang libclang-rt-14-dev groff-base man-db
+	      strace mandoc systemd $*"
+fi
 
 missing=""
 for p in $PKGS; do

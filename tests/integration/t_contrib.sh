@@ -105,6 +105,34 @@ else
 	skip_check "mandoc is not installed: no mandoc -Tlint (optional)"
 fi
 
+# ---- (e) plain `make` installs what building needs (README: make && sudo
+# make install on a fresh machine). On this machine everything is there, so
+# the script runs against fake dpkg-query and apt-get that say libfuse3-dev
+# is missing and record what they were asked.
+FAKE="$T/fakebin"; mkdir -p "$FAKE"
+cat > "$FAKE/dpkg-query" <<'EOF'
+#!/bin/sh
+for a; do last=$a; done
+[ "$last" = libfuse3-dev ] && { printf 'not-installed'; exit 0; }
+printf installed
+EOF
+cat > "$FAKE/apt-get" <<EOF
+#!/bin/sh
+echo "\$*" >> "$T/apt.log"
+EOF
+chmod +x "$FAKE/dpkg-query" "$FAKE/apt-get"
+: > "$T/apt.log"
+if [ "$(id -u)" -eq 0 ]; then
+	check "install-deps.sh --build installs what is missing" \
+		env PATH="$FAKE:$PATH" sh "$TOP/contrib/install-deps.sh" --build
+	check "…after apt-get update" grep -q "^update" "$T/apt.log"
+	check "…only libfuse3-dev" grep -qE "^install .* libfuse3-dev\$" "$T/apt.log"
+else
+	say "SKIP: not root: install-deps.sh would go through sudo"
+fi
+check "plain make runs it before compiling" \
+	bash -c 'make -C "$1" -n -B mailfs | head -3 | grep -q "install-deps.sh --build"' _ "$TOP"
+
 # ---- (d) make install (first: (b) verifies the installed unit) ----------------
 
 INST="$T/inst"

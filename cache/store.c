@@ -57,7 +57,7 @@ enum stmt_id {
 	S_FOLDER_LIST, S_FOLDER_ADD, S_FOLDER_UPDATE, S_FOLDER_SYNCED, S_FOLDER_DEL, S_FOLDER_DEL_MSGS,
 	S_FOLDER_RENEW, S_FOLDER_MOVE_CHILDREN,
 	S_MSG_PUT, S_MSG_GET, S_MSG_LIST, S_MSG_FLAGS, S_MSG_SIZE, S_MSG_DEL, S_MSG_UIDS,
-	S_MSG_COUNT, S_BEGIN, S_COMMIT, S_ROLLBACK,
+	S_MSG_COUNT, S_MSG_COUNT_ALL, S_BEGIN, S_COMMIT, S_ROLLBACK,
 	S_NAMES_GET, S_NAMES_SET, S_NAMES_ALL, S_NAMES_ONE,
 	S_POP3_GET, S_POP3_RESERVE, S_POP3_SET, S_POP3_LIST_STATE, S_POP3_DEL, S_COUNT_
 };
@@ -89,6 +89,8 @@ static const char *const stmt_sql[S_COUNT_] = {
 	[S_MSG_UIDS] = "SELECT uid FROM message WHERE folder=? ORDER BY uid",
 	[S_MSG_COUNT] = "SELECT count(*), coalesce(sum(size), 0), coalesce(max(uid), 0)"
 	                " FROM message WHERE folder=?",
+	[S_MSG_COUNT_ALL] = "SELECT folder, count(*), coalesce(sum(size), 0), coalesce(max(uid), 0)"
+	                    " FROM message GROUP BY folder ORDER BY folder",
 	[S_POP3_GET] = "SELECT uid, state FROM pop3_uidl WHERE uidl=?",
 	[S_POP3_RESERVE] = "INSERT INTO pop3_uidl(uidl, uid, state)"
 	                   " SELECT ?, coalesce(max(uid), 0) + 1, 0 FROM pop3_uidl",
@@ -674,6 +676,44 @@ int store_msg_stats(struct store *st, int64_t folder, struct store_stats *stats_
 	}
 	pthread_mutex_unlock(&st->lock);
 	return r;
+}
+
+int store_msg_stats_all(struct store *st, struct store_folder_stats **all_r, size_t *n_r)
+{
+	struct store_folder_stats *all = NULL;
+	size_t n = 0, cap = 0;
+	sqlite3_stmt *s;
+	int rc, r = 0;
+
+	pthread_mutex_lock(&st->lock);
+	s = stmt(st, S_MSG_COUNT_ALL);
+	if (!s) {
+		r = db_errno(st, sqlite3_errcode(st->db));
+		goto out;
+	}
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (ARRAY_RESERVE(all, n + 1, cap) < 0) {
+			r = -ENOMEM;
+			break;
+		}
+		all[n].folder = sqlite3_column_int64(s, 0);
+		all[n].stats.count = (uint64_t)sqlite3_column_int64(s, 1);
+		all[n].stats.bytes = (uint64_t)sqlite3_column_int64(s, 2);
+		all[n].stats.max_uid = (uint32_t)sqlite3_column_int64(s, 3);
+		n++;
+	}
+	if (!r && rc != SQLITE_DONE)
+		r = db_errno(st, rc);
+	sqlite3_reset(s);
+out:
+	pthread_mutex_unlock(&st->lock);
+	if (r < 0) {
+		free(all);
+		return r;
+	}
+	*all_r = all;
+	*n_r = n;
+	return 0;
 }
 
 /* ---- POP3 ------------------------------------------------------------------- */

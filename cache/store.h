@@ -123,6 +123,13 @@ struct store_stats {
 	uint32_t max_uid;      /* 0 when empty */
 };
 int store_msg_stats(struct store *st, int64_t folder, struct store_stats *stats_r);
+/* The same for every folder that has messages, in one query, ordered by
+ * folder id; *all_r is malloc'd (caller frees). */
+struct store_folder_stats {
+	int64_t folder;
+	struct store_stats stats;
+};
+int store_msg_stats_all(struct store *st, struct store_folder_stats **all_r, size_t *n_r);
 
 /* POP3 (SPEC §3): every UIDL ever seen, with the UID its message has (or
  * had) in the tree. A download first reserves a UID (state RESERVED,

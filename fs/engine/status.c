@@ -11,26 +11,6 @@
 #include <string.h>
 #include <unistd.h>
 
-void status_printf(char **buf, size_t *len, const char *fmt, ...)
-{
-	va_list ap;
-	char *add = NULL;
-	int n;
-
-	va_start(ap, fmt);
-	n = vasprintf(&add, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return;
-	char *nb = realloc(*buf, *len + (size_t)n + 1);
-	if (nb) {
-		memcpy(nb + *len, add, (size_t)n + 1);
-		*buf = nb;
-		*len += (size_t)n;
-	}
-	free(add);
-}
-
 void status_error(struct engine *m, const char *fmt, ...)
 {
 	char text[sizeof(m->last_error)];
@@ -77,12 +57,25 @@ static void fmt_time(time_t t, char *buf, size_t size)
 	strftime(buf, size, "%Y-%m-%d %H:%M:%S", &tm);
 }
 
+struct render {
+	FILE *out;
+	const struct store_folder_stats *stats;  /* by folder id */
+	size_t nstats;
+};
+
+static int by_folder(const void *key, const void *elem)
+{
+	int64_t id = *(const int64_t *)key, other = ((const struct store_folder_stats *)elem)->folder;
+
+	return (id > other) - (id < other);
+}
+
 /* Folders in tree order, with their full path; tree_lock held. */
-static void render_folders(struct engine *m, struct folder *first, const char *prefix,
-                           char **buf, size_t *len)
+static void render_folders(struct render *r, struct folder *first, const char *prefix)
 {
 	for (struct folder *f = first; f; f = f->next_sib) {
-		struct store_stats stats = { 0 };
+		const struct store_folder_stats *fs;
+		struct store_stats none = { 0 };
 		char when[32], *path = NULL;
 		int synced, err;
 		time_t last;
@@ -95,18 +88,19 @@ static void render_folders(struct engine *m, struct folder *first, const char *p
 		err = f->last_error;
 		pthread_mutex_unlock(&f->lock);
 		if (folder_server(f)) {
-			store_msg_stats(m->store, f->id, &stats);
+			fs = bsearch(&f->id, r->stats, r->nstats, sizeof(*r->stats), by_folder);
+			const struct store_stats *st = fs ? &fs->stats : &none;
 			fmt_time(last, when, sizeof(when));
-			status_printf(buf, len, "  %-40s %8llu messages %12llu bytes  synced: %s%s%s\n",
-			           path, (unsigned long long)stats.count, (unsigned long long)stats.bytes,
-			           synced && last ? when : "not yet", err ? "  error: " : "",
-			           err ? strerror(-err) : "");
+			fprintf(r->out, "  %-40s %8llu messages %12llu bytes  synced: %s%s%s\n", path,
+			        (unsigned long long)st->count, (unsigned long long)st->bytes,
+			        synced && last ? when : "not yet", err ? "  error: " : "",
+			        err ? strerror(-err) : "");
 		} else {
-			status_printf(buf, len, "  %-40s (directory only)\n", path);
+			fprintf(r->out, "  %-40s (directory only)\n", path);
 		}
 		char *sub = NULL;
 		if (asprintf(&sub, "%s/", path) >= 0) {
-			render_folders(m, f->kids, sub, buf, len);
+			render_folders(r, f->kids, sub);
 			free(sub);
 		}
 		free(path);
@@ -115,60 +109,67 @@ static void render_folders(struct engine *m, struct folder *first, const char *p
 
 int status_render(struct engine *m, char **buf_r, size_t *len_r)
 {
-	char *buf = NULL, when[32];
+	char *buf = NULL, *vis, when[32];
 	size_t len = 0;
 	int online;
+	/* A stream grows the text as it goes: it may list 100,000 folders. */
+	FILE *out = open_memstream(&buf, &len);
 
+	if (!out)
+		return -1;
 	pthread_mutex_lock(&m->status_lock);
 	online = m->online;
 	pthread_mutex_unlock(&m->status_lock);
-	status_printf(&buf, &len, "mailfs %s\n", MAILFS_VERSION);
-	status_printf(&buf, &len, "account: %s\n", m->opt->url);
-	status_printf(&buf, &len, "connection: %s\n", online ? "online" : "offline");
+	fprintf(out, "mailfs %s\n", MAILFS_VERSION);
+	fprintf(out, "account: %s\n", m->opt->url);
+	fprintf(out, "connection: %s\n", online ? "online" : "offline");
 	fmt_time(m->mount_time, when, sizeof(when));
-	status_printf(&buf, &len, "mounted: %s\n", when);
+	fprintf(out, "mounted: %s\n", when);
 	pthread_mutex_lock(&m->status_lock);
 	if (m->cache_counted)
-		status_printf(&buf, &len, "cache: %s, %llu MB of message bodies%s\n", m->opt->cache_dir,
-		           (unsigned long long)(m->cache_bytes >> 20),
-		           m->driver->caps & DRIVER_REFETCH ? "" : " (never evicted: the only copy)");
+		fprintf(out, "cache: %s, %llu MB of message bodies%s\n", m->opt->cache_dir,
+		        (unsigned long long)(m->cache_bytes >> 20),
+		        m->driver->caps & DRIVER_REFETCH ? "" : " (never evicted: the only copy)");
 	else
-		status_printf(&buf, &len, "cache: %s\n", m->opt->cache_dir);
+		fprintf(out, "cache: %s\n", m->opt->cache_dir);
 	if (m->opt->prefetch)
-		status_printf(&buf, &len, "prefetch: %s\n", m->prefetch_state);
+		fprintf(out, "prefetch: %s\n", m->prefetch_state);
 	pthread_mutex_unlock(&m->status_lock);
 	if (m->drv)
-		m->driver->status(m->drv, &buf, &len);
-	status_printf(&buf, &len, "folders:\n");
+		m->driver->status(m->drv, out);
+	fprintf(out, "folders:\n");
+	/* One query for the counts of all folders, not one per folder. */
+	struct render r = { out, NULL, 0 };
+	struct store_folder_stats *stats = NULL;
+	if (store_msg_stats_all(m->store, &stats, &r.nstats) == 0)
+		r.stats = stats;
 	pthread_rwlock_rdlock(&m->tree_lock);
-	render_folders(m, m->top, "", &buf, &len);
+	render_folders(&r, m->top, "");
 	pthread_rwlock_unlock(&m->tree_lock);
+	free(stats);
 	pthread_mutex_lock(&m->status_lock);
 	if (m->last_error[0]) {
 		fmt_time(m->last_error_time, when, sizeof(when));
-		status_printf(&buf, &len, "last error: %s: %s\n", when, m->last_error);
+		fprintf(out, "last error: %s: %s\n", when, m->last_error);
 	} else {
-		status_printf(&buf, &len, "last error: none\n");
+		fprintf(out, "last error: none\n");
 	}
 	pthread_mutex_unlock(&m->status_lock);
-	if (!buf)
+	if (fclose(out) != 0) {
+		free(buf);
 		return -1;
+	}
 	/* The file also shows what the server named (capabilities, folders)
 	 * and the URL: nothing in it but its own line breaks may act on a
 	 * terminal that cats it (SPEC §5). */
-	{
-		char *vis = malloc(4 * len + 1);
-
-		if (!vis) {
-			free(buf);
-			return -1;
-		}
-		len = utf8_visible(vis, 4 * len + 1, buf, len, 1);
+	vis = malloc(4 * len + 1);
+	if (!vis) {
 		free(buf);
-		buf = vis;
+		return -1;
 	}
-	*buf_r = buf;
-	*len_r = len;
+	*len_r = utf8_visible(vis, 4 * len + 1, buf, len, 1);
+	*buf_r = vis;
+	free(buf);
 	return 0;
 }
 

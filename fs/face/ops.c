@@ -84,14 +84,24 @@ static void msg_attr(struct face *fc, int64_t folder, const struct store_msg *ms
 	st->st_atime = st->st_mtime = st->st_ctime = (time_t)msg->date;
 }
 
-/* The status file: regenerated at most once a second, on getattr; reads
- * serve the text the last getattr measured. Its attributes are never cached
- * (timeout 0), and its mtime moves with each new text, so the kernel drops
- * stale pages (FUSE_CAP_AUTO_INVAL_DATA). */
+/* The status file: regenerated at most five times a second, on getattr;
+ * reads serve the text the last getattr measured. Its attributes are never
+ * cached (timeout 0), and its mtime moves with each new text, so the kernel
+ * drops stale pages (FUSE_CAP_AUTO_INVAL_DATA). The kernel asks getattr
+ * before each read(2), so a text is kept while a reader is part-way
+ * through it (for up to a second between reads): `cat` of a large status
+ * sees one text, not pieces of several. */
 static pthread_mutex_t status_text_lock = PTHREAD_MUTEX_INITIALIZER;
 static char *status_text;            /* protected by status_text_lock */
 static size_t status_len;            /* protected by status_text_lock */
 static struct timespec status_when;  /* protected by status_text_lock */
+static struct timespec status_mid;   /* protected by status_text_lock: last read
+                                        that stopped short of the end; 0 if none */
+
+static long ms_since(struct timespec then, struct timespec now)
+{
+	return (now.tv_sec - then.tv_sec) * 1000L + (now.tv_nsec - then.tv_nsec) / 1000000L;
+}
 
 static void status_attr(struct face *fc, struct stat *st)
 {
@@ -101,9 +111,8 @@ static void status_attr(struct face *fc, struct stat *st)
 	clock_gettime(CLOCK_REALTIME, &now);
 	pthread_mutex_lock(&status_text_lock);
 	/* Fresh enough for a person, cheap enough for `ls -l` in a loop. */
-	if (!status_text || now.tv_sec > status_when.tv_sec + 1 ||
-	    (now.tv_sec - status_when.tv_sec) * 1000000000L + now.tv_nsec - status_when.tv_nsec >
-	    200000000L) {
+	if (!status_text || (ms_since(status_when, now) > 200 &&
+	                     (!status_mid.tv_sec || ms_since(status_mid, now) > 1000))) {
 		char *text;
 		size_t len;
 
@@ -112,6 +121,7 @@ static void status_attr(struct face *fc, struct stat *st)
 			status_text = text;
 			status_len = len;
 			status_when = now;
+			status_mid = (struct timespec){ 0 };
 		}
 	}
 	memset(st, 0, sizeof(*st));
@@ -523,12 +533,15 @@ static void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 
 	(void)fi;
 	if (ino == INO_STATUS) {
+		size_t left;
+
 		pthread_mutex_lock(&status_text_lock);
-		if ((size_t)off >= status_len)
-			fuse_reply_buf(req, NULL, 0);
+		left = (size_t)off < status_len ? status_len - (size_t)off : 0;
+		if (size < left)
+			clock_gettime(CLOCK_REALTIME, &status_mid);
 		else
-			fuse_reply_buf(req, status_text + off,
-			               status_len - (size_t)off < size ? status_len - (size_t)off : size);
+			status_mid = (struct timespec){ 0 };
+		fuse_reply_buf(req, left ? status_text + off : NULL, size < left ? size : left);
 		pthread_mutex_unlock(&status_text_lock);
 		return;
 	}

@@ -224,6 +224,9 @@ for c in list-many list-deep; do
 		n=$(ls "$mnt" | wc -l)
 		check "$c: the first 100000 folders are shown ($n)" test "$n" -eq 100000
 		check "$c: one of them lists" test -d "$mnt/F099996"
+		n=$(timeout 60 cat "$mnt/.mailfs-status" | sed -n '/^folders:/,/^last error:/p' |
+			grep -c '^  ')
+		check "$c: .mailfs-status has one line for each of them ($n)" test "$n" -eq 100000
 	else
 		check "$c: the log says the deep folder is left out" \
 			grep -q 'is not shown: it is nested too deeply (more than 64 levels)' "$log"

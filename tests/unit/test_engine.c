@@ -308,10 +308,10 @@ static void fk_nothing(void *drv)
 	(void)drv;
 }
 
-static void fk_status(void *drv, char **buf, size_t *len)
+static void fk_status(void *drv, FILE *out)
 {
 	(void)drv;
-	status_printf(buf, len, "protocol: fake\n");
+	fprintf(out, "protocol: fake\n");
 }
 
 static const struct driver fake = {

@@ -767,6 +767,27 @@ static void test_msg_batch_list(void **state)
 	assert_int_equal(stats.count, N);
 	assert_int_equal(stats.bytes, bytes);
 	assert_int_equal(stats.max_uid, N);
+	{
+		/* All folders at once: the same numbers; an empty folder
+		 * has no row. */
+		int64_t empty = add_folder(fx->st, 0, "empty");
+		struct store_folder_stats *all = NULL;
+		size_t nall = 99;
+
+		assert_int_equal(store_msg_stats_all(fx->st, &all, &nall), 0);
+		assert_int_equal(nall, 2);
+		assert_true(a < b);
+		assert_int_equal(all[0].folder, a);
+		assert_int_equal(all[0].stats.count, N);
+		assert_int_equal(all[0].stats.bytes, bytes);
+		assert_int_equal(all[0].stats.max_uid, N);
+		assert_int_equal(all[1].folder, b);
+		assert_int_equal(all[1].stats.count, 3);
+		assert_int_equal(all[1].stats.bytes, 10 + 20 + 30);
+		assert_int_equal(all[1].stats.max_uid, 3);
+		assert_true(empty != a && empty != b);
+		free(all);
+	}
 
 	/* Everything, in UID order. */
 	assert_int_equal(store_msg_list(fx->st, a, 0, 0, collect_msg, &g), 0);

@@ -20,6 +20,7 @@
 #define MAILFS_DRIVER_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -115,9 +116,8 @@ struct driver {
 	void (*stop)(void *drv);
 	/* Log out and free DRV. */
 	void (*close)(void *drv);
-	/* Append lines about the connection to the status text
-	 * (status_printf()). */
-	void (*status)(void *drv, char **buf, size_t *len);
+	/* Write lines about the connection to the status text. */
+	void (*status)(void *drv, FILE *out);
 };
 
 extern const struct driver driver_imap;
@@ -193,9 +193,6 @@ int driver_uidl_stored(struct engine *m, int64_t folder, const char *uidl, uint3
 /* End DL of a download that failed (its UID stays burnt). */
 void driver_uidl_abandon(struct engine *m, int64_t folder, uint32_t uid,
                          struct driver_download *dl);
-
-/* Append formatted text to a growing buffer (the status text). */
-void status_printf(char **buf, size_t *len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* ---- helpers the drivers share (engine/driver.c) ---------------------------- */
 

@@ -109,7 +109,7 @@ static void imapd_close(void *drv)
 	free(d);
 }
 
-static void imapd_status(void *drv, char **buf, size_t *len)
+static void imapd_status(void *drv, FILE *out)
 {
 	struct imapd *d = drv;
 	int n = 0;
@@ -117,10 +117,10 @@ static void imapd_status(void *drv, char **buf, size_t *len)
 	pthread_mutex_lock(&d->lock);
 	for (int i = 0; i < POOL_MAX; i++)
 		n += d->slots[i].s != NULL;
-	status_printf(buf, len, "protocol: IMAP, %d connection%s open\n", n, n == 1 ? "" : "s");
-	status_printf(buf, len, "capabilities: %s\n", d->caps ? d->caps : "(not connected yet)");
+	fprintf(out, "protocol: IMAP, %d connection%s open\n", n, n == 1 ? "" : "s");
+	fprintf(out, "capabilities: %s\n", d->caps ? d->caps : "(not connected yet)");
 	pthread_mutex_unlock(&d->lock);
-	imapd_idle_status(d, buf, len);
+	imapd_idle_status(d, out);
 }
 
 const struct driver driver_imap = {

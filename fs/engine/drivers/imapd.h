@@ -94,6 +94,6 @@ time_t imapd_now(void);
 /* imapd_idle.c */
 void imapd_idle_start(struct imapd *d);
 void imapd_idle_stop(struct imapd *d);
-void imapd_idle_status(struct imapd *d, char **buf, size_t *len);
+void imapd_idle_status(struct imapd *d, FILE *out);
 
 #endif

@@ -178,10 +178,10 @@ void imapd_idle_stop(struct imapd *d)
 	d->warm_running = 0;
 }
 
-void imapd_idle_status(struct imapd *d, char **buf, size_t *len)
+void imapd_idle_status(struct imapd *d, FILE *out)
 {
 	pthread_mutex_lock(&d->lock);
-	status_printf(buf, len, "INBOX: %s\n", d->idle_state == 2 ? "watched with IDLE" :
+	fprintf(out, "INBOX: %s\n", d->idle_state == 2 ? "watched with IDLE" :
 	              d->idle_state == 1 ? "IDLE reconnecting" : "polled");
 	pthread_mutex_unlock(&d->lock);
 }

@@ -374,15 +374,15 @@ static void pop3d_close(void *drv)
 	free(d);
 }
 
-static void pop3d_status(void *drv, char **buf, size_t *len)
+static void pop3d_status(void *drv, FILE *out)
 {
 	struct pop3d *d = drv;
 
 	pthread_mutex_lock(&d->lock);
-	status_printf(buf, len, "protocol: POP3%s\n", d->opt->pop3_delete ?
+	fprintf(out, "protocol: POP3%s\n", d->opt->pop3_delete ?
 	              ", deleting from the server what is stored (pop3_delete)" :
 	              ", leaving mail on the server");
-	status_printf(buf, len, "downloaded this mount: %llu, deleted on the server: %llu, "
+	fprintf(out, "downloaded this mount: %llu, deleted on the server: %llu, "
 	              "on the server at the last look: %u\n",
 	              (unsigned long long)d->downloaded, (unsigned long long)d->deleted,
 	              d->on_server);

@@ -38,7 +38,9 @@ struct pop3d {
 	int stop;                  /* protected by lock */
 	char *caps;                /* CAPA, as the server sent it; lock */
 	struct timespec not_before;   /* no login before (CLOCK_MONOTONIC): the
-	                                 server said "not now" at mount time */
+	                                 server said "not now" at mount time. Set
+	                                 by open, then only used by sync (one
+	                                 round at a time) */
 	uint64_t downloaded;       /* this mount; protected by lock */
 	uint64_t deleted;          /* on the server, this mount; protected by lock */
 	uint32_t on_server;        /* at the last round; protected by lock */

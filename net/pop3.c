@@ -97,6 +97,8 @@ struct pop3_session {
 	char text[1024];
 
 	unsigned caps;
+	char caps_text[POP3_CAPS_TEXT_MAX + 1];
+	int caps_cut;           /* caps_text ends in "..." */
 	int broken;
 	enum pop3_fail fail;
 	char error[512];
@@ -180,6 +182,7 @@ void pop3_abort(struct pop3_session *s)
 }
 
 unsigned pop3_caps(const struct pop3_session *s) { return s->caps; }
+const char *pop3_caps_text(const struct pop3_session *s) { return s->caps_text; }
 int pop3_broken(const struct pop3_session *s) { return s->broken; }
 enum pop3_fail pop3_fail_class(const struct pop3_session *s) { return s->fail; }
 enum conn_fail pop3_conn_fail(const struct pop3_session *s) { return conn_fail_class(s->conn); }
@@ -841,6 +844,28 @@ int pop3_quit(struct pop3_session *s)
 
 /* ---- connect, authenticate --------------------------------------------------- */
 
+/* Keep LINE of a CAPA response for pop3_caps_text(), within its bound (a
+ * server may send any number of lines): what does not fit becomes "...".
+ * The text never grows past POP3_CAPS_TEXT_MAX - 5, so ", ..." always
+ * fits after it. */
+static void caps_text_add(struct pop3_session *s, const char *line, size_t len)
+{
+	size_t used = strlen(s->caps_text), sep = used ? 2 : 0;
+
+	if (len == 0 || s->caps_cut)
+		return;
+	if (used + sep + len > POP3_CAPS_TEXT_MAX - 5) {
+		const char *more = sep ? ", ..." : "...";
+
+		memcpy(s->caps_text + used, more, strlen(more) + 1);
+		s->caps_cut = 1;
+		return;
+	}
+	memcpy(s->caps_text + used, ", ", sep);
+	memcpy(s->caps_text + used + sep, line, len);
+	s->caps_text[used + sep + len] = '\0';
+}
+
 static int capa_line(struct pop3_session *s, char *line, size_t len, void *ctx)
 {
 	static const struct { const char *name; unsigned bit; } names[] = {
@@ -857,6 +882,7 @@ static int capa_line(struct pop3_session *s, char *line, size_t len, void *ctx)
 
 	(void)ctx;
 	trace(s, 'S', line, len);
+	caps_text_add(s, line, len);
 	word = strtok_r(line, " \t", &save);
 	if (!word)
 		return 0;
@@ -881,6 +907,8 @@ static int capa(struct pop3_session *s)
 	int r;
 
 	s->caps = 0;
+	s->caps_text[0] = '\0';
+	s->caps_cut = 0;
 	s->state = POP3_S_CAPA;
 	r = send_cmd(s, "CAPA", NULL, 0);
 	if (r == 0)
@@ -953,10 +981,13 @@ static int authenticate(struct pop3_session *s)
 		                "contains a line break");
 	switch (s->p.auth) {
 	case POP3_AUTH_XOAUTH2:
-		r = sasl(s, SASL_XOAUTH2, why, sizeof(why));
-		break;
 	case POP3_AUTH_OAUTHBEARER:
-		r = sasl(s, SASL_OAUTHBEARER, why, sizeof(why));
+		/* An OAuth2 token: the standard mechanism where the server lists
+		 * it (RFC 5034 §3, CAPA's SASL line), else the providers' older
+		 * one, also when CAPA names no mechanism at all: the server's
+		 * -ERR then says what it wants. */
+		r = sasl(s, s->caps & POP3_CAP_SASL_OAUTHBEARER ? SASL_OAUTHBEARER : SASL_XOAUTH2,
+		         why, sizeof(why));
 		break;
 	default:
 		if (s->caps & POP3_CAP_SASL_PLAIN) {

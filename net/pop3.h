@@ -52,6 +52,9 @@ enum pop3_cap {
 
 enum pop3_auth {
 	POP3_AUTH_PASSWORD = 0,  /* AUTH PLAIN when offered, else USER/PASS */
+	/* The secret is an OAuth2 access token (both values alike, as in
+	 * imap.h): AUTH OAUTHBEARER (RFC 7628) when CAPA's SASL line lists it,
+	 * else AUTH XOAUTH2. */
 	POP3_AUTH_XOAUTH2,
 	POP3_AUTH_OAUTHBEARER,
 };
@@ -87,6 +90,13 @@ int pop3_quit(struct pop3_session *s);
 void pop3_abort(struct pop3_session *s);
 
 unsigned pop3_caps(const struct pop3_session *s);
+/* The lines of the last CAPA response (after STLS, only those), as the
+ * server sent them, joined with ", "; at most POP3_CAPS_TEXT_MAX bytes
+ * (longer is cut, ending in "..."); "" before CAPA or when the server has
+ * none. Server text: controls are left for the caller to make visible.
+ * Borrowed until the next pop3_connect() or pop3_session_free(). */
+#define POP3_CAPS_TEXT_MAX 1024
+const char *pop3_caps_text(const struct pop3_session *s);
 int pop3_broken(const struct pop3_session *s);
 enum pop3_fail pop3_fail_class(const struct pop3_session *s);
 enum conn_fail pop3_conn_fail(const struct pop3_session *s);

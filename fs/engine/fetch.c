@@ -10,6 +10,12 @@
  *
  * With `prefetch`, a background job feeds batches of everything not cached
  * to the fetchers whenever no reader is waiting.
+ *
+ * When the cache has no room (a full disk, a quota: SPEC §4 and §6), a body
+ * that is not cached is read from the server in pieces, each read fetching
+ * just the bytes it asks for (BODY.PEEK[]<off.len>), whatever the size of
+ * the message: memory holds only the pieces being read, and nothing is
+ * kept. The cache is tried again FULL_RETRY_S later.
  */
 #include "fs/engine/engine.h"
 #include "fs/engine/fetch.h"
@@ -23,13 +29,16 @@
 #include <time.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #define RA_MAX_MSGS 1024            /* messages in one batch */
 #define RA_MAX_BYTES (32u << 20)    /* bytes in one batch */
 #define RA_FOLDERS 8                /* folders whose reading pattern is followed */
-#define MEM_FALLBACK (32u << 20)    /* largest body served from memory when the
-                                       cache directory is full */
+#define FULL_RETRY_S 60             /* after the cache refused a body for lack of
+                                       room, how long bodies are only read in
+                                       pieces before it is tried again */
+#define FULL_MARGIN (1u << 20)      /* free space a download must leave */
 #define PARTIAL_MIN (1u << 20)      /* a first read of a message this large fetches
                                        only what was asked */
 #define PARTIAL_MAX (256u << 10)
@@ -41,8 +50,11 @@ struct fetch {
 	uint32_t uid;
 	uint64_t listed_size;       /* what the store (and the kernel) believed */
 	unsigned window;            /* messages to fetch along with this one */
-	uint64_t part_len;          /* a first peek: only bytes 0..part_len, from
-	                               memory, never cached (0: the whole body) */
+	uint64_t part_off;          /* non-zero part_len: only the part_len bytes */
+	uint64_t part_len;          /* at part_off are wanted: a first peek at the
+	                               start, or a piece of a body the cache has no
+	                               room for. In memory, never cached. 0: the
+	                               whole body */
 
 	/* Protected by the table lock. */
 	struct body_tmp tmp;
@@ -54,7 +66,7 @@ struct fetch {
 	int error;
 	struct fetch_reader *pending;
 	int write_err;              /* first error writing the cache file */
-	char *mem;                  /* the body, when the cache could not take it */
+	char *mem;                  /* a part (part_len): its bytes */
 };
 
 /* How a folder is being read: forward in UID order makes the window grow. */
@@ -74,6 +86,10 @@ struct fetch_table {
 	int64_t peeked_folder;      /* the last message peeked at; lock */
 	uint32_t peeked_uid;        /* lock */
 	int stop;                   /* lock */
+	time_t full_until;          /* the cache refused a body for lack of room:
+	                               bodies go in pieces until then (monotonic
+	                               seconds); lock */
+	time_t full_said;           /* when the log last said so; lock */
 	int nthreads;
 	pthread_t *threads;
 	uint64_t fetched_bytes;     /* since the last eviction check; lock */
@@ -149,13 +165,17 @@ static int read_cached(struct engine *m, struct fetch_reader *r, int64_t folder,
 	return 1;
 }
 
-static void reply_from_mem(struct fetch_reader *r, const char *mem, uint64_t total)
+/* Answer read R from MEM, which holds HAVE bytes of the body from BASE on
+ * (R starts at BASE or after). */
+static void reply_from_mem(struct fetch_reader *r, const char *mem, uint64_t base,
+                           uint64_t have)
 {
-	if ((uint64_t)r->off >= total)
+	uint64_t off = (uint64_t)r->off - base;
+
+	if (off >= have)
 		r->done(r, NULL, 0, 0);
 	else
-		r->done(r, mem + r->off, (uint64_t)r->off + r->size > total
-		                         ? (size_t)(total - (uint64_t)r->off) : r->size, 0);
+		r->done(r, mem + off, off + r->size > have ? (size_t)(have - off) : r->size, 0);
 }
 
 /* Answer the pending reads that can be answered; table lock held. With
@@ -163,22 +183,24 @@ static void reply_from_mem(struct fetch_reader *r, const char *mem, uint64_t tot
 static void serve_pending(struct fetch *fx, int final)
 {
 	struct fetch_reader **pp = &fx->pending;
+	uint64_t base = fx->part_off;    /* where fx's bytes start in the body */
+	uint64_t last = fx->total == UINT64_MAX ? UINT64_MAX : base + fx->total;
 
 	while (*pp) {
 		struct fetch_reader *p = *pp;
 		uint64_t end = (uint64_t)p->off + p->size;
 
-		if (fx->total != UINT64_MAX && end > fx->total)
-			end = fx->total;
-		if (fx->error && (final || (uint64_t)p->off < fx->total)) {
+		if (end > last)
+			end = last;
+		if (fx->error && (final || (uint64_t)p->off < last)) {
 			/* The reader learns "I/O error", whatever broke on the way
 			 * (the log says what). */
 			*pp = p->next;
 			p->done(p, NULL, 0, fx->error == -ENOMEM ? ENOMEM : EIO);
-		} else if (fx->have >= end || final) {
+		} else if (base + fx->have >= end || final) {
 			*pp = p->next;
 			if (fx->mem)
-				reply_from_mem(p, fx->mem, fx->have);
+				reply_from_mem(p, fx->mem, base, fx->have);
 			else
 				reply_from_fd(p, fx->tmp.fd, fx->have);
 		} else {
@@ -187,14 +209,15 @@ static void serve_pending(struct fetch *fx, int final)
 	}
 }
 
-/* A download of FOLDER/UID that covers SIZE bytes at OFF (a peek covers
- * only its start; SIZE 0: any). Table lock held. */
+/* A download of FOLDER/UID that covers SIZE bytes at OFF (a part covers
+ * only its bytes; SIZE 0: a download of the whole body). Table lock held. */
 static struct fetch *find_covering(struct fetch_table *t, int64_t folder, uint32_t uid,
                                    off_t off, size_t size)
 {
 	for (struct fetch *fx = t->active; fx; fx = fx->next)
 		if (fx->folder == folder && fx->uid == uid && !fx->done &&
-		    (!fx->part_len || (size && (uint64_t)off + size <= fx->part_len)))
+		    (!fx->part_len || (size && (uint64_t)off >= fx->part_off &&
+		                       (uint64_t)off + size <= fx->part_off + fx->part_len)))
 			return fx;
 	return NULL;
 }
@@ -218,6 +241,83 @@ static struct fetch *new_fetch(struct engine *m, int64_t folder, uint32_t uid, u
 	fx->tmp.fd = -1;
 	fx->window = 1;
 	return fx;
+}
+
+static time_t mono_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
+/* The cache has no room for a body (ERR: ENOSPC, EDQUOT): said in the log
+ * and the status file, at most once every FULL_RETRY_S. Table lock held. */
+static void say_full(struct engine *m, struct fetch_table *t, int err)
+{
+	time_t now = mono_now();
+
+	if (t->full_said && now - t->full_said < FULL_RETRY_S)
+		return;
+	t->full_said = now;
+	log_warn("cache directory %s is full (%s): messages that are not cached are read "
+	         "from the server, piece by piece as programs read them, and not kept",
+	         m->opt->cache_dir, strerror(-err));
+	status_error(m, "cache directory full: bodies are read from the server each time");
+}
+
+/* Writing a body into the cache failed with ERR: say why. Table lock held. */
+static void cache_refused(struct engine *m, struct fetch_table *t, int err)
+{
+	if (err == -ENOSPC || err == -EDQUOT) {
+		/* For a while, bodies that are not cached are read in pieces. */
+		t->full_until = mono_now() + FULL_RETRY_S;
+		say_full(m, t, err);
+		return;
+	}
+	log_err("cannot cache message bodies in %s: %s", m->opt->cache_dir, strerror(-err));
+	status_error(m, "cannot write to the cache directory: %s", strerror(-err));
+}
+
+/* Whether a body of SIZE bytes is to be read in pieces: the cache refused
+ * one for lack of room lately, or its disk has no room for this one (a
+ * smaller one may still fit). Table lock held. */
+static int cache_full(struct engine *m, struct fetch_table *t, uint64_t size)
+{
+	struct statvfs sv;
+
+	if (t->full_until && mono_now() < t->full_until)
+		return 1;
+	if (statvfs(m->opt->cache_dir, &sv) == 0 &&
+	    (uint64_t)sv.f_bavail * sv.f_frsize < size + FULL_MARGIN) {
+		say_full(m, t, -ENOSPC);
+		return 1;
+	}
+	return 0;
+}
+
+/* Queue reader P of FOLDER/UID (SIZE bytes, as the store says) as a piece
+ * of its own, or join a piece that covers it. Table lock held. */
+static void read_piece(struct engine *m, struct fetch_table *t, int64_t folder, uint32_t uid,
+                       uint64_t size, struct fetch_reader *p)
+{
+	struct fetch *fx = find_covering(t, folder, uid, p->off, p->size);
+
+	if (!fx) {
+		fx = new_fetch(m, folder, uid, size);
+		if (!fx) {
+			p->done(p, NULL, 0, ENOMEM);
+			return;
+		}
+		fx->part_off = (uint64_t)p->off;
+		fx->part_len = p->size ? p->size : 1;
+		fx->queued = 1;
+		fx->next = t->active;
+		t->active = fx;
+		pthread_cond_signal(&t->cond);
+	}
+	p->next = fx->pending;
+	fx->pending = p;
 }
 
 /* A miss on FOLDER/UID: how many messages to fetch with it. Table lock
@@ -275,6 +375,12 @@ void fetch_read(struct engine *m, int64_t folder, uint32_t uid, struct fetch_rea
 		pthread_mutex_lock(&t->lock);
 		fx = find_covering(t, folder, uid, p->off, p->size);
 	}
+	if ((!fx || fx->write_err == -ENOSPC || fx->write_err == -EDQUOT) &&
+	    cache_full(m, t, info.size)) {
+		read_piece(m, t, folder, uid, info.size, p);
+		pthread_mutex_unlock(&t->lock);
+		return;
+	}
 	if (!fx) {
 		fx = new_fetch(m, folder, uid, info.size);
 		if (!fx) {
@@ -307,33 +413,28 @@ void fetch_read(struct engine *m, int64_t folder, uint32_t uid, struct fetch_rea
 	pthread_mutex_unlock(&t->lock);
 }
 
-/* The cache directory cannot take this body (full disk, SPEC §4/§6): serve
- * the readers from memory instead, when the body is not too large, and do
- * not cache it. What the cache file already holds moves over. Table lock
- * held; 0, or the error kept in write_err. */
-static int to_memory(struct fetch *fx, int err)
+/* What part FX, of TOTAL bytes, tells of the body's size, corrected as a
+ * whole body's would be (SPEC §2): a part shorter than asked for ends with
+ * the body; one that goes past the size the store has, shows the body is
+ * at least that long. An empty part after the start says only that the
+ * body ends before it (RFC 3501 §6.4.5): nothing is changed then. */
+static void part_size(struct fetch *fx, uint64_t total)
 {
 	struct engine *m = fx->m;
+	struct msg_info info = { 0 };
+	uint64_t end = fx->part_off + total;
 
-	if ((err != -ENOSPC && err != -EDQUOT) || fx->total > MEM_FALLBACK ||
-	    !(fx->mem = malloc(fx->total ? fx->total : 1))) {
-		fx->write_err = err;
-		log_err("cannot cache message bodies in %s: %s", m->opt->cache_dir, strerror(-err));
-		status_error(m, "cannot write to the cache directory: %s", strerror(-err));
-		return err;
+	if (total == 0 && fx->part_off > 0)
+		return;
+	if (store_msg_get(m->store, fx->folder, fx->uid, got_msg, &info) < 0 || !info.found)
+		return;
+	if ((total < fx->part_len && end != info.size) || end > info.size) {
+		log_debug("message %lld/%u: size %llu, not %llu (a part of it says)",
+		          (long long)fx->folder, fx->uid, (unsigned long long)end,
+		          (unsigned long long)info.size);
+		store_msg_set_size(m->store, fx->folder, fx->uid, end);
+		tell_msg(m, fx->folder, fx->uid);
 	}
-	if (fx->have && fx->tmp.fd >= 0 &&
-	    pread(fx->tmp.fd, fx->mem, fx->have, 0) != (ssize_t)fx->have) {
-		free(fx->mem);
-		fx->mem = NULL;
-		fx->write_err = err;
-		return err;
-	}
-	body_tmp_close(m->bodies, &fx->tmp);
-	log_warn("cache directory %s is full: message %u is served from memory, not cached",
-	         m->opt->cache_dir, fx->uid);
-	status_error(m, "cache directory full: bodies are read from the server each time");
-	return 0;
 }
 
 int fetch_begin(struct fetch *fx, uint64_t total)
@@ -346,19 +447,27 @@ int fetch_begin(struct fetch *fx, uint64_t total)
 	fx->total = total;
 	fx->have = 0;
 	if (fx->part_len) {
-		/* A peek: in memory, and its size says nothing about the body's. */
-		if (!fx->mem && !(fx->mem = malloc(total ? total : 1)))
+		/* A part: in memory, and no larger than asked for (the server
+		 * says how large: SPEC §5). */
+		free(fx->mem);
+		fx->mem = NULL;
+		if (total > fx->part_len)
+			fx->write_err = -EPROTO;
+		else if (!(fx->mem = malloc(total ? total : 1)))
 			fx->write_err = -ENOMEM;
+		r = fx->write_err;
 		pthread_mutex_unlock(&t->lock);
-		return fx->write_err;
+		if (r == 0)
+			part_size(fx, total);
+		return r;
 	}
-	if (fx->mem) {
-		/* A retry after the cache was full: keep to memory. */
-	} else if (fx->tmp.fd < 0) {
+	if (fx->tmp.fd < 0) {
 		r = body_create(m->bodies, &fx->tmp);
-		if (r < 0 && to_memory(fx, r) < 0) {
+		if (r < 0) {
+			fx->write_err = r;
+			cache_refused(m, t, r);
 			pthread_mutex_unlock(&t->lock);
-			return fx->write_err;
+			return r;
 		}
 	} else if (ftruncate(fx->tmp.fd, 0) < 0) {
 		pthread_mutex_unlock(&t->lock);
@@ -407,7 +516,7 @@ int fetch_data(struct fetch *fx, const char *data, size_t len)
 		r = fx->write_err;
 	} else if (fx->have + len > fx->total) {
 		r = -EPROTO;
-	} else if (fx->mem) {
+	} else if (fx->part_len) {
 		memcpy(fx->mem + fx->have, data, len);
 		fx->have += len;
 		serve_pending(fx, 0);
@@ -426,11 +535,11 @@ int fetch_data(struct fetch *fx, const char *data, size_t len)
 			done += (size_t)n;
 		}
 		fx->have += done;
-		if (r < 0 && to_memory(fx, r) == 0) {
-			/* The rest of this chunk goes to memory. */
-			memcpy(fx->mem + fx->have, data + done, len - done);
-			fx->have += len - done;
-			r = 0;
+		if (r < 0) {
+			/* What arrived so far still serves its readers; the
+			 * others are read in pieces once this ends (fetch_end). */
+			fx->write_err = r;
+			cache_refused(fx->m, t, r);
 		}
 		serve_pending(fx, 0);
 	}
@@ -453,15 +562,30 @@ void fetch_end(struct fetch *fx, int err)
 		err = fx->write_err;
 	if (!err && (fx->total == UINT64_MAX || fx->have != fx->total))
 		err = -EIO;    /* never publish or serve a partial body as whole */
-	if (!err && !fx->mem) {
+	if (!err && !fx->part_len) {
 		int r = body_commit(m->bodies, &fx->tmp, fx->folder, fx->uid, 0);
-		if (r < 0)
+		if (r < 0) {
 			log_warn("cannot keep a body in the cache: %s", strerror(-r));
-		else
+		} else {
 			t->fetched_bytes += fx->total;
+			t->full_until = 0;     /* there is room again */
+			t->full_said = 0;
+		}
 	}
 	fx->error = err;
 	fx->done = 1;
+	if (err && !fx->part_len && (fx->write_err == -ENOSPC || fx->write_err == -EDQUOT)) {
+		/* The cache ran out of room for this body: those still waiting
+		 * for bytes are served in pieces from the server instead. */
+		struct fetch_reader *p = fx->pending, *next;
+		uint64_t size = fx->total != UINT64_MAX ? fx->total : fx->listed_size;
+
+		fx->pending = NULL;
+		for (; p; p = next) {
+			next = p->next;
+			read_piece(m, t, fx->folder, fx->uid, size, p);
+		}
+	}
 	serve_pending(fx, 1);
 	body_tmp_close(m->bodies, &fx->tmp);
 	free(fx->mem);
@@ -625,6 +749,11 @@ int fetch_prefetch(struct engine *m, int64_t folder, uint32_t after, unsigned ma
 		return -EINVAL;
 	pthread_mutex_lock(&t->lock);
 	*last_r = after;
+	if (cache_full(m, t, 0)) {
+		/* Nothing can be kept: downloading it all would be for nothing. */
+		pthread_mutex_unlock(&t->lock);
+		return -ENOSPC;
+	}
 	r = store_msg_list(m->store, folder, after, b.max * 4, batch_add, &b);
 	for (size_t i = 0; i < b.n; i++) {
 		b.fxs[i]->queued = 1;
@@ -718,4 +847,9 @@ void fetch_stop(struct engine *m)
 uint64_t fetch_part_len(const struct fetch *fx)
 {
 	return fx->part_len;
+}
+
+uint64_t fetch_part_off(const struct fetch *fx)
+{
+	return fx->part_off;
 }

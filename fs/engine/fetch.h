@@ -41,11 +41,17 @@ void fetch_read(struct engine *m, int64_t folder, uint32_t uid, struct fetch_rea
 
 int64_t fetch_folder(const struct fetch *fx);
 uint32_t fetch_uid(const struct fetch *fx);
-/* Non-zero for a peek: only the first fetch_part_len() bytes are wanted
- * (BODY.PEEK[]<0.N>); the download then holds just those. */
+/* Non-zero for a part: only the fetch_part_len() bytes at fetch_part_off()
+ * are wanted (BODY.PEEK[]<off.len>): a first peek at the start of a large
+ * message, or a piece of a body the cache has no room for. The download
+ * then holds just those, and the server's literal (BODY[]<off>) may be no
+ * longer. */
 uint64_t fetch_part_len(const struct fetch *fx);
+uint64_t fetch_part_off(const struct fetch *fx);
 
-/* The body has TOTAL bytes (the literal size). Returns 0 or -errno. */
+/* The body (or the part) has TOTAL bytes (the literal size). Returns 0 or
+ * -errno: the download cannot take it (no room in the cache, a part larger
+ * than asked for); the body's bytes are then not wanted. */
 int fetch_begin(struct fetch *fx, uint64_t total);
 /* More body bytes, in order. Returns 0 or -errno (e.g. -ENOSPC). */
 int fetch_data(struct fetch *fx, const char *data, size_t len);

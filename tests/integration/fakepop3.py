@@ -3,12 +3,14 @@
 the answers a real server gives only in rare states.
 
     fakepop3.py --port P --dir MAILDIR_CUR --log LOG [--busy 1,3,4] [--code IN-USE]
+                [--busy-while PATH] [--capa-extra HEX]
                 [--case retr-nodot | retr-nodot-hang]
 
 Serves the files of --dir as the mailbox (UIDL = file name), plaintext only
 (mailfs runs with tls_insecure_plaintext against it). The logins numbered in
---busy (counting from 1) are answered "-ERR [CODE] ..." (IN-USE or
-LOGIN-DELAY). Every
+--busy (counting from 1), and every login while the file --busy-while
+exists, are answered "-ERR [CODE] ..." (IN-USE or LOGIN-DELAY). --capa-extra:
+one more CAPA line, given in hex (any bytes but CR and LF). Every
 command line received is appended to LOG. DELE is applied at QUIT.
 
 --case retr-nodot: RETR of message 2 sends the message without the final
@@ -21,6 +23,7 @@ import os
 import socketserver
 
 STATE = {"logins": 0}
+CAPA = ("USER", "UIDL", "RESP-CODES", "TOP")
 
 
 class Handler(socketserver.StreamRequestHandler):
@@ -45,14 +48,16 @@ class Handler(socketserver.StreamRequestHandler):
             cmd = words[0].upper() if words else ""
             if cmd == "CAPA":
                 self.send("+OK")
-                for c in ("USER", "UIDL", "RESP-CODES", "TOP"):
+                for c in CAPA:
                     self.send(c)
+                if a.capa_extra:
+                    self.wfile.write(a.capa_extra + b"\r\n")
                 self.send(".")
             elif cmd == "USER":
                 self.send("+OK")
             elif cmd == "PASS":
                 STATE["logins"] += 1
-                if STATE["logins"] in a.busy:
+                if STATE["logins"] in a.busy or (a.busy_while and os.path.exists(a.busy_while)):
                     self.send("-ERR [%s] the mailbox is busy, try later" % a.code)
                     return
                 self.send("+OK logged in")
@@ -106,6 +111,8 @@ def main():
     ap.add_argument("--log", required=True)
     ap.add_argument("--busy", default="", type=lambda v: {int(x) for x in v.split(",") if x})
     ap.add_argument("--code", default="IN-USE")
+    ap.add_argument("--busy-while", default="")
+    ap.add_argument("--capa-extra", default=b"", type=bytes.fromhex)
     ap.add_argument("--case", default="", choices=["", "retr-nodot", "retr-nodot-hang"])
     a = ap.parse_args()
     socketserver.TCPServer.allow_reuse_address = True

@@ -220,6 +220,7 @@ struct connect_case {
 	const char *code;               /* pop3_resp_code() after */
 	const char *text;               /* in pop3_error() */
 	unsigned caps, nocaps;          /* bits that must be set, must be clear */
+	const char *caps_text;          /* pop3_caps_text() after, if not NULL */
 };
 
 static char long_secret[301];
@@ -243,7 +244,10 @@ static const struct connect_case connect_cases[] = {
 		SEND("+OK\r\n"),
 		END }, .caps = POP3_CAP_STLS | POP3_CAP_UIDL | POP3_CAP_USER | POP3_CAP_SASL_PLAIN |
 		POP3_CAP_SASL_XOAUTH2 | POP3_CAP_SASL_OAUTHBEARER | POP3_CAP_RESP_CODES |
-		POP3_CAP_PIPELINING | POP3_CAP_TOP | POP3_CAP_LOGIN_DELAY | POP3_CAP_AUTH_RESP_CODE },
+		POP3_CAP_PIPELINING | POP3_CAP_TOP | POP3_CAP_LOGIN_DELAY | POP3_CAP_AUTH_RESP_CODE,
+	  .caps_text = "STLS, uidl, USER, SASL LOGIN plain XOAUTH2 OAUTHBEARER, RESP-CODES, "
+	               "PIPELINING, TOP, LOGIN-DELAY 900, AUTH-RESP-CODE, IMPLEMENTATION Dovecot, "
+	               "EXPIRE NEVER" },
 	{ "no SASL PLAIN: USER and PASS", {
 		GREET,
 		EXPECT("CAPA"),
@@ -261,7 +265,7 @@ static const struct connect_case connect_cases[] = {
 		SEND("+OK\r\n"),
 		EXPECT("PASS pw"),
 		SEND("+OK\r\n"),
-		END }, .caps = POP3_CAP_USER, .nocaps = POP3_CAP_UIDL, .code = "" },
+		END }, .caps = POP3_CAP_USER, .nocaps = POP3_CAP_UIDL, .code = "", .caps_text = "" },
 	{ "a PASS with spaces goes as it is", {
 		GREET,
 		EXPECT("CAPA"),
@@ -313,6 +317,40 @@ static const struct connect_case connect_cases[] = {
 		EXPECT("AUTH OAUTHBEARER bixhPWFsaWNlLAFhdXRoPUJlYXJlciB0b2sBAQ=="),
 		SEND("+OK\r\n"),
 		END }, .auth = POP3_AUTH_OAUTHBEARER, .secret = "tok" },
+	/* Issue 17 item 18: a token goes as OAUTHBEARER where CAPA lists it,
+	 * whichever of the two the caller named (the driver names XOAUTH2),
+	 * as IMAP does; else XOAUTH2. */
+	{ "a token, both mechanisms offered: OAUTHBEARER", {
+		GREET,
+		EXPECT("CAPA"),
+		SEND("+OK\r\nUSER\r\nSASL PLAIN XOAUTH2 OAUTHBEARER\r\n.\r\n"),
+		EXPECT("AUTH OAUTHBEARER bixhPWFsaWNlLAFhdXRoPUJlYXJlciB0b2sBAQ=="),
+		SEND("+OK\r\n"),
+		END }, .auth = POP3_AUTH_XOAUTH2, .secret = "tok",
+	  .caps = POP3_CAP_SASL_XOAUTH2 | POP3_CAP_SASL_OAUTHBEARER,
+	  .caps_text = "USER, SASL PLAIN XOAUTH2 OAUTHBEARER" },
+	{ "a token, OAUTHBEARER listed in lower case", {
+		GREET,
+		EXPECT("CAPA"),
+		SEND("+OK\r\nsasl xoauth2 oauthbearer\r\n.\r\n"),
+		EXPECT("AUTH OAUTHBEARER bixhPWFsaWNlLAFhdXRoPUJlYXJlciB0b2sBAQ=="),
+		SEND("+OK\r\n"),
+		END }, .auth = POP3_AUTH_XOAUTH2, .secret = "tok" },
+	{ "a token, OAUTHBEARER asked for but only XOAUTH2 offered: XOAUTH2", {
+		GREET,
+		EXPECT("CAPA"),
+		SEND("+OK\r\nSASL PLAIN XOAUTH2\r\n.\r\n"),
+		EXPECT("AUTH XOAUTH2 dXNlcj1hbGljZQFhdXRoPUJlYXJlciB0b2sBAQ=="),
+		SEND("+OK\r\n"),
+		END }, .auth = POP3_AUTH_OAUTHBEARER, .secret = "tok",
+	  .nocaps = POP3_CAP_SASL_OAUTHBEARER },
+	{ "a token, no SASL line at all: XOAUTH2", {
+		GREET,
+		EXPECT("CAPA"),
+		SEND("+OK\r\nUSER\r\nUIDL\r\n.\r\n"),
+		EXPECT("AUTH XOAUTH2 dXNlcj1hbGljZQFhdXRoPUJlYXJlciB0b2sBAQ=="),
+		SEND("+OK\r\n"),
+		END }, .auth = POP3_AUTH_XOAUTH2, .secret = "tok", .caps_text = "USER, UIDL" },
 	{ "OAUTHBEARER escapes , and = in the user name (RFC 5801)", {
 		GREET,
 		EXPECT("CAPA"),
@@ -509,6 +547,8 @@ static void test_connect(void **state)
 			}
 			CHECK_INT(pop3_caps(s) & c->caps, c->caps);
 			CHECK_INT(pop3_caps(s) & c->nocaps, 0);
+			if (c->caps_text)
+				CHECK_STR(pop3_caps_text(s), c->caps_text);
 			finish();
 		}
 	}
@@ -649,13 +689,115 @@ static void test_stls_forgets(void **state)
 			END } },
 	};
 
+	static const char *const texts[] = { "USER", "" };
+
 	(void)state;
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
 		case_name = cases[i].name;
 		open_stls(cases[i].steps);
 		CHECK_INT(pop3_connect(fx.s), 0);
 		CHECK_INT(pop3_caps(fx.s), POP3_CAP_USER);
+		CHECK_STR(pop3_caps_text(fx.s), texts[i]);
 		CHECK_STR(pop3_resp_code(fx.s), "");
+		finish();
+	}
+}
+
+/* Issue 17 item 18: the mechanism for a token is chosen from the CAPA
+ * after STLS; OAUTHBEARER offered in clear only does not count. */
+static void test_stls_oauth(void **state)
+{
+	static const struct step steps[] = {
+		GREET,
+		EXPECT("CAPA"),
+		SEND("+OK\r\nSTLS\r\nSASL OAUTHBEARER\r\n.\r\n"),
+		EXPECT("STLS"),
+		SEND("+OK Begin TLS\r\n"),
+		TLS_ACCEPT,
+		EXPECT("CAPA"),
+		SEND("+OK\r\nSASL XOAUTH2\r\n.\r\n"),
+		EXPECT("AUTH XOAUTH2 dXNlcj1hbGljZQFhdXRoPUJlYXJlciB0b2sBAQ=="),
+		SEND("+OK\r\n"),
+		END,
+	};
+	struct pop3_params p = params();
+	struct tls_ctx *tls;
+	char err[256];
+
+	(void)state;
+	case_name = "OAUTHBEARER offered before STLS only";
+	tls = tls_ctx_new(peer_tls_setup(), err, sizeof(err));
+	if (!tls)
+		fail_msg("tls_ctx_new: %s", err);
+	p.require_tls = 1;
+	p.conn.tls = tls;
+	p.auth = POP3_AUTH_XOAUTH2;
+	p.secret = "tok";
+	open_with(steps, p, 0);
+	fx.tls = tls;
+	CHECK_INT(pop3_connect(fx.s), 0);
+	CHECK_STR(pop3_caps_text(fx.s), "SASL XOAUTH2");
+	finish();
+}
+
+/* Issue 17 item 18: the CAPA text shown in the status file is bounded,
+ * whatever the server sends; what does not fit becomes "...". */
+static void test_caps_text_bound(void **state)
+{
+	static char many[64 * 1024], one_long[1100];
+	static const char head[] = "USER, X-CAP-0000 \033[31mred, X-CAP-0001 ";
+	size_t len = 0;
+	const char *t;
+
+	(void)state;
+	len += (size_t)snprintf(many, sizeof(many), "+OK\r\nUSER\r\n");
+	for (int i = 0; i < 2000; i++)
+		len += (size_t)snprintf(many + len, sizeof(many) - len, "X-CAP-%04d \033[31mred\r\n", i);
+	len += (size_t)snprintf(many + len, sizeof(many) - len, ".\r\n");
+	assert_true(len < sizeof(many) - 1);
+	{
+		const struct step steps[] = {
+			GREET,
+			EXPECT("CAPA"),
+			SEND_RAW(many, len),
+			EXPECT("USER alice"),
+			SEND("+OK\r\n"),
+			EXPECT("PASS pw"),
+			SEND("+OK\r\n"),
+			END,
+		};
+
+		case_name = "2000 CAPA lines";
+		connected(steps);
+		t = pop3_caps_text(fx.s);
+		CHECK(strlen(t) <= POP3_CAPS_TEXT_MAX);
+		CHECK(strlen(t) > POP3_CAPS_TEXT_MAX - 40);   /* filled, not dropped */
+		CHECK(strncmp(t, head, strlen(head)) == 0);   /* as sent, controls too */
+		CHECK(strcmp(t + strlen(t) - 5, ", ...") == 0);
+		CHECK_INT(pop3_caps(fx.s) & POP3_CAP_USER, POP3_CAP_USER);
+		finish();
+	}
+
+	len = (size_t)snprintf(one_long, sizeof(one_long), "+OK\r\n");
+	memset(one_long + len, 'A', 1020);
+	len += 1020;
+	len += (size_t)snprintf(one_long + len, sizeof(one_long) - len, "\r\nUSER\r\n.\r\n");
+	{
+		const struct step steps[] = {
+			GREET,
+			EXPECT("CAPA"),
+			SEND_RAW(one_long, len),
+			EXPECT("USER alice"),
+			SEND("+OK\r\n"),
+			EXPECT("PASS pw"),
+			SEND("+OK\r\n"),
+			END,
+		};
+
+		case_name = "one CAPA line longer than the text may be";
+		connected(steps);
+		CHECK_STR(pop3_caps_text(fx.s), "...");
+		CHECK_INT(pop3_caps(fx.s) & POP3_CAP_USER, POP3_CAP_USER);   /* still parsed */
 		finish();
 	}
 }
@@ -1434,6 +1576,8 @@ int main(void)
 		cmocka_unit_test_teardown(test_connect, cleanup),
 		cmocka_unit_test_teardown(test_tls_required, cleanup),
 		cmocka_unit_test_teardown(test_stls_forgets, cleanup),
+		cmocka_unit_test_teardown(test_stls_oauth, cleanup),
+		cmocka_unit_test_teardown(test_caps_text_bound, cleanup),
 		cmocka_unit_test_teardown(test_stls_cut, cleanup),
 		cmocka_unit_test_teardown(test_uidl, cleanup),
 		cmocka_unit_test_teardown(test_uidl_hostile, cleanup),

@@ -49,6 +49,8 @@ struct imapd {
 	pthread_cond_t cond;
 	struct slot slots[POOL_MAX];   /* busy and s protected by lock */
 	char *caps;                    /* protected by lock */
+	unsigned capbits;              /* IMAP_CAP_* of the first session; lock */
+	int have_caps;                 /* a session was ever opened; lock */
 	int started;                   /* mounted: failures are logged (atomic) */
 
 	/* IDLE on INBOX (RFC 2177), on a connection of its own. */
@@ -56,7 +58,10 @@ struct imapd {
 	int idle_running;
 	struct slot idle;              /* idle.s protected by lock */
 	int idle_stop;                 /* protected by lock */
-	int idle_state;                /* 0 off, 1 connecting, 2 idling; lock */
+	int idle_state;                /* 0 off, 1 connecting, 2 idling, 3 waiting
+	                                  for a first connection; lock */
+	int idle_kick;                 /* the first session opened: end the IDLE
+	                                  thread's pause; lock */
 	pthread_cond_t idle_cond;      /* wakes the IDLE thread's pauses */
 	pthread_t warm_thread;         /* opens a spare connection at start */
 	int warm_running;
@@ -89,6 +94,9 @@ struct imap_session *imapd_session_open(struct imapd *d, char *err, size_t errle
  * all are busy. NULL with *R_OUT when no session can be had. */
 struct slot *imapd_pool_get(struct imapd *d, const char *server, int *r_out);
 void imapd_pool_put(struct slot *sl);
+/* Give S, opened outside the pool, to an empty slot; logged out and freed
+ * when there is none. */
+void imapd_pool_adopt(struct imapd *d, struct imap_session *s);
 time_t imapd_now(void);
 
 /* imapd_idle.c */

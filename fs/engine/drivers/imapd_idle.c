@@ -3,16 +3,35 @@
 #include "fs/engine/drivers/imapd.h"
 #include "fs/options.h"
 #include "fs/log.h"
-#include "fs/nap.h"
 
 #include <stdlib.h>
+#include <time.h>
 
 #define IDLE_RESTART_MS (25 * 60 * 1000)   /* RFC 2177: re-issue within 29 min */
 
-/* Sleep MS unless stopped; returns 1 when stopping. */
+/* Sleep MS, or less: until stopped, or until the mount's first session
+ * opened (a mount that came up offline reaches the server). Returns 1 when
+ * stopping. */
 static int idle_sleep(struct imapd *d, int ms)
 {
-	return nap(&d->lock, &d->idle_cond, &d->idle_stop, ms);
+	struct timespec until;
+	int stop;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += ms / 1000;
+	until.tv_nsec += (ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&d->lock);
+	while (!d->idle_stop && !d->idle_kick &&
+	       pthread_cond_timedwait(&d->idle_cond, &d->lock, &until) == 0)
+		;
+	d->idle_kick = 0;
+	stop = d->idle_stop;
+	pthread_mutex_unlock(&d->lock);
+	return stop;
 }
 
 static int stopping(struct imapd *d)
@@ -30,6 +49,21 @@ static void set_state(struct imapd *d, int state)
 	pthread_mutex_lock(&d->lock);
 	d->idle_state = state;
 	pthread_mutex_unlock(&d->lock);
+}
+
+/* Whether the capabilities are known and lack IDLE (a mount that came up
+ * offline learns them with its first session, on any thread); sets the
+ * state to "connecting" or "waiting for a first connection" otherwise. */
+static int no_idle(struct imapd *d)
+{
+	int no;
+
+	pthread_mutex_lock(&d->lock);
+	no = d->have_caps && !(d->capbits & IMAP_CAP_IDLE);
+	if (!no)
+		d->idle_state = d->have_caps ? 1 : 3;
+	pthread_mutex_unlock(&d->lock);
+	return no;
 }
 
 /* Watch INBOX on session S until the connection ends; 1 when IDLE ran. */
@@ -82,7 +116,8 @@ static void *idle_main(void *arg)
 		char err[512];
 		int r, transient, have = 0;
 
-		set_state(d, 1);
+		if (no_idle(d))
+			break;     /* INBOX is polled like everything else */
 		/* INBOX's id changes when it is renewed: asked each time. */
 		if (driver_inbox(d->m, &inbox) == 0) {
 			have = 1;
@@ -95,6 +130,14 @@ static void *idle_main(void *arg)
 				break;
 			backoff = backoff < 60000 ? backoff * 2 : 60000;
 			continue;
+		}
+		if (!(imap_caps(s) & IMAP_CAP_IDLE)) {
+			/* The first session of a mount that came up offline, on a
+			 * server without IDLE: INBOX is polled, and the session
+			 * serves the pool. */
+			free((char *)inbox.server);
+			imapd_pool_adopt(d, s);
+			break;
 		}
 		if (watch(d, s, &inbox))
 			backoff = 1000;
@@ -141,20 +184,23 @@ static void *warm_main(void *arg)
 
 void imapd_idle_start(struct imapd *d)
 {
-	unsigned caps = 0;
-
+	/* The kick is for a first session opened from now on. */
+	pthread_mutex_lock(&d->lock);
+	d->idle_kick = 0;
+	pthread_mutex_unlock(&d->lock);
 	if (pthread_create(&d->warm_thread, NULL, warm_main, d) == 0)
 		d->warm_running = 1;
-	pthread_mutex_lock(&d->lock);
-	for (int i = 0; i < POOL_MAX; i++)
-		if (d->slots[i].s)
-			caps = imap_caps(d->slots[i].s);
-	pthread_mutex_unlock(&d->lock);
-	if (!(caps & IMAP_CAP_IDLE))
+	/* Mounted offline, nothing is known of the server yet: the thread
+	 * starts anyway and learns with the first session whether there is
+	 * IDLE, its own (it retries like after a lost connection) or one
+	 * that another thread opened first. */
+	if (no_idle(d))
 		return;     /* INBOX is polled like everything else */
 	d->idle.d = d;
 	if (pthread_create(&d->idle_thread, NULL, idle_main, d) == 0)
 		d->idle_running = 1;
+	else
+		set_state(d, 0);
 }
 
 void imapd_idle_stop(struct imapd *d)
@@ -182,6 +228,8 @@ void imapd_idle_status(struct imapd *d, FILE *out)
 {
 	pthread_mutex_lock(&d->lock);
 	fprintf(out, "INBOX: %s\n", d->idle_state == 2 ? "watched with IDLE" :
-	              d->idle_state == 1 ? "IDLE reconnecting" : "polled");
+	        d->idle_state == 1 ? "IDLE reconnecting" :
+	        d->idle_state == 3 ? "polled until the server can be reached (then IDLE "
+	                             "where it is offered)" : "polled");
 	pthread_mutex_unlock(&d->lock);
 }

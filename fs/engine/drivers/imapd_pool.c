@@ -82,8 +82,15 @@ struct imap_session *imapd_session_open(struct imapd *d, char *err, size_t errle
 		return NULL;
 	}
 	pthread_mutex_lock(&d->lock);
-	if (!d->caps)
+	if (!d->have_caps) {
+		/* The first session of the mount, also when it came up offline:
+		 * now the IDLE thread can tell whether to watch INBOX. */
+		d->have_caps = 1;
+		d->capbits = imap_caps(s);
 		d->caps = strdup(imap_caps_text(s));
+		d->idle_kick = 1;
+		pthread_cond_broadcast(&d->idle_cond);
+	}
 	pthread_mutex_unlock(&d->lock);
 	driver_online(d->m, 1);
 	return s;
@@ -205,4 +212,24 @@ void imapd_pool_put(struct slot *sl)
 	sl->busy = 0;
 	pthread_cond_signal(&d->cond);
 	pthread_mutex_unlock(&d->lock);
+}
+
+void imapd_pool_adopt(struct imapd *d, struct imap_session *s)
+{
+	pthread_mutex_lock(&d->lock);
+	for (int i = 0; i < POOL_MAX && s; i++) {
+		struct slot *sl = &d->slots[i];
+
+		if (!sl->s && !sl->busy) {
+			sl->s = s;
+			sl->used = imapd_now();
+			s = NULL;
+			pthread_cond_signal(&d->cond);
+		}
+	}
+	pthread_mutex_unlock(&d->lock);
+	if (s) {
+		imap_logout(s);
+		imap_session_free(s);
+	}
 }

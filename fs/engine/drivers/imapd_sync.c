@@ -232,7 +232,7 @@ static struct imap_sink *ev_body(void *ctx, uint32_t uid, uint64_t offset, uint6
 	struct slot *sl = ctx;
 	struct fetch *fx = NULL;
 
-	if (!sl->nbatch || offset != 0 || sl->cur)
+	if (!sl->nbatch || sl->cur)
 		return NULL;
 	if (!uid && sl->nbatch == 1) {
 		fx = sl->batch[0];
@@ -249,8 +249,16 @@ static struct imap_sink *ev_body(void *ctx, uint32_t uid, uint64_t offset, uint6
 		if (lo < sl->nbatch && fetch_uid(sl->batch[lo]) == uid)
 			fx = sl->batch[lo];
 	}
-	if (!fx || fetch_begin(fx, size) < 0)
+	/* A part starts where it was asked to (RFC 3501 §7.4.2: BODY[]<off>);
+	 * a whole body at 0. */
+	if (!fx || offset != (fetch_part_len(fx) ? fetch_part_off(fx) : 0))
 		return NULL;
+	if (fetch_begin(fx, size) < 0) {
+		/* The server has the message; what failed is ours (the cache
+		 * full, say), and fetch_end tells the readers. */
+		sl->ndone++;
+		return NULL;
+	}
 	sl->cur = fx;
 	sl->sink.write = sink_write;
 	sl->sink.end = sink_end;
@@ -527,9 +535,10 @@ int imapd_fetch(void *drv, const struct driver_folder *f, struct fetch **fxs, si
 	sl->cur = NULL;
 	r = imap_select(sl->s, f->server, 0, 0, 0, 0, &imapd_events, sl, NULL);
 	if (r >= 0 && n == 1 && fetch_part_len(fxs[0])) {
-		char items[64];
+		char items[80];
 
-		snprintf(items, sizeof(items), "UID BODY.PEEK[]<0.%llu>",
+		snprintf(items, sizeof(items), "UID BODY.PEEK[]<%llu.%llu>",
+		         (unsigned long long)fetch_part_off(fxs[0]),
 		         (unsigned long long)fetch_part_len(fxs[0]));
 		r = imap_uid_fetch(sl->s, set, items, NULL);
 	} else if (r >= 0) {

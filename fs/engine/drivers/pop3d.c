@@ -25,6 +25,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 struct pop3d {
@@ -34,7 +36,11 @@ struct pop3d {
 	pthread_mutex_t lock;
 	struct pop3_session *s;    /* the session of the round in progress; lock */
 	int stop;                  /* protected by lock */
-	char *caps;                /* protected by lock */
+	char *caps;                /* CAPA, as the server sent it; lock */
+	struct timespec not_before;   /* no login before (CLOCK_MONOTONIC): the
+	                                 server said "not now" at mount time. Set
+	                                 by open, then only used by sync (one
+	                                 round at a time) */
 	uint64_t downloaded;       /* this mount; protected by lock */
 	uint64_t deleted;          /* on the server, this mount; protected by lock */
 	uint32_t on_server;        /* at the last round; protected by lock */
@@ -69,14 +75,25 @@ static int explain(struct pop3d *d, struct pop3_session *s, int r, char *err, si
 	}
 }
 
-/* Connect and log in; NULL with a reason in err and *transient_r. */
+/* RFC 2449 §8.1.1-2: IN-USE comes after a successful authentication (the
+ * mailbox is locked by another session), LOGIN-DELAY to a user who logged
+ * in too recently: the account is right, only the moment is not. (SYS/TEMP
+ * says nothing about the account: it is treated like the network.) */
+static int not_now(const char *code)
+{
+	return strcasecmp(code, "IN-USE") == 0 || strcasecmp(code, "LOGIN-DELAY") == 0;
+}
+
+/* Connect and log in; NULL with a reason in err, *transient_r and *busy_r
+ * (the server said "not now" to the account: not_now()). */
 static struct pop3_session *session_open(struct pop3d *d, char *err, size_t errlen,
-                                         int *r_out, int *transient_r)
+                                         int *r_out, int *transient_r, int *busy_r)
 {
 	struct pop3_session *s = pop3_session_new(&d->params);
 	int r;
 
 	*transient_r = 0;
+	*busy_r = 0;
 	if (!s) {
 		snprintf(err, errlen, "out of memory");
 		*r_out = -ENOMEM;
@@ -88,15 +105,24 @@ static struct pop3_session *session_open(struct pop3d *d, char *err, size_t errl
 		pop3_abort(s);
 	pthread_mutex_unlock(&d->lock);
 	r = pop3_connect(s);
-	if (r == 0) {
+	if (r == 0 || pop3_caps_text(s)[0]) {
+		/* What this server offers now (also when it then said "not
+		 * now"), for the status file. */
+		char *caps = strdup(pop3_caps_text(s));
+
 		pthread_mutex_lock(&d->lock);
-		if (!d->caps)
-			d->caps = strdup(pop3_caps(s) & POP3_CAP_UIDL ? "UIDL" : "");
+		if (caps) {
+			free(d->caps);
+			d->caps = caps;
+		}
 		pthread_mutex_unlock(&d->lock);
+	}
+	if (r == 0) {
 		driver_online(d->m, 1);
 		return s;
 	}
 	*transient_r = explain(d, s, r, err, errlen);
+	*busy_r = r == -EAGAIN && pop3_fail_class(s) == POP3_FAIL_ERR && not_now(pop3_resp_code(s));
 	pthread_mutex_lock(&d->lock);
 	d->s = NULL;
 	pthread_mutex_unlock(&d->lock);
@@ -119,7 +145,7 @@ static int pop3d_open(struct engine *m, const struct driver_params *p, void **dr
 	struct pop3d *d = calloc(1, sizeof(*d));
 	const struct mfs_options *o = p->opt;
 	struct pop3_session *s;
-	int r;
+	int r, busy;
 
 	*transient_r = 0;
 	if (!d) {
@@ -139,7 +165,18 @@ static int pop3d_open(struct engine *m, const struct driver_params *p, void **dr
 	*drv_r = d;
 
 	/* Check the account before mounting, then let go of the mailbox. */
-	s = session_open(d, err, errlen, &r, transient_r);
+	s = session_open(d, err, errlen, &r, transient_r, &busy);
+	if (!s && busy) {
+		/* The account is right and the mailbox busy: mount (empty the
+		 * first time, else from the cache) and download at the next
+		 * poll, not sooner: a LOGIN-DELAY server counts every login. */
+		log_warn("%s; mounting anyway, mail is downloaded in %d s", err, o->poll);
+		driver_error(m, "%s", err);
+		clock_gettime(CLOCK_MONOTONIC, &d->not_before);
+		d->not_before.tv_sec += o->poll;
+		*transient_r = 0;
+		return 0;
+	}
 	if (!s)
 		return r;
 	pop3_quit(s);
@@ -295,17 +332,36 @@ static int round_messages(struct pop3d *d, struct pop3_session *s, int64_t folde
 	return r;
 }
 
+/* Whether the "not now" of mount time still holds (the first round, at
+ * start, waits for the next poll). */
+static int too_soon(struct pop3d *d)
+{
+	struct timespec now;
+
+	if (!d->not_before.tv_sec)
+		return 0;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (now.tv_sec > d->not_before.tv_sec ||
+	    (now.tv_sec == d->not_before.tv_sec && now.tv_nsec >= d->not_before.tv_nsec)) {
+		d->not_before.tv_sec = 0;
+		return 0;
+	}
+	return 1;
+}
+
 static int pop3d_sync(void *drv, const struct driver_folder *f, struct driver_sync *st)
 {
 	struct pop3d *d = drv;
 	struct pop3_session *s;
 	char err[512], why[512] = "";
 	uint32_t count = 0, new = 0, dele = 0;
-	int r, transient;
+	int r, transient, busy;
 
 	/* Leftovers of a round that was killed: their UIDs are burnt. */
 	driver_uidl_cleanup(d->m, f->id);
-	s = session_open(d, err, sizeof(err), &r, &transient);
+	if (too_soon(d))
+		return -EAGAIN;   /* said at mount time; the poll tries again */
+	s = session_open(d, err, sizeof(err), &r, &transient, &busy);
 	if (!s) {
 		if (r == -EAGAIN)
 			log_warn("%s; trying again in %d s", err, d->opt->poll);
@@ -380,12 +436,14 @@ static void pop3d_status(void *drv, FILE *out)
 
 	pthread_mutex_lock(&d->lock);
 	fprintf(out, "protocol: POP3%s\n", d->opt->pop3_delete ?
-	              ", deleting from the server what is stored (pop3_delete)" :
-	              ", leaving mail on the server");
+	        ", deleting from the server what is stored (pop3_delete)" :
+	        ", leaving mail on the server");
+	fprintf(out, "capabilities: %s\n", !d->caps ? "(not connected yet)" :
+	        d->caps[0] ? d->caps : "(none: the server does not answer CAPA)");
 	fprintf(out, "downloaded this mount: %llu, deleted on the server: %llu, "
-	              "on the server at the last look: %u\n",
-	              (unsigned long long)d->downloaded, (unsigned long long)d->deleted,
-	              d->on_server);
+	        "on the server at the last look: %u\n",
+	        (unsigned long long)d->downloaded, (unsigned long long)d->deleted,
+	        d->on_server);
 	pthread_mutex_unlock(&d->lock);
 }
 

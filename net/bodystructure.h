@@ -3,7 +3,7 @@
  * tokens of net/wire.h. Pure: no I/O.
  *
  * The tree is also the common shape of SPEC §9's views: the engine makes the
- * same tree from a whole cached message (fs/engine/mime.c), and builds the
+ * same tree from a whole cached message (fs/engine/render.c), and builds the
  * text and parts views from a tree, whichever the source. bs_format() writes
  * a tree back in BODYSTRUCTURE syntax, which is how the cache keeps it;
  * bs_parse() reads that (or a server's) text again.

@@ -48,6 +48,24 @@ static const char schema[] =
 	/* POP3: every UIDL ever seen, so that nothing is downloaded twice and a
 	 * message removed locally never comes back. uid is the message's UID
 	 * in the tree, never reused. */
+	/* Views (SPEC §9): a message's MIME structure in BODYSTRUCTURE syntax,
+	 * and a number for each of its parts that is never used again (the
+	 * parts' inode numbers). Both go with their message. */
+	"CREATE TABLE IF NOT EXISTS structure("
+	"  folder INTEGER NOT NULL,"
+	"  uid INTEGER NOT NULL,"
+	"  text TEXT NOT NULL,"
+	"  PRIMARY KEY(folder, uid)) WITHOUT ROWID;"
+	"CREATE TABLE IF NOT EXISTS part("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  folder INTEGER NOT NULL,"
+	"  uid INTEGER NOT NULL,"
+	"  section TEXT NOT NULL,"
+	"  UNIQUE(folder, uid, section));"
+	"CREATE TRIGGER IF NOT EXISTS message_gone AFTER DELETE ON message BEGIN"
+	"  DELETE FROM structure WHERE folder=old.folder AND uid=old.uid;"
+	"  DELETE FROM part WHERE folder=old.folder AND uid=old.uid;"
+	"END;"
 	"CREATE TABLE IF NOT EXISTS pop3_uidl("
 	"  uidl TEXT PRIMARY KEY,"
 	"  uid INTEGER NOT NULL UNIQUE,"
@@ -59,6 +77,7 @@ enum stmt_id {
 	S_MSG_PUT, S_MSG_GET, S_MSG_LIST, S_MSG_FLAGS, S_MSG_SIZE, S_MSG_DEL, S_MSG_UIDS,
 	S_MSG_COUNT, S_MSG_COUNT_ALL, S_BEGIN, S_COMMIT, S_ROLLBACK,
 	S_NAMES_GET, S_NAMES_SET, S_NAMES_ALL, S_NAMES_ONE,
+	S_STRUCT_GET, S_STRUCT_PUT, S_PART_ADD, S_PART_ID, S_PART_GET,
 	S_POP3_GET, S_POP3_RESERVE, S_POP3_SET, S_POP3_LIST_STATE, S_POP3_DEL, S_COUNT_
 };
 
@@ -101,6 +120,14 @@ static const char *const stmt_sql[S_COUNT_] = {
 	[S_NAMES_SET] = "INSERT OR REPLACE INTO meta VALUES('names', ?)",
 	[S_NAMES_ALL] = "SELECT folder, uid, name FROM message",
 	[S_NAMES_ONE] = "UPDATE message SET name=? WHERE folder=? AND uid=?",
+	[S_STRUCT_GET] = "SELECT text FROM structure WHERE folder=? AND uid=?",
+	[S_STRUCT_PUT] = "INSERT OR REPLACE INTO structure(folder, uid, text)"
+	                 " SELECT ?1, ?2, ?3 WHERE EXISTS"
+	                 " (SELECT 1 FROM message WHERE folder=?1 AND uid=?2)",
+	[S_PART_ADD] = "INSERT OR IGNORE INTO part(folder, uid, section) SELECT ?1, ?2, ?3"
+	               " WHERE EXISTS (SELECT 1 FROM message WHERE folder=?1 AND uid=?2)",
+	[S_PART_ID] = "SELECT id FROM part WHERE folder=? AND uid=? AND section=?",
+	[S_PART_GET] = "SELECT folder, uid, section FROM part WHERE id=?",
 	[S_BEGIN] = "BEGIN IMMEDIATE",
 	[S_COMMIT] = "COMMIT",
 	[S_ROLLBACK] = "ROLLBACK",
@@ -714,6 +741,129 @@ out:
 	*all_r = all;
 	*n_r = n;
 	return 0;
+}
+
+/* ---- views ------------------------------------------------------------------ */
+
+int store_structure_get(struct store *st, int64_t folder, uint32_t uid, char **text_r)
+{
+	sqlite3_stmt *s;
+	int rc, r = 0;
+
+	*text_r = NULL;
+	pthread_mutex_lock(&st->lock);
+	s = stmt(st, S_STRUCT_GET);
+	if (!s) {
+		r = db_errno(st, sqlite3_errcode(st->db));
+	} else {
+		sqlite3_bind_int64(s, 1, folder);
+		sqlite3_bind_int64(s, 2, uid);
+		rc = sqlite3_step(s);
+		if (rc == SQLITE_ROW) {
+			*text_r = strdup((const char *)sqlite3_column_text(s, 0));
+			if (!*text_r)
+				r = -ENOMEM;
+		} else {
+			r = rc == SQLITE_DONE ? -ENOENT : db_errno(st, rc);
+		}
+		sqlite3_reset(s);
+	}
+	pthread_mutex_unlock(&st->lock);
+	return r;
+}
+
+int store_structure_put(struct store *st, int64_t folder, uint32_t uid, const char *text)
+{
+	sqlite3_stmt *s;
+	int rc, r = 0;
+
+	pthread_mutex_lock(&st->lock);
+	s = stmt(st, S_STRUCT_PUT);
+	if (!s) {
+		r = db_errno(st, sqlite3_errcode(st->db));
+	} else {
+		sqlite3_bind_int64(s, 1, folder);
+		sqlite3_bind_int64(s, 2, uid);
+		sqlite3_bind_text(s, 3, text, -1, SQLITE_STATIC);
+		rc = sqlite3_step(s);
+		if (rc != SQLITE_DONE)
+			r = db_errno(st, rc);
+		else if (sqlite3_changes(st->db) == 0)
+			r = -ENOENT;
+		sqlite3_reset(s);
+	}
+	pthread_mutex_unlock(&st->lock);
+	return r;
+}
+
+/* One part's number, made when new; st->lock held. */
+static int part_id(struct store *st, int64_t folder, uint32_t uid, const char *section,
+                   int64_t *id_r)
+{
+	sqlite3_stmt *add = stmt(st, S_PART_ADD), *get = stmt(st, S_PART_ID);
+	int rc;
+
+	if (!add || !get)
+		return db_errno(st, sqlite3_errcode(st->db));
+	sqlite3_bind_int64(add, 1, folder);
+	sqlite3_bind_int64(add, 2, uid);
+	sqlite3_bind_text(add, 3, section, -1, SQLITE_STATIC);
+	rc = sqlite3_step(add);
+	sqlite3_reset(add);
+	if (rc != SQLITE_DONE)
+		return db_errno(st, rc);
+	sqlite3_bind_int64(get, 1, folder);
+	sqlite3_bind_int64(get, 2, uid);
+	sqlite3_bind_text(get, 3, section, -1, SQLITE_STATIC);
+	rc = sqlite3_step(get);
+	if (rc == SQLITE_ROW)
+		*id_r = sqlite3_column_int64(get, 0);
+	sqlite3_reset(get);
+	return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : db_errno(st, rc);
+}
+
+int store_part_ids(struct store *st, int64_t folder, uint32_t uid,
+                   const char *const *sections, size_t n, int64_t *ids_r)
+{
+	int r = 0;
+
+	pthread_mutex_lock(&st->lock);
+	if ((r = begin(st)) == 0) {
+		for (size_t i = 0; i < n && r == 0; i++)
+			r = part_id(st, folder, uid, sections[i], &ids_r[i]);
+		r = finish(st, r);
+	}
+	pthread_mutex_unlock(&st->lock);
+	return r;
+}
+
+int store_part_get(struct store *st, int64_t id, int64_t *folder_r, uint32_t *uid_r,
+                   char **section_r)
+{
+	sqlite3_stmt *s;
+	int rc, r = 0;
+
+	*section_r = NULL;
+	pthread_mutex_lock(&st->lock);
+	s = stmt(st, S_PART_GET);
+	if (!s) {
+		r = db_errno(st, sqlite3_errcode(st->db));
+	} else {
+		sqlite3_bind_int64(s, 1, id);
+		rc = sqlite3_step(s);
+		if (rc == SQLITE_ROW) {
+			*folder_r = sqlite3_column_int64(s, 0);
+			*uid_r = (uint32_t)sqlite3_column_int64(s, 1);
+			*section_r = strdup((const char *)sqlite3_column_text(s, 2));
+			if (!*section_r)
+				r = -ENOMEM;
+		} else {
+			r = rc == SQLITE_DONE ? -ENOENT : db_errno(st, rc);
+		}
+		sqlite3_reset(s);
+	}
+	pthread_mutex_unlock(&st->lock);
+	return r;
 }
 
 /* ---- POP3 ------------------------------------------------------------------- */

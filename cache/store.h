@@ -131,6 +131,21 @@ struct store_folder_stats {
 };
 int store_msg_stats_all(struct store *st, struct store_folder_stats **all_r, size_t *n_r);
 
+/* Views (SPEC §9). A message's MIME structure (BODYSTRUCTURE syntax,
+ * net/bodystructure.h): -ENOENT when not known; put is -ENOENT when the
+ * message is not (or no longer) in the store. Both go with the message. */
+int store_structure_get(struct store *st, int64_t folder, uint32_t uid, char **text_r);
+int store_structure_put(struct store *st, int64_t folder, uint32_t uid, const char *text);
+/* A number for each of N parts (by section) of FOLDER/UID, made when new,
+ * never used again for anything else (the parts' inode numbers); -ENOENT
+ * when the message is not in the store. */
+int store_part_ids(struct store *st, int64_t folder, uint32_t uid,
+                   const char *const *sections, size_t n, int64_t *ids_r);
+/* The part numbered ID: -ENOENT when unknown or gone with its message.
+ * *section_r is malloc'd. */
+int store_part_get(struct store *st, int64_t id, int64_t *folder_r, uint32_t *uid_r,
+                   char **section_r);
+
 /* POP3 (SPEC §3): every UIDL ever seen, with the UID its message has (or
  * had) in the tree. A download first reserves a UID (state RESERVED,
  * committed), then stores the body, then commits the message row and the

@@ -22,7 +22,7 @@ uint64_t evict_check(struct engine *m)
 	if (!count && (bytes <= limit || keep_all))
 		return bytes;
 	/* Count (first time), or evict down to 90% of the limit. */
-	now = body_evict(m->bodies, keep_all ? UINT64_MAX : limit, limit / 10 * 9);
+	now = body_evict(m->bodies, limit, limit / 10 * 9, keep_all);
 	if (now < 0)
 		return bytes;
 	pthread_mutex_lock(&m->status_lock);

@@ -173,12 +173,52 @@ static size_t count_in(const char *dir, const char *sub)
 	return count_files(path);
 }
 
+static int store_view(struct body_cache *bc, int64_t folder, uint32_t uid, const char *name,
+                      const char *data, size_t len, int durable)
+{
+	struct body_tmp t = { .fd = -1 };
+	int r;
+
+	assert_int_equal(body_create(bc, &t), 0);
+	write_all(t.fd, data, len);
+	r = body_view_commit(bc, &t, folder, uid, name, durable);
+	body_tmp_close(bc, &t);
+	return r;
+}
+
+static void assert_view(struct body_cache *bc, int64_t folder, uint32_t uid, const char *name,
+                        const char *want)
+{
+	int fd = body_view_open(bc, folder, uid, name);
+	size_t len;
+	char *got;
+
+	if (fd < 0)
+		fail_msg("body_view_open(%" PRId64 ", %" PRIu32 ", %s): %s", folder, uid, name,
+		         strerror(-fd));
+	got = read_fd(fd, &len);
+	assert_int_equal(len, strlen(want));
+	assert_memory_equal(got, want, len);
+	free(got);
+}
+
+/* Set the access time of FILE (below the cache) to T. */
+static void set_atime(const char *dir, const char *file, time_t t)
+{
+	char path[512];
+	struct timespec ts[2] = { { t, 0 }, { 0, UTIME_OMIT } };
+
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	if (utimensat(AT_FDCWD, path, ts, 0) < 0)
+		fail_msg("utimensat(%s): %s", path, strerror(errno));
+}
+
 /* --- tests ------------------------------------------------------------------ */
 
 static void test_open_creates_dirs(void **state)
 {
 	struct fixture *fx = *state;
-	static const char *const subs[] = { "bodies", "tmp" };
+	static const char *const subs[] = { "bodies", "views", "tmp" };
 	mode_t old = umask(0);
 	char path[256];
 	struct stat sb;
@@ -594,6 +634,89 @@ static void test_crash_safety(void **state)
 	assert_true(total > 0);
 }
 
+/* Views (SPEC §9): published like bodies, under names that cannot climb
+ * out, removed with their message and folder. */
+static void test_views(void **state)
+{
+	struct fixture *fx = *state;
+	static const char *const bad[] = { "", "../x", "a/b", ".hidden", "Text", "1", "p 1",
+	                                   "p\n", "text/../../x" };
+	char longname[BODY_VIEW_NAME_MAX + 1];
+
+	fx->bc = open_cache(fx->dir);
+	assert_int_equal(body_view_open(fx->bc, 3, 7, "text"), -ENOENT);
+	assert_int_equal(store_view(fx->bc, 3, 7, "text", "hello\n", 6, 1), 0);
+	assert_int_equal(store_view(fx->bc, 3, 7, "p2.1", "part", 4, 0), 0);
+	assert_int_equal(store_view(fx->bc, 3, 8, "text", "other\n", 6, 0), 0);
+	/* The first one stays, as for bodies. */
+	assert_int_equal(store_view(fx->bc, 3, 7, "text", "second\n", 7, 0), 0);
+	assert_view(fx->bc, 3, 7, "text", "hello\n");
+	assert_view(fx->bc, 3, 7, "p2.1", "part");
+	assert_int_equal(count_in(fx->dir, "views"), 3);
+	assert_int_equal(count_in(fx->dir, "tmp"), 0);
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		assert_int_equal(store_view(fx->bc, 3, 7, bad[i], "x", 1, 0), -EINVAL);
+		assert_int_equal(body_view_open(fx->bc, 3, 7, bad[i]), -EINVAL);
+	}
+	memset(longname, 'a', sizeof(longname) - 1);
+	longname[sizeof(longname) - 1] = '\0';
+	assert_int_equal(store_view(fx->bc, 3, 7, longname, "x", 1, 0), -EINVAL);
+	assert_int_equal(count_in(fx->dir, "views"), 3);
+
+	/* A message's removal takes its views; its neighbour's stay. */
+	assert_int_equal(store_body(fx->bc, 3, 7, "msg", 3, 0), 0);
+	assert_int_equal(body_remove(fx->bc, 3, 7), 0);
+	assert_int_equal(body_view_open(fx->bc, 3, 7, "text"), -ENOENT);
+	assert_int_equal(body_view_open(fx->bc, 3, 7, "p2.1"), -ENOENT);
+	assert_view(fx->bc, 3, 8, "text", "other\n");
+	/* A folder's removal takes all of them. */
+	assert_int_equal(store_view(fx->bc, 4, 1, "text", "four", 4, 0), 0);
+	assert_int_equal(body_remove_folder(fx->bc, 3), 0);
+	assert_int_equal(body_view_open(fx->bc, 3, 8, "text"), -ENOENT);
+	assert_view(fx->bc, 4, 1, "text", "four");
+	assert_int_equal(count_in(fx->dir, "views"), 1);
+}
+
+/* Eviction goes by access time over bodies and views together; a body's
+ * eviction leaves its views; VIEWS_ONLY never takes a body. */
+static void test_evict(void **state)
+{
+	struct fixture *fx = *state;
+	char big[1000];
+
+	memset(big, 'x', sizeof(big));
+	fx->bc = open_cache(fx->dir);
+	assert_int_equal(store_body(fx->bc, 1, 1, big, 1000, 0), 0);        /* oldest */
+	assert_int_equal(store_view(fx->bc, 1, 1, "text", big, 100, 0), 0); /* newest */
+	assert_int_equal(store_body(fx->bc, 1, 2, big, 1000, 0), 0);
+	assert_int_equal(store_view(fx->bc, 1, 2, "p1", big, 500, 0), 0);
+	set_atime(fx->dir, "bodies/1/1", 1000);
+	set_atime(fx->dir, "views/1/2/p1", 2000);
+	set_atime(fx->dir, "bodies/1/2", 3000);
+	set_atime(fx->dir, "views/1/1/text", 4000);
+
+	/* Under the limit: counted, nothing goes. */
+	assert_int_equal(body_evict(fx->bc, 10000, 9000, 0), 2600);
+	assert_int_equal(count_in(fx->dir, "bodies") + count_in(fx->dir, "views"), 4);
+	/* Bodies are the only copy: only the view goes (oldest first). */
+	assert_int_equal(body_evict(fx->bc, 2200, 2100, 1), 2100);
+	assert_int_equal(body_view_open(fx->bc, 1, 2, "p1"), -ENOENT);
+	assert_body(fx->bc, 1, 1, big, 1000);
+	assert_body(fx->bc, 1, 2, big, 1000);
+	/* Far over the limit: every view goes, and the bodies stay. */
+	assert_int_equal(body_evict(fx->bc, 100, 50, 1), 2000);
+	assert_int_equal(body_view_open(fx->bc, 1, 1, "text"), -ENOENT);
+	assert_int_equal(count_in(fx->dir, "bodies"), 2);
+	assert_int_equal(store_view(fx->bc, 1, 1, "text", big, 100, 0), 0);
+	set_atime(fx->dir, "views/1/1/text", 4000);
+	/* Bodies may go: the oldest body first, its view stays. */
+	set_atime(fx->dir, "bodies/1/1", 1000);
+	assert_int_equal(body_evict(fx->bc, 2000, 1500, 0), 1100);
+	assert_int_equal(body_open(fx->bc, 1, 1), -ENOENT);
+	assert_body(fx->bc, 1, 2, big, 1000);
+	assert_int_equal(body_view_open(fx->bc, 1, 1, "text") >= 0, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -608,6 +731,8 @@ int main(void)
 		T(test_durable_commit),
 		T(test_durable_syncs),
 		T(test_remove),
+		T(test_views),
+		T(test_evict),
 		T(test_crash_safety),
 #undef T
 	};

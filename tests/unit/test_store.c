@@ -1339,6 +1339,68 @@ static void test_crash_safety(void **state)
 	assert_true(have > 0);
 }
 
+/* Views: a message's structure and its parts' numbers go with the message;
+ * a number is never used again. */
+static void test_views(void **state)
+{
+	struct fixture *fx = *state;
+	const char *const secs[] = { "1", "2", "2.1" }, *const more[] = { "2.1", "3" };
+	int64_t a, b, ids[3], ids2[2], again[3], folder;
+	uint32_t uid, one = 1;
+	char *text = NULL, *sec = NULL;
+
+	fx->st = open_store(fx->dir, 0);
+	a = add_folder(fx->st, 0, "a");
+	b = add_folder(fx->st, 0, "b");
+	put_simple(fx->st, a, 1, 3);
+	put_simple(fx->st, b, 1, 1);
+	assert_int_equal(store_structure_get(fx->st, a, 1, &text), -ENOENT);
+	assert_null(text);
+	assert_int_equal(store_structure_put(fx->st, a, 1, "(\"text\" \"plain\")"), 0);
+	assert_int_equal(store_structure_put(fx->st, a, 2, "two"), 0);
+	assert_int_equal(store_structure_put(fx->st, a, 9, "no message"), -ENOENT);
+	assert_int_equal(store_structure_get(fx->st, a, 1, &text), 0);
+	assert_string_equal(text, "(\"text\" \"plain\")");
+	free(text);
+	assert_int_equal(store_structure_get(fx->st, a, 9, &text), -ENOENT);
+
+	/* Numbers: one per (message, section), the same when asked again. */
+	assert_int_equal(store_part_ids(fx->st, a, 1, secs, 3, ids), 0);
+	assert_true(ids[0] != ids[1] && ids[1] != ids[2] && ids[0] != ids[2]);
+	assert_int_equal(store_part_ids(fx->st, a, 1, more, 2, ids2), 0);
+	assert_int_equal(ids2[0], ids[2]);
+	assert_true(ids2[1] > ids[2]);
+	assert_int_equal(store_part_ids(fx->st, b, 1, secs, 3, again), 0);
+	assert_true(again[0] > ids2[1]);
+	assert_int_equal(store_part_get(fx->st, ids[2], &folder, &uid, &sec), 0);
+	assert_int_equal(folder, a);
+	assert_int_equal(uid, 1);
+	assert_string_equal(sec, "2.1");
+	free(sec);
+	assert_int_equal(store_part_ids(fx->st, a, 9, secs, 1, again), -ENOENT);
+
+	/* Re-putting the message (new flags) keeps them. */
+	put_simple(fx->st, a, 1, 1);
+	assert_int_equal(store_structure_get(fx->st, a, 1, &text), 0);
+	free(text);
+	assert_int_equal(store_part_get(fx->st, ids[0], &folder, &uid, &sec), 0);
+	free(sec);
+
+	/* The message goes: so do they; its numbers are not given again. */
+	assert_int_equal(store_msg_delete(fx->st, a, &one, 1), 0);
+	assert_int_equal(store_structure_get(fx->st, a, 1, &text), -ENOENT);
+	assert_int_equal(store_part_get(fx->st, ids[0], &folder, &uid, &sec), -ENOENT);
+	assert_null(sec);
+	put_simple(fx->st, a, 1, 1);
+	assert_int_equal(store_part_ids(fx->st, a, 1, secs, 3, again), 0);
+	assert_true(again[0] > ids2[1] && again[0] != ids[0]);
+	/* The folder goes: so do its messages' structures. */
+	assert_int_equal(store_folder_delete(fx->st, a), 0);
+	assert_int_equal(store_structure_get(fx->st, a, 2, &text), -ENOENT);
+	assert_int_equal(store_part_get(fx->st, again[1], &folder, &uid, &sec), -ENOENT);
+	assert_int_equal(store_part_ids(fx->st, b, 1, secs, 1, ids), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1360,6 +1422,7 @@ int main(void)
 		T(test_reopen_keeps_data),
 		T(test_durable_syncs),
 		T(test_names_rename),
+		T(test_views),
 		T(test_strings_round_trip),
 		T(test_crash_safety),
 #undef T

@@ -79,7 +79,7 @@ deps_config  := fs/config fs/options
 deps_secret  := fs/secret fs/config net/utf8
 deps_store   := cache/store
 deps_body    := cache/body
-deps_imap    := net/imap net/wire net/conn net/tls net/mime net/utf8 net/sasl
+deps_imap    := net/imap net/wire net/conn net/tls net/mime net/utf8 net/sasl net/bodystructure
 deps_pop3_wire := net/pop3_wire
 deps_pop3    := net/pop3 net/pop3_wire net/conn net/tls net/sasl
 deps_conn    := net/conn net/tls
@@ -180,7 +180,7 @@ FUZZ_RUN_FLAGS := -max_len=65536 -timeout=10 -rss_limit_mb=2048 -print_final_sta
 FUZZ_TARGETS := wire fetch pop3_wire mutf7 rfc2047 layout
 # fuzzdeps_<name>: the modules linked in (fuzz_fetch #includes net/imap.c)
 fuzzdeps_wire      := net/wire
-fuzzdeps_fetch     := net/wire net/conn net/tls net/mime net/utf8 net/sasl
+fuzzdeps_fetch     := net/wire net/conn net/tls net/mime net/utf8 net/sasl net/bodystructure
 fuzzdeps_pop3_wire := net/pop3_wire
 fuzzdeps_mutf7     := net/mutf7 net/utf8
 fuzzdeps_rfc2047   := net/mime net/utf8

@@ -11,6 +11,7 @@
 #include "net/grow.h"
 #include "net/sasl.h"
 #include "net/mime.h"
+#include "net/bodystructure.h"
 #include "net/wire.h"
 
 #include <ctype.h>
@@ -109,6 +110,7 @@ static char *arena_strndup(struct arena *a, const char *s, size_t len)
 /* ---- session ------------------------------------------------------------- */
 
 #define MAX_SINKS 4
+#define SECTION_MAX 256     /* what the brackets of BODY[...] may hold */
 
 struct resp {
 	struct node *head;      /* tag, then the rest of the top level */
@@ -474,37 +476,52 @@ static int is_status_word(const struct node *n)
 	       is_atom(n, "BYE") || is_atom(n, "PREAUTH");
 }
 
-/* Decide whether the literal that starts now is a body section to stream:
- * in "* N FETCH (... KEY {size}", KEY is BODY[section]<offset> or
- * BINARY[...] or RFC822/RFC822.TEXT, and the section is not a header. */
-static int body_section(const struct node *head, const struct node *prev,
-                        unsigned depth, uint64_t *offset_r)
+/* A FETCH item KEY that carries a body section: BODY[...]<...>,
+ * BINARY[...]<...>, RFC822 or RFC822.TEXT. Copies what the brackets hold
+ * (without the partial) to SEC, sets *binary and *offset_r, and says
+ * whether the section is a header (HEADER..., N.HEADER..., N.MIME). -1 when
+ * KEY is no body section. */
+static int section_of(const char *k, char *sec, size_t size, int *binary, uint64_t *offset_r)
 {
-	const char *k, *sec;
+	const char *open, *close;
 
+	*binary = 0;
+	*offset_r = 0;
+	if (strcasecmp(k, "RFC822") == 0 || strcasecmp(k, "RFC822.TEXT") == 0) {
+		snprintf(sec, size, "%s", k[6] ? "TEXT" : "");
+		return 0;
+	}
+	if (strncasecmp(k, "BODY[", 5) == 0) {
+		open = k + 5;
+	} else if (strncasecmp(k, "BINARY[", 7) == 0) {
+		open = k + 7;
+		*binary = 1;
+	} else {
+		return -1;
+	}
+	close = strrchr(open, ']');
+	if (!close || (size_t)(close - open) >= size)
+		return -1;
+	snprintf(sec, size, "%.*s", (int)(close - open), open);
+	if (close[1] == '<')
+		*offset_r = strtoull(close + 2, NULL, 10);
+	return strncasecmp(sec, "HEADER", 6) == 0 || strstr(sec, ".HEADER") ||
+	       (strlen(sec) >= 5 && strcasecmp(sec + strlen(sec) - 5, ".MIME") == 0);
+}
+
+/* Decide whether the literal that starts now is a body section to stream:
+ * in "* N FETCH (... KEY {size}", KEY is a body section (section_of) that
+ * is not a header. */
+static int body_section(const struct node *head, const struct node *prev, unsigned depth,
+                        char *sec, size_t size, int *binary, uint64_t *offset_r)
+{
 	if (depth != 1 || !head || !head->next || !head->next->next)
 		return 0;
 	if (!is_atom(head, "*") || !is_atom(head->next->next, "FETCH"))
 		return 0;
 	if (!prev || prev->type != N_ATOM)
 		return 0;
-	k = prev->s;
-	*offset_r = 0;
-	if (strcasecmp(k, "RFC822") == 0 || strcasecmp(k, "RFC822.TEXT") == 0)
-		return 1;
-	if (strncasecmp(k, "BODY[", 5) == 0)
-		sec = k + 5;
-	else if (strncasecmp(k, "BINARY[", 7) == 0)
-		sec = k + 7;
-	else
-		return 0;
-	if (strncasecmp(sec, "HEADER", 6) == 0 || strstr(sec, "MIME]") ||
-	    strstr(sec, ".HEADER"))
-		return 0;
-	sec = strchr(sec, ']');
-	if (sec && sec[1] == '<')
-		*offset_r = strtoull(sec + 2, NULL, 10);
-	return 1;
+	return section_of(prev->s, sec, size, binary, offset_r) == 0;
 }
 
 static uint32_t seq_uid(const struct imap_session *s, uint64_t seq)
@@ -575,16 +592,17 @@ static int literal_node(struct imap_session *s, struct builder *b, struct wire_t
                         struct node **n_r)
 {
 	struct node *prev = b->depth ? b->stack[b->depth] : NULL;
+	char sec[SECTION_MAX];
 	uint64_t offset;
-	int r;
+	int r, binary;
 
 	if (!b->in_code && b->depth == 1 &&
-	    body_section(s->resp.head, prev, b->depth, &offset)) {
+	    body_section(s->resp.head, prev, b->depth, sec, sizeof(sec), &binary, &offset)) {
 		struct imap_sink *sk = NULL;
 
 		if (s->ev && s->ev->body) {
 			uint32_t uid = fetch_uid_so_far(s, b->parent[1]->child);
-			sk = s->ev->body(s->ev_ctx, uid, offset, t->size);
+			sk = s->ev->body(s->ev_ctx, uid, sec, binary, offset, t->size);
 		}
 		if (sk && s->resp.nsinks < MAX_SINKS) {
 			s->resp.sinks[s->resp.nsinks++] = sk;
@@ -1052,75 +1070,210 @@ static char *join_flags(struct imap_session *s, const struct node *list)
 	return out;
 }
 
-static int handle_fetch(struct imap_session *s, uint32_t seq, const struct node *list)
+/* Feed the tokens of node N (a value of a FETCH response) to BP. Depth
+ * is bounded by the wire parser's. */
+static int feed_node(struct bs_parser *bp, const struct node *n)
 {
-	struct imap_fetch f = { .seq = seq };
+	struct wire_token t = { .data = n->s, .len = n->len };
+	int r;
+
+	switch (n->type) {
+	case N_ATOM:
+		t.type = WIRE_ATOM;
+		return bs_feed(bp, &t);
+	case N_STRING:
+		t.type = WIRE_STRING;
+		return bs_feed(bp, &t);
+	case N_LIST:
+		t = (struct wire_token){ .type = WIRE_LPAREN };
+		if ((r = bs_feed(bp, &t)) != 0)
+			return r < 0 ? r : -EINVAL;
+		for (const struct node *c = n->child; c; c = c->next)
+			if ((r = feed_node(bp, c)) != 0)
+				return r < 0 ? r : -EINVAL;
+		t = (struct wire_token){ .type = WIRE_RPAREN };
+		return bs_feed(bp, &t);
+	default:
+		return -EINVAL;
+	}
+}
+
+/* BODYSTRUCTURE's value V as a tree (RFC 3501 §7.4.2). */
+static int fetch_structure(struct imap_session *s, const struct node *v, struct bs_part **root_r)
+{
+	struct bs_parser *bp = bs_parser_new();
+	int r;
+
+	if (!bp)
+		return set_fail(s, IMAP_FAIL_PROTO, ENOMEM, "out of memory");
+	r = v->type == N_LIST ? feed_node(bp, v) : -EINVAL;
+	if (r == 1) {
+		*root_r = bs_take(bp);
+		bs_parser_free(bp);
+		return 0;
+	}
+	r = proto_fail(s, "malformed BODYSTRUCTURE: %s", r == -ENOMEM ? "out of memory" :
+	               r == 0 ? "it ends too soon" : bs_error(bp));
+	bs_parser_free(bp);
+	return r;
+}
+
+/* A body section item KEY with value V that is not a streamed literal: a
+ * header section is kept in F; another one (a short quoted string, or NIL
+ * for a missing part) is noted in SHORT to go to the events' sink once the
+ * UID is known, in one write, as a literal would have. Other items are no
+ * business of this function. */
+struct short_section {
+	const char *key;
+	const struct node *v;
+};
+#define MAX_SHORT_SECTIONS 16
+
+static int fetch_section(struct imap_session *s, struct imap_fetch *f, const char *key,
+                         const struct node *v, struct short_section *shorts, unsigned *nshort)
+{
+	char sec[SECTION_MAX];
+	uint64_t offset;
+	int binary, header = section_of(key, sec, sizeof(sec), &binary, &offset);
+
+	if (header < 0)
+		return 0;
+	if (v->type == N_STREAM) {
+		f->have |= IMAP_HAVE_BODY;
+		f->body_size = v->len;
+		return 0;
+	}
+	if (v->type != N_STRING && !is_atom(v, "NIL"))
+		return proto_fail(s, "malformed %s", key);
+	if (!header) {
+		if (*nshort >= MAX_SHORT_SECTIONS)
+			return proto_fail(s, "too many body sections in one FETCH response");
+		shorts[(*nshort)++] = (struct short_section){ key, v };
+		return 0;
+	}
+	const char *data = v->type == N_STRING ? v->s : "";
+	size_t len = v->type == N_STRING ? v->len : 0;
+	if (!(f->have & IMAP_HAVE_HEADER)) {
+		f->header = data;
+		f->header_len = len;
+		f->have |= IMAP_HAVE_HEADER;
+	}
+	if (f->nheaders < IMAP_MAX_HEADER_SECTIONS) {
+		char *name = arena_alloc(&s->arena, strlen(sec) + 1);
+
+		if (!name)
+			return set_fail(s, IMAP_FAIL_PROTO, ENOMEM, "out of memory");
+		strcpy(name, sec);
+		f->headers[f->nheaders++] = (struct imap_header_section){ name, data, len };
+	}
+	return 0;
+}
+
+static void deliver_short(struct imap_session *s, struct imap_fetch *f,
+                          const struct short_section *sh)
+{
+	char sec[SECTION_MAX];
+	uint64_t offset;
+	int binary;
+	const char *data = sh->v->type == N_STRING ? sh->v->s : "";
+	size_t len = sh->v->type == N_STRING ? sh->v->len : 0;
+	struct imap_sink *sk;
+
+	section_of(sh->key, sec, sizeof(sec), &binary, &offset);
+	f->have |= IMAP_HAVE_BODY;
+	f->body_size = len;
+	if (!s->ev || !s->ev->body)
+		return;
+	sk = s->ev->body(s->ev_ctx, f->uid, sec, binary, offset, len);
+	if (sk) {
+		int err = len ? sk->write(sk, data, len) : 0;
+
+		sk->end(sk, err < 0 ? err : 0);
+	}
+}
+
+/* The items of one FETCH response; LIST is its parenthesized list. */
+static int fetch_items(struct imap_session *s, struct imap_fetch *f, const struct node *list,
+                       struct short_section *shorts, unsigned *nshort)
+{
 	const struct node *k, *v;
 
-	if (seq < 1 || seq > s->mb.exists)
-		return proto_fail(s, "FETCH for message %u of %u", seq, s->mb.exists);
-	if (!list || list->type != N_LIST || list->next)
-		return proto_fail(s, "malformed FETCH response");
 	for (k = list->child; k; k = v->next) {
 		v = k->next;
 		if (k->type != N_ATOM || !v)
 			return proto_fail(s, "malformed FETCH response");
 		if (is_atom(k, "UID")) {
-			if (node_u32(v, &f.uid) < 0 || f.uid == 0)
+			if (node_u32(v, &f->uid) < 0 || f->uid == 0)
 				return proto_fail(s, "FETCH with invalid UID");
-			f.have |= IMAP_HAVE_UID;
+			f->have |= IMAP_HAVE_UID;
 		} else if (is_atom(k, "FLAGS")) {
 			if (v->type != N_LIST)
 				return proto_fail(s, "malformed FLAGS");
-			f.flags = join_flags(s, v->child);
-			if (!f.flags)
+			f->flags = join_flags(s, v->child);
+			if (!f->flags)
 				return set_fail(s, IMAP_FAIL_PROTO, ENOMEM, "out of memory");
-			f.have |= IMAP_HAVE_FLAGS;
+			f->have |= IMAP_HAVE_FLAGS;
 		} else if (is_atom(k, "RFC822.SIZE")) {
-			if (node_u64(v, UINT64_MAX >> 1, &f.size) < 0)
+			if (node_u64(v, UINT64_MAX >> 1, &f->size) < 0)
 				return proto_fail(s, "malformed RFC822.SIZE");
-			f.have |= IMAP_HAVE_SIZE;
+			f->have |= IMAP_HAVE_SIZE;
 		} else if (is_atom(k, "INTERNALDATE")) {
-			if (v->type != N_STRING || mime_parse_internaldate(v->s, &f.internaldate) < 0)
+			if (v->type != N_STRING || mime_parse_internaldate(v->s, &f->internaldate) < 0)
 				return proto_fail(s, "malformed INTERNALDATE");
-			f.have |= IMAP_HAVE_DATE;
+			f->have |= IMAP_HAVE_DATE;
 		} else if (is_atom(k, "MODSEQ")) {
-			if (v->type != N_LIST || node_u64(v->child, UINT64_MAX >> 1, &f.modseq) < 0)
+			if (v->type != N_LIST || node_u64(v->child, UINT64_MAX >> 1, &f->modseq) < 0)
 				return proto_fail(s, "malformed MODSEQ");
-			f.have |= IMAP_HAVE_MODSEQ;
-		} else if (strncasecmp(k->s, "BODY[", 5) == 0 || strncasecmp(k->s, "BINARY[", 7) == 0 ||
-		           strncasecmp(k->s, "RFC822", 6) == 0) {
-			if (v->type == N_STREAM) {
-				f.have |= IMAP_HAVE_BODY;
-				f.body_size = v->len;
-			} else if (v->type == N_STRING) {
-				f.header = v->s;
-				f.header_len = v->len;
-				f.have |= IMAP_HAVE_HEADER;
-			} else if (is_atom(v, "NIL")) {
-				f.header = "";
-				f.header_len = 0;
-				f.have |= IMAP_HAVE_HEADER;
-			}
+			f->have |= IMAP_HAVE_MODSEQ;
+		} else if (is_atom(k, "BODYSTRUCTURE")) {
+			if (f->structure)
+				return proto_fail(s, "two BODYSTRUCTUREs in one FETCH response");
+			if (fetch_structure(s, v, &f->structure) < 0)
+				return -1;
+			f->have |= IMAP_HAVE_STRUCTURE;
+		} else if (fetch_section(s, f, k->s, v, shorts, nshort) < 0) {
+			return -1;
 		}
 		/* Anything else (ENVELOPE, X-GM-*, ...) is skipped as one value. */
 	}
+	return 0;
+}
+
+static int handle_fetch(struct imap_session *s, uint32_t seq, const struct node *list)
+{
+	struct imap_fetch f = { .seq = seq };
+	struct short_section shorts[MAX_SHORT_SECTIONS];
+	unsigned nshort = 0;
+	int r = -1;
+
+	if (seq < 1 || seq > s->mb.exists)
+		return proto_fail(s, "FETCH for message %u of %u", seq, s->mb.exists);
+	if (!list || list->type != N_LIST || list->next)
+		return proto_fail(s, "malformed FETCH response");
+	if (fetch_items(s, &f, list, shorts, &nshort) < 0)
+		goto out;
 	if (f.uid) {
 		/* UIDs ascend with sequence numbers (RFC 3501 §2.3.1.1); a response
 		 * that breaks that is lying about one of them. */
 		if ((seq > 1 && s->seqmap[seq - 2] >= f.uid) ||
-		    (seq < s->mb.exists && s->seqmap[seq] && s->seqmap[seq] <= f.uid))
-			return proto_fail(s, "FETCH gives UID %u out of order at message %u",
-			                  f.uid, seq);
+		    (seq < s->mb.exists && s->seqmap[seq] && s->seqmap[seq] <= f.uid)) {
+			proto_fail(s, "FETCH gives UID %u out of order at message %u", f.uid, seq);
+			goto out;
+		}
 		s->seqmap[seq - 1] = f.uid;
 	} else {
 		f.uid = s->seqmap[seq - 1];
 	}
 	if (f.uid && f.uid == s->watch_uid)
 		s->watch_seen = 1;
+	for (unsigned i = 0; i < nshort; i++)
+		deliver_short(s, &f, &shorts[i]);
 	if (s->ev && s->ev->fetch)
 		s->ev->fetch(s->ev_ctx, &f);
-	return 0;
+	r = 0;
+out:
+	bs_free(f.structure);
+	return r;
 }
 
 void imap_watch(struct imap_session *s, uint32_t uid)

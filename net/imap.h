@@ -36,6 +36,8 @@
 
 #include "net/conn.h"
 
+struct bs_part;
+
 /* Capabilities the client acts on. */
 enum imap_cap {
 	IMAP_CAP_IMAP4REV1    = 1u << 0,
@@ -107,7 +109,18 @@ enum imap_have {
 	IMAP_HAVE_MODSEQ   = 1u << 4,
 	IMAP_HAVE_HEADER   = 1u << 5,   /* BODY[HEADER...] data */
 	IMAP_HAVE_BODY     = 1u << 6,   /* a body section went to a sink */
+	IMAP_HAVE_STRUCTURE = 1u << 7,  /* BODYSTRUCTURE */
 };
+
+/* A header section of a FETCH response (BODY[HEADER...], BODY[2.HEADER...],
+ * BODY[1.MIME]): SECTION is what the brackets held ("HEADER.FIELDS (FROM)",
+ * "2.HEADER"), DATA its bytes (NIL gives ""). */
+struct imap_header_section {
+	const char *section;
+	const char *data;
+	size_t len;
+};
+#define IMAP_MAX_HEADER_SECTIONS 16
 
 struct imap_fetch {
 	uint32_t seq;
@@ -117,9 +130,14 @@ struct imap_fetch {
 	uint64_t size;             /* RFC822.SIZE */
 	time_t internaldate;
 	uint64_t modseq;
-	const char *header;        /* BODY[HEADER.FIELDS (...)] contents */
+	const char *header;        /* the first header section's contents */
 	size_t header_len;
+	struct imap_header_section headers[IMAP_MAX_HEADER_SECTIONS];  /* all of them */
+	unsigned nheaders;
 	uint64_t body_size;        /* bytes of the streamed body section */
+	/* BODYSTRUCTURE (net/bodystructure.h), freed after the callback
+	 * (a callee that wants to keep it writes it out with bs_format()). */
+	struct bs_part *structure;
 };
 
 /* Where a body literal goes. */
@@ -141,10 +159,15 @@ struct imap_events {
 	/* An EXPUNGE named a message whose UID the session does not know; the
 	 * owner has to compare the whole mailbox again. */
 	void (*lost_track)(void *ctx);
-	/* A BODY[]/BINARY[] literal of SIZE bytes starts for UID (0 if unknown)
-	 * at section offset OFFSET (partial fetch). Return a sink, or NULL to
-	 * discard the data. May be NULL. */
-	struct imap_sink *(*body)(void *ctx, uint32_t uid, uint64_t offset, uint64_t size);
+	/* The data of a body section of SIZE bytes starts for UID (0 if
+	 * unknown): SECTION is what the brackets held, without a partial
+	 * ("" for BODY[] and RFC822, "TEXT", "1.2"), BINARY says BINARY[...],
+	 * OFFSET is the partial fetch's start. Return a sink, or NULL to
+	 * discard the data. May be NULL. A literal streams to the sink; a
+	 * quoted string or NIL (a short or missing section) is given in one
+	 * write. */
+	struct imap_sink *(*body)(void *ctx, uint32_t uid, const char *section, int binary,
+	                          uint64_t offset, uint64_t size);
 };
 
 struct imap_mailbox {

@@ -40,6 +40,10 @@ int engine_init(struct engine *m, struct mfs_options *opt, const struct driver *
 		         strerror(-r));
 		return r;
 	}
+	if ((r = view_init(m)) < 0) {
+		snprintf(err, errlen, "out of memory");
+		return r;
+	}
 	r = tree_load(m);
 	if (r < 0)
 		snprintf(err, errlen, "cannot read the cache in %s: %s", opt->cache_dir,
@@ -122,6 +126,7 @@ void engine_free(struct engine *m)
 		store_close(m->store);
 	if (m->bodies)
 		body_cache_close(m->bodies);
+	view_free(m);
 	tls_ctx_free(m->tls);
 	if (m->secret) {
 		explicit_bzero(m->secret, strlen(m->secret));

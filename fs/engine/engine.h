@@ -156,6 +156,7 @@ struct engine {
 	struct poll_worker *poll;       /* atomic pointer (poll.c) */
 
 	struct prefetcher *prefetch;
+	struct view_table *views;       /* set by engine_init (view.c) */
 	/* Listings a program waits for right now: downloads pause meanwhile
 	 * (fetch.c), so that on a busy machine `ls` is not held up by a
 	 * large body. */
@@ -286,6 +287,44 @@ uint64_t fetch_take_bytes(struct engine *m);
 
 int fetch_start(struct engine *m, int nthreads);
 void fetch_stop(struct engine *m);
+
+/* ---- view.c: SPEC §9's views of a message ---------------------------------- */
+
+struct bs_part;
+int view_init(struct engine *m);
+void view_free(struct engine *m);
+/* Bytes of views made since the last call (for the cache limit). */
+uint64_t view_take_bytes(struct engine *m);
+/* The MIME structure of UID of F: the store's, the cached body's, or the
+ * server's BODYSTRUCTURE (kept). The caller frees it (bs_free). */
+int view_structure(struct engine *m, struct folder *f, uint32_t uid, struct bs_part **root_r);
+/* The text view of UID of F (made now when not in the cache, with the
+ * next ones of F when they are read in order): a read-only descriptor. */
+int view_text_open(struct engine *m, struct folder *f, uint32_t uid);
+/* The size of the text view of FOLDER/UID: 1 and the exact size when it
+ * was made, else 0 and an upper bound (from MSG_SIZE, the message's size,
+ * and its structure when known), asking no server. */
+int view_text_size(struct engine *m, int64_t folder, uint32_t uid, uint64_t msg_size,
+                   uint64_t *size_r);
+/* The parts view of a message: each leaf part, and each forwarded
+ * message (dir), with the message it belongs to (owner: "" the message
+ * itself, else the section of the message/rfc822 part). */
+struct view_part {
+	int64_t id;             /* never used again for another part (store) */
+	char *section;          /* "1", "2.1" */
+	char *owner;
+	char *name;             /* file name: "2 report.pdf" (render_part_name) */
+	char *type;             /* "application/pdf" */
+	int dir;                /* a message/rfc822 part: a directory */
+	int exact;              /* size is the part's decoded size (it was made) */
+	uint64_t size;          /* else an upper bound: the size as sent */
+};
+int view_parts(struct engine *m, struct folder *f, uint32_t uid, struct view_part **parts_r,
+               size_t *n_r);
+void view_parts_free(struct view_part *parts, size_t n);
+/* Part SECTION of UID of F with its transfer encoding undone (made now when
+ * not in the cache): a read-only descriptor. */
+int view_part_open(struct engine *m, struct folder *f, uint32_t uid, const char *section);
 
 /* ---- prefetch.c ----------------------------------------------------------- */
 int prefetch_start(struct engine *m);

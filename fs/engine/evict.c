@@ -9,7 +9,7 @@
 
 uint64_t evict_check(struct engine *m)
 {
-	uint64_t added = fetch_take_bytes(m), limit = m->opt->cache_size, bytes;
+	uint64_t added = fetch_take_bytes(m) + view_take_bytes(m), limit = m->opt->cache_size, bytes;
 	int keep_all = !(m->driver->caps & DRIVER_REFETCH);
 	int count;
 	int64_t now;

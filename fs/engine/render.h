@@ -48,11 +48,14 @@ int render_structure(const char *msg, size_t len, struct bs_part **root_r);
 /* Where a view's sections come from. SECTION is an IMAP part number as
  * bs_walk() gives it ("1", "2.1", ...), or for header == 1 the header of
  * the message at that number ("" for the message itself, "2" for the
- * message/rfc822 part 2). get() sets *data/*len to the section's raw bytes
- * (as BODY[SECTION] or BODY[SECTION.HEADER]; transfer encoding not undone)
- * or returns a negative errno, which ends the build with that error. */
+ * message/rfc822 part 2). get() sets *data and *len to the section's bytes as
+ * BODY[SECTION] or BODY[SECTION.HEADER] gives them, or for a part as
+ * BINARY[SECTION] gives them (the transfer encoding undone by the server,
+ * RFC 3516) with *decoded set to 1; or it returns a negative errno, which
+ * ends the build with that error. */
 struct render_source {
-	int (*get)(void *ctx, const char *section, int header, const char **data, size_t *len);
+	int (*get)(void *ctx, const char *section, int header, const char **data, size_t *len,
+	           int *decoded);
 	void *ctx;
 };
 

@@ -116,12 +116,17 @@ static void sink_end(struct imap_sink *sk, int err)
 	fuzz_buf_release(&fs->took);
 }
 
-static struct imap_sink *ev_body(void *ctx, uint32_t uid, uint64_t offset, uint64_t size)
+static struct imap_sink *ev_body(void *ctx, uint32_t uid, const char *section, int binary,
+                                 uint64_t offset, uint64_t size)
 {
 	struct fuzz_ctx *c = ctx;
 	struct fuzz_sink *fs;
 
 	fuzz_buf_addc(&c->out, 'B');
+	fuzz_buf_add_u64(&c->out, (uint64_t)binary);
+	for (const char *p = section; *p; p++)
+		fuzz_buf_addc(&c->out, *p);
+	fuzz_buf_addc(&c->out, ']');
 	fuzz_buf_add_u64(&c->out, uid);
 	fuzz_buf_add_u64(&c->out, offset);
 	fuzz_buf_add_u64(&c->out, size);
@@ -169,8 +174,26 @@ static void ev_fetch(void *ctx, const struct imap_fetch *f)
 		touch(f->header, f->header_len);
 		out_bytes(c, f->header, f->header_len);
 	}
+	FUZZ_CHECK(f->nheaders <= IMAP_MAX_HEADER_SECTIONS);
+	for (unsigned i = 0; i < f->nheaders; i++) {
+		FUZZ_CHECK(f->headers[i].data[f->headers[i].len] == '\0');
+		out_bytes(c, f->headers[i].section, strlen(f->headers[i].section));
+		out_bytes(c, f->headers[i].data, f->headers[i].len);
+	}
 	if (f->have & IMAP_HAVE_BODY)
 		fuzz_buf_add_u64(&c->out, f->body_size);
+	FUZZ_CHECK(!(f->have & IMAP_HAVE_STRUCTURE) == !f->structure);
+	if (f->structure) {
+		/* What was parsed can be written and read back (net/bodystructure.h). */
+		char *text = bs_format(f->structure), err[128];
+		struct bs_part *again = NULL;
+
+		FUZZ_CHECK(text != NULL);
+		FUZZ_CHECK(bs_parse(text, strlen(text), &again, err, sizeof(err)) == 0);
+		bs_free(again);
+		out_bytes(c, text, strlen(text));
+		free(text);
+	}
 }
 
 static void ev_expunge(void *ctx, uint32_t lo, uint32_t hi)

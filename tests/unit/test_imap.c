@@ -116,11 +116,14 @@ static void sink_end(struct imap_sink *sk, int err)
 	note("end %d; ", err);
 }
 
-static struct imap_sink *ev_body(void *ctx, uint32_t uid, uint64_t offset, uint64_t size)
+static struct imap_sink *ev_body(void *ctx, uint32_t uid, const char *section, int binary,
+                                 uint64_t offset, uint64_t size)
 {
 	(void)ctx;
 	note("body uid=%u off=%llu size=%llu; ", uid, (unsigned long long)offset,
 	     (unsigned long long)size);
+	if (section[0] || binary)
+		note("section=%s%s; ", binary ? "BINARY " : "", section);
 	if (uid != fx.body_uid)
 		return NULL;
 	fx.body.sk.write = sink_write;

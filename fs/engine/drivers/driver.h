@@ -29,6 +29,7 @@ struct fetch;
 struct mfs_options;
 struct tls_ctx;
 struct body_tmp;
+struct bs_part;
 
 enum driver_cap {
 	DRIVER_FOLDERS = 1u << 0,  /* folders besides INBOX: mkdir, rmdir, rename */
@@ -62,6 +63,25 @@ struct driver_sync {
 	uint64_t modseq;           /* HIGHESTMODSEQ of the last sync, 0: none */
 	int changed;               /* out: messages came or went */
 };
+
+/* Views (SPEC §9): one section of a message that a view needs, and what
+ * the server gave for it. */
+struct driver_section {
+	uint32_t uid;
+	const char *section;       /* a part number as bs_walk() gives it ("1",
+	                              "2.1"); for HEADER, the number of the
+	                              message whose header it is ("" at the top) */
+	int header;                /* the header fields the text view shows
+	                              (DRIVER_VIEW_FIELDS), not the part */
+	/* Filled in by the driver: */
+	char *data;                /* malloc'd, NUL-terminated; NULL on error */
+	size_t len;
+	int decoded;               /* the server undid the transfer encoding
+	                              (BINARY, RFC 3516) */
+	int err;                   /* 0, -ENOENT (no such message or part),
+	                              or why it could not be had */
+};
+#define DRIVER_VIEW_FIELDS "FROM TO CC DATE SUBJECT"
 
 /* What the driver is given at open. */
 struct driver_params {
@@ -107,6 +127,17 @@ struct driver {
 	/* Replace the flags of UID of F. */
 	int (*set_flags)(void *drv, const struct driver_folder *f, uint32_t uid,
 	                 const char *flags);
+	/* Views (SPEC §9). The MIME structure of UIDS (N of them, in F,
+	 * ascending): CB for each the server describes, with a tree borrowed
+	 * for the call. Sections: each of SECS filled in (its own err says
+	 * when one could not be had); fails as a whole only when the server
+	 * could not be asked. NULL for a driver whose bodies are all in the
+	 * cache (no DRIVER_REFETCH): views are then made from the bodies. */
+	int (*structure)(void *drv, const struct driver_folder *f, const uint32_t *uids, size_t n,
+	                 void (*cb)(void *ctx, uint32_t uid, const struct bs_part *root),
+	                 void *ctx);
+	int (*sections)(void *drv, const struct driver_folder *f, struct driver_section *secs,
+	                size_t n);
 	/* Create, delete (only when it holds no message), rename folders. */
 	int (*mkdir)(void *drv, const char *server);
 	int (*rmdir)(void *drv, const struct driver_folder *f, int noselect);

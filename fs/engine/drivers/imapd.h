@@ -5,6 +5,7 @@
  *   imapd_sync.c    what the server says (events), a folder's sync, downloads
  *   imapd_changes.c deletes, moves, APPEND, flags, folders
  *   imapd_idle.c    IDLE on INBOX, and a spare connection at start
+ *   imapd_views.c   structures and single sections for the views (SPEC §9)
  *
  * Every untagged response of a session goes through the same event
  * handlers, whatever command it arrived in: new message metadata, flag
@@ -39,6 +40,7 @@ struct slot {
 	struct fetch *cur;         /* the one whose literal is streaming */
 	size_t ndone;              /* bodies of the batch complete */
 	struct imap_sink sink;
+	struct imapd_views *views; /* serving a view (imapd_views.c), or NULL */
 };
 
 struct imapd {
@@ -98,6 +100,17 @@ void imapd_pool_put(struct slot *sl);
  * when there is none. */
 void imapd_pool_adopt(struct imapd *d, struct imap_session *s);
 time_t imapd_now(void);
+
+/* imapd_views.c */
+int imapd_structure(void *drv, const struct driver_folder *f, const uint32_t *uids, size_t n,
+                    void (*cb)(void *ctx, uint32_t uid, const struct bs_part *root), void *ctx);
+/* SECS grouped by UID (the requests of one message next to each other). */
+int imapd_sections(void *drv, const struct driver_folder *f, struct driver_section *secs,
+                   size_t n);
+/* The events of a slot serving a view. */
+void imapd_view_fetch(struct slot *sl, const struct imap_fetch *f);
+struct imap_sink *imapd_view_body(struct slot *sl, uint32_t uid, const char *section,
+                                  int binary, uint64_t size);
 
 /* imapd_idle.c */
 void imapd_idle_start(struct imapd *d);

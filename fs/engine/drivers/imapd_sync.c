@@ -149,6 +149,8 @@ static void ev_fetch(void *ctx, const struct imap_fetch *f)
 	struct sync_state *st = sl->sync;
 	int r = 0;
 
+	if (sl->views)
+		imapd_view_fetch(sl, f);   /* and flags another client changed */
 	if (!sl->folder || !f->uid)
 		return;
 	if (st && st->collect_seen)
@@ -227,12 +229,15 @@ static void sink_end(struct imap_sink *sk, int err)
 	}
 }
 
-static struct imap_sink *ev_body(void *ctx, uint32_t uid, uint64_t offset, uint64_t size)
+static struct imap_sink *ev_body(void *ctx, uint32_t uid, const char *section, int binary,
+                                 uint64_t offset, uint64_t size)
 {
 	struct slot *sl = ctx;
 	struct fetch *fx = NULL;
 
-	if (!sl->nbatch || sl->cur)
+	if (sl->views)
+		return imapd_view_body(sl, uid, section, binary, size);
+	if (!sl->nbatch || sl->cur || section[0])
 		return NULL;
 	if (!uid && sl->nbatch == 1) {
 		fx = sl->batch[0];

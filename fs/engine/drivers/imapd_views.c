@@ -1,0 +1,284 @@
+/* imapd_views.c - what SPEC §9's views ask of an IMAP server: a message's
+ * MIME structure (BODYSTRUCTURE, RFC 3501 §7.4.2) and single sections of it
+ * (BINARY.PEEK[n] where the server offers RFC 3516, else BODY.PEEK[n]),
+ * never the whole message. */
+#include "fs/engine/drivers/imapd.h"
+#include "net/bodystructure.h"
+#include "net/grow.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* What a slot does while it serves a view: the events of its session
+ * (imapd_sync.c) hand structures and sections here. */
+struct imapd_views {
+	/* structure() */
+	void (*cb)(void *ctx, uint32_t uid, const struct bs_part *root);
+	void *ctx;
+	/* sections(): the requests of the message being fetched */
+	struct driver_section *secs;
+	size_t n;
+	struct driver_section *cur;    /* the one whose literal streams */
+	struct imap_sink sink;
+	size_t cap;                    /* of cur->data */
+	int binary;                    /* BINARY was asked for */
+};
+
+/* The selected folder is F as the cache knows it: the same UIDVALIDITY, or
+ * the UIDs would name other messages (RFC 3501 §2.3.1.1). */
+static int select_folder(struct slot *sl, const struct driver_folder *f)
+{
+	struct imap_mailbox mb = { 0 };
+	int r = imap_select(sl->s, f->server, 0, 0, 0, 0, &imapd_events, sl, &mb);
+
+	if (r < 0)
+		return r;
+	if (r == 0 && f->uidvalidity && mb.uidvalidity != f->uidvalidity)
+		return -ESTALE;
+	if (r == 1 && f->uidvalidity && imap_mailbox(sl->s)->uidvalidity != f->uidvalidity)
+		return -ESTALE;
+	return 0;
+}
+
+void imapd_view_fetch(struct slot *sl, const struct imap_fetch *f)
+{
+	struct imapd_views *v = sl->views;
+
+	if (v->cb && f->structure && f->uid) {
+		v->cb(v->ctx, f->uid, f->structure);
+		return;
+	}
+	/* Header sections: "HEADER.FIELDS (...)" or "2.HEADER.FIELDS (...)". */
+	for (unsigned i = 0; i < f->nheaders; i++) {
+		const char *name = f->headers[i].section, *h = strstr(name, "HEADER");
+		size_t numlen = h && h > name ? (size_t)(h - name - 1) : 0;
+
+		if (!h)
+			continue;
+		for (size_t j = 0; j < v->n; j++) {
+			struct driver_section *s = &v->secs[j];
+
+			if (!s->header || s->uid != f->uid || s->data ||
+			    strlen(s->section) != numlen || strncmp(s->section, name, numlen) != 0)
+				continue;
+			s->data = malloc(f->headers[i].len + 1);
+			if (!s->data) {
+				s->err = -ENOMEM;
+				break;
+			}
+			memcpy(s->data, f->headers[i].data, f->headers[i].len);
+			s->data[f->headers[i].len] = '\0';
+			s->len = f->headers[i].len;
+			s->err = 0;
+			break;
+		}
+	}
+}
+
+static int view_write(struct imap_sink *sk, const char *data, size_t len)
+{
+	struct imapd_views *v = (struct imapd_views *)((char *)sk - offsetof(struct imapd_views, sink));
+	struct driver_section *s = v->cur;
+
+	if (!s)
+		return -EIO;
+	if (s->len + len + 1 > v->cap) {
+		size_t want = s->len + len + 1;
+		char *grown;
+
+		if (want < s->len)
+			return -ENOMEM;
+		if (want < 2 * v->cap)
+			want = 2 * v->cap;
+		if (!(grown = realloc(s->data, want)))
+			return -ENOMEM;
+		s->data = grown;
+		v->cap = want;
+	}
+	memcpy(s->data + s->len, data, len);
+	s->len += len;
+	s->data[s->len] = '\0';
+	return 0;
+}
+
+static void view_end(struct imap_sink *sk, int err)
+{
+	struct imapd_views *v = (struct imapd_views *)((char *)sk - offsetof(struct imapd_views, sink));
+	struct driver_section *s = v->cur;
+
+	v->cur = NULL;
+	if (!s)
+		return;
+	if (err) {
+		free(s->data);
+		s->data = NULL;
+		s->len = 0;
+		s->err = err;
+		return;
+	}
+	if (!s->data && !(s->data = calloc(1, 1))) {   /* an empty part */
+		s->err = -ENOMEM;
+		return;
+	}
+	s->err = 0;
+}
+
+struct imap_sink *imapd_view_body(struct slot *sl, uint32_t uid, const char *section,
+                                  int binary, uint64_t size)
+{
+	struct imapd_views *v = sl->views;
+
+	(void)size;
+	if (v->cb || v->cur)
+		return NULL;
+	for (size_t j = 0; j < v->n; j++) {
+		struct driver_section *s = &v->secs[j];
+
+		if (s->header || s->uid != uid || s->data || strcmp(s->section, section) != 0)
+			continue;
+		s->decoded = binary;
+		s->len = 0;
+		v->cap = 0;
+		v->cur = s;
+		v->sink = (struct imap_sink){ .write = view_write, .end = view_end };
+		return &v->sink;
+	}
+	return NULL;
+}
+
+int imapd_structure(void *drv, const struct driver_folder *f, const uint32_t *uids, size_t n,
+                    void (*cb)(void *ctx, uint32_t uid, const struct bs_part *root), void *ctx)
+{
+	struct imapd *d = drv;
+	struct imapd_views v = { .cb = cb, .ctx = ctx };
+	struct slot *sl;
+	char *set = NULL;
+	size_t len = 0, cap = 0;
+	int r = 0;
+
+	for (size_t i = 0, j; i < n && r == 0; i = j + 1) {
+		for (j = i; j + 1 < n && uids[j + 1] == uids[j] + 1; j++)
+			;
+		r = imapd_set_add(&set, &len, &cap, uids[i], uids[j]);
+	}
+	if (r < 0 || !set) {
+		free(set);
+		return r < 0 ? r : 0;
+	}
+	sl = imapd_pool_get(d, f->server, &r);
+	if (!sl) {
+		free(set);
+		return r;
+	}
+	sl->folder = f->id;
+	sl->views = &v;
+	r = select_folder(sl, f);
+	if (r == 0)
+		r = imap_uid_fetch(sl->s, set, "UID BODYSTRUCTURE", NULL);
+	sl->views = NULL;
+	imapd_pool_put(sl);
+	free(set);
+	return r < 0 ? r : 0;
+}
+
+/* The FETCH items for the requests of one message (SECS[0..N)). */
+static char *section_items(const struct driver_section *secs, size_t n, int binary)
+{
+	char *items = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&items, &len);
+
+	if (!out)
+		return NULL;
+	fputs("UID", out);
+	for (size_t i = 0; i < n; i++) {
+		const char *sec = secs[i].section;
+
+		if (secs[i].header)
+			fprintf(out, " BODY.PEEK[%s%sHEADER.FIELDS (" DRIVER_VIEW_FIELDS ")]", sec,
+			        sec[0] ? "." : "");
+		else
+			fprintf(out, " %s.PEEK[%s]", binary ? "BINARY" : "BODY", sec);
+	}
+	if (fclose(out) != 0) {
+		free(items);
+		return NULL;
+	}
+	return items;
+}
+
+/* A part number as this driver writes it into a command: digits and dots
+ * only (it comes from a tree the server or the cache described). */
+static int section_ok(const char *sec)
+{
+	size_t n = strlen(sec);
+
+	return n < 128 && strspn(sec, "0123456789.") == n && sec[0] != '.' &&
+	       (n == 0 || sec[n - 1] != '.') && !strstr(sec, "..");
+}
+
+/* Fetch the requests of one message: SECS[0..N), all of the same UID. */
+static int fetch_message(struct slot *sl, struct imapd_views *v, struct driver_section *secs,
+                         size_t n, int binary)
+{
+	char uid[16], *items;
+	int r;
+
+	for (size_t i = 0; i < n; i++) {
+		if (!section_ok(secs[i].section) || (!secs[i].header && !secs[i].section[0]))
+			return -EINVAL;
+		free(secs[i].data);
+		secs[i].data = NULL;
+		secs[i].len = 0;
+		secs[i].err = -ENOENT;   /* until the server sends it */
+	}
+	items = section_items(secs, n, binary);
+	if (!items)
+		return -ENOMEM;
+	snprintf(uid, sizeof(uid), "%" PRIu32, secs[0].uid);
+	v->secs = secs;
+	v->n = n;
+	v->cur = NULL;
+	r = imap_uid_fetch(sl->s, uid, items, NULL);
+	free(items);
+	return r;
+}
+
+int imapd_sections(void *drv, const struct driver_folder *f, struct driver_section *secs,
+                   size_t n)
+{
+	struct imapd *d = drv;
+	struct imapd_views v = { 0 };
+	struct slot *sl;
+	int r, binary;
+
+	sl = imapd_pool_get(d, f->server, &r);
+	if (!sl)
+		return r;
+	pthread_mutex_lock(&d->lock);
+	binary = !!(d->capbits & IMAP_CAP_BINARY);
+	pthread_mutex_unlock(&d->lock);
+	sl->folder = f->id;
+	sl->views = &v;
+	r = select_folder(sl, f);
+	for (size_t i = 0, j; i < n && r >= 0; i = j) {
+		for (j = i + 1; j < n && secs[j].uid == secs[i].uid; j++)
+			;
+		r = fetch_message(sl, &v, secs + i, j - i, binary);
+		/* A server may refuse BINARY for a transfer encoding it does
+		 * not know (RFC 3516 §4.2, [UNKNOWN-CTE]): ask again as is. */
+		if (r < 0 && binary && !imap_broken(sl->s))
+			r = fetch_message(sl, &v, secs + i, j - i, 0);
+		if (r < 0 && !imap_broken(sl->s)) {
+			for (size_t k = i; k < j; k++)
+				secs[k].err = -EIO;
+			r = 0;   /* the next message may still work */
+		}
+	}
+	sl->views = NULL;
+	imapd_pool_put(sl);
+	return r < 0 ? r : 0;
+}

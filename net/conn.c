@@ -216,7 +216,7 @@ int conn_connect(struct conn *c)
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_ADDRCONFIG };
 	struct addrinfo *res = NULL, *ai;
 	char port[16];
-	int r, gai;
+	int r, gai, reset = 0;
 
 	c->fail = CONN_OK;
 	c->error[0] = '\0';
@@ -241,8 +241,17 @@ int conn_connect(struct conn *c)
 		r = connect_one(c, ai);
 		if (r == 0 || c->fail == CONN_FAIL_IO || c->fail == CONN_FAIL_ABORTED)
 			break;
+		if (r == -ECONNRESET)
+			reset = 1;
 	}
 	freeaddrinfo(res);
+	if (r < 0 && reset)
+		/* An address took the connection and reset it at once (before
+		 * any byte): the server is there but going down, or a load
+		 * balancer has no backend. The network, not the URL (SPEC §5). */
+		return fail(c, CONN_FAIL_CLOSED, ECONNRESET, "%s port %u dropped the connection "
+		            "as soon as it was made%s: %s", c->host, c->port,
+		            c->implicit_tls ? ", before the TLS handshake" : "", strerror(ECONNRESET));
 	if (r == -ETIMEDOUT)
 		return fail(c, CONN_FAIL_TIMEOUT, ETIMEDOUT, "cannot connect to %s port %u: "
 		            "no answer within %d s", c->host, c->port, c->timeout_ms / 1000);

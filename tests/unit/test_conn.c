@@ -11,7 +11,8 @@
  * X509_VERIFY_PARAM_set1_ip_asc and SSL_CTX_ctrl (for
  * SSL_CTX_set_min_proto_version) itself: conn.o and tls.o, linked into it,
  * call these definitions, which fail for the client when told to and
- * otherwise call OpenSSL's (dlsym RTLD_NEXT).
+ * otherwise call OpenSSL's (dlsym RTLD_NEXT). connect() too, to play a
+ * server that resets a connection before the client's connect() returns.
  */
 #include "tests/unit/peer.h"
 
@@ -26,7 +27,8 @@
 
 /* ---- failing OpenSSL set-up calls, on demand ------------------------------ */
 
-enum fail_at { FAIL_NONE, FAIL_SET_FD, FAIL_SNI, FAIL_SET1_HOST, FAIL_IP, FAIL_MIN_PROTO };
+enum fail_at { FAIL_NONE, FAIL_SET_FD, FAIL_SNI, FAIL_SET1_HOST, FAIL_IP, FAIL_MIN_PROTO,
+               FAIL_CONNECT_RESET, FAIL_CONNECT_REFUSED };
 static enum fail_at fail_at;
 static int fail_calls;              /* how often a call was made to fail */
 
@@ -98,6 +100,19 @@ int X509_VERIFY_PARAM_set1_ip_asc(X509_VERIFY_PARAM *param, const char *ipasc)
 		return 0;
 	}
 	return real(param, ipasc);
+}
+
+int connect(int fd, const struct sockaddr *sa, socklen_t len)
+{
+	int (*real)(int, const struct sockaddr *, socklen_t) =
+		(int (*)(int, const struct sockaddr *, socklen_t))next_fn("connect");
+
+	if (fail_at == FAIL_CONNECT_RESET || fail_at == FAIL_CONNECT_REFUSED) {
+		fail_calls++;
+		errno = fail_at == FAIL_CONNECT_RESET ? ECONNRESET : ECONNREFUSED;
+		return -1;
+	}
+	return real(fd, sa, len);
 }
 
 /* ---- the fixture ------------------------------------------------------------ */
@@ -365,6 +380,40 @@ static void test_not_tls(void **state)
 	finish();
 }
 
+/* A server going down may reset the connection before the client's
+ * connect() has returned (the race t_offline_tls met under
+ * ThreadSanitizer): that is the network, like a cut handshake, not a
+ * wrong host or port. A refused port stays one. */
+static void test_reset_at_connect(void **state)
+{
+	struct conn_params p = { .host = "127.0.0.1", .port = 993, .implicit_tls = 1,
+	                         .timeout_ms = 2000 };
+
+	(void)state;
+	case_name = "reset before connect() returned";
+	fx.tls = trusting(1);
+	p.tls = fx.tls;
+	fx.c = conn_new(&p);
+	assert_non_null(fx.c);
+	fail_at = FAIL_CONNECT_RESET;
+	check_cut(CONN_FAIL_CLOSED, ECONNRESET);
+	CHECK(fail_calls >= 1);
+	CHECK(strstr(conn_error(fx.c), "127.0.0.1 port 993 dropped the connection as soon as it "
+	                                "was made, before the TLS handshake") != NULL);
+	CHECK(strstr(conn_error(fx.c), "cannot connect") == NULL);
+	finish();
+
+	case_name = "refused";
+	fx.tls = trusting(1);
+	p.tls = fx.tls;
+	fx.c = conn_new(&p);
+	fail_at = FAIL_CONNECT_REFUSED;
+	CHECK_INT(conn_connect(fx.c), -ECONNREFUSED);
+	CHECK_INT(conn_fail_class(fx.c), CONN_FAIL_CONNECT);
+	CHECK(strstr(conn_error(fx.c), "cannot connect to 127.0.0.1 port 993") != NULL);
+	finish();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -374,6 +423,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_context_min_version, cleanup),
 		cmocka_unit_test_teardown(test_handshake_cut, cleanup),
 		cmocka_unit_test_teardown(test_not_tls, cleanup),
+		cmocka_unit_test_teardown(test_reset_at_connect, cleanup),
 	};
 
 	/* As fs/main.c does: OpenSSL's socket BIO writes without

@@ -34,6 +34,7 @@ struct mfs_options {
 	char *cache_size_text;
 	uint64_t cache_size;        /* bytes */
 	int prefetch;
+	int show_views;             /* list .mailfs at the root (SPEC §9) */
 	int poll;                   /* seconds */
 	int timeout;                /* seconds */
 	char *trash;

@@ -20,6 +20,11 @@
 
 #define LAYOUT_NAME_MAX 255    /* bytes of one file name (NAME_MAX) */
 
+/* Names the mount root keeps for itself (SPEC §2, §9): a top-level server
+ * folder of either name is not shown. */
+#define LAYOUT_STATUS_NAME ".mailfs-status"
+#define LAYOUT_VIEWS_NAME ".mailfs"
+
 /* Build the file name of message UID with decoded subject SUBJECT (UTF-8, may
  * be NULL or empty: then "<uid>.eml"). Sanitizing: invalid UTF-8 sequences
  * become U+FFFD; NUL, C0/C1 controls, DEL and the bidi controls and invisible

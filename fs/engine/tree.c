@@ -435,7 +435,7 @@ static void persist(struct engine *m, struct folder *f)
 static int add_entry(struct engine *m, const struct tree_entry *e)
 {
 	char **parts;
-	int np = split_name(e->server, e->delim, &parts), changed = 0;
+	int np = split_name(e->server, e->delim, &parts), changed = 0, skip = 0;
 	int64_t parent = 0;
 
 	if (np < 0) {
@@ -449,7 +449,14 @@ static int add_entry(struct engine *m, const struct tree_entry *e)
 			         "its name cannot be a directory name");
 		return 0;
 	}
-	for (int k = 0; k < np; k++) {
+	if (strcmp(parts[0], LAYOUT_VIEWS_NAME) == 0 || strcmp(parts[0], LAYOUT_STATUS_NAME) == 0) {
+		if (!warned_before(m, e->server))
+			log_warn("folder \"%.*s%s\" is not shown: the mount's root keeps the name "
+			         "%s for itself", SHOWN_NAME, e->server,
+			         strlen(e->server) > SHOWN_NAME ? "..." : "", parts[0]);
+		skip = 1;
+	}
+	for (int k = 0; k < np && !skip; k++) {
 		int last = k == np - 1;
 		struct folder *f = find_child(m, parent, parts[k]);
 

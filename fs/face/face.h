@@ -19,10 +19,16 @@
 #include <fuse_lowlevel.h>
 
 #include "fs/engine/engine.h"
+#include "fs/engine/layout.h"
 
 #define INO_ROOT    ((fuse_ino_t)1)
 #define INO_STATUS  ((fuse_ino_t)2)
-#define STATUS_NAME ".mailfs-status"
+#define STATUS_NAME LAYOUT_STATUS_NAME
+/* The views of SPEC §9 (views.c): .mailfs, .mailfs/text, .mailfs/parts. */
+#define INO_VIEWS       ((fuse_ino_t)3)
+#define INO_VIEWS_TEXT  ((fuse_ino_t)4)
+#define INO_VIEWS_PARTS ((fuse_ino_t)5)
+#define VIEWS_NAME LAYOUT_VIEWS_NAME
 
 static inline fuse_ino_t ino_folder(int64_t id) { return (fuse_ino_t)id << 32; }
 static inline fuse_ino_t ino_msg(int64_t id, uint32_t uid) { return ((fuse_ino_t)id << 32) | uid; }
@@ -30,6 +36,30 @@ static inline int64_t ino_folder_id(fuse_ino_t ino) { return (int64_t)(ino >> 32
 static inline uint32_t ino_uid(fuse_ino_t ino) { return (uint32_t)ino; }
 /* A directory named by folder id (0: the root). */
 static inline fuse_ino_t ino_dir(int64_t id) { return id ? ino_folder(id) : INO_ROOT; }
+
+/* Inodes of the views carry a kind in their top 3 bits: the text view of a
+ * folder (uid 0) or of a message, the parts view of a folder (uid 0) or of
+ * a message (its directory), or a part (by its number in the store, which
+ * is never used again). Folder ids of the views must stay below 2^29. */
+enum view_kind { VIEW_NONE = 0, VIEW_TEXT = 1, VIEW_PARTS = 2, VIEW_PART = 3 };
+#define VIEW_FOLDER_LIMIT ((int64_t)1 << 29)
+static inline enum view_kind ino_view(fuse_ino_t ino) { return (enum view_kind)(ino >> 61); }
+static inline fuse_ino_t ino_view_msg(enum view_kind k, int64_t folder, uint32_t uid)
+{
+	if (!folder && !uid)
+		return k == VIEW_TEXT ? INO_VIEWS_TEXT : INO_VIEWS_PARTS;
+	return ((fuse_ino_t)k << 61) | ((fuse_ino_t)folder << 32) | uid;
+}
+static inline int64_t ino_view_folder(fuse_ino_t ino)
+{
+	return ino < 16 ? 0 : (int64_t)((ino >> 32) & (VIEW_FOLDER_LIMIT - 1));
+}
+static inline fuse_ino_t ino_part(int64_t id) { return ((fuse_ino_t)VIEW_PART << 61) | (fuse_ino_t)id; }
+static inline int64_t ino_part_id(fuse_ino_t ino) { return (int64_t)(ino & (((fuse_ino_t)1 << 61) - 1)); }
+static inline int views_is_ino(fuse_ino_t ino)
+{
+	return ino_view(ino) != VIEW_NONE || (ino >= INO_VIEWS && ino <= INO_VIEWS_PARTS);
+}
 
 /* Set up by main.c before the session serves requests or the notify
  * thread starts, and only read afterwards; the tables lock inside. */
@@ -46,6 +76,54 @@ struct face {
 /* ---- ops.c ------------------------------------------------------------------ */
 /* The low-level operations; the session's userdata is the struct face. */
 extern const struct fuse_lowlevel_ops fs_ops;
+
+/* What the handlers of ops.c and views.c share. */
+#define TTL_LONG 86400.0     /* immutable messages, and anything we invalidate */
+#define TTL_NEGATIVE 1.0     /* a name that does not exist (yet) */
+#define TTL_GUESS 1.0        /* a size that is only an upper bound (views.c) */
+
+/* The one place where an error of the engine becomes what the program sees
+ * (negative errno in, positive out): what the server refused keeps its
+ * errno (EDQUOT, EFBIG, ENOENT, EEXIST, EACCES, EPERM, ENOTEMPTY); trouble
+ * with the network or the server's data is an I/O error. */
+int face_errno(int r);
+void face_reply_err(fuse_req_t req, int r);
+/* A directory's attributes. */
+void face_dir_attr(struct face *fc, fuse_ino_t ino, int nsub, time_t mtime, struct stat *st);
+/* Answer getxattr/listxattr with LEN bytes of V for a buffer of SIZE. */
+void face_reply_xattr(fuse_req_t req, const char *v, size_t len, size_t size);
+
+/* A directory listing as one snapshot, taken at the start of a pass. */
+struct dent {
+	char *name;
+	struct stat st;
+	double ttl;
+};
+
+struct dirsnap {
+	struct dent *e;
+	size_t n, cap;
+	int built;
+	int err;
+};
+/* A new entry NAME (its st and ttl to fill in), or NULL on ENOMEM. */
+struct dent *face_snap_add(struct dirsnap *d, const char *name);
+
+/* ---- views.c: SPEC §9's views, read-only ----------------------------------- */
+
+/* Each works on an inode for which views_is_ino() holds (lookup: a parent,
+ * or ".mailfs" in the root), and returns 0 or a negative errno. */
+int views_lookup(struct face *fc, fuse_ino_t parent, const char *name,
+                 struct fuse_entry_param *e);
+int views_getattr(struct face *fc, fuse_ino_t ino, struct stat *st, double *ttl_r);
+int views_opendir(struct face *fc, fuse_ino_t ino);
+int views_snap(struct face *fc, fuse_ino_t ino, struct dirsnap *d);
+/* Answers the read itself. */
+void views_read(struct face *fc, fuse_req_t req, fuse_ino_t ino, size_t size, off_t off);
+/* user.mail.content_type of a part: its length into *len_r. */
+int views_getxattr(struct face *fc, fuse_ino_t ino, const char *name, char *buf, size_t size,
+                   size_t *len_r);
+int views_listxattr(struct face *fc, fuse_ino_t ino, char *buf, size_t size, size_t *len_r);
 
 /* ---- notify.c: kernel cache invalidation ----------------------------------- */
 

@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -134,14 +135,36 @@ void notify_sync(struct face *fc)
 }
 
 /* The engine's struct engine_tell, in inode numbers. */
+/* The views (views.c) show each folder again, under their own names: what
+ * changed in the tree changed there too. */
 static void tell_entry_cb(void *ctx, int64_t dir, const char *name)
 {
+	size_t n = strlen(name);
+	char *view = NULL;
+
 	notify_entry(ctx, ino_dir(dir), name);
+	if (dir >= VIEW_FOLDER_LIMIT)
+		return;
+	if (n > 4 && strcmp(name + n - 4, ".eml") == 0) {
+		if (asprintf(&view, "%.*s.txt", (int)(n - 4), name) >= 0) {
+			notify_entry(ctx, ino_view_msg(VIEW_TEXT, dir, 0), view);
+			view[n - 4] = '\0';
+			notify_entry(ctx, ino_view_msg(VIEW_PARTS, dir, 0), view);
+			free(view);
+		}
+		return;
+	}
+	notify_entry(ctx, ino_view_msg(VIEW_TEXT, dir, 0), name);
+	notify_entry(ctx, ino_view_msg(VIEW_PARTS, dir, 0), name);
 }
 
 static void tell_dir_cb(void *ctx, int64_t dir)
 {
 	notify_inode(ctx, ino_dir(dir), 0, 0);
+	if (dir < VIEW_FOLDER_LIMIT) {
+		notify_inode(ctx, ino_view_msg(VIEW_TEXT, dir, 0), 0, 0);
+		notify_inode(ctx, ino_view_msg(VIEW_PARTS, dir, 0), 0, 0);
+	}
 }
 
 static void tell_msg_cb(void *ctx, int64_t folder, uint32_t uid)

@@ -23,19 +23,12 @@
 #include <string.h>
 #include <sys/statvfs.h>
 
-#define TTL_LONG 86400.0     /* immutable messages, and anything we invalidate */
-#define TTL_NEGATIVE 1.0     /* a name that does not exist (yet) */
-
 static struct face *F(fuse_req_t req)
 {
 	return fuse_req_userdata(req);
 }
 
-/* The one place where an error of the engine becomes what the program sees
- * (negative errno in, positive out): what the server refused keeps its
- * errno (EDQUOT, EFBIG, ENOENT, EEXIST, EACCES, EPERM, ENOTEMPTY); trouble
- * with the network or the server's data is an I/O error. */
-static int to_user(int r)
+int face_errno(int r)
 {
 	switch (-r) {
 	case EPROTO:
@@ -49,14 +42,14 @@ static int to_user(int r)
 	}
 }
 
-static void reply_err(fuse_req_t req, int r)
+void face_reply_err(fuse_req_t req, int r)
 {
-	fuse_reply_err(req, to_user(r));
+	fuse_reply_err(req, face_errno(r));
 }
 
 /* ---- attributes ----------------------------------------------------------- */
 
-static void dir_attr(struct face *fc, fuse_ino_t ino, int nsub, time_t mtime, struct stat *st)
+void face_dir_attr(struct face *fc, fuse_ino_t ino, int nsub, time_t mtime, struct stat *st)
 {
 	memset(st, 0, sizeof(*st));
 	st->st_ino = ino;
@@ -163,9 +156,11 @@ static int get_attr(struct face *fc, fuse_ino_t ino, struct stat *st, double *tt
 	struct folder *f;
 
 	*ttl_r = TTL_LONG;
+	if (views_is_ino(ino))
+		return views_getattr(fc, ino, st, ttl_r);
 	if (ino == INO_ROOT) {
 		pthread_rwlock_rdlock(&m->tree_lock);
-		dir_attr(fc, ino, m->ntop, m->mount_time, st);
+		face_dir_attr(fc, ino, m->ntop, m->mount_time, st);
 		pthread_rwlock_unlock(&m->tree_lock);
 		return 0;
 	}
@@ -183,7 +178,7 @@ static int get_attr(struct face *fc, fuse_ino_t ino, struct stat *st, double *tt
 		return -ENOENT;
 	if (ino_uid(ino) == 0) {
 		pthread_rwlock_rdlock(&m->tree_lock);
-		dir_attr(fc, ino, f->nsub, folder_mtime(f), st);
+		face_dir_attr(fc, ino, f->nsub, folder_mtime(f), st);
 		pthread_rwlock_unlock(&m->tree_lock);
 		return 0;
 	}
@@ -206,6 +201,8 @@ static int lookup(struct face *fc, fuse_ino_t parent, const char *name,
 	uint32_t uid;
 	int r;
 
+	if (views_is_ino(parent) || (parent == INO_ROOT && strcmp(name, VIEWS_NAME) == 0))
+		return views_lookup(fc, parent, name, e);
 	memset(e, 0, sizeof(*e));
 	e->entry_timeout = TTL_LONG;
 	e->attr_timeout = TTL_LONG;
@@ -238,7 +235,7 @@ static int lookup(struct face *fc, fuse_ino_t parent, const char *name,
 	if (sub) {
 		e->ino = ino_folder(sub->id);
 		pthread_rwlock_rdlock(&m->tree_lock);
-		dir_attr(fc, e->ino, sub->nsub, folder_mtime(sub), &e->attr);
+		face_dir_attr(fc, e->ino, sub->nsub, folder_mtime(sub), &e->attr);
 		pthread_rwlock_unlock(&m->tree_lock);
 		return 0;
 	}
@@ -270,7 +267,7 @@ static void fs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		e.entry_timeout = TTL_NEGATIVE;
 		fuse_reply_entry(req, &e);
 	} else if (r < 0) {
-		reply_err(req, r);
+		face_reply_err(req, r);
 	} else {
 		fuse_reply_entry(req, &e);
 	}
@@ -284,27 +281,14 @@ static void fs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info 
 
 	(void)fi;
 	if (r < 0)
-		reply_err(req, r);
+		face_reply_err(req, r);
 	else
 		fuse_reply_attr(req, &st, ttl);
 }
 
 /* ---- directories ---------------------------------------------------------- */
 
-struct dent {
-	char *name;
-	struct stat st;
-	double ttl;
-};
-
-struct dirsnap {
-	struct dent *e;
-	size_t n, cap;
-	int built;
-	int err;
-};
-
-static struct dent *snap_add(struct dirsnap *d, const char *name)
+struct dent *face_snap_add(struct dirsnap *d, const char *name)
 {
 	if (ARRAY_RESERVE(d->e, d->n, d->cap) < 0)
 		return NULL;
@@ -325,20 +309,20 @@ struct snap_ctx {
 static void snap_subdir(void *ctx, struct folder *f)
 {
 	struct snap_ctx *c = ctx;
-	struct dent *de = snap_add(c->d, f->name);
+	struct dent *de = face_snap_add(c->d, f->name);
 
 	if (!de) {
 		c->err = -ENOMEM;
 		return;
 	}
 	/* tree_lock is held (tree_children). */
-	dir_attr(c->fc, ino_folder(f->id), f->nsub, folder_mtime(f), &de->st);
+	face_dir_attr(c->fc, ino_folder(f->id), f->nsub, folder_mtime(f), &de->st);
 }
 
 static int snap_msg(void *ctx, const struct store_msg *msg)
 {
 	struct snap_ctx *c = ctx;
-	struct dent *de = snap_add(c->d, msg->name);
+	struct dent *de = face_snap_add(c->d, msg->name);
 
 	if (!de)
 		return -ENOMEM;
@@ -366,7 +350,9 @@ static int snap_build(struct face *fc, fuse_ino_t ino, struct dirsnap *d)
 	struct dent *de;
 	int r = 0;
 
-	if (!(de = snap_add(d, ".")) || !(de = snap_add(d, "..")))
+	if (views_is_ino(ino))
+		return views_snap(fc, ino, d);
+	if (!(de = face_snap_add(d, ".")) || !(de = face_snap_add(d, "..")))
 		return -ENOMEM;
 	d->e[0].st.st_ino = ino;
 	d->e[0].st.st_mode = d->e[1].st.st_mode = S_IFDIR;
@@ -380,11 +366,21 @@ static int snap_build(struct face *fc, fuse_ino_t ino, struct dirsnap *d)
 	if (c.err)
 		return c.err;
 	if (!f) {
-		de = snap_add(d, STATUS_NAME);
+		de = face_snap_add(d, STATUS_NAME);
 		if (!de)
 			return -ENOMEM;
 		status_attr(fc, &de->st);
 		de->ttl = 0;
+		/* Hidden unless asked for: grep -r, find, du and backups see
+		 * each message once (SPEC §9). */
+		if (m->opt->show_views) {
+			struct fuse_entry_param e;
+
+			if (!(de = face_snap_add(d, VIEWS_NAME)))
+				return -ENOMEM;
+			views_lookup(fc, INO_ROOT, VIEWS_NAME, &e);
+			de->st = e.attr;
+		}
 		return 0;
 	}
 	if (folder_server(f) && !(folder_flags(f) & STORE_FOLDER_NOSELECT))
@@ -399,7 +395,13 @@ static void fs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info 
 	struct dirsnap *d;
 	int r = 0;
 
-	if (ino != INO_ROOT) {
+	if (views_is_ino(ino)) {
+		r = views_opendir(fc, ino);
+		if (r < 0) {
+			face_reply_err(req, r);
+			return;
+		}
+	} else if (ino != INO_ROOT) {
 		struct folder *f = tree_get(m, ino_folder_id(ino));
 
 		if (ino_uid(ino) != 0) {
@@ -412,7 +414,7 @@ static void fs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info 
 		}
 		r = folder_ensure(m, f);
 		if (r < 0) {
-			reply_err(req, r);
+			face_reply_err(req, r);
 			return;
 		}
 	}
@@ -446,7 +448,7 @@ static void readdir_common(fuse_req_t req, fuse_ino_t ino, size_t size, off_t of
 		d->built = 1;
 	}
 	if (d->err) {
-		reply_err(req, d->err);
+		face_reply_err(req, d->err);
 		return;
 	}
 	buf = malloc(size);
@@ -549,6 +551,10 @@ static void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		write_read(fc, req, ino, size, off);
 		return;
 	}
+	if (views_is_ino(ino)) {
+		views_read(fc, req, ino, size, off);
+		return;
+	}
 	if (ino == INO_ROOT || ino_uid(ino) == 0) {
 		fuse_reply_err(req, EISDIR);
 		return;
@@ -628,7 +634,7 @@ static int xattr_list(void *ctx, const struct store_msg *msg)
 	return 0;
 }
 
-static void reply_xattr_value(fuse_req_t req, const char *v, size_t len, size_t size)
+void face_reply_xattr(fuse_req_t req, const char *v, size_t len, size_t size)
 {
 	if (size == 0)
 		fuse_reply_xattr(req, len);
@@ -655,9 +661,19 @@ static void fs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, siz
 	if (write_is_ino(ino) && strcmp(name, "user.mail.flags") == 0) {
 		r = write_get_flags(fc, ino, x.value, sizeof(x.value));
 		if (r < 0)
-			reply_err(req, r);
+			face_reply_err(req, r);
 		else
-			reply_xattr_value(req, x.value, (size_t)r, size);
+			face_reply_xattr(req, x.value, (size_t)r, size);
+		return;
+	}
+	if (views_is_ino(ino)) {
+		size_t len = 0;
+
+		r = views_getxattr(fc, ino, name, x.value, size ? size : sizeof(x.value), &len);
+		if (r < 0)
+			face_reply_err(req, r);
+		else
+			face_reply_xattr(req, x.value, len, size);
 		return;
 	}
 	if (ino == INO_ROOT || ino == INO_STATUS || ino_uid(ino) == 0) {
@@ -666,11 +682,11 @@ static void fs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, siz
 	}
 	r = store_msg_get(m->store, ino_folder_id(ino), ino_uid(ino), xattr_get, &x);
 	if (r < 0)
-		reply_err(req, r);
+		face_reply_err(req, r);
 	else if (!x.found)
 		fuse_reply_err(req, ENODATA);
 	else
-		reply_xattr_value(req, x.value, x.len, size);
+		face_reply_xattr(req, x.value, x.len, size);
 }
 
 static void fs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
@@ -680,15 +696,25 @@ static void fs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 	struct xattr_ctx x = { .pop3 = (m->driver->caps & DRIVER_UIDL) != 0 };
 	int r;
 
+	if (views_is_ino(ino)) {
+		size_t len = 0;
+
+		r = views_listxattr(fc, ino, x.value, sizeof(x.value), &len);
+		if (r < 0)
+			face_reply_err(req, r);
+		else
+			face_reply_xattr(req, x.value, len, size);
+		return;
+	}
 	if (ino == INO_ROOT || ino == INO_STATUS || ino_uid(ino) == 0) {
-		reply_xattr_value(req, "", 0, size);
+		face_reply_xattr(req, "", 0, size);
 		return;
 	}
 	r = store_msg_get(m->store, ino_folder_id(ino), ino_uid(ino), xattr_list, &x);
 	if (r < 0)
-		reply_err(req, r);
+		face_reply_err(req, r);
 	else
-		reply_xattr_value(req, x.value, x.len, size);
+		face_reply_xattr(req, x.value, x.len, size);
 }
 
 /* ---- the rest ----------------------------------------------------------------- */
@@ -725,11 +751,14 @@ static void fs_op_init(void *userdata, struct fuse_conn_info *conn)
 /* ---- changes (SPEC §2 "Operations") ---------------------------------------- */
 
 /* The folder behind directory inode INO (NULL for the root). */
-static int dir_folder(struct engine *m, fuse_ino_t ino, struct folder **f_r)
+static int dir_folder(struct engine *m, fuse_ino_t ino, const char *name, struct folder **f_r)
 {
 	struct folder *f;
 
 	*f_r = NULL;
+	/* The views are read-only, and their name is taken (SPEC §9). */
+	if (views_is_ino(ino) || (ino == INO_ROOT && strcmp(name, VIEWS_NAME) == 0))
+		return -EROFS;
 	if (ino == INO_ROOT)
 		return 0;
 	if (ino_uid(ino) != 0 || write_is_ino(ino) || ino == INO_STATUS)
@@ -768,7 +797,7 @@ static int create_file(struct face *fc, fuse_ino_t parent, const char *name,
 	uint32_t uid;
 	int r;
 
-	r = dir_folder(m, parent, &f);
+	r = dir_folder(m, parent, name, &f);
 	if (r == 0 && (!f || !(m->driver->caps & DRIVER_WRITE)))
 		r = -EPERM;        /* the root holds folders; POP3 takes no mail in */
 	if (r == 0 && (tree_child(m, f->id, name) || msg_by_name(fc, f, name, &uid) == 0))
@@ -788,7 +817,7 @@ static void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mo
 	(void)mode;
 	r = create_file(fc, parent, name, &e);
 	if (r < 0) {
-		reply_err(req, r);
+		face_reply_err(req, r);
 		return;
 	}
 	fi->fh = e.ino;
@@ -804,13 +833,14 @@ static void fs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t 
 
 	(void)fi;
 	if (!write_is_ino(ino)) {
-		/* Messages are immutable (SPEC §2). */
-		fuse_reply_err(req, ino == INO_ROOT || ino_uid(ino) == 0 ? EISDIR : EPERM);
+		/* Messages are immutable (SPEC §2), views read-only (§9). */
+		fuse_reply_err(req, views_is_ino(ino) ? EROFS :
+		                    ino == INO_ROOT || ino_uid(ino) == 0 ? EISDIR : EPERM);
 		return;
 	}
 	n = write_data(F(req), ino, buf, size, off);
 	if (n < 0)
-		reply_err(req, (int)n);
+		face_reply_err(req, (int)n);
 	else
 		fuse_reply_write(req, (size_t)n);
 }
@@ -818,14 +848,14 @@ static void fs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t 
 static void fs_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	(void)fi;
-	reply_err(req, write_is_ino(ino) ? write_flush(F(req), ino) : 0);
+	face_reply_err(req, write_is_ino(ino) ? write_flush(F(req), ino) : 0);
 }
 
 static void fs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
 {
 	(void)fi;
 	(void)datasync;
-	reply_err(req, write_is_ino(ino) ? write_flush(F(req), ino) : 0);
+	face_reply_err(req, write_is_ino(ino) ? write_flush(F(req), ino) : 0);
 }
 
 static void fs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -864,14 +894,18 @@ static void fs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int
 	if (write_is_ino(ino)) {
 		r = write_setattr(fc, ino, attr, to_set, &st);
 		if (r < 0)
-			reply_err(req, r);
+			face_reply_err(req, r);
 		else
 			fuse_reply_attr(req, &st, 0);
 		return;
 	}
 	r = get_attr(fc, ino, &st, &ttl);
 	if (r < 0) {
-		reply_err(req, r);
+		face_reply_err(req, r);
+		return;
+	}
+	if (views_is_ino(ino) && to_set) {
+		fuse_reply_err(req, EROFS);
 		return;
 	}
 	/* Directories take chmod, chown and times and ignore them, so that
@@ -898,7 +932,7 @@ static void fs_op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	uint32_t uid;
 	int r;
 
-	r = dir_folder(m, parent, &f);
+	r = dir_folder(m, parent, name, &f);
 	if (r == 0 && !f)
 		r = strcmp(name, STATUS_NAME) == 0 ? -EPERM : -ENOENT;
 	if (r == 0) {
@@ -909,7 +943,7 @@ static void fs_op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 				r = change_unlink(m, f, uid);
 		}
 	}
-	reply_err(req, r);
+	face_reply_err(req, r);
 }
 
 static void fs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
@@ -925,9 +959,9 @@ static void fs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		fuse_reply_err(req, EINVAL);
 		return;
 	}
-	r = dir_folder(m, parent, &f);
+	r = dir_folder(m, parent, name, &f);
 	if (r == 0)
-		r = dir_folder(m, newparent, &to);
+		r = dir_folder(m, newparent, newname, &to);
 	if (r < 0)
 		goto out;
 	sub = tree_child(m, f ? f->id : 0, name);
@@ -960,7 +994,7 @@ static void fs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		 * for a while; `ls` shows the derived name only. */
 		names_add(fc, to->id, newname, ino_msg(to->id, nuid));
 out:
-	reply_err(req, r);
+	face_reply_err(req, r);
 }
 
 static void fs_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
@@ -972,17 +1006,17 @@ static void fs_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mod
 	int r;
 
 	(void)mode;
-	r = dir_folder(m, parent, &p);
+	r = dir_folder(m, parent, name, &p);
 	if (r == 0)
 		r = change_mkdir(m, p ? p->id : 0, name, &f);
 	if (r < 0) {
-		reply_err(req, r);
+		face_reply_err(req, r);
 		return;
 	}
 	e.ino = ino_folder(f->id);
 	e.entry_timeout = e.attr_timeout = TTL_LONG;
 	pthread_rwlock_rdlock(&m->tree_lock);
-	dir_attr(fc, e.ino, f->nsub, folder_mtime(f), &e.attr);
+	face_dir_attr(fc, e.ino, f->nsub, folder_mtime(f), &e.attr);
 	pthread_rwlock_unlock(&m->tree_lock);
 	fuse_reply_entry(req, &e);
 }
@@ -994,12 +1028,12 @@ static void fs_op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct folder *p, *f;
 	int r;
 
-	r = dir_folder(m, parent, &p);
+	r = dir_folder(m, parent, name, &p);
 	if (r == 0) {
 		f = tree_child(m, p ? p->id : 0, name);
 		r = f ? change_rmdir(m, f) : -ENOENT;
 	}
-	reply_err(req, r);
+	face_reply_err(req, r);
 }
 
 static void fs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
@@ -1011,12 +1045,16 @@ static void fs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	int r;
 
 	(void)flags;
+	if (views_is_ino(ino)) {
+		fuse_reply_err(req, EROFS);
+		return;
+	}
 	if (strcmp(name, "user.mail.flags") != 0) {
 		fuse_reply_err(req, strncmp(name, "user.", 5) == 0 ? EPERM : ENOTSUP);
 		return;
 	}
 	if (write_is_ino(ino)) {
-		reply_err(req, write_set_flags(fc, ino, value, size));
+		face_reply_err(req, write_set_flags(fc, ino, value, size));
 		return;
 	}
 	if (ino == INO_ROOT || ino == INO_STATUS || ino_uid(ino) == 0) {
@@ -1025,7 +1063,7 @@ static void fs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	}
 	f = tree_get(m, ino_folder_id(ino));
 	r = f && !folder_gone(f) ? change_set_flags(m, f, ino_uid(ino), value, size) : -ENOENT;
-	reply_err(req, r);
+	face_reply_err(req, r);
 }
 
 static void fs_op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
@@ -1062,7 +1100,7 @@ static void fs_op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mod
 	 * message. */
 	r = S_ISREG(mode) ? create_file(fc, parent, name, &e) : -EPERM;
 	if (r < 0)
-		reply_err(req, r);
+		face_reply_err(req, r);
 	else if (fuse_reply_entry(req, &e) == -ENOENT)
 		write_forget(fc, e.ino, 1);
 }

@@ -21,6 +21,8 @@ Control: write one command per line to the UNIX socket PATH (e.g. with
     refuse            close new connections at once
     dropall           close every open connection now (RST)
     count             answer the number of connections accepted so far
+    bytes             answer the bytes the server has sent so far, over
+                      all connections (what a test says crossed the wire)
     cuts              answer the number of cuts done so far (a cut that
                       never found its bytes is not counted)
 
@@ -36,7 +38,7 @@ import time
 
 LOCK = threading.Lock()
 STATE = {"mode": "pass", "cut_left": None, "cut_how": "fin", "cut_on": None,
-         "drip_ms": 0, "rate": 0, "accepted": 0, "cuts": 0}
+         "drip_ms": 0, "rate": 0, "accepted": 0, "cuts": 0, "bytes": 0}
 CONNS = []          # live (client, server) socket pairs
 ARMED = set()       # id() of pairs whose client sent the "cut on" word
 TAIL = {}           # id(pair) -> the client's last bytes, to match across reads
@@ -74,6 +76,9 @@ def pump(src, dst, pair, from_server):
             data = src.recv(65536)
             if not data:
                 break
+            if from_server:
+                with LOCK:
+                    STATE["bytes"] += len(data)
             while True:
                 with LOCK:
                     mode = STATE["mode"]
@@ -192,6 +197,8 @@ def control(path):
                 reply = str(STATE["accepted"])
             elif words[0] == "cuts":
                 reply = str(STATE["cuts"])
+            elif words[0] == "bytes":
+                reply = str(STATE["bytes"])
             elif words[0] != "dropall":
                 reply = "unknown command"
         if words and words[0] == "dropall":

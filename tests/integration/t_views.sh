@@ -108,9 +108,9 @@ check "…and each part is there" test "$(find "$hostile" -type f | wc -l)" -eq 
 
 # ---- read-only, and the rest of the mount unchanged -----------------------------------
 t1=$(ls "$V/text/Views" | head -1)
-fails_with "rm in a view" "Read-only file system" rm -f "$V/text/Views/$t1"
-fails_with "a new file in a view" "Read-only file system" touch "$V/parts/Views/new"
-fails_with "mkdir .mailfs" "Read-only file system" mkdir "$MNT/.mailfs"
+check "rm in a view: read-only" fails_with "Read-only file system" rm -f "$V/text/Views/$t1"
+check "a new file in a view: read-only" fails_with "Read-only file system" touch "$V/parts/Views/new"
+check "mkdir .mailfs: read-only" fails_with "Read-only file system" mkdir "$MNT/.mailfs"
 check "find over the mount is unchanged by the views" \
 	test "$(find "$MNT" -type f | wc -l)" -eq "$files_before"
 check "grep -r over the mount does not enter the views" \

@@ -81,6 +81,7 @@ deps_store   := cache/store
 deps_body    := cache/body
 deps_imap    := net/imap net/wire net/conn net/tls net/mime net/utf8 net/sasl
 deps_pop3_wire := net/pop3_wire
+deps_bodystructure := net/bodystructure net/wire
 deps_pop3    := net/pop3 net/pop3_wire net/conn net/tls net/sasl
 deps_conn    := net/conn net/tls
 # test_pop3_send #includes net/pop3.c
@@ -99,6 +100,8 @@ deps_engine  := fs/engine/engine fs/engine/tree fs/engine/folder fs/engine/poll 
 SYNC_WRAP := -Wl,--wrap=fsync -Wl,--wrap=fdatasync
 ldflags_store := $(SYNC_WRAP) -Wl,-Bstatic -lsqlite3 -Wl,-Bdynamic -lm
 ldflags_body  := $(SYNC_WRAP)
+# test_bodystructure makes allocations fail (test_out_of_memory)
+ldflags_bodystructure := -Wl,--wrap=malloc -Wl,--wrap=realloc -Wl,--wrap=calloc
 
 UNIT_BINS := $(UNIT_TESTS:%=$(BUILD)/tests/test_%)
 $(BUILD)/tests/test_%: tests/unit/test_%.c tests/unit/testutil.h $$(addprefix $(BUILD)/,$$(addsuffix .o,$$(deps_$$*)))

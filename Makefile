@@ -81,6 +81,7 @@ deps_store   := cache/store
 deps_body    := cache/body
 deps_imap    := net/imap net/wire net/conn net/tls net/mime net/utf8 net/sasl net/bodystructure
 deps_pop3_wire := net/pop3_wire
+deps_bodystructure := net/bodystructure net/wire
 deps_pop3    := net/pop3 net/pop3_wire net/conn net/tls net/sasl
 deps_conn    := net/conn net/tls
 # test_pop3_send #includes net/pop3.c
@@ -99,6 +100,8 @@ deps_engine  := fs/engine/engine fs/engine/tree fs/engine/folder fs/engine/poll 
 SYNC_WRAP := -Wl,--wrap=fsync -Wl,--wrap=fdatasync
 ldflags_store := $(SYNC_WRAP) -Wl,-Bstatic -lsqlite3 -Wl,-Bdynamic -lm
 ldflags_body  := $(SYNC_WRAP)
+# test_bodystructure makes allocations fail (test_out_of_memory)
+ldflags_bodystructure := -Wl,--wrap=malloc -Wl,--wrap=realloc -Wl,--wrap=calloc
 
 UNIT_BINS := $(UNIT_TESTS:%=$(BUILD)/tests/test_%)
 $(BUILD)/tests/test_%: tests/unit/test_%.c tests/unit/testutil.h $$(addprefix $(BUILD)/,$$(addsuffix .o,$$(deps_$$*)))
@@ -177,7 +180,7 @@ FUZZ_CC    ?= clang
 FUZZ_TIME  ?= 60
 FUZZ_FLAGS := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -g -O1
 FUZZ_RUN_FLAGS := -max_len=65536 -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
-FUZZ_TARGETS := wire fetch pop3_wire mutf7 rfc2047 layout
+FUZZ_TARGETS := wire fetch pop3_wire mutf7 rfc2047 layout bodystructure
 # fuzzdeps_<name>: the modules linked in (fuzz_fetch #includes net/imap.c)
 fuzzdeps_wire      := net/wire
 fuzzdeps_fetch     := net/wire net/conn net/tls net/mime net/utf8 net/sasl net/bodystructure
@@ -185,6 +188,7 @@ fuzzdeps_pop3_wire := net/pop3_wire
 fuzzdeps_mutf7     := net/mutf7 net/utf8
 fuzzdeps_rfc2047   := net/mime net/utf8
 fuzzdeps_layout    := fs/engine/layout net/mime net/utf8
+fuzzdeps_bodystructure := net/bodystructure net/wire
 fuzzlibs_fetch      = $(shell pkg-config --libs openssl) -lpthread
 FUZZ_BINS := $(FUZZ_TARGETS:%=build/fuzz/fuzz_%)
 FUZZ_OBJS := $(sort $(foreach t,$(FUZZ_TARGETS),$(fuzzdeps_$(t):%=build/fuzz/obj/%.o)))

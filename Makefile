@@ -32,7 +32,7 @@ endif
 # mixes objects with a normal one.
 BUILD := build/$(if $(SANITIZE),$(subst $(comma),-,$(SANITIZE)),default)
 
-PKGS = fuse3 openssl sqlite3
+PKGS = fuse3 openssl sqlite3 gmime-3.0 libxml-2.0
 # Recursive (=) so that pkg-config only runs when something is compiled,
 # after `make check` or `make demo` installed the packages.
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
@@ -48,7 +48,7 @@ SRC       := $(NET_SRC) $(CACHE_SRC) $(FS_SRC)
 OBJ       := $(SRC:%.c=$(BUILD)/%.o)
 
 .SECONDEXPANSION:
-.PHONY: all mailfs build-deps check layers unit integration deps demo demo-stop bench fuzz fuzz-smoke install clean
+.PHONY: all mailfs structcheck build-deps check layers unit integration deps demo demo-stop bench fuzz fuzz-smoke install clean
 all: mailfs
 
 # Plain `make` on a fresh Debian machine installs what building needs first
@@ -74,6 +74,7 @@ deps_utf8    := net/utf8
 deps_mutf7   := net/mutf7 net/utf8
 deps_mime    := net/mime net/utf8
 deps_layout  := fs/engine/layout net/mime net/utf8
+deps_render  := fs/engine/render fs/engine/layout net/mime net/utf8
 deps_options := fs/options
 deps_config  := fs/config fs/options
 deps_secret  := fs/secret fs/config net/utf8
@@ -124,8 +125,19 @@ unit: $(UNIT_BINS)
 	fi; \
 	echo "unit tests passed"
 
-integration: mailfs
+integration: mailfs structcheck
 	tests/integration/run.sh
+
+# The test program of t_render_structure.sh (render.c beside Dovecot); not
+# part of mailfs. build/structcheck points at the one just built.
+STRUCTCHECK_DEPS := fs/engine/render fs/engine/layout net/mime net/utf8
+$(BUILD)/tests/structcheck: tests/integration/structcheck.c tests/unit/render_fixtures.h \
+		$(STRUCTCHECK_DEPS:%=$(BUILD)/%.o)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(filter %.o,$^) $(PKG_LIBS) -lpthread
+
+structcheck: $(BUILD)/tests/structcheck
+	@ln -sf $(patsubst build/%,%,$<) build/structcheck
 
 # The include rules of the layers (FUSE-free engine, drivers that only
 # report, no include cycle): tests/layers.py.

@@ -36,12 +36,10 @@ static int is_control(uint32_t cp)
 	return utf8_is_control(cp) || utf8_is_invisible(cp);
 }
 
-char *layout_message_name(uint32_t uid, const char *subject)
+size_t layout_sanitize(const char *in, char *out, size_t max)
 {
-	char subj[SUBJECT_MAX + 1];
 	size_t len = 0, left;
-	const unsigned char *p = (const unsigned char *)(subject ? subject : "");
-	char *name;
+	const unsigned char *p = (const unsigned char *)(in ? in : "");
 
 	/* One pass: map each character, collapse white space, drop leading
 	 * spaces and dots, and stop at the first character that does not
@@ -68,18 +66,26 @@ char *layout_message_name(uint32_t uid, const char *subject)
 		}
 		p += k;
 		left -= (size_t)k;
-		if (*c == ' ' && (len == 0 || subj[len - 1] == ' '))
+		if (*c == ' ' && (len == 0 || out[len - 1] == ' '))
 			continue;
 		if (*c == '.' && len == 0)
 			continue;
-		if (len + clen > SUBJECT_MAX)
+		if (len + clen > max)
 			break;
-		memcpy(subj + len, c, clen);
+		memcpy(out + len, c, clen);
 		len += clen;
 	}
-	while (len > 0 && (subj[len - 1] == ' ' || subj[len - 1] == '.'))
+	while (len > 0 && (out[len - 1] == ' ' || out[len - 1] == '.'))
 		len--;
-	subj[len] = '\0';
+	out[len] = '\0';
+	return len;
+}
+
+char *layout_message_name(uint32_t uid, const char *subject)
+{
+	char subj[SUBJECT_MAX + 1];
+	size_t len = layout_sanitize(subject, subj, SUBJECT_MAX);
+	char *name;
 
 	name = malloc(UID_DIGITS + 1 + len + EXT_LEN + 1);
 	if (name == NULL)

@@ -35,6 +35,13 @@
  * Returns NULL only on ENOMEM. */
 char *layout_message_name(uint32_t uid, const char *subject);
 
+/* The sanitizing of layout_message_name() alone, for other names made from
+ * what a message says (the parts view's file names, fs/engine/render.c):
+ * IN (UTF-8 or not, NULL for "") made safe by the rules above and cut at a
+ * character boundary to at most MAX bytes, into OUT (MAX + 1 bytes, NUL
+ * terminated). Returns its length; 0 when nothing is left. */
+size_t layout_sanitize(const char *in, char *out, size_t max);
+
 /* The file name of message UID from its header (HDR, LEN bytes holding
  * at least the Subject line; NULL for none), and the values of its
  * Message-ID and Date headers (NULL when missing; MSGID_R and DATE_R may be

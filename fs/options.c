@@ -39,6 +39,7 @@ const char options_usage[] =
 "    cache_dir=PATH         default $XDG_CACHE_HOME/mailfs/USER@HOST\n"
 "    cache_size=SIZE        IMAP body cache limit (default 1G)\n"
 "    prefetch               IMAP: download every message body in the background\n"
+"    show_views             list .mailfs (text and parts views) at the mount root\n"
 "    poll=SECONDS           look for server-side changes this often (default 60)\n"
 "    timeout=SECONDS        deadline of any one network operation (default 30)\n"
 "    trash=FOLDER           IMAP: rm moves the message to FOLDER instead of expunging\n"
@@ -273,6 +274,7 @@ static const struct fuse_opt opt_spec[] = {
 	OPT("cache_dir=%s", cache_dir, 0),
 	OPT("cache_size=%s", cache_size_text, 0),
 	OPT("prefetch", prefetch, 1),
+	OPT("show_views", show_views, 1),
 	OPT("poll=%d", poll, 0),
 	OPT("timeout=%d", timeout, 0),
 	OPT("trash=%s", trash, 0),

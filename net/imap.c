@@ -1226,13 +1226,18 @@ static int fetch_items(struct imap_session *s, struct imap_fetch *f, const struc
 				return proto_fail(s, "malformed MODSEQ");
 			f->have |= IMAP_HAVE_MODSEQ;
 		} else if (is_atom(k, "BODYSTRUCTURE")) {
+			int r;
+
 			if (f->structure)
 				return proto_fail(s, "two BODYSTRUCTUREs in one FETCH response");
-			if (fetch_structure(s, v, &f->structure) < 0)
-				return -1;
+			if ((r = fetch_structure(s, v, &f->structure)) < 0)
+				return r;
 			f->have |= IMAP_HAVE_STRUCTURE;
-		} else if (fetch_section(s, f, k->s, v, shorts, nshort) < 0) {
-			return -1;
+		} else {
+			int r = fetch_section(s, f, k->s, v, shorts, nshort);
+
+			if (r < 0)
+				return r;
 		}
 		/* Anything else (ENVELOPE, X-GM-*, ...) is skipped as one value. */
 	}
@@ -1244,20 +1249,20 @@ static int handle_fetch(struct imap_session *s, uint32_t seq, const struct node 
 	struct imap_fetch f = { .seq = seq };
 	struct short_section shorts[MAX_SHORT_SECTIONS];
 	unsigned nshort = 0;
-	int r = -1;
+	int r;
 
 	if (seq < 1 || seq > s->mb.exists)
 		return proto_fail(s, "FETCH for message %u of %u", seq, s->mb.exists);
 	if (!list || list->type != N_LIST || list->next)
 		return proto_fail(s, "malformed FETCH response");
-	if (fetch_items(s, &f, list, shorts, &nshort) < 0)
+	if ((r = fetch_items(s, &f, list, shorts, &nshort)) < 0)
 		goto out;
 	if (f.uid) {
 		/* UIDs ascend with sequence numbers (RFC 3501 §2.3.1.1); a response
 		 * that breaks that is lying about one of them. */
 		if ((seq > 1 && s->seqmap[seq - 2] >= f.uid) ||
 		    (seq < s->mb.exists && s->seqmap[seq] && s->seqmap[seq] <= f.uid)) {
-			proto_fail(s, "FETCH gives UID %u out of order at message %u", f.uid, seq);
+			r = proto_fail(s, "FETCH gives UID %u out of order at message %u", f.uid, seq);
 			goto out;
 		}
 		s->seqmap[seq - 1] = f.uid;

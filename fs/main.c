@@ -7,6 +7,7 @@
  * the calling thread).
  */
 #include "fs/engine/engine.h"
+#include "fs/engine/render.h"
 #include "fs/engine/fetch.h"
 #include "fs/config.h"
 #include "fs/log.h"
@@ -303,7 +304,9 @@ int main(int argc, char **argv)
 		log_err("cannot daemonize");
 		goto out_session;
 	}
-	/* Threads only now: fork keeps only the calling thread. */
+	/* Threads only now: fork keeps only the calling thread. GMime and
+	 * libxml2 (the views) set themselves up before any thread runs. */
+	render_init();
 	if (notify_start(&fc) < 0 || engine_start(&m) < 0) {
 		log_err("cannot start threads");
 		goto out_threads;
@@ -314,6 +317,7 @@ int main(int argc, char **argv)
 out_threads:
 	engine_stop(&m);
 	notify_stop(&fc);
+	render_done();
 out_session:
 	fuse_session_unmount(fc.se);
 	fuse_remove_signal_handlers(fc.se);

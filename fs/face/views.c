@@ -17,6 +17,7 @@
 #include "fs/engine/layout.h"
 #include "fs/log.h"
 #include "cache/store.h"
+#include "net/grow.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -440,26 +441,55 @@ static void snap_sub(void *ctx, struct folder *f)
 	ro_dir_attr(c->fc, ino_view_msg(c->k, f->id, 0), f->nsub, folder_mtime(f), &de->st);
 }
 
-static int snap_msg(void *ctx, const struct store_msg *msg)
+/* The messages of a folder, gathered first: the store is not to be asked
+ * again from inside its own callback. */
+struct gathered {
+	struct store_msg *msgs;     /* name owned */
+	size_t n, cap;
+};
+
+static int gather_msg(void *ctx, const struct store_msg *msg)
 {
-	struct snap_ctx *c = ctx;
-	char *name = view_name(c->k, msg->name);
-	struct dent *de = name ? face_snap_add(c->d, name) : NULL;
-	fuse_ino_t ino = ino_view_msg(c->k, c->folder, msg->uid);
+	struct gathered *g = ctx;
+	char *name;
 
-	free(name);
-	if (!de)
+	if (ARRAY_RESERVE(g->msgs, g->n, g->cap) < 0 || !(name = strdup(msg->name)))
 		return -ENOMEM;
-	if (c->k == VIEW_TEXT) {
-		uint64_t size = 0;
-		int exact = view_text_size(c->fc->m, c->folder, msg->uid, msg->size, &size);
-
-		file_attr(c->fc, ino, size, (time_t)msg->date, &de->st);
-		de->ttl = exact ? TTL_LONG : TTL_GUESS;
-	} else {
-		ro_dir_attr(c->fc, ino, 0, (time_t)msg->date, &de->st);
-	}
+	g->msgs[g->n] = *msg;
+	g->msgs[g->n++].name = name;
 	return 0;
+}
+
+static int snap_msgs(struct snap_ctx *c)
+{
+	struct gathered g = { 0 };
+	int r = store_msg_list(c->fc->m->store, c->folder, 0, 0, gather_msg, &g);
+
+	for (size_t i = 0; r == 0 && i < g.n; i++) {
+		const struct store_msg *msg = &g.msgs[i];
+		char *name = view_name(c->k, msg->name);
+		struct dent *de = name ? face_snap_add(c->d, name) : NULL;
+		fuse_ino_t ino = ino_view_msg(c->k, c->folder, msg->uid);
+
+		free(name);
+		if (!de) {
+			r = -ENOMEM;
+			break;
+		}
+		if (c->k == VIEW_TEXT) {
+			uint64_t size = 0;
+			int exact = view_text_size(c->fc->m, c->folder, msg->uid, msg->size, &size);
+
+			file_attr(c->fc, ino, size, (time_t)msg->date, &de->st);
+			de->ttl = exact ? TTL_LONG : TTL_GUESS;
+		} else {
+			ro_dir_attr(c->fc, ino, 0, (time_t)msg->date, &de->st);
+		}
+	}
+	for (size_t i = 0; i < g.n; i++)
+		free((char *)g.msgs[i].name);
+	free(g.msgs);
+	return r;
 }
 
 /* The parts of UID of F that belong to OWNER. */
@@ -528,7 +558,7 @@ int views_snap(struct face *fc, fuse_ino_t ino, struct dirsnap *d)
 	if (c.err)
 		return c.err;
 	if (f && folder_server(f) && !(folder_flags(f) & STORE_FOLDER_NOSELECT))
-		r = store_msg_list(m->store, f->id, 0, 0, snap_msg, &c);
+		r = snap_msgs(&c);
 	return r;
 }
 

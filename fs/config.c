@@ -5,7 +5,6 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -101,29 +100,15 @@ static int flag_value(const char *v)
 	return -1;
 }
 
-static int set_int(int *field, const char *v)
-{
-	char *end;
-	long n;
-
-	if (*field != INT_MIN)
-		return 0;     /* the command line said it */
-	errno = 0;
-	n = strtol(v, &end, 10);
-	if (errno || end == v || *end || n < 0 || n > 1000000)
-		return -EINVAL;
-	*field = (int)n;
-	return 0;
-}
-
 static int is_secret_key(const char *key)
 {
 	return !strcmp(key, "password") || !strcmp(key, "password_command") ||
 	       !strcmp(key, "password_file") || !strcmp(key, "oauth2_token_command");
 }
 
-/* One key of the account. */
-static int apply(struct mfs_options *o, const char *key, const char *v, int *secret)
+/* One key of the account; on -EINVAL, WHY may say more than "bad value". */
+static int apply(struct mfs_options *o, const char *key, const char *v, int *secret,
+                 char *why, size_t whylen)
 {
 	static const struct { const char *key; size_t off; } strs[] = {
 		{ "url", offsetof(struct mfs_options, url) },
@@ -133,12 +118,12 @@ static int apply(struct mfs_options *o, const char *key, const char *v, int *sec
 		{ "oauth2_token_command", offsetof(struct mfs_options, oauth2_token_command) },
 		{ "cafile", offsetof(struct mfs_options, cafile) },
 		{ "cache_dir", offsetof(struct mfs_options, cache_dir) },
-		{ "cache_size", offsetof(struct mfs_options, cache_size_text) },
 		{ "trash", offsetof(struct mfs_options, trash) },
 		{ "password", offsetof(struct mfs_options, password) },
 	};
 	static const struct { const char *key; size_t off; } flags[] = {
 		{ "prefetch", offsetof(struct mfs_options, prefetch) },
+		{ "show_views", offsetof(struct mfs_options, show_views) },
 		{ "pop3_delete", offsetof(struct mfs_options, pop3_delete) },
 		{ "tls_insecure_plaintext", offsetof(struct mfs_options, tls_insecure_plaintext) },
 	};
@@ -155,18 +140,25 @@ static int apply(struct mfs_options *o, const char *key, const char *v, int *sec
 		return set_str((char **)((char *)o + strs[i].off), v);
 	}
 	for (i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
-		if (strcmp(key, flags[i].key) != 0)
+		int *field = (int *)((char *)o + flags[i].off);
+
+		/* "prefetch", "prefetch = no", or "noprefetch" as on the command
+		 * line; only where the command line said neither. */
+		if (strcmp(key, flags[i].key) == 0)
+			f = flag_value(v);
+		else if (strncmp(key, "no", 2) == 0 && strcmp(key + 2, flags[i].key) == 0)
+			f = *v ? -1 : 0;
+		else
 			continue;
-		f = flag_value(v);
 		if (f < 0)
 			return -EINVAL;
-		*(int *)((char *)o + flags[i].off) |= f;
+		if (*field == OPTIONS_UNSET)
+			*field = f;
 		return 0;
 	}
-	if (!strcmp(key, "poll"))
-		return set_int(&o->poll, v);
-	if (!strcmp(key, "timeout"))
-		return set_int(&o->timeout, v);
+	/* The numbers, read as on the command line. */
+	if (!strcmp(key, "poll") || !strcmp(key, "timeout") || !strcmp(key, "cache_size"))
+		return options_set_value(o, key, v, 1, why, whylen);
 	return -ENOENT;
 }
 
@@ -218,7 +210,7 @@ struct reader {
 static int read_line(struct reader *rd, char *s, struct mfs_options *o, char *err,
                      size_t errlen)
 {
-	char *eq, *key, *value;
+	char *eq, *key, *value, why[256];
 	int r;
 
 	if (!*s || *s == '#' || *s == ';')
@@ -257,9 +249,12 @@ static int read_line(struct reader *rd, char *s, struct mfs_options *o, char *er
 			return -EINVAL;
 		}
 	}
-	r = apply(o, key, value, &rd->secret);
+	why[0] = '\0';
+	r = apply(o, key, value, &rd->secret, why, sizeof(why));
 	if (r == -ENOENT)
 		snprintf(err, errlen, "%s:%d: unknown option \"%s\"", rd->path, rd->lineno, key);
+	else if (r < 0 && why[0])
+		snprintf(err, errlen, "%s:%d: %s", rd->path, rd->lineno, why);
 	else if (r < 0)
 		snprintf(err, errlen, "%s:%d: bad value for %s", rd->path, rd->lineno, key);
 	return r;

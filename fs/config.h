@@ -9,11 +9,13 @@
  *     prefetch
  *
  * A section is an account; its keys are the -o options of SPEC §1 (a flag
- * alone on its line, or "= yes"), plus `url` (required), `mountpoint` and
- * `password`. The file is refused when someone else owns it or may write to
- * it, whatever it holds (a password_command is code that mailfs runs), and
- * when it holds a password that group or others may read (SPEC §5). What the
- * command line says wins over the file.
+ * alone on its line, "= yes" or "= no", or its no-form alone; numbers as
+ * on the command line, options_set_value()), plus `url` (required),
+ * `mountpoint` and `password`; of a key given twice, the first counts.
+ * The file is refused when someone else owns it or may write to it,
+ * whatever it holds (a password_command is code that mailfs runs), and
+ * when it holds a password that group or others may read (SPEC §5). What
+ * the command line says wins over the file.
  */
 #ifndef MAILFS_CONFIG_H
 #define MAILFS_CONFIG_H
@@ -35,7 +37,9 @@ int config_check_file(const char *what, const char *path, const struct stat *st,
 /* The config file's path (malloc'd), from XDG_CONFIG_HOME or HOME. */
 char *config_path(void);
 
-/* Fill what O does not set yet from account NAME of the file at PATH.
+/* Fill what O does not set yet (O as options_parse() leaves it: a string
+ * NULL or an int OPTIONS_UNSET is not set) from account NAME of the file at
+ * PATH.
  * Returns 0, or -errno with a one-line reason in err (no such account, a
  * line that is not understood, a file someone else owns or may change, a
  * secret in a file others can read). */

@@ -192,17 +192,25 @@ fail:
 	return NULL;
 }
 
-/* Serve requests until unmounted. A signal (fusermount -u, SIGTERM) ends
- * the loop with its number: a clean stop. Only a negative value is an error. */
-static int serve(struct fuse_session *se)
+/* Serve requests until unmounted, as -s, max_threads, max_idle_threads and
+ * clone_fd say (README, "Choices where the specification is silent"). A
+ * signal (fusermount -u, SIGTERM) ends the loop with its number: a clean
+ * stop. Only a negative value is an error. */
+static int serve(struct fuse_session *se, const struct mfs_options *opt)
 {
-	struct fuse_loop_config *lc = fuse_loop_cfg_create();
+	struct fuse_loop_config *lc;
 	int r;
 
+	if (opt->singlethread)
+		return fuse_session_loop(se) < 0 ? -1 : 0;
+	lc = fuse_loop_cfg_create();
 	if (!lc)
 		return -1;
-	fuse_loop_cfg_set_clone_fd(lc, 0);
-	fuse_loop_cfg_set_max_threads(lc, 16);
+	fuse_loop_cfg_set_clone_fd(lc, (unsigned)opt->clone_fd);
+	fuse_loop_cfg_set_max_threads(lc, (unsigned)opt->max_threads);
+	/* (UINT_MAX: libfuse's "no limit") */
+	fuse_loop_cfg_set_idle_threads(lc, opt->max_idle_threads < 0 ? UINT_MAX :
+	                                   (unsigned)opt->max_idle_threads);
 	r = fuse_session_loop_mt(se, lc);
 	fuse_loop_cfg_destroy(lc);
 	return r < 0 ? -1 : 0;
@@ -312,7 +320,7 @@ int main(int argc, char **argv)
 		goto out_threads;
 	}
 	log_info("mounted %s on %s", opt.url, opt.mountpoint);
-	ret = serve(fc.se) < 0;
+	ret = serve(fc.se, &opt) < 0;
 
 out_threads:
 	engine_stop(&m);

@@ -12,6 +12,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <pwd.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,19 +40,26 @@ const char options_usage[] =
 "    cache_dir=PATH         default $XDG_CACHE_HOME/mailfs/USER@HOST\n"
 "    cache_size=SIZE        IMAP body cache limit (default 1G)\n"
 "    prefetch               IMAP: download every message body in the background\n"
-"    show_views             list .mailfs (text and parts views) at the mount root\n"
-"    poll=SECONDS           look for server-side changes this often (default 60)\n"
-"    timeout=SECONDS        deadline of any one network operation (default 30)\n"
+"    show_views             list .mailfs (the text and parts views) at the mount root\n"
+"    poll=DURATION          look for server-side changes this often (default 60s)\n"
+"    timeout=DURATION       deadline of any one network operation (default 30s)\n"
 "    trash=FOLDER           IMAP: rm moves the message to FOLDER instead of expunging\n"
 "    pop3_delete            POP3: delete messages on the server once stored locally\n"
 "\n"
 "general options:\n"
 "    -f                     stay in the foreground\n"
 "    -d                     debug output (implies -f)\n"
+"    -s                     serve one request at a time, on one thread\n"
+"    -o max_threads=N       serve at most N requests at a time (default 16)\n"
+"    -o clone_fd            one /dev/fuse descriptor per thread\n"
 "    -o allow_other, ...    FUSE mount options (see mount.fuse3(8))\n"
 "    -h, --help             this text\n"
 "    -V, --version          version\n"
 "\n"
+"A DURATION is in seconds, or a number with s, m or h (90, 45s, 5m, 1h).\n"
+"A flag is turned off with \"no\" before its name (noprefetch, noshow_views,\n"
+"nopop3_delete, notls_insecure_plaintext); the command line wins over the\n"
+"account file.\n"
 "With no password option and a terminal, mailfs asks for the password.\n";
 
 static int from_hex(int c)
@@ -262,23 +270,158 @@ int options_parse_size(const char *text, uint64_t *bytes_r)
 	return 0;
 }
 
-enum { KEY_HELP, KEY_VERSION, KEY_DISCARD };
+/* Digits, then what END points to; -EINVAL unless at least one digit and
+ * the value fits in 64 bits (strtoull alone would take blanks, a sign or
+ * "0x"). */
+static int digits(const char *text, unsigned long long *v_r, char **end_r)
+{
+	if (!text || !isdigit((unsigned char)text[0]))
+		return -EINVAL;
+	errno = 0;
+	*v_r = strtoull(text, end_r, 10);
+	return errno ? -EINVAL : 0;
+}
+
+int options_parse_duration(const char *text, int *seconds_r)
+{
+	unsigned long long v, mult;
+	char *end;
+
+	if (digits(text, &v, &end) < 0)
+		return -EINVAL;
+	/* Lower case only: "5M" could as well mean months, or mega-. */
+	switch (*end) {
+	case '\0': mult = 1; break;
+	case 's': mult = 1; end++; break;
+	case 'm': mult = 60; end++; break;
+	case 'h': mult = 3600; end++; break;
+	default: return -EINVAL;
+	}
+	if (*end || v > INT_MAX / mult)
+		return -EINVAL;
+	*seconds_r = (int)(v * mult);
+	return 0;
+}
+
+int options_parse_count(const char *text, int *count_r)
+{
+	unsigned long long v;
+	char *end;
+
+	if (digits(text, &v, &end) < 0 || *end || v > INT_MAX)
+		return -EINVAL;
+	*count_r = (int)v;
+	return 0;
+}
+
+/* The options with a number, read alike from the command line and the
+ * account file. Ranges: poll up to a day, a network deadline up to an hour;
+ * threads up to libfuse's own bound (FUSE_LOOP_MT_MAX_THREADS). */
+enum value_kind { VALUE_DURATION, VALUE_COUNT };
+
+static const struct value_opt {
+	const char *name;
+	enum value_kind kind;
+	size_t off;                 /* an int of struct mfs_options */
+	int min, max;
+	const char *range;          /* MIN..MAX as a user writes it */
+} value_opts[] = {
+	{ "poll", VALUE_DURATION, offsetof(struct mfs_options, poll), 1, 86400, "1s to 24h" },
+	{ "timeout", VALUE_DURATION, offsetof(struct mfs_options, timeout), 1, 3600, "1s to 1h" },
+	{ "max_threads", VALUE_COUNT, offsetof(struct mfs_options, max_threads), 1, 100000,
+	  "1 to 100000" },
+	{ "max_idle_threads", VALUE_COUNT, offsetof(struct mfs_options, max_idle_threads), 0,
+	  100000, "0 to 100000" },
+};
+
+int options_set_value(struct mfs_options *o, const char *key, const char *text, int keep,
+                      char *err, size_t errlen)
+{
+	const struct value_opt *v = NULL;
+	uint64_t bytes;
+	int n, *field;
+
+	if (strcmp(key, "cache_size") == 0) {
+		if (options_parse_size(text, &bytes) < 0) {
+			snprintf(err, errlen, "bad cache_size \"%.64s\": give bytes, or a number with "
+			         "K, M, G or T (500M, 2G)", text);
+			return -EINVAL;
+		}
+		if (keep && o->cache_size_text)
+			return 0;
+		free(o->cache_size_text);
+		if (!(o->cache_size_text = strdup(text))) {
+			snprintf(err, errlen, "out of memory");
+			return -ENOMEM;
+		}
+		o->cache_size = bytes;
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(value_opts) / sizeof(value_opts[0]); i++)
+		if (strcmp(key, value_opts[i].name) == 0)
+			v = &value_opts[i];
+	if (!v)
+		return -ENOENT;
+	if ((v->kind == VALUE_DURATION ? options_parse_duration(text, &n) :
+	                                 options_parse_count(text, &n)) < 0) {
+		snprintf(err, errlen, "bad %s \"%.64s\": give %s", key, text,
+		         v->kind == VALUE_DURATION ? "seconds, or a number with s, m or h "
+		                                     "(90, 45s, 5m, 1h)" : "a number");
+		return -EINVAL;
+	}
+	if (n < v->min || n > v->max) {
+		snprintf(err, errlen, "%s=%.64s is out of range: from %s", key, text, v->range);
+		return -EINVAL;
+	}
+	field = (int *)((char *)o + v->off);
+	if (!keep || *field == OPTIONS_UNSET)
+		*field = n;
+	return 0;
+}
+
+void options_init(struct mfs_options *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->tls_insecure_plaintext = OPTIONS_UNSET;
+	o->prefetch = OPTIONS_UNSET;
+	o->show_views = OPTIONS_UNSET;
+	o->pop3_delete = OPTIONS_UNSET;
+	o->poll = OPTIONS_UNSET;
+	o->timeout = OPTIONS_UNSET;
+	o->max_threads = OPTIONS_UNSET;
+	o->max_idle_threads = OPTIONS_UNSET;
+}
+
+enum { KEY_HELP, KEY_VERSION, KEY_DISCARD, KEY_VALUE, KEY_FUSE_NUMBER };
 
 #define OPT(t, field, v) { t, offsetof(struct mfs_options, field), v }
+#define FUSE_KEEP(t) FUSE_OPT_KEY(t, FUSE_OPT_KEY_KEEP)
 static const struct fuse_opt opt_spec[] = {
 	OPT("password_command=%s", password_command, 0),
 	OPT("password_file=%s", password_file, 0),
 	OPT("oauth2_token_command=%s", oauth2_token_command, 0),
 	OPT("cafile=%s", cafile, 0),
 	OPT("tls_insecure_plaintext", tls_insecure_plaintext, 1),
+	OPT("notls_insecure_plaintext", tls_insecure_plaintext, 0),
 	OPT("cache_dir=%s", cache_dir, 0),
-	OPT("cache_size=%s", cache_size_text, 0),
 	OPT("prefetch", prefetch, 1),
+	OPT("noprefetch", prefetch, 0),
 	OPT("show_views", show_views, 1),
-	OPT("poll=%d", poll, 0),
-	OPT("timeout=%d", timeout, 0),
+	OPT("noshow_views", show_views, 0),
 	OPT("trash=%s", trash, 0),
 	OPT("pop3_delete", pop3_delete, 1),
+	OPT("nopop3_delete", pop3_delete, 0),
+	/* Numbers: read by options_set_value(), as in the account file
+	 * (fuse_opt's "%d" would take "5m" as 5). */
+	FUSE_OPT_KEY("cache_size=", KEY_VALUE),
+	FUSE_OPT_KEY("poll=", KEY_VALUE),
+	FUSE_OPT_KEY("timeout=", KEY_VALUE),
+	/* fuse_parse_cmdline() would take these too, and serve() would ignore
+	 * them: they are read here, for serve() to honour. */
+	OPT("-s", singlethread, 1),
+	OPT("clone_fd", clone_fd, 1),
+	FUSE_OPT_KEY("max_threads=", KEY_VALUE),
+	FUSE_OPT_KEY("max_idle_threads=", KEY_VALUE),
 	FUSE_OPT_KEY("-h", KEY_HELP),
 	FUSE_OPT_KEY("--help", KEY_HELP),
 	FUSE_OPT_KEY("-V", KEY_VERSION),
@@ -292,12 +435,72 @@ static const struct fuse_opt opt_spec[] = {
 	FUSE_OPT_KEY("users", KEY_DISCARD),
 	FUSE_OPT_KEY("nofail", KEY_DISCARD),
 	FUSE_OPT_KEY("defaults", KEY_DISCARD),
+	/* What libfuse 3.14 itself takes, left for it: fuse_parse_cmdline()
+	 * (lib/helper.c), fuse_session_new() (lib/fuse_lowlevel.c) and its
+	 * mount options (lib/mount.c). Anything else would be refused by
+	 * fuse_session_new(), only after the password and the login: it is
+	 * refused by opt_proc() instead, first. (test_options checks that
+	 * libfuse takes each of these.) */
+	FUSE_KEEP("-f"),
+	FUSE_KEEP("-d"),
+	FUSE_KEEP("--debug"),
+	FUSE_KEEP("debug"),
+	FUSE_KEEP("fsname="),
+	FUSE_KEEP("subtype="),
+	FUSE_KEEP("allow_other"),
+	FUSE_KEEP("allow_root"),
+	FUSE_KEEP("auto_unmount"),
+	FUSE_KEEP("blkdev"),
+	FUSE_KEEP("default_permissions"),
+	FUSE_KEEP("context="),
+	FUSE_KEEP("fscontext="),
+	FUSE_KEEP("defcontext="),
+	FUSE_KEEP("rootcontext="),
+	FUSE_KEEP("user="),
+	FUSE_KEEP("-n"),
+	FUSE_KEEP("-r"),
+	FUSE_KEEP("ro"),
+	FUSE_KEEP("rw"),
+	FUSE_KEEP("suid"),
+	FUSE_KEEP("nosuid"),
+	FUSE_KEEP("dev"),
+	FUSE_KEEP("nodev"),
+	FUSE_KEEP("exec"),
+	FUSE_KEEP("noexec"),
+	FUSE_KEEP("async"),
+	FUSE_KEEP("sync"),
+	FUSE_KEEP("dirsync"),
+	FUSE_KEEP("atime"),
+	FUSE_KEEP("noatime"),
+	/* Numbers that libfuse ("%u": "4096x" is 4096) or the kernel read. */
+	FUSE_OPT_KEY("max_read=", KEY_FUSE_NUMBER),
+	FUSE_OPT_KEY("blksize=", KEY_FUSE_NUMBER),
 	FUSE_OPT_END
 };
+
+/* A one-line reason for refusing ARG, kept on O for options_parse(). */
+static int refuse(struct mfs_options *o, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static int refuse(struct mfs_options *o, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!o->refused) {
+		va_start(ap, fmt);
+		if (vasprintf(&o->refused, fmt, ap) < 0)
+			o->refused = NULL;
+		va_end(ap);
+	}
+	return -1;
+}
 
 static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outargs)
 {
 	struct mfs_options *o = data;   /* fuse_opt's base for the offsets above */
+	const char *eq = strchr(arg, '=');
+	char name[64], err[256];
+	int n, r;
 	(void)outargs;
 
 	switch (key) {
@@ -309,6 +512,15 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
 		return 0;
 	case KEY_DISCARD:
 		return 0;
+	case KEY_VALUE:
+		snprintf(name, sizeof(name), "%.*s", (int)(eq - arg), arg);
+		r = options_set_value(o, name, eq + 1, 0, err, sizeof(err));
+		return r < 0 ? refuse(o, "%s", err) : 0;
+	case KEY_FUSE_NUMBER:
+		if (options_parse_count(eq + 1, &n) < 0)
+			return refuse(o, "bad %.*s \"%.64s\": give a number", (int)(eq - arg), arg,
+			              eq + 1);
+		return 1;
 	case FUSE_OPT_KEY_NONOPT:
 		/* URL, then the mount point: both ours, so that a bad mount point
 		 * gets our one-line message rather than libfuse's two. */
@@ -323,7 +535,13 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
 		o->extra_args++;
 		return 0;
 	default:
-		return 1;
+		/* ",," in an option list: nothing, as for libfuse. */
+		if (!*arg)
+			return 0;
+		/* Only the name: the value of a misspelt password option may be
+		 * the password itself. */
+		return refuse(o, "unknown option %.*s (see mailfs --help)",
+		              (int)(eq ? eq - arg : (ptrdiff_t)strlen(arg)), arg);
 	}
 }
 
@@ -331,11 +549,14 @@ int options_parse(struct fuse_args *args, struct mfs_options *o, char *err, size
 {
 	struct fuse_cmdline_opts fo;
 
-	o->poll = INT_MIN;      /* unset: the account file or the default decides */
-	o->timeout = INT_MIN;
-	o->cache_size = 1ull << 30;
+	options_init(o);
+	/* libfuse would say this in a line of its own, before ours. */
+	if (args->argc > 1 && strcmp(args->argv[args->argc - 1], "-o") == 0) {
+		snprintf(err, errlen, "-o needs a list of options (see mailfs --help)");
+		return -EINVAL;
+	}
 	if (fuse_opt_parse(args, o, opt_spec, opt_proc) < 0) {
-		snprintf(err, errlen, "bad options (see mailfs --help)");
+		snprintf(err, errlen, "%s", o->refused ? o->refused : "bad options (see mailfs --help)");
 		return -EINVAL;
 	}
 	if (o->show_help || o->show_version)
@@ -360,6 +581,12 @@ int options_parse(struct fuse_args *args, struct mfs_options *o, char *err, size
 		o->show_version = 1;
 	if (o->show_help || o->show_version)
 		return 0;
+	if (o->singlethread && (o->clone_fd || o->max_threads != OPTIONS_UNSET ||
+	                        o->max_idle_threads != OPTIONS_UNSET)) {
+		snprintf(err, errlen, "-s serves requests on one thread: it does not go with "
+		         "max_threads, max_idle_threads or clone_fd");
+		return -EINVAL;
+	}
 	if (o->url && !strstr(o->url, "://")) {
 		/* An account name: the rest comes from the account file. */
 		o->account = o->url;
@@ -399,12 +626,27 @@ static int mountpoint_abs(struct mfs_options *o, char *err, size_t errlen)
 	return 0;
 }
 
+/* V, or DEF when V was not given. */
+static void or_default(int *v, int def)
+{
+	if (*v == OPTIONS_UNSET)
+		*v = def;
+}
+
 int options_finish(struct mfs_options *o, char *err, size_t errlen)
 {
-	if (o->poll == INT_MIN)
-		o->poll = 60;
-	if (o->timeout == INT_MIN)
-		o->timeout = 30;
+	or_default(&o->poll, 60);
+	or_default(&o->timeout, 30);
+	or_default(&o->tls_insecure_plaintext, 0);
+	or_default(&o->prefetch, 0);
+	or_default(&o->show_views, 0);
+	or_default(&o->pop3_delete, 0);
+	/* More than libfuse's 10: a reader that waits for a download holds
+	 * its thread, and ls must not wait behind a few of them. */
+	or_default(&o->max_threads, 16);
+	or_default(&o->max_idle_threads, -1);
+	if (!o->cache_size_text)
+		o->cache_size = 1ull << 30;
 	if (!o->url || !o->mountpoint) {
 		snprintf(err, errlen, "need a URL (or an account name) and a mount point "
 		         "(see mailfs --help)");
@@ -419,18 +661,6 @@ int options_finish(struct mfs_options *o, char *err, size_t errlen)
 	if (o->tls_insecure_plaintext && !options_host_is_loopback(o->host)) {
 		snprintf(err, errlen, "tls_insecure_plaintext is only for a server on this machine "
 		         "(127.0.0.0/8, ::1, localhost), not %s: remove it and use TLS", o->host);
-		return -EINVAL;
-	}
-	if (o->cache_size_text && options_parse_size(o->cache_size_text, &o->cache_size) < 0) {
-		snprintf(err, errlen, "bad cache_size: %s (e.g. 500M, 2G)", o->cache_size_text);
-		return -EINVAL;
-	}
-	if (o->poll < 1 || o->poll > 86400) {
-		snprintf(err, errlen, "poll must be between 1 and 86400 seconds");
-		return -EINVAL;
-	}
-	if (o->timeout < 1 || o->timeout > 3600) {
-		snprintf(err, errlen, "timeout must be between 1 and 3600 seconds");
 		return -EINVAL;
 	}
 	if (!!o->password_command + !!o->password_file + !!o->oauth2_token_command > 1) {
@@ -467,6 +697,7 @@ void options_free(struct mfs_options *o)
 	free(o->cache_dir);
 	free(o->cache_size_text);
 	free(o->trash);
+	free(o->refused);
 	memset(o, 0, sizeof(*o));
 }
 

@@ -91,6 +91,34 @@ fi
 expect_error "no password and no terminal" "no password given" \
 	"$URL" -o "$CA,cache_dir=$T/c7"
 expect_error "bad URL" "URL must start with" "http://x@y" -o "password_file=$T/pw"
+# Issue 17 items 15 and 16: an option mailfs does not know, or a value it
+# does not understand, is refused first, by name: before the password
+# command runs (it would leave $T/ran) and before any connection (nothing
+# listens on $closed: trying would end in "cannot connect"). It used to be
+# refused by FUSE only after the password and the login, and "poll=5x"
+# was taken for 5 seconds.
+PWCMD="password_command=touch $T/ran; cat $T/pw"
+for bad in "pasword_file=$T/pw:unknown option pasword_file \\(see mailfs --help\\)" \
+           "allow_others:unknown option allow_others \\(see mailfs --help\\)" \
+           "poll=5x:bad poll \"5x\": give seconds, or a number with s, m or h \\(90, 45s, 5m, 1h\\)" \
+           "timeout=1.5m:bad timeout \"1.5m\": give seconds, or a number with s, m or h \\(90, 45s, 5m, 1h\\)" \
+           "cache_size=2Gb2:bad cache_size \"2Gb2\": give bytes, or a number with K, M, G or T \\(500M, 2G\\)" \
+           "max_threads=-1:bad max_threads \"-1\": give a number" \
+           "poll=0:poll=0 is out of range: from 1s to 24h"; do
+	opt=${bad%%:*} says=${bad#*:}
+	rm -f "$T/ran"
+	expect_error "-o $opt is refused by name" "^mailfs: $says\$" \
+		"imaps://$USER_NAME@127.0.0.1:$closed" -o "$CA,$PWCMD,cache_dir=$T/c10" -o "$opt"
+	check "…before the password command ran" not test -e "$T/ran"
+done
+# The same against the live server, the option first: no login either.
+logins=$(grep -c 'Login: user=<alice>' "$T/dovecot/dovecot.log")
+rm -f "$T/ran"
+expect_error "a misspelt option before good ones, with a server that would accept the login" \
+	"^mailfs: unknown option pol \(see mailfs --help\)\$" \
+	"$URL" -o "pol=5,$CA,$PWCMD,cache_dir=$T/c10"
+check "…before the password command ran" not test -e "$T/ran"
+check "…and before any login" test "$(grep -c 'Login: user=<alice>' "$T/dovecot/dovecot.log")" -eq "$logins"
 # SPEC §5: tls_insecure_plaintext only towards loopback. Towards 192.0.2.1
 # (TEST-NET-1) mailfs refuses before it connects: strace shows no connect()
 # there. mailfs runs in a network namespace of its own, so that not even a
@@ -151,6 +179,8 @@ check "no credentials were sent in clear" no_match -iE 'LOGIN|AUTHENTICATE' "$T/
 
 # The password is nowhere in the daemon's argv or environment.
 mount_mailfs "$MNT" "$URL" -o "$CA" || fail "mount"
+check "the server's log shows a login (so the \"no login\" check above could see one)" \
+	test "$(grep -c 'Login: user=<alice>' "$T/dovecot/dovecot.log")" -gt "$logins"
 check "password not in /proc/PID/cmdline" no_match -aF "$PASSWORD" "/proc/$MAILFS_PID/cmdline"
 check "password not in /proc/PID/environ" no_match -aF 's3cret' "/proc/$MAILFS_PID/environ"
 unmount_mailfs "$MNT"

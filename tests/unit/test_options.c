@@ -9,7 +9,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include <fuse_opt.h>
+#define FUSE_USE_VERSION 314
+#include <fuse_lowlevel.h>
 
 #include "fs/options.h"
 
@@ -255,6 +256,198 @@ static void test_parse_size(void **state)
 		}
 	}
 	assert_int_equal(options_parse_size(NULL, &(uint64_t){ 0 }), -EINVAL);
+}
+
+/* --- durations and counts --------------------------------------------------- */
+
+struct num_case {
+	const char *text;
+	int ok;
+	int value;
+};
+
+static const struct num_case duration_cases[] = {
+	{ "90", 1, 90 },
+	{ "0", 1, 0 },
+	{ "007", 1, 7 },
+	{ "45s", 1, 45 },
+	{ "5m", 1, 300 },
+	{ "1h", 1, 3600 },
+	{ "24h", 1, 86400 },
+	{ "0h", 1, 0 },
+	{ "2147483647", 1, INT_MAX },
+	{ "2147483647s", 1, INT_MAX },
+	{ "35791394m", 1, 35791394 * 60 },
+	{ "596523h", 1, 596523 * 3600 },
+
+	{ "", 0, 0 },
+	{ "s", 0, 0 },
+	{ "m", 0, 0 },
+	{ "5x", 0, 0 },
+	{ "-1", 0, 0 },
+	{ "+1", 0, 0 },
+	{ "-1m", 0, 0 },
+	{ " 5", 0, 0 },
+	{ "5 ", 0, 0 },
+	{ "5 m", 0, 0 },
+	{ "1.5m", 0, 0 },
+	{ "1,5m", 0, 0 },
+	{ "5M", 0, 0 },                 /* months, or mega-? refused */
+	{ "5S", 0, 0 },
+	{ "1H", 0, 0 },
+	{ "5mm", 0, 0 },
+	{ "5ms", 0, 0 },
+	{ "1h30m", 0, 0 },
+	{ "5d", 0, 0 },
+	{ "0x10", 0, 0 },
+	{ "1e3", 0, 0 },
+	{ "2147483648", 0, 0 },
+	{ "35791395m", 0, 0 },
+	{ "596524h", 0, 0 },
+	{ "99999999999999999999", 0, 0 },
+	{ "99999999999999999999h", 0, 0 },
+	{ "\xef\xbc\x95", 0, 0 },       /* a full-width 5 */
+	{ "5\n", 0, 0 },
+};
+
+static const struct num_case count_cases[] = {
+	{ "1", 1, 1 },
+	{ "0", 1, 0 },
+	{ "16", 1, 16 },
+	{ "2147483647", 1, INT_MAX },
+
+	{ "", 0, 0 },
+	{ "-1", 0, 0 },
+	{ "+1", 0, 0 },
+	{ "4x", 0, 0 },
+	{ "4s", 0, 0 },
+	{ "1.5", 0, 0 },
+	{ " 4", 0, 0 },
+	{ "0x4", 0, 0 },
+	{ "2147483648", 0, 0 },
+	{ "99999999999999999999", 0, 0 },
+};
+
+static void check_numbers(const struct num_case *cases, size_t n,
+                          int (*parse)(const char *, int *), const char *what)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct num_case *c = &cases[i];
+		int v = 12345, r = parse(c->text, &v);
+
+		if (c->ok && (r != 0 || v != c->value))
+			fail_msg("%s \"%s\": %d, %d; want %d", what, c->text, r, v, c->value);
+		if (!c->ok && (r != -EINVAL || v != 12345))
+			fail_msg("%s \"%s\": %d, %d; want -EINVAL, untouched", what, c->text, r, v);
+	}
+	assert_int_equal(parse(NULL, &(int){ 0 }), -EINVAL);
+}
+
+static void test_parse_duration(void **state)
+{
+	(void)state;
+	check_numbers(duration_cases, ARRAY_SIZE(duration_cases), options_parse_duration,
+	              "duration");
+}
+
+static void test_parse_count(void **state)
+{
+	(void)state;
+	check_numbers(count_cases, ARRAY_SIZE(count_cases), options_parse_count, "count");
+}
+
+/* options_set_value: the one reader of numbers for the command line and the
+ * account file; ranges; a reason that names the option; KEEP. */
+static void test_set_value(void **state)
+{
+	static const struct {
+		const char *key, *text;
+		int r;
+		int poll, timeout;
+		uint64_t cache_size;
+		const char *says;
+	} cases[] = {
+		{ "poll", "5m", 0, 300, OPTIONS_UNSET, 0, NULL },
+		{ "poll", "1", 0, 1, OPTIONS_UNSET, 0, NULL },
+		{ "poll", "24h", 0, 86400, OPTIONS_UNSET, 0, NULL },
+		{ "poll", "86400s", 0, 86400, OPTIONS_UNSET, 0, NULL },
+		{ "timeout", "2m", 0, OPTIONS_UNSET, 120, 0, NULL },
+		{ "timeout", "1h", 0, OPTIONS_UNSET, 3600, 0, NULL },
+		{ "cache_size", "2G", 0, OPTIONS_UNSET, OPTIONS_UNSET, UINT64_C(2) << 30, NULL },
+		{ "cache_size", "0", 0, OPTIONS_UNSET, OPTIONS_UNSET, 0, NULL },
+		{ "poll", "0", -EINVAL, 0, 0, 0, "poll=0 is out of range: from 1s to 24h" },
+		{ "poll", "0s", -EINVAL, 0, 0, 0, "out of range" },
+		{ "poll", "86401", -EINVAL, 0, 0, 0, "out of range" },
+		{ "poll", "25h", -EINVAL, 0, 0, 0, "out of range" },
+		{ "timeout", "3601", -EINVAL, 0, 0, 0, "timeout=3601 is out of range: from 1s to 1h" },
+		{ "timeout", "2h", -EINVAL, 0, 0, 0, "out of range" },
+		{ "poll", "5x", -EINVAL, 0, 0, 0, "bad poll \"5x\": give seconds, or a number with "
+		                                  "s, m or h (90, 45s, 5m, 1h)" },
+		{ "poll", "", -EINVAL, 0, 0, 0, "bad poll \"\"" },
+		{ "poll", "-1", -EINVAL, 0, 0, 0, "bad poll \"-1\"" },
+		{ "poll", "1.5m", -EINVAL, 0, 0, 0, "bad poll \"1.5m\"" },
+		{ "timeout", "99999999999999999999", -EINVAL, 0, 0, 0, "bad timeout" },
+		{ "cache_size", "1.5G", -EINVAL, 0, 0, 0, "bad cache_size \"1.5G\": give bytes, or a "
+		                                          "number with K, M, G or T (500M, 2G)" },
+		{ "cache_size", "", -EINVAL, 0, 0, 0, "bad cache_size" },
+		{ "cache_size", "-1", -EINVAL, 0, 0, 0, "bad cache_size" },
+		{ "max_threads", "0", -EINVAL, 0, 0, 0, "max_threads=0 is out of range: from 1 to 100000" },
+		{ "max_threads", "100001", -EINVAL, 0, 0, 0, "out of range" },
+		{ "max_threads", "4x", -EINVAL, 0, 0, 0, "bad max_threads \"4x\": give a number" },
+		{ "max_threads", "1m", -EINVAL, 0, 0, 0, "bad max_threads" },
+		{ "max_idle_threads", "-1", -EINVAL, 0, 0, 0, "bad max_idle_threads" },
+		{ "pol", "5", -ENOENT, 0, 0, 0, NULL },
+		{ "trash", "5", -ENOENT, 0, 0, 0, NULL },
+		{ "", "5", -ENOENT, 0, 0, 0, NULL },
+	};
+	struct mfs_options o;
+	char err[256];
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		int r;
+
+		options_init(&o);
+		err[0] = '\0';
+		r = options_set_value(&o, cases[i].key, cases[i].text, 0, err, sizeof(err));
+		if (r != cases[i].r)
+			fail_msg("case %zu: %s=%s: %d (%s), want %d", i, cases[i].key, cases[i].text, r,
+			         err, cases[i].r);
+		if (r == 0) {
+			assert_int_equal(o.poll, cases[i].poll);
+			assert_int_equal(o.timeout, cases[i].timeout);
+			if (cases[i].cache_size || strcmp(cases[i].key, "cache_size") == 0) {
+				assert_string_equal(o.cache_size_text, cases[i].text);
+				assert_int_equal(o.cache_size, cases[i].cache_size);
+			}
+		} else if (r == -EINVAL) {
+			if (!strstr(err, cases[i].says))
+				fail_msg("case %zu: \"%s\" does not say \"%s\"", i, err, cases[i].says);
+			/* Nothing changed. */
+			assert_int_equal(o.poll, OPTIONS_UNSET);
+			assert_int_equal(o.timeout, OPTIONS_UNSET);
+			assert_int_equal(o.max_threads, OPTIONS_UNSET);
+			assert_int_equal(o.max_idle_threads, OPTIONS_UNSET);
+			assert_null(o.cache_size_text);
+		}
+		options_free(&o);
+	}
+
+	/* KEEP: a value given before stays, and the new text is checked
+	 * all the same. */
+	options_init(&o);
+	assert_int_equal(options_set_value(&o, "poll", "7", 0, err, sizeof(err)), 0);
+	assert_int_equal(options_set_value(&o, "poll", "5m", 1, err, sizeof(err)), 0);
+	assert_int_equal(o.poll, 7);
+	assert_int_equal(options_set_value(&o, "poll", "5x", 1, err, sizeof(err)), -EINVAL);
+	assert_int_equal(options_set_value(&o, "poll", "5m", 0, err, sizeof(err)), 0);
+	assert_int_equal(o.poll, 300);
+	assert_int_equal(options_set_value(&o, "cache_size", "1G", 0, err, sizeof(err)), 0);
+	assert_int_equal(options_set_value(&o, "cache_size", "2G", 1, err, sizeof(err)), 0);
+	assert_int_equal(o.cache_size, UINT64_C(1) << 30);
+	assert_string_equal(o.cache_size_text, "1G");
+	assert_int_equal(options_set_value(&o, "cache_size", "2X", 1, err, sizeof(err)), -EINVAL);
+	options_free(&o);
 }
 
 /* --- the command line ------------------------------------------------------- */
@@ -595,6 +788,295 @@ static void test_cmdline_protocol_options(void **state)
 	cmdline_release(&c);
 }
 
+/* Numbers on the command line: read as in the account file (fuse_opt's
+ * "%d" took "5m" for 5 and "5x" for 5); a refusal names the option. */
+static void test_cmdline_values(void **state)
+{
+	static const struct {
+		const char *opts;
+		int poll, timeout;
+		uint64_t cache_size;
+		const char *says;           /* NULL: accepted */
+	} cases[] = {
+		{ "poll=5m", 300, 30, UINT64_C(1) << 30, NULL },
+		{ "poll=90s,timeout=2m", 90, 120, UINT64_C(1) << 30, NULL },
+		{ "poll=1h,timeout=1h", 3600, 3600, UINT64_C(1) << 30, NULL },
+		{ "poll=24h", 86400, 30, UINT64_C(1) << 30, NULL },
+		{ "poll=45", 45, 30, UINT64_C(1) << 30, NULL },
+		{ "cache_size=512M", 60, 30, UINT64_C(512) << 20, NULL },
+		{ "cache_size=0", 60, 30, 0, NULL },
+		{ "poll=5,timeout=9,poll=10m", 600, 9, UINT64_C(1) << 30, NULL },  /* the last */
+		{ "poll=5x", 0, 0, 0, "bad poll \"5x\"" },
+		{ "poll=-1", 0, 0, 0, "bad poll \"-1\"" },
+		{ "poll=", 0, 0, 0, "bad poll \"\"" },
+		{ "poll=1.5m", 0, 0, 0, "bad poll \"1.5m\"" },
+		{ "poll=5M", 0, 0, 0, "bad poll \"5M\"" },
+		{ "poll=99999999999999999999", 0, 0, 0, "bad poll" },
+		{ "poll=0", 0, 0, 0, "poll=0 is out of range" },
+		{ "poll=86401", 0, 0, 0, "poll=86401 is out of range" },
+		{ "timeout=5x", 0, 0, 0, "bad timeout \"5x\"" },
+		{ "timeout=2h", 0, 0, 0, "timeout=2h is out of range" },
+		{ "timeout=0", 0, 0, 0, "timeout=0 is out of range" },
+		{ "cache_size=1.5G", 0, 0, 0, "bad cache_size \"1.5G\"" },
+		{ "cache_size=", 0, 0, 0, "bad cache_size" },
+		{ "cache_size=-1", 0, 0, 0, "bad cache_size" },
+		{ "cache_size=99999999999999999999", 0, 0, 0, "bad cache_size" },
+		{ "poll=5m,cache_size=5x", 0, 0, 0, "bad cache_size" },
+	};
+	struct cmdline c;
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		const char *const argv[] = { "-o", cases[i].opts, URL, MNT, NULL };
+
+		parse(&c, argv);
+		if (!cases[i].says) {
+			if (c.r != 0)
+				fail_msg("%s: %d %s", cases[i].opts, c.r, c.err);
+			if (c.o.poll != cases[i].poll || c.o.timeout != cases[i].timeout ||
+			    c.o.cache_size != cases[i].cache_size)
+				fail_msg("%s: poll %d, timeout %d, cache_size %" PRIu64 "; want %d, %d, %"
+				         PRIu64, cases[i].opts, c.o.poll, c.o.timeout, c.o.cache_size,
+				         cases[i].poll, cases[i].timeout, cases[i].cache_size);
+		} else {
+			if (c.r != -EINVAL)
+				fail_msg("%s: %d (poll %d, timeout %d), want -EINVAL", cases[i].opts, c.r,
+				         c.o.poll, c.o.timeout);
+			if (!strstr(c.err, cases[i].says))
+				fail_msg("%s: \"%s\" does not say \"%s\"", cases[i].opts, c.err,
+				         cases[i].says);
+		}
+		cmdline_release(&c);
+	}
+}
+
+/* An option that neither mailfs nor FUSE takes is refused by
+ * options_parse, by its name, before the account file, the password and the
+ * connection (it used to be left for fuse_session_new(), after the login). */
+static void test_cmdline_unknown(void **state)
+{
+	static const struct { const char *arg; const char *name; } cases[] = {
+		{ "password_comand=echo hunter2", "password_comand" },
+		{ "pasword_file=/home/me/hunter2", "pasword_file" },
+		{ "pol=5", "pol" },
+		{ "Poll=5", "Poll" },
+		{ "poll", "poll" },                 /* a value option without its value */
+		{ "cache_size", "cache_size" },
+		{ "trash", "trash" },
+		{ "prefetchh", "prefetchh" },
+		{ "no_prefetch", "no_prefetch" },
+		{ "nopoll=5", "nopoll" },
+		{ "notrash", "notrash" },
+		{ "cahe_dir=/tmp/c", "cahe_dir" },
+		{ "allow_others", "allow_others" },
+		/* Not in libfuse 3.14, which would refuse them after the login. */
+		{ "nonempty", "nonempty" },
+		{ "relatime", "relatime" },
+		{ "large_read", "large_read" },
+		{ "kernel_cache", "kernel_cache" },
+		{ "x-systemd.automount", "x-systemd.automount" },
+		{ "uid=0", "uid" },
+		{ "show_viewz", "show_viewz" },
+		/* Words on the command line, not in a -o list. */
+		{ "@-x", "-x" },
+		{ "@--poll=5", "--poll" },
+		{ "@--bogus", "--bogus" },
+		{ "@-S", "-S" },
+	};
+	struct cmdline c;
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		const char *arg = cases[i].arg;
+		const char *const in_o[] = { "-o", arg, URL, MNT, NULL };
+		const char *const word[] = { URL, arg + 1, MNT, NULL };
+		char want[128];
+
+		parse(&c, arg[0] == '@' ? word : in_o);
+		snprintf(want, sizeof(want), "unknown option %s (see mailfs --help)", cases[i].name);
+		if (c.r != -EINVAL || strcmp(c.err, want) != 0)
+			fail_msg("%s: %d \"%s\", want -EINVAL \"%s\"", arg, c.r, c.err, want);
+		/* Never the value: it may be a password. */
+		if (strstr(c.err, "hunter2"))
+			fail_msg("%s: the reason shows the value: %s", arg, c.err);
+		cmdline_release(&c);
+	}
+	/* Among good options, anywhere in the line. */
+	{
+		const char *const argv[] = { "-o", "allow_other,poll=5", URL, "-f", MNT, "-o",
+		                             "ro,password_command=x,timeot=10,trash=T", NULL };
+
+		parse(&c, argv);
+		assert_int_equal(c.r, -EINVAL);
+		assert_string_equal(c.err, "unknown option timeot (see mailfs --help)");
+		cmdline_release(&c);
+	}
+	/* A last "-o" with nothing after it: one line of ours. */
+	{
+		const char *const argv[] = { URL, MNT, "-o", NULL };
+
+		parse(&c, argv);
+		assert_int_equal(c.r, -EINVAL);
+		assert_non_null(strstr(c.err, "-o needs a list of options"));
+		cmdline_release(&c);
+	}
+}
+
+/* libfuse's chatter ("FUSE library version" for -d): not the test's. */
+static void fuse_quiet(enum fuse_log_level level, const char *fmt, va_list ap)
+{
+	(void)level;
+	(void)fmt;
+	(void)ap;
+}
+
+/* What FUSE takes (mount(8) passes it, SPEC §1) is left for FUSE, and
+ * libfuse itself takes what is left: fuse_session_new() succeeds on it. */
+static void test_cmdline_fuse_options(void **state)
+{
+	static const char *const opts[] = {
+		"rw", "ro", "dev", "nodev", "suid", "nosuid", "exec", "noexec", "async", "sync",
+		"dirsync", "atime", "noatime", "allow_other", "allow_root", "default_permissions",
+		"auto_unmount", "blkdev", "fsname=mail", "subtype=mailfs", "max_read=131072",
+		"blksize=4096", "context=system_u:object_r:fusefs_t:s0", "fscontext=x",
+		"defcontext=x", "rootcontext=x", "user=alice", "debug",
+		"@-d", "@--debug", "@-n", "@-r", "@-f",
+		/* mount(8)'s own, dropped before FUSE sees them. */
+		"_netdev", "noauto", "auto", "user", "nouser", "users", "nofail", "defaults", "",
+	};
+	static const struct fuse_lowlevel_ops no_ops;
+	struct cmdline c;
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(opts); i++) {
+		const char *opt = opts[i];
+		const char *const in_o[] = { "-o", opt, URL, MNT, NULL };
+		const char *const word[] = { URL, opt + 1, MNT, NULL };
+		struct fuse_session *se;
+
+		parse(&c, opt[0] == '@' ? word : in_o);
+		if (c.r != 0)
+			fail_msg("%s: %d %s", opt, c.r, c.err);
+		fuse_set_log_func(fuse_quiet);
+		se = fuse_session_new(&c.args, &no_ops, sizeof(no_ops), NULL);
+		fuse_set_log_func(NULL);
+		if (!se)
+			fail_msg("%s: libfuse refuses what options_parse left for it", opt);
+		fuse_session_destroy(se);
+		cmdline_release(&c);
+	}
+	/* FUSE's numbers are numbers ("%u" reads "4096x" as 4096). */
+	{
+		const char *const bad[] = { "max_read=4096x", "max_read=", "blksize=-1", "blksize=4k" };
+
+		for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+			const char *const argv[] = { "-o", bad[i], URL, MNT, NULL };
+
+			parse(&c, argv);
+			if (c.r != -EINVAL || !strstr(c.err, "bad "))
+				fail_msg("%s: %d %s", bad[i], c.r, c.err);
+			cmdline_release(&c);
+		}
+	}
+}
+
+/* Flags are turned off by their no-form, which is ours, not FUSE's. */
+static void test_cmdline_flags_off(void **state)
+{
+	static const struct {
+		const char *opts, *url;
+		int prefetch, pop3_delete, insecure;
+	} cases[] = {
+		{ "noprefetch", URL, 0, 0, 0 },
+		{ "prefetch,noprefetch", URL, 0, 0, 0 },
+		{ "noprefetch,prefetch", URL, 1, 0, 0 },
+		/* Off is no option of the other protocol. */
+		{ "noprefetch", "pop3s://bob@pop.example.org", 0, 0, 0 },
+		{ "nopop3_delete", URL, 0, 0, 0 },
+		{ "pop3_delete,nopop3_delete", "pop3s://bob@pop.example.org", 0, 0, 0 },
+		{ "nopop3_delete,pop3_delete", "pop3s://bob@pop.example.org", 0, 1, 0 },
+		/* Off is fine towards any host. */
+		{ "notls_insecure_plaintext", "imap://alice@imap.example.org", 0, 0, 0 },
+		{ "tls_insecure_plaintext,notls_insecure_plaintext", "imap://alice@192.0.2.1", 0, 0, 0 },
+	};
+	struct cmdline c;
+	char opts[512], other[512];
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		const char *const argv[] = { "-o", cases[i].opts, cases[i].url, MNT, NULL };
+
+		parse(&c, argv);
+		if (c.r != 0)
+			fail_msg("%s: %d %s", cases[i].opts, c.r, c.err);
+		if (c.o.prefetch != cases[i].prefetch || c.o.pop3_delete != cases[i].pop3_delete ||
+		    c.o.tls_insecure_plaintext != cases[i].insecure)
+			fail_msg("%s: prefetch %d pop3_delete %d insecure %d", cases[i].opts,
+			         c.o.prefetch, c.o.pop3_delete, c.o.tls_insecure_plaintext);
+		leftover(&c.args, opts, sizeof(opts), other, sizeof(other));
+		drop_opt(opts, "subtype=mailfs");
+		if (strcmp(opts, "|") != 0)
+			fail_msg("%s: left for FUSE: %s", cases[i].opts, opts);
+		cmdline_release(&c);
+	}
+}
+
+/* -s, max_threads, max_idle_threads, clone_fd: read for serve() (they used
+ * to go to fuse_parse_cmdline(), and serve() ignored them). */
+static void test_cmdline_loop_options(void **state)
+{
+	static const struct {
+		const char *a, *b;
+		int single, clone, max, idle;
+		const char *says;
+	} cases[] = {
+		{ NULL, NULL, 0, 0, 16, -1, NULL },
+		{ "-s", NULL, 1, 0, 16, -1, NULL },
+		{ "-o", "clone_fd", 0, 1, 16, -1, NULL },
+		{ "-o", "max_threads=4", 0, 0, 4, -1, NULL },
+		{ "-o", "max_threads=1,max_idle_threads=0", 0, 0, 1, 0, NULL },
+		{ "-o", "max_threads=100000,clone_fd", 0, 1, 100000, -1, NULL },
+		{ "-o", "max_threads=0", 0, 0, 0, 0, "max_threads=0 is out of range" },
+		{ "-o", "max_threads=4x", 0, 0, 0, 0, "bad max_threads \"4x\"" },
+		{ "-o", "max_threads=-1", 0, 0, 0, 0, "bad max_threads \"-1\"" },
+		{ "-o", "max_threads=", 0, 0, 0, 0, "bad max_threads" },
+		{ "-o", "max_threads=100001", 0, 0, 0, 0, "out of range" },
+		{ "-o", "max_idle_threads=99999999999999999999", 0, 0, 0, 0, "bad max_idle_threads" },
+		{ "-s", "-oclone_fd", 0, 0, 0, 0, "-s serves requests on one thread" },
+		{ "-s", "-omax_threads=2", 0, 0, 0, 0, "-s serves requests on one thread" },
+		{ "-s", "-omax_idle_threads=2", 0, 0, 0, 0, "-s serves requests on one thread" },
+	};
+	struct cmdline c;
+	char opts[512], other[512];
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		const char *argv[6] = { URL, MNT, NULL };
+
+		argv[2] = cases[i].a;
+		argv[3] = cases[i].a ? cases[i].b : NULL;
+		parse(&c, argv);
+		if (cases[i].says) {
+			if (c.r != -EINVAL || !strstr(c.err, cases[i].says))
+				fail_msg("case %zu: %d \"%s\", want \"%s\"", i, c.r, c.err, cases[i].says);
+			cmdline_release(&c);
+			continue;
+		}
+		if (c.r != 0)
+			fail_msg("case %zu: %d %s", i, c.r, c.err);
+		assert_int_equal(c.o.singlethread, cases[i].single);
+		assert_int_equal(c.o.clone_fd, cases[i].clone);
+		assert_int_equal(c.o.max_threads, cases[i].max);
+		assert_int_equal(c.o.max_idle_threads, cases[i].idle);
+		/* Nothing of them left for libfuse. */
+		leftover(&c.args, opts, sizeof(opts), other, sizeof(other));
+		drop_opt(opts, "subtype=mailfs");
+		assert_string_equal(opts, "|");
+		assert_string_equal(other, "|");
+		cmdline_release(&c);
+	}
+}
+
 /* --- tls_insecure_plaintext: loopback only (SPEC §5) ----------------------- */
 
 static void test_loopback(void **state)
@@ -744,12 +1226,20 @@ int main(void)
 		cmocka_unit_test(test_parse_url),
 		cmocka_unit_test(test_parse_url_twice),
 		cmocka_unit_test(test_parse_size),
+		cmocka_unit_test(test_parse_duration),
+		cmocka_unit_test(test_parse_count),
+		cmocka_unit_test(test_set_value),
 		cmocka_unit_test(test_cmdline_basic),
 		cmocka_unit_test(test_cmdline_mixed_options),
 		cmocka_unit_test(test_cmdline_foreground_debug),
 		cmocka_unit_test(test_cmdline_help_version),
 		cmocka_unit_test(test_cmdline_errors),
 		cmocka_unit_test(test_cmdline_protocol_options),
+		cmocka_unit_test(test_cmdline_values),
+		cmocka_unit_test(test_cmdline_unknown),
+		cmocka_unit_test(test_cmdline_fuse_options),
+		cmocka_unit_test(test_cmdline_flags_off),
+		cmocka_unit_test(test_cmdline_loop_options),
 		cmocka_unit_test(test_loopback),
 		cmocka_unit_test(test_cmdline_insecure),
 		cmocka_unit_test(test_default_cache_dir),

@@ -109,7 +109,7 @@ static char *arena_strndup(struct arena *a, const char *s, size_t len)
 
 /* ---- session ------------------------------------------------------------- */
 
-#define MAX_SINKS 4
+#define MAX_SINKS IMAP_MAX_SECTIONS
 #define SECTION_MAX 256     /* what the brackets of BODY[...] may hold */
 
 struct resp {
@@ -1127,7 +1127,7 @@ struct short_section {
 	const char *key;
 	const struct node *v;
 };
-#define MAX_SHORT_SECTIONS 16
+#define MAX_SHORT_SECTIONS IMAP_MAX_SECTIONS
 
 static int fetch_section(struct imap_session *s, struct imap_fetch *f, const char *key,
                          const struct node *v, struct short_section *shorts, unsigned *nshort)

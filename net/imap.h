@@ -121,6 +121,9 @@ struct imap_header_section {
 	size_t len;
 };
 #define IMAP_MAX_HEADER_SECTIONS 16
+/* Body sections one FETCH response may carry to sinks; more are refused
+ * (the sink's end() gets -EPROTO). Ask for no more in one command. */
+#define IMAP_MAX_SECTIONS 16
 
 struct imap_fetch {
 	uint32_t seq;

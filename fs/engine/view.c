@@ -405,6 +405,9 @@ static int texts_from_server(struct engine *m, struct folder *f, const uint32_t 
 			struct render_source src = { fetched_get, &fs };
 
 			ri = render_text(roots[i], &src, &text, &len);
+			if (ri < 0)
+				log_warn("the text of message %" PRIu32 " in %s cannot be made: %s",
+				         uids[i], folder_name(f), strerror(-ri));
 			if (ri == 0)
 				ri = publish(m, f->id, uids[i], TEXT_NAME, text, len);
 			free(text);
@@ -677,6 +680,25 @@ int view_parts(struct engine *m, struct folder *f, uint32_t uid, struct view_par
 	return 0;
 }
 
+/* A part sent as lines (7bit, 8bit, quoted-printable) has the wire's CRLF
+ * line ends, not its own: they become LF, as any mail program saves such
+ * an attachment on this system and as Python's email decodes it. What was
+ * sent as bytes (base64, uuencode, binary) stays exactly as it was. */
+static size_t own_line_ends(const struct bs_part *p, char *buf, size_t len)
+{
+	const char *enc = p->encoding ? p->encoding : "7bit";
+	size_t o = 0;
+
+	if (strcmp(enc, "base64") == 0 || strcmp(enc, "binary") == 0 ||
+	    strcmp(enc, "x-uuencode") == 0 || strcmp(enc, "uuencode") == 0 ||
+	    strcmp(enc, "x-uue") == 0)
+		return len;
+	for (size_t i = 0; i < len; i++)
+		if (buf[i] != '\r' || i + 1 >= len || buf[i + 1] != '\n')
+			buf[o++] = buf[i];
+	return o;
+}
+
 /* Build part SECTION of UID of F (claimed by the caller). */
 static int part_build(struct engine *m, struct folder *f, uint32_t uid, const char *section,
                       const char *name)
@@ -717,10 +739,16 @@ static int part_build(struct engine *m, struct folder *f, uint32_t uid, const ch
 			decoded = sec.decoded;
 		}
 	}
-	if (r == 0 && decoded)
-		r = publish(m, f->id, uid, name, raw, rawlen);
-	else if (r == 0 && (r = render_decode(p, raw, rawlen, &out, &outlen)) == 0)
-		r = publish(m, f->id, uid, name, out, outlen);
+	if (r == 0 && decoded) {
+		if (!(out = malloc(rawlen + 1)))
+			r = -ENOMEM;
+		else
+			memcpy(out, raw, outlen = rawlen);
+	} else if (r == 0) {
+		r = render_decode(p, raw, rawlen, &out, &outlen);
+	}
+	if (r == 0)
+		r = publish(m, f->id, uid, name, out, own_line_ends(p, out, outlen));
 out:
 	free(out);
 	free(sec.data);

@@ -231,10 +231,18 @@ static int lookup_msg(struct face *fc, enum view_kind k, struct folder *f, const
 	struct engine *m = fc->m;
 	struct msg_info mi;
 	uint32_t uid;
-	char *vname;
+	char *vname, *eml;
+	size_t n = strlen(name);
 	int r;
 
-	if (layout_message_uid(name, &uid) < 0)
+	/* Back to the message's own name, whose form says its UID. */
+	if (k == VIEW_TEXT && (n < 4 || strcmp(name + n - 4, ".txt") != 0))
+		return -ENOENT;
+	if (asprintf(&eml, "%.*s.eml", (int)(k == VIEW_TEXT ? n - 4 : n), name) < 0)
+		return -ENOMEM;
+	r = layout_message_uid(eml, &uid);
+	free(eml);
+	if (r < 0)
 		return -ENOENT;
 	if ((r = folder_ensure(m, f)) < 0)
 		return r;

@@ -14,17 +14,23 @@
 
 /* What a slot does while it serves a view: the events of its session
  * (imapd_sync.c) hand structures and sections here. */
+/* A section's data arrives in a sink of its own: one FETCH response may
+ * stream several, whose ends come together after the response. */
+struct section_sink {
+	struct imap_sink sink;         /* first: the callbacks cast back */
+	struct driver_section *s;
+	size_t cap;                    /* of s->data */
+	int open;
+};
+
 struct imapd_views {
 	/* structure() */
 	void (*cb)(void *ctx, uint32_t uid, const struct bs_part *root);
 	void *ctx;
-	/* sections(): the requests of the message being fetched */
+	/* sections(): the requests of one command (at most IMAP_MAX_SECTIONS) */
 	struct driver_section *secs;
 	size_t n;
-	struct driver_section *cur;    /* the one whose literal streams */
-	struct imap_sink sink;
-	size_t cap;                    /* of cur->data */
-	int binary;                    /* BINARY was asked for */
+	struct section_sink sinks[IMAP_MAX_SECTIONS];
 };
 
 /* The selected folder is F as the cache knows it: the same UIDVALIDITY, or
@@ -80,23 +86,21 @@ void imapd_view_fetch(struct slot *sl, const struct imap_fetch *f)
 
 static int view_write(struct imap_sink *sk, const char *data, size_t len)
 {
-	struct imapd_views *v = (struct imapd_views *)((char *)sk - offsetof(struct imapd_views, sink));
-	struct driver_section *s = v->cur;
+	struct section_sink *ss = (struct section_sink *)sk;
+	struct driver_section *s = ss->s;
 
-	if (!s)
-		return -EIO;
-	if (s->len + len + 1 > v->cap) {
+	if (s->len + len + 1 > ss->cap) {
 		size_t want = s->len + len + 1;
 		char *grown;
 
 		if (want < s->len)
 			return -ENOMEM;
-		if (want < 2 * v->cap)
-			want = 2 * v->cap;
+		if (want < 2 * ss->cap)
+			want = 2 * ss->cap;
 		if (!(grown = realloc(s->data, want)))
 			return -ENOMEM;
 		s->data = grown;
-		v->cap = want;
+		ss->cap = want;
 	}
 	memcpy(s->data + s->len, data, len);
 	s->len += len;
@@ -106,12 +110,10 @@ static int view_write(struct imap_sink *sk, const char *data, size_t len)
 
 static void view_end(struct imap_sink *sk, int err)
 {
-	struct imapd_views *v = (struct imapd_views *)((char *)sk - offsetof(struct imapd_views, sink));
-	struct driver_section *s = v->cur;
+	struct section_sink *ss = (struct section_sink *)sk;
+	struct driver_section *s = ss->s;
 
-	v->cur = NULL;
-	if (!s)
-		return;
+	ss->open = 0;
 	if (err) {
 		free(s->data);
 		s->data = NULL;
@@ -132,19 +134,19 @@ struct imap_sink *imapd_view_body(struct slot *sl, uint32_t uid, const char *sec
 	struct imapd_views *v = sl->views;
 
 	(void)size;
-	if (v->cb || v->cur)
+	if (v->cb)
 		return NULL;
 	for (size_t j = 0; j < v->n; j++) {
 		struct driver_section *s = &v->secs[j];
+		struct section_sink *ss = &v->sinks[j];
 
-		if (s->header || s->uid != uid || s->data || strcmp(s->section, section) != 0)
+		if (s->header || s->uid != uid || ss->open || s->data ||
+		    strcmp(s->section, section) != 0)
 			continue;
 		s->decoded = binary;
 		s->len = 0;
-		v->cap = 0;
-		v->cur = s;
-		v->sink = (struct imap_sink){ .write = view_write, .end = view_end };
-		return &v->sink;
+		*ss = (struct section_sink){ .sink = { view_write, view_end }, .s = s, .open = 1 };
+		return &ss->sink;
 	}
 	return NULL;
 }
@@ -241,7 +243,6 @@ static int fetch_message(struct slot *sl, struct imapd_views *v, struct driver_s
 	snprintf(uid, sizeof(uid), "%" PRIu32, secs[0].uid);
 	v->secs = secs;
 	v->n = n;
-	v->cur = NULL;
 	r = imap_uid_fetch(sl->s, uid, items, NULL);
 	free(items);
 	return r;
@@ -265,7 +266,9 @@ int imapd_sections(void *drv, const struct driver_folder *f, struct driver_secti
 	sl->views = &v;
 	r = select_folder(sl, f);
 	for (size_t i = 0, j; i < n && r >= 0; i = j) {
-		for (j = i + 1; j < n && secs[j].uid == secs[i].uid; j++)
+		/* One message at a time, at most IMAP_MAX_SECTIONS sections in one
+		 * command (what one response may stream). */
+		for (j = i + 1; j < n && secs[j].uid == secs[i].uid && j - i < IMAP_MAX_SECTIONS; j++)
 			;
 		r = fetch_message(sl, &v, secs + i, j - i, binary);
 		/* A server may refuse BINARY for a transfer encoding it does

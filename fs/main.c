@@ -207,9 +207,10 @@ static int serve(struct fuse_session *se, const struct mfs_options *opt)
 		return -1;
 	fuse_loop_cfg_set_clone_fd(lc, (unsigned)opt->clone_fd);
 	fuse_loop_cfg_set_max_threads(lc, (unsigned)opt->max_threads);
-	/* (UINT_MAX: libfuse's "no limit") */
-	fuse_loop_cfg_set_idle_threads(lc, opt->max_idle_threads < 0 ? UINT_MAX :
-	                                   (unsigned)opt->max_idle_threads);
+	/* Unset: libfuse's default, no limit (setting it to UINT_MAX, its own
+	 * "no limit", makes libfuse 3.14 print a warning). */
+	if (opt->max_idle_threads >= 0)
+		fuse_loop_cfg_set_idle_threads(lc, (unsigned)opt->max_idle_threads);
 	r = fuse_session_loop_mt(se, lc);
 	fuse_loop_cfg_destroy(lc);
 	return r < 0 ? -1 : 0;

@@ -220,8 +220,8 @@ static void scan_files(struct victims *vs, int fd, int64_t folder, uint32_t uid,
 			break;
 		struct victim *v = &vs->v[vs->n++];
 		*v = (struct victim){ folder, uid, "", st.st_atim.tv_sec, (uint64_t)st.st_size };
-		if (views)
-			snprintf(v->name, sizeof(v->name), "%s", f->d_name);
+		if (views)   /* view_name_ok(): shorter than BODY_VIEW_NAME_MAX */
+			memcpy(v->name, f->d_name, strlen(f->d_name) + 1);
 		else
 			v->uid = (uint32_t)strtoul(f->d_name, NULL, 10);
 		vs->total += (uint64_t)st.st_size;

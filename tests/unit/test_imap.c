@@ -26,6 +26,7 @@
 #include <openssl/evp.h>
 
 #include "net/imap.h"
+#include "net/bodystructure.h"
 #include "net/tls.h"
 
 /* ---- the fixture: one session, its peer, and what the callbacks saw ------ */
@@ -78,6 +79,15 @@ static void ev_fetch(void *ctx, const struct imap_fetch *f)
 		note(" header=[%s]", show(h, sizeof(h), f->header, f->header_len));
 	if (f->have & IMAP_HAVE_BODY)
 		note(" body=%llu", (unsigned long long)f->body_size);
+	for (unsigned i = 0; f->nheaders > 1 && i < f->nheaders; i++)
+		note(" h[%s]=[%s]", f->headers[i].section,
+		     show(h, sizeof(h), f->headers[i].data, f->headers[i].len));
+	if (f->structure) {
+		char *text = bs_format(f->structure);
+
+		note(" structure=%s", text ? text : "(cannot format)");
+		free(text);
+	}
 	note("; ");
 }
 
@@ -912,6 +922,59 @@ static void test_fetch_body_drop(void **state)
 
 /* A body arrived whole, but the FETCH response around it is bad: the sink
  * must not be told that all is well. */
+/* What the views ask (issue 13): BODYSTRUCTURE parsed, several header
+ * sections in one response, body sections named (BINARY too), and a short
+ * section sent as a quoted string reaching the sink like a literal. */
+static void test_fetch_views(void **state)
+{
+	struct step steps[] = {
+		LOGIN,
+		EXAMINE_INBOX,
+		EXPECT("TAG UID FETCH 7 (UID BODYSTRUCTURE)"),
+		SEND("* 1 FETCH (UID 7 BODYSTRUCTURE ((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"utf-8\") NIL "
+		     "NIL \"QUOTED-PRINTABLE\" 12 1 NIL NIL NIL NIL)(\"APPLICATION\" \"PDF\" "
+		     "(\"NAME\" {5}\r\na.pdf) NIL NIL \"BASE64\" 400 NIL (\"attachment\" NIL) NIL NIL) "
+		     "\"MIXED\" (\"BOUNDARY\" \"b\") NIL NIL NIL))\r\n"
+		     "TAG OK done\r\n"),
+		EXPECT("TAG UID FETCH 7 (UID BODY.PEEK[HEADER.FIELDS (FROM)] BINARY.PEEK[1] "
+		       "BODY.PEEK[2.HEADER] BODY.PEEK[2.1])"),
+		SEND("* 1 FETCH (BODY[HEADER.FIELDS (FROM)] {9}\r\nFrom: a\r\n BINARY[1] {4}\r\n"
+		     "text BODY[2.HEADER] \"S: x\" BODY[2.1] \"abc\" UID 7)\r\nTAG OK done\r\n"),
+		EXPECT("TAG UID FETCH 7 (UID BODYSTRUCTURE)"),
+		SEND("* 1 FETCH (UID 7 BODYSTRUCTURE (\"TEXT\" \"PLAIN\" NIL NIL NIL \"7BIT\"))\r\n"
+		     "TAG OK done\r\n"),
+		END,
+	};
+	struct imap_session *s = connected(steps);
+
+	(void)state;
+	case_name = "views";
+	examine_inbox();
+	CHECK_INT(imap_uid_fetch(s, "7", "UID BODYSTRUCTURE", NULL), 0);
+	if (!strstr(fx.log, "fetch 1 uid=7 structure=((\"text\" \"plain\" (\"CHARSET\" \"utf-8\") "
+	                    "NIL NIL \"quoted-printable\" 12 1 "))
+		fail_msg("structure: %s", fx.log);
+	if (!strstr(fx.log, "(\"NAME\" \"a.pdf\")") || !strstr(fx.log, "\"mixed\""))
+		fail_msg("structure: %s", fx.log);
+	fx.log[0] = '\0';
+	fx.body_uid = 7;
+	CHECK_INT(imap_uid_fetch(s, "7", "UID BODY.PEEK[HEADER.FIELDS (FROM)] BINARY.PEEK[1] "
+	                         "BODY.PEEK[2.HEADER] BODY.PEEK[2.1]", NULL), 0);
+	/* The literal streams at once (the UID known from the sequence
+	 * number); the quoted section goes to its sink once the response is
+	 * read; then the FETCH, then the end of the literal's sink. */
+	assert_string_equal(fx.log,
+		"body uid=7 off=0 size=4; section=BINARY 1; "
+		"body uid=7 off=0 size=3; section=2.1; end 0; "
+		"fetch 1 uid=7 header=[From: a\\x0d\\x0a] body=3 "
+		"h[HEADER.FIELDS (FROM)]=[From: a\\x0d\\x0a] h[2.HEADER]=[S: x]; end 0; ");
+	/* A malformed structure is the server's error. */
+	CHECK_INT(imap_uid_fetch(s, "7", "UID BODYSTRUCTURE", NULL), -EPROTO);
+	CHECK(strstr(imap_error(s), "malformed BODYSTRUCTURE") != NULL);
+	CHECK(imap_broken(s));
+	finish();
+}
+
 static void test_fetch_body_rejected(void **state)
 {
 	static const struct {
@@ -1530,6 +1593,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_fetch_metadata, cleanup),
 		cmocka_unit_test_teardown(test_fetch_body_stream, cleanup),
 		cmocka_unit_test_teardown(test_fetch_body_drop, cleanup),
+		cmocka_unit_test_teardown(test_fetch_views, cleanup),
 		cmocka_unit_test_teardown(test_fetch_body_rejected, cleanup),
 		cmocka_unit_test_teardown(test_untagged_events, cleanup),
 		cmocka_unit_test_teardown(test_vanished_count, cleanup),

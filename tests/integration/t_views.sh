@@ -57,7 +57,7 @@ for w in crème invoice4711 résumé secretscript plainword htmlonlyword Köln e
          sjisword 'au lait' tenword innermostword middleword outerword unterminatedword \
          smalltextword badbase64word mysterycharsetword hostileword Jürgen '€100' Привет 日本語 \
          titleword commentword; do
-	want=$("$PY" "$VM" expect "$w" "$T"/eml/*.eml | paste -sd' ')
+	want=$("$PY" "$VM" expect "$w" "$T"/eml/*.eml | sed 's|.*/0*\([0-9]*\)\.eml$|\1|' | paste -sd' ')
 	got=$(grep -rlF -- "$w" "$V/text/Views" | sed 's|.*/0*\([0-9]*\) .*|\1|' | sort -n | paste -sd' ')
 	check "grep -rl '$w' over .mailfs/text finds messages [$got], as Python's email: [$want]" \
 		test "$got" = "$want"

@@ -6,7 +6,7 @@ independent decoder (Python's email package) makes of them.
         write the messages as OUTDIR/NN.eml (CRLF), NN from 01: appended in
         that order to a fresh folder, message NN gets UID NN
     views_mail.py expect WORD FILE...
-        print the numbers NN of the FILEs whose text holds WORD, one per line
+        print the FILEs whose text holds WORD, one per line
     views_mail.py parts FILE OUTDIR
         write each leaf part's decoded bytes to OUTDIR/<IMAP part number>
         (RFC 3501 §6.4.5), and a forwarded message's parts below its number
@@ -181,12 +181,32 @@ def part_text(p):
         return payload.decode("utf-8", "replace")
 
 
+def header_text(m, name):
+    """Header NAME of M as text. Raw 8-bit bytes outside encoded words,
+    which Python shows as U+FFFD, are read as UTF-8 if they are, else as
+    Windows-1252: the rule mailfs documents for subjects (README, "What you
+    see")."""
+    for k, raw in m.raw_items():
+        if k.lower() != name.lower():
+            continue
+        try:
+            raw.encode("utf-8")
+        except UnicodeEncodeError:
+            b = raw.encode("utf-8", "surrogateescape")
+            try:
+                text = b.decode("utf-8")
+            except UnicodeDecodeError:
+                text = b.decode("cp1252", "replace")
+            return " ".join(text.split())
+        break
+    return str(m.get(name))
+
+
 def header_lines(m):
     lines = []
     for k in ("From", "To", "Cc", "Date", "Subject"):
-        v = m.get(k)
-        if v is not None:
-            lines.append("%s: %s" % (k, str(v)))
+        if m.get(k) is not None:
+            lines.append("%s: %s" % (k, header_text(m, k)))
     return "\n".join(lines)
 
 
@@ -243,7 +263,7 @@ def main():
         word = sys.argv[2]
         for path in sys.argv[3:]:
             if word in text_of(path):
-                print(int(os.path.basename(path).split(".")[0]))
+                print(path)
     elif cmd == "parts":
         with open(sys.argv[2], "rb") as f:
             m = email.message_from_binary_file(f, policy=email.policy.default)

@@ -7,6 +7,10 @@ independent decoder (Python's email package) makes of them.
         that order to a fresh folder, message NN gets UID NN
     views_mail.py expect WORD FILE...
         print the FILEs whose text holds WORD, one per line
+    views_mail.py corpus MOUNT
+        every MOUNT/F/NAME.eml has MOUNT/.mailfs/text/F/NAME.txt holding every
+        word (3+ ASCII letters) of the text/plain parts the text shows; says
+        what is missing, exit status 1 if anything is
     views_mail.py parts FILE OUTDIR
         write each leaf part's decoded bytes to OUTDIR/<IMAP part number>
         (RFC 3501 §6.4.5), and a forwarded message's parts below its number
@@ -24,6 +28,7 @@ import email.policy
 import html.parser
 import os
 import random
+import re
 import sys
 
 CRLF = "\r\n"
@@ -252,6 +257,59 @@ def leaves(p, section, out):
     out.append((section or "1", p))
 
 
+def plain_words(p, out):
+    """Words of the text/plain parts walk_text() shows."""
+    ctype = p.get_content_type()
+    if p.is_multipart() and ctype == "multipart/alternative":
+        kids = p.get_payload()
+        plain = [k for k in kids if k.get_content_type() == "text/plain"]
+        plain_words(plain[0] if plain else kids[-1], out)
+    elif ctype == "message/rfc822":
+        plain_words(p.get_payload()[0], out)
+    elif p.is_multipart():
+        for k in p.get_payload():
+            plain_words(k, out)
+    elif ctype == "text/plain" and p.get_content_disposition() != "attachment":
+        out.update(re.findall(r"[A-Za-z]{3,}", part_text(p)))
+
+
+def corpus(mount):
+    nmsg = nwords = 0
+    bad = []
+    for root, dirs, files in os.walk(mount):
+        dirs[:] = [d for d in dirs if not (root == mount and d == ".mailfs")]
+        for name in sorted(files):
+            if not name.endswith(".eml"):
+                continue
+            rel = os.path.relpath(os.path.join(root, name), mount)
+            txt = os.path.join(mount, ".mailfs", "text", rel[:-4] + ".txt")
+            nmsg += 1
+            try:
+                with open(txt, "rb") as f:
+                    have = set(re.findall(r"[A-Za-z]{3,}", f.read().decode("utf-8")))
+            except (OSError, UnicodeDecodeError) as e:
+                bad.append("%s: %s" % (rel, e))
+                continue
+            with open(os.path.join(root, name), "rb") as f:
+                m = email.message_from_binary_file(f, policy=email.policy.default)
+            want = set()
+            try:
+                plain_words(m, want)
+            except Exception as e:   # Python itself cannot read it
+                print("skipped (Python's email: %s): %s" % (e, rel))
+                continue
+            nwords += len(want)
+            missing = want - have
+            if missing:
+                bad.append("%s: %d words missing, e.g. %s" % (rel, len(missing),
+                                                             " ".join(sorted(missing)[:5])))
+    for b in bad[:20]:
+        print(b)
+    print("%d messages, %d words of text/plain parts, %d messages with something missing"
+          % (nmsg, nwords, len(bad)))
+    return 1 if bad or not nmsg else 0
+
+
 def main():
     cmd = sys.argv[1]
     if cmd == "gen":
@@ -264,6 +322,8 @@ def main():
         for path in sys.argv[3:]:
             if word in text_of(path):
                 print(path)
+    elif cmd == "corpus":
+        sys.exit(corpus(sys.argv[2]))
     elif cmd == "parts":
         with open(sys.argv[2], "rb") as f:
             m = email.message_from_binary_file(f, policy=email.policy.default)

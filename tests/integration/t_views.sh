@@ -29,6 +29,7 @@ check ".mailfs is reachable by name: text and parts" \
 check "the text view mirrors the folders" \
 	test "$(ls "$V/text" | paste -sd' ')" = "$(ls "$MNT" | paste -sd' ')"
 files_before=$(find "$MNT" -type f | wc -l)
+du_before=$(du -s --apparent-size "$MNT" | cut -f1)
 
 # ---- listing transfers no bodies ---------------------------------------------------
 ls "$MNT/Views" > /dev/null       # the folder's first sync (metadata)
@@ -124,6 +125,8 @@ check "mkdir .mailfs fails" not mkdir "$MNT/.mailfs" 2>/dev/null
 check "…and makes no folder on the server" no_match -x '.mailfs' <(ic folders --all)
 check "find over the mount is unchanged by the views" \
 	test "$(find "$MNT" -type f | wc -l)" -eq "$files_before"
+check "du over the mount is unchanged by the views ($du_before)" \
+	test "$(du -s --apparent-size "$MNT" | cut -f1)" -eq "$du_before"
 check "grep -r over the mount does not enter the views" \
 	test "$(grep -rlF plainword "$MNT" | wc -l)" -eq 1
 unmount_mailfs "$MNT"

@@ -1098,8 +1098,11 @@ static int feed_node(struct bs_parser *bp, const struct node *n)
 	}
 }
 
-/* BODYSTRUCTURE's value V as a tree (RFC 3501 §7.4.2). */
-static int fetch_structure(struct imap_session *s, const struct node *v, struct bs_part **root_r)
+/* BODYSTRUCTURE's value V as a tree (RFC 3501 §7.4.2), in F. One the
+ * parser refuses (servers have bugs: a multipart type on a one-part body,
+ * nothing where a type is due) costs only that value: the response was read
+ * whole, so the session goes on, and F says why in structure_error. */
+static int fetch_structure(struct imap_session *s, const struct node *v, struct imap_fetch *f)
 {
 	struct bs_parser *bp = bs_parser_new();
 	int r;
@@ -1107,15 +1110,15 @@ static int fetch_structure(struct imap_session *s, const struct node *v, struct 
 	if (!bp)
 		return set_fail(s, IMAP_FAIL_PROTO, ENOMEM, "out of memory");
 	r = v->type == N_LIST ? feed_node(bp, v) : -EINVAL;
-	if (r == 1) {
-		*root_r = bs_take(bp);
-		bs_parser_free(bp);
-		return 0;
-	}
-	r = proto_fail(s, "malformed BODYSTRUCTURE: %s", r == -ENOMEM ? "out of memory" :
-	               r == 0 ? "it ends too soon" : bs_error(bp));
+	if (r == 1)
+		f->structure = bs_take(bp);
+	else if (r == -ENOMEM)
+		r = set_fail(s, IMAP_FAIL_PROTO, ENOMEM, "out of memory");
+	else
+		snprintf(f->structure_error, sizeof(f->structure_error), "%s",
+		         r == 0 ? "it ends too soon" : bs_error(bp));
 	bs_parser_free(bp);
-	return r;
+	return r == -ENOMEM ? r : 0;
 }
 
 /* A body section item KEY with value V that is not a streamed literal: a
@@ -1228,9 +1231,9 @@ static int fetch_items(struct imap_session *s, struct imap_fetch *f, const struc
 		} else if (is_atom(k, "BODYSTRUCTURE")) {
 			int r;
 
-			if (f->structure)
+			if (f->have & IMAP_HAVE_STRUCTURE)
 				return proto_fail(s, "two BODYSTRUCTUREs in one FETCH response");
-			if ((r = fetch_structure(s, v, &f->structure)) < 0)
+			if ((r = fetch_structure(s, v, f)) < 0)
 				return r;
 			f->have |= IMAP_HAVE_STRUCTURE;
 		} else {

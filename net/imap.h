@@ -139,8 +139,11 @@ struct imap_fetch {
 	unsigned nheaders;
 	uint64_t body_size;        /* bytes of the streamed body section */
 	/* BODYSTRUCTURE (net/bodystructure.h), freed after the callback
-	 * (a callee that wants to keep it writes it out with bs_format()). */
+	 * (a callee that wants to keep it writes it out with bs_format()); NULL
+	 * with IMAP_HAVE_STRUCTURE when the server's could not be read, and
+	 * structure_error says why. */
 	struct bs_part *structure;
+	char structure_error[128];
 };
 
 /* Where a body literal goes. */

@@ -248,7 +248,8 @@ static void keep_structure(void *ctx, uint32_t uid, const struct bs_part *root)
 {
 	struct keep_ctx *k = ctx;
 
-	structure_keep(k->m, k->folder, uid, root);
+	if (root)
+		structure_keep(k->m, k->folder, uid, root);
 }
 
 /* Ask the server for the structures of UIDS that the store lacks. */
@@ -260,6 +261,38 @@ static int structures_fetch(struct engine *m, struct folder *f, const uint32_t *
 	if (!m->driver->structure || !folder_server(f))
 		return -ENOENT;
 	return m->driver->structure(m->drv, &df, uids, n, keep_structure, &k);
+}
+
+/* The whole of message UID of F from the server, into SEC (the caller
+ * frees sec->data): for a message whose structure the server cannot
+ * describe (a bug of its own). */
+static int whole_message(struct engine *m, struct folder *f, uint32_t uid,
+                         struct driver_section *sec)
+{
+	struct driver_folder df = folder_view(m, f);
+	int r;
+
+	*sec = (struct driver_section){ .uid = uid, .section = "" };
+	if (!m->driver->sections)
+		return -ENOENT;
+	r = m->driver->sections(m->drv, &df, sec, 1);
+	return r < 0 ? r : sec->err;
+}
+
+/* The structure of a message the server could not describe, from the
+ * whole message (kept: the numbers are then GMime's). */
+static int structure_from_whole(struct engine *m, struct folder *f, uint32_t uid,
+                                struct bs_part **root_r)
+{
+	struct driver_section sec;
+	int r = whole_message(m, f, uid, &sec);
+
+	if (r == 0)
+		r = render_structure(sec.data, sec.len, root_r);
+	if (r == 0)
+		structure_keep(m, f->id, uid, *root_r);
+	free(sec.data);
+	return r;
 }
 
 int view_structure(struct engine *m, struct folder *f, uint32_t uid, struct bs_part **root_r)
@@ -279,7 +312,8 @@ int view_structure(struct engine *m, struct folder *f, uint32_t uid, struct bs_p
 	r = structures_fetch(m, f, &uid, 1);
 	if (r < 0)
 		return r;
-	return structure_cached(m, f->id, uid, root_r);
+	r = structure_cached(m, f->id, uid, root_r);
+	return r == -ENOENT ? structure_from_whole(m, f, uid, root_r) : r;
 }
 
 /* ---- texts ------------------------------------------------------------------- */
@@ -310,15 +344,18 @@ static int fetched_get(void *ctx, const char *section, int header, const char **
 	return -ENOENT;
 }
 
-static int text_from_body(struct engine *m, int64_t folder, uint32_t uid, struct mapped *mb)
+/* The text of UID from the whole message MSG (a cached body, or one the
+ * server sent whole). */
+static int text_from_message(struct engine *m, int64_t folder, uint32_t uid, const char *msg,
+                             size_t msglen)
 {
 	struct bs_part *root = NULL;
 	struct render_source *src = NULL;
 	char *text = NULL;
 	size_t len = 0;
-	int r = render_structure(mb->data, mb->len, &root);
+	int r = render_structure(msg, msglen, &root);
 
-	if (r == 0 && !(src = render_message_source(mb->data, mb->len)))
+	if (r == 0 && !(src = render_message_source(msg, msglen)))
 		r = -ENOMEM;
 	if (r == 0)
 		r = render_text(root, src, &text, &len);
@@ -400,7 +437,13 @@ static int texts_from_server(struct engine *m, struct folder *f, const uint32_t 
 			fs.n++;
 		first += fs.n;
 		if (!roots[i]) {
-			ri = -ENOENT;
+			/* Not described by the server: made from the whole message. */
+			struct driver_section sec;
+
+			ri = whole_message(m, f, uids[i], &sec);
+			if (ri == 0)
+				ri = text_from_message(m, f->id, uids[i], sec.data, sec.len);
+			free(sec.data);
 		} else {
 			struct render_source src = { fetched_get, &fs };
 
@@ -460,7 +503,7 @@ static int text_build(struct engine *m, struct folder *f, uint32_t uid)
 	int through;
 
 	if (map_body(m, f->id, uid, &mb) == 0) {
-		int r = text_from_body(m, f->id, uid, &mb);
+		int r = text_from_message(m, f->id, uid, mb.data, mb.len);
 
 		unmap_body(&mb);
 		return r;
@@ -699,60 +742,69 @@ static size_t own_line_ends(const struct bs_part *p, char *buf, size_t len)
 	return o;
 }
 
+/* Part SECTION (tree P) cut from the whole message MSG, transfer encoding
+ * undone into *out_r. */
+static int part_from_message(const char *msg, size_t len, const struct bs_part *p,
+                             const char *section, char **out_r, size_t *outlen_r)
+{
+	struct render_source *src = render_message_source(msg, len);
+	const char *raw;
+	size_t rawlen;
+	int decoded, r;
+
+	if (!src)
+		return -ENOMEM;
+	r = src->get(src->ctx, section, 0, &raw, &rawlen, &decoded);
+	if (r == 0)
+		r = render_decode(p, raw, rawlen, out_r, outlen_r);
+	render_message_source_free(src);
+	return r;
+}
+
+/* Part SECTION of UID of F from the server alone, into *out_r; when the
+ * server cannot give it by its number, cut from the whole message. */
+static int part_from_server(struct engine *m, struct folder *f, uint32_t uid,
+                            const struct bs_part *p, const char *section, char **out_r,
+                            size_t *outlen_r)
+{
+	struct driver_folder df = folder_view(m, f);
+	struct driver_section sec = { .uid = uid, .section = section };
+	int r = m->driver->sections ? m->driver->sections(m->drv, &df, &sec, 1) : -ENOENT;
+
+	if (r == 0 && sec.err == 0 && sec.decoded) {
+		*out_r = sec.data;   /* the server undid the encoding */
+		*outlen_r = sec.len;
+		return 0;
+	}
+	if (r == 0 && sec.err == 0)
+		r = render_decode(p, sec.data, sec.len, out_r, outlen_r);
+	else if (r == 0 && (r = whole_message(m, f, uid, &sec)) == 0)
+		r = part_from_message(sec.data, sec.len, p, section, out_r, outlen_r);
+	free(sec.data);
+	return r;
+}
+
 /* Build part SECTION of UID of F (claimed by the caller). */
 static int part_build(struct engine *m, struct folder *f, uint32_t uid, const char *section,
                       const char *name)
 {
 	struct bs_part *root = NULL;
 	const struct bs_part *p;
-	struct render_source *src = NULL;
 	struct mapped mb = { 0 };
-	struct driver_section sec = { .uid = uid, .section = section };
-	const char *raw = NULL;
 	char *out = NULL;
-	size_t rawlen = 0, outlen = 0;
-	int r, decoded = 0, cached = map_body(m, f->id, uid, &mb) == 0;
+	size_t outlen = 0;
+	int r, cached = map_body(m, f->id, uid, &mb) == 0;
 
 	/* From the body: its own structure, so that the numbers match it. */
 	r = cached ? render_structure(mb.data, mb.len, &root) : view_structure(m, f, uid, &root);
-	if (r < 0)
-		goto out;
-	p = bs_find(root, section);
-	if (!p || p->nkids) {
+	if (r == 0 && (!(p = bs_find(root, section)) || p->nkids))
 		r = -ENOENT;
-		goto out;
-	}
-	if (cached) {
-		if (!(src = render_message_source(mb.data, mb.len)))
-			r = -ENOMEM;
-		else
-			r = src->get(src->ctx, section, 0, &raw, &rawlen, &decoded);
-	} else if (!m->driver->sections) {
-		r = -ENOENT;
-	} else {
-		struct driver_folder df = folder_view(m, f);
-
-		r = m->driver->sections(m->drv, &df, &sec, 1);
-		if (r == 0 && !(r = sec.err)) {
-			raw = sec.data;
-			rawlen = sec.len;
-			decoded = sec.decoded;
-		}
-	}
-	if (r == 0 && decoded) {
-		if (!(out = malloc(rawlen + 1)))
-			r = -ENOMEM;
-		else
-			memcpy(out, raw, outlen = rawlen);
-	} else if (r == 0) {
-		r = render_decode(p, raw, rawlen, &out, &outlen);
-	}
+	if (r == 0)
+		r = cached ? part_from_message(mb.data, mb.len, p, section, &out, &outlen) :
+		             part_from_server(m, f, uid, p, section, &out, &outlen);
 	if (r == 0)
 		r = publish(m, f->id, uid, name, out, own_line_ends(p, out, outlen));
-out:
 	free(out);
-	free(sec.data);
-	render_message_source_free(src);
 	bs_free(root);
 	if (cached)
 		unmap_body(&mb);

@@ -44,6 +44,9 @@ CASES = {
     "list-dotdot": ("names", [("..", "/")], False),
     "list-slash": ("names", [("Fun/Games", ".")], False),
     "list-mutf7": ("names", [("&Jjo", "/"), ("&AGE-", "/"), ("Caf&AOk", "/")], False),
+    # The views: a BODYSTRUCTURE the parser refuses (a one-part body typed
+    # multipart, a known server bug); the views are made from the whole message.
+    "bad-structure": ("structure", b"", False),
     # Folder lists that cost a careless client O(n^2) or unbounded memory:
     # 300,000 folders, and one name of almost 512 KiB with 250,000 levels.
     "list-many": ("names", [("F%06d" % i, "/") for i in range(300000)], False),
@@ -342,7 +345,12 @@ class Handler(socketserver.BaseRequestHandler):
         out = b""
         for uid in uid_set(m.group(1), n):
             data = message(self.selected, uid)
-            if body:
+            if "BODYSTRUCTURE" in items:
+                att = (b'BODYSTRUCTURE ("MULTIPART" "MIXED" NIL NIL NIL "7BIT" %d 1)'
+                       if where == "structure" else
+                       b'BODYSTRUCTURE ("TEXT" "PLAIN" ("CHARSET" "us-ascii") NIL NIL "7BIT" %d 1)'
+                       ) % len(data)
+            elif body:
                 att = b"BODY[] {%d}\r\n%s" % (len(data), data)
             elif "RFC822.SIZE" in items:
                 hdr = b"".join(h + b"\r\n" for h in data.split(b"\r\n")

@@ -241,6 +241,29 @@ for c in list-many list-deep; do
 	still_fine "$c" "$mnt" ""
 done
 
+# ---- the views: a BODYSTRUCTURE the server gets wrong -----------------------
+c=bad-structure
+if fake_start "$c"; then
+	mnt="$T/mnt-$c"
+	if mount_mailfs "$mnt" "imap://$USER_NAME@127.0.0.1:$PORT" -o "$OPTS"; then
+		log="$T/mailfs-$((${#PIDS[@]} - 1)).log"
+		ls "$mnt/Good" > /dev/null
+		sleep 1     # the spare and IDLE connections are made by then
+		logins=$(grep -c AUTHENTICATE "$SRVLOG")
+		check "$c: the text is made from the whole message" grep -q "Body of message 2" \
+			"$mnt/.mailfs/text/Good/0000000002 Good message 2.txt"
+		check "$c: …with its header lines" grep -qx "Subject: Good message 2" \
+			"$mnt/.mailfs/text/Good/0000000002 Good message 2.txt"
+		check "$c: its one part lists" test -f "$mnt/.mailfs/parts/Good/0000000001 Good message 1/1 text.txt"
+		check "$c: the log says why" grep -q "description of message 2 cannot be read" "$log"
+		check "$c: no session was dropped for it" \
+			test "$(grep -c AUTHENTICATE "$SRVLOG")" -eq "$logins"
+		still_fine "$c" "$mnt" ""
+	else
+		fail "$c: mount"
+	fi
+fi
+
 # ---- POP3: a RETR without the final dot ----------------------------------
 for c in retr-nodot retr-nodot-hang; do
 	box="$T/box-$c"; mkdir -p "$box"

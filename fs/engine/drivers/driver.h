@@ -129,7 +129,8 @@ struct driver {
 	                 const char *flags);
 	/* Views (SPEC §9). The MIME structure of UIDS (N of them, in F,
 	 * ascending): CB for each the server describes, with a tree borrowed
-	 * for the call. Sections: each of SECS filled in (its own err says
+	 * for the call (NULL: the server's description could not be read).
+	 * A section "" that is not a header is the whole message. Sections: each of SECS filled in (its own err says
 	 * when one could not be had); fails as a whole only when the server
 	 * could not be asked. NULL for a driver whose bodies are all in the
 	 * cache (no DRIVER_REFETCH): views are then made from the bodies. */

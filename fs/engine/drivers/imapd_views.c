@@ -5,6 +5,7 @@
 #include "fs/engine/drivers/imapd.h"
 #include "net/bodystructure.h"
 #include "net/grow.h"
+#include "fs/log.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -53,7 +54,11 @@ void imapd_view_fetch(struct slot *sl, const struct imap_fetch *f)
 {
 	struct imapd_views *v = sl->views;
 
-	if (v->cb && f->structure && f->uid) {
+	if (v->cb && (f->have & IMAP_HAVE_STRUCTURE) && f->uid) {
+		if (!f->structure)
+			log_warn("%s: the server's description of message %" PRIu32 " cannot be "
+			         "read (%s): its views are made from the whole message",
+			         imap_selected(sl->s), f->uid, f->structure_error);
 		v->cb(v->ctx, f->uid, f->structure);
 		return;
 	}
@@ -202,8 +207,8 @@ static char *section_items(const struct driver_section *secs, size_t n, int bina
 		if (secs[i].header)
 			fprintf(out, " BODY.PEEK[%s%sHEADER.FIELDS (" DRIVER_VIEW_FIELDS ")]", sec,
 			        sec[0] ? "." : "");
-		else
-			fprintf(out, " %s.PEEK[%s]", binary ? "BINARY" : "BODY", sec);
+		else   /* "": the whole message, as it is */
+			fprintf(out, " %s.PEEK[%s]", binary && sec[0] ? "BINARY" : "BODY", sec);
 	}
 	if (fclose(out) != 0) {
 		free(items);
@@ -230,7 +235,7 @@ static int fetch_message(struct slot *sl, struct imapd_views *v, struct driver_s
 	int r;
 
 	for (size_t i = 0; i < n; i++) {
-		if (!section_ok(secs[i].section) || (!secs[i].header && !secs[i].section[0]))
+		if (!section_ok(secs[i].section))
 			return -EINVAL;
 		free(secs[i].data);
 		secs[i].data = NULL;

@@ -5,8 +5,9 @@
  *
  * Covered: the tree from LIST (nested, implied, renamed, removed), a
  * folder's sync (new, expunged, re-flagged messages, a UIDVALIDITY
- * change), and the outcomes of rm, mv, flags and APPEND, server errors
- * included.
+ * change), the outcomes of rm, mv, flags and APPEND, server errors
+ * included, and the views (SPEC §9): what is asked of the server, what
+ * the cache answers, a structure the server cannot describe.
  */
 #include "tests/unit/testutil.h"
 
@@ -21,6 +22,8 @@
 #include "fs/engine/append.h"
 #include "fs/engine/change.h"
 #include "fs/engine/fetch.h"
+#include "fs/engine/render.h"
+#include "net/bodystructure.h"
 #include "cache/body.h"
 #include "cache/store.h"
 
@@ -43,13 +46,16 @@ struct ffolder {
 	int nmsg;
 };
 
-enum fop { OP_NONE, OP_REMOVE, OP_MOVE, OP_APPEND, OP_FLAGS, OP_SYNC };
+enum fop { OP_NONE, OP_REMOVE, OP_MOVE, OP_APPEND, OP_FLAGS, OP_SYNC, OP_STRUCTURE,
+           OP_SECTIONS };
 
 static struct {
 	struct ffolder f[MAXF];
 	int nf;
 	enum fop fail_op;      /* answer this operation with fail_err */
 	int fail_err;
+	int no_structure;      /* structure() cannot describe any message */
+	int sections_asked;    /* sections requested, over all calls */
 	int calls[8];          /* per enum fop */
 } srv;
 
@@ -110,6 +116,24 @@ static int failing(enum fop op)
 static void header_of(const struct fmsg *m, char *buf, size_t size)
 {
 	snprintf(buf, size, "Subject: %s\r\nMessage-ID: <%u@fake>\r\n\r\n", m->subject, m->uid);
+}
+
+/* The whole of a message of the fake server: a quoted-printable text and a
+ * base64 attachment (for the views). */
+static char *whole_of(const struct fmsg *m)
+{
+	char *out = NULL;
+
+	if (asprintf(&out, "From: fake@test\r\nSubject: %s\r\nMessage-ID: <%u@fake>\r\n"
+	             "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n"
+	             "--b\r\nContent-Type: text/plain; charset=utf-8\r\n"
+	             "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+	             "cr=\r\n=C3=A8me %u\r\n"
+	             "--b\r\nContent-Type: application/octet-stream; name=x.bin\r\n"
+	             "Content-Transfer-Encoding: base64\r\n\r\nAAEC\r\n--b--\r\n",
+	             m->subject, m->uid, m->uid) < 0)
+		return NULL;
+	return out;
 }
 
 /* ---- the fake driver ------------------------------------------------------------ */
@@ -303,6 +327,65 @@ static int fk_rename(void *drv, const struct driver_folder *df, const char *serv
 	return 0;
 }
 
+static int fk_structure(void *drv, const struct driver_folder *df, const uint32_t *uids,
+                        size_t n, void (*cb)(void *ctx, uint32_t uid, const struct bs_part *root),
+                        void *ctx)
+{
+	struct ffolder *f = srv_folder(df->server);
+	int r = failing(OP_STRUCTURE);
+
+	(void)drv;
+	for (size_t i = 0; r == 0 && i < n; i++) {
+		struct fmsg *m = f ? srv_msg(f, uids[i]) : NULL;
+		struct bs_part *root = NULL;
+		char *msg;
+
+		if (!m || !(msg = whole_of(m)))
+			continue;
+		if (render_structure(msg, strlen(msg), &root) == 0)
+			cb(ctx, uids[i], srv.no_structure ? NULL : root);
+		bs_free(root);
+		free(msg);
+	}
+	return r;
+}
+
+/* Sections cut from the whole message by render.c's own source: what an
+ * IMAP server's BODY[n] gives. */
+static int fk_sections(void *drv, const struct driver_folder *df, struct driver_section *secs,
+                       size_t n)
+{
+	struct ffolder *f = srv_folder(df->server);
+	int r = failing(OP_SECTIONS);
+
+	(void)drv;
+	for (size_t i = 0; r == 0 && i < n; i++) {
+		struct driver_section *sec = &secs[i];
+		struct fmsg *m = f ? srv_msg(f, sec->uid) : NULL;
+		char *msg = m ? whole_of(m) : NULL;
+		struct render_source *src = msg ? render_message_source(msg, strlen(msg)) : NULL;
+		const char *data;
+		size_t len;
+		int decoded;
+
+		srv.sections_asked++;
+		sec->err = -ENOENT;
+		if (msg && !sec->header && !sec->section[0]) {
+			sec->data = strdup(msg);
+			sec->len = strlen(msg);
+			sec->err = 0;
+		} else if (src && src->get(src->ctx, sec->section, sec->header, &data, &len,
+		                           &decoded) == 0) {
+			sec->data = strndup(data, len);
+			sec->len = len;
+			sec->err = 0;
+		}
+		render_message_source_free(src);
+		free(msg);
+	}
+	return r;
+}
+
 static void fk_nothing(void *drv)
 {
 	(void)drv;
@@ -320,6 +403,7 @@ static const struct driver fake = {
 	.open = fk_open, .list = fk_list, .sync = fk_sync,
 	.remove = fk_remove, .move = fk_move, .append = fk_append, .set_flags = fk_set_flags,
 	.mkdir = fk_mkdir, .rmdir = fk_rmdir, .rename = fk_rename,
+	.structure = fk_structure, .sections = fk_sections,
 	.start = fk_nothing, .stop = fk_nothing, .close = fk_nothing, .status = fk_status,
 };
 
@@ -676,6 +760,112 @@ static void test_append(void **state)
 	append_buffer_close(&fx.m, &data);
 }
 
+/* The whole of what FD holds (closed), NUL-terminated. */
+static char *slurp(int fd, size_t *len_r)
+{
+	char *buf = calloc(1, 65536);
+	ssize_t n;
+
+	assert_true(fd >= 0);
+	assert_non_null(buf);
+	n = read(fd, buf, 65535);
+	close(fd);
+	assert_true(n >= 0);
+	*len_r = (size_t)n;
+	return buf;
+}
+
+static void test_views(void **state)
+{
+	struct ffolder *in;
+	struct folder *f;
+	struct view_part *parts = NULL;
+	size_t n, nparts = 0;
+	uint64_t size;
+	char *text;
+
+	(void)state;
+	render_init();
+	in = srv_add_folder("INBOX", 7);
+	for (int i = 1; i <= 4; i++) {
+		char subj[32];
+
+		snprintf(subj, sizeof(subj), "views %d", i);
+		srv_add_msg(in, subj, "");
+	}
+	open_engine();
+	f = synced("INBOX");
+
+	/* The text of 1: its structure, then its sections; no body. */
+	assert_int_equal(view_text_size(&fx.m, f->id, 1, 100, &size), 0);
+	assert_true(size >= 4 * 100);   /* a bound from the size alone */
+	text = slurp(view_text_open(&fx.m, f, 1), &n);
+	if (!strstr(text, "Subject: views 1\n") || !strstr(text, "\ncrème 1\n") ||
+	    !strstr(text, "[attachment: x.bin, application/octet-stream, "))
+		fail_msg("text of 1: %s", text);
+	free(text);
+	assert_int_equal(srv.calls[OP_STRUCTURE], 1);
+	assert_int_equal(srv.calls[OP_SECTIONS], 1);
+	assert_false(body_exists(fx.m.bodies, f->id, 1));
+	assert_int_equal(view_text_size(&fx.m, f->id, 1, 100, &size), 1);
+	assert_int_equal(size, n);
+	/* Again: the cache answers. */
+	free(slurp(view_text_open(&fx.m, f, 1), &n));
+	assert_int_equal(srv.calls[OP_STRUCTURE], 1);
+	assert_int_equal(srv.calls[OP_SECTIONS], 1);
+
+	/* Read on in order: 2 takes 3 and 4 along, in one round of each. */
+	free(slurp(view_text_open(&fx.m, f, 2), &n));
+	assert_int_equal(srv.calls[OP_STRUCTURE], 2);
+	assert_int_equal(srv.calls[OP_SECTIONS], 2);
+	free(slurp(view_text_open(&fx.m, f, 4), &n));
+	free(slurp(view_text_open(&fx.m, f, 3), &n));
+	assert_int_equal(srv.calls[OP_STRUCTURE], 2);
+	assert_int_equal(srv.calls[OP_SECTIONS], 2);
+
+	/* The parts of 1: from the stored structure; the text with LF line
+	 * ends, the attachment's own bytes. */
+	assert_int_equal(view_parts(&fx.m, f, 1, &parts, &nparts), 0);
+	assert_int_equal(nparts, 2);
+	assert_string_equal(parts[0].name, "1 text.txt");
+	assert_string_equal(parts[0].type, "text/plain");
+	assert_string_equal(parts[1].name, "2 x.bin");
+	assert_false(parts[1].exact);
+	assert_true(parts[0].id != parts[1].id);
+	view_parts_free(parts, nparts);
+	assert_int_equal(srv.calls[OP_STRUCTURE], 2);
+	text = slurp(view_part_open(&fx.m, f, 1, "1"), &n);
+	assert_string_equal(text, "crème 1");   /* the CRLF before --b is the boundary's */
+	free(text);
+	text = slurp(view_part_open(&fx.m, f, 1, "2"), &n);
+	assert_int_equal(n, 3);
+	assert_memory_equal(text, "\0\1\2", 3);
+	free(text);
+	assert_int_equal(view_parts(&fx.m, f, 1, &parts, &nparts), 0);
+	assert_true(parts[1].exact);
+	assert_int_equal(parts[1].size, 3);
+	view_parts_free(parts, nparts);
+	assert_int_equal(view_part_open(&fx.m, f, 1, "3"), -ENOENT);
+
+	/* A message the server cannot describe: made from the whole of it. */
+	srv.no_structure = 1;
+	srv_add_msg(in, "views 5", "");
+	assert_int_equal(folder_sync(&fx.m, f), 0);
+	srv.sections_asked = 0;
+	text = slurp(view_text_open(&fx.m, f, 5), &n);
+	if (!strstr(text, "Subject: views 5\n") || !strstr(text, "crème 5"))
+		fail_msg("text of 5: %s", text);
+	free(text);
+	assert_int_equal(srv.sections_asked, 1);   /* BODY[], once */
+
+	/* rm takes the message's views along. */
+	assert_int_equal(change_unlink(&fx.m, f, 1), 0);
+	assert_int_equal(body_view_open(fx.m.bodies, f->id, 1, "text"), -ENOENT);
+	assert_int_equal(body_view_open(fx.m.bodies, f->id, 1, "p2"), -ENOENT);
+	assert_int_equal(view_text_open(&fx.m, f, 1), -ENOENT);
+	render_done();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -684,6 +874,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_sync, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rm_mv_flags, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_append, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_views, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

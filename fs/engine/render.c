@@ -31,14 +31,37 @@
 
 #define FFFD "\xef\xbf\xbd"
 
+/* The charsets mail mostly comes in whose glibc converters are loadable
+ * modules. glibc unloads a module when no converter uses it any more and
+ * loads it again for the next message; render_init() keeps one converter
+ * of each open for the life of the process, so that no module is loaded or
+ * unloaded while threads render (gconv's locks are glibc-internal, which
+ * ThreadSanitizer cannot see: it took the loading in one thread and the
+ * unloading in another for data races). */
+static const char *const kept_charsets[] = {
+	"WINDOWS-1250", "WINDOWS-1251", "WINDOWS-1252", "WINDOWS-1253", "WINDOWS-1254",
+	"WINDOWS-1255", "WINDOWS-1256", "WINDOWS-1257", "WINDOWS-1258", "ISO-8859-2",
+	"ISO-8859-3", "ISO-8859-4", "ISO-8859-5", "ISO-8859-6", "ISO-8859-7", "ISO-8859-8",
+	"ISO-8859-9", "ISO-8859-10", "ISO-8859-13", "ISO-8859-14", "ISO-8859-15", "ISO-8859-1",
+	"ISO-8859-16", "KOI8-R", "KOI8-U", "SHIFT_JIS", "CP932", "EUC-JP", "ISO-2022-JP",
+	"GB2312", "GBK", "GB18030", "BIG5", "BIG5-HKSCS", "EUC-KR", "CP949", "ISO-2022-KR",
+	"TIS-620", "IBM437", "IBM850", "MACINTOSH", "UTF-7", "UTF-16", "UTF-32",
+};
+static iconv_t kept[sizeof(kept_charsets) / sizeof(kept_charsets[0])];
+
 void render_init(void)
 {
 	g_mime_init();
 	xmlInitParser();
+	for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++)
+		kept[i] = iconv_open("UTF-8", kept_charsets[i]);
 }
 
 void render_done(void)
 {
+	for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++)
+		if (kept[i] != (iconv_t)-1 && kept[i] != NULL)
+			iconv_close(kept[i]);
 	xmlCleanupParser();
 	g_mime_shutdown();
 }
@@ -1286,6 +1309,37 @@ static void html_walk(struct html_out *h, xmlDocPtr doc)
 	}
 }
 
+/* The charset a document's <meta> declares: HTML 4's http-equiv form
+ * (libxml2 reads it) or HTML5's charset attribute; NULL when none. The
+ * caller frees it with xmlFree(). */
+static xmlChar *html_meta_charset(xmlDocPtr doc)
+{
+	const xmlChar *v = htmlGetMetaEncoding(doc);
+	xmlNodePtr n = doc->children;
+
+	if (v)
+		return xmlStrdup(v);
+	/* a walk in document order, in a loop */
+	while (n) {
+		if (n->type == XML_ELEMENT_NODE && n->name &&
+		    strcasecmp((const char *)n->name, "meta") == 0) {
+			xmlChar *cs = xmlGetProp(n, (const xmlChar *)"charset");
+
+			if (cs)
+				return cs;
+		}
+		if (n->type == XML_ELEMENT_NODE && n->children) {
+			n = n->children;
+			continue;
+		}
+		while (n && !n->next)
+			n = n->parent && n->parent->type == XML_ELEMENT_NODE ? n->parent : NULL;
+		if (n)
+			n = n->next;
+	}
+	return NULL;
+}
+
 static xmlDocPtr html_parse(const char *utf8, size_t len)
 {
 	if (len > INT32_MAX)
@@ -1315,12 +1369,13 @@ int render_html_text(const char *html, size_t len, const char *charset, char **o
 	if (doc && !charset) {
 		/* No MIME charset: the document's own <meta> says, as in a
 		 * browser without an HTTP charset. */
-		const xmlChar *meta = htmlGetMetaEncoding(doc);
+		xmlChar *meta = html_meta_charset(doc);
 
 		if (meta && strcasecmp((const char *)meta, "utf-8") != 0 &&
 		    strcasecmp((const char *)meta, "utf8") != 0) {
 			char *cs = strdup((const char *)meta);
 
+			xmlFree(meta);
 			if (!cs)
 				goto nomem;
 			xmlFreeDoc(doc);
@@ -1332,6 +1387,8 @@ int render_html_text(const char *html, size_t len, const char *charset, char **o
 				goto nomem;
 			if (in.len)
 				doc = html_parse(in.data, in.len);
+		} else {
+			xmlFree(meta);
 		}
 	}
 	if (doc)
@@ -1657,7 +1714,7 @@ static void text_header(struct text_ctx *t, const char *hdr, size_t len)
 static void size_text(const struct bs_part *p, char *out, size_t n)
 {
 	static const char *const unit[] = { "B", "KB", "MB", "GB", "TB", "PB" };
-	uint64_t s = p->size, div = 1;
+	uint64_t s = p->size, div = 1, t = 0;
 	unsigned u = 0;
 
 	if (p->encoding && strcasecmp(p->encoding, "base64") == 0)
@@ -1665,21 +1722,21 @@ static void size_text(const struct bs_part *p, char *out, size_t n)
 	else if (p->encoding && (strcasecmp(p->encoding, "x-uuencode") == 0 ||
 	                         strcasecmp(p->encoding, "uuencode") == 0))
 		s = s / 63 * 45 + s % 63 * 45 / 63;
-	while (s / div >= 1024 && u + 1 < sizeof(unit) / sizeof(unit[0])) {
-		div *= 1024;
-		u++;
-	}
-	if (u == 0) {
+	if (s < 1024) {
 		snprintf(out, n, "%" PRIu64 " B", s);
-	} else {
-		/* tenths, rounded half up */
-		uint64_t t = (s * 10 + div / 2) / div;
-
-		if (t < 100)
-			snprintf(out, n, "%" PRIu64 ".%" PRIu64 " %s", t / 10, t % 10, unit[u]);
-		else
-			snprintf(out, n, "%" PRIu64 " %s", (t + 5) / 10, unit[u]);
+		return;
 	}
+	/* tenths of the unit, rounded half up; 1023.96 KB is 1.0 MB */
+	for (u = 1; u < sizeof(unit) / sizeof(unit[0]); u++) {
+		div *= 1024;
+		t = s / div * 10 + (s % div * 10 + div / 2) / div;
+		if (t < 10240 || u + 1 == sizeof(unit) / sizeof(unit[0]))
+			break;
+	}
+	if (t < 100)
+		snprintf(out, n, "%" PRIu64 ".%" PRIu64 " %s", t / 10, t % 10, unit[u]);
+	else
+		snprintf(out, n, "%" PRIu64 " %s", (t + 5) / 10, unit[u]);
 }
 
 static void text_attachment(struct text_ctx *t, const struct bs_part *p)

@@ -192,7 +192,7 @@ FUZZ_CC    ?= clang
 FUZZ_TIME  ?= 60
 FUZZ_FLAGS := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -g -O1
 FUZZ_RUN_FLAGS := -max_len=65536 -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
-FUZZ_TARGETS := wire fetch pop3_wire mutf7 rfc2047 layout
+FUZZ_TARGETS := wire fetch pop3_wire mutf7 rfc2047 layout render
 # fuzzdeps_<name>: the modules linked in (fuzz_fetch #includes net/imap.c)
 fuzzdeps_wire      := net/wire
 fuzzdeps_fetch     := net/wire net/conn net/tls net/mime net/utf8 net/sasl
@@ -200,11 +200,13 @@ fuzzdeps_pop3_wire := net/pop3_wire
 fuzzdeps_mutf7     := net/mutf7 net/utf8
 fuzzdeps_rfc2047   := net/mime net/utf8
 fuzzdeps_layout    := fs/engine/layout net/mime net/utf8
+fuzzdeps_render    := fs/engine/render fs/engine/layout net/mime net/utf8
 fuzzlibs_fetch      = $(shell pkg-config --libs openssl) -lpthread
+fuzzlibs_render     = $(shell pkg-config --libs gmime-3.0 libxml-2.0)
 FUZZ_BINS := $(FUZZ_TARGETS:%=build/fuzz/fuzz_%)
 FUZZ_OBJS := $(sort $(foreach t,$(FUZZ_TARGETS),$(fuzzdeps_$(t):%=build/fuzz/obj/%.o)))
 FUZZ_CFLAGS = $(WARN) $(WERROR) $(FUZZ_FLAGS) -I. -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 \
-              $(shell pkg-config --cflags openssl) -MMD -MP
+              $(shell pkg-config --cflags openssl gmime-3.0 libxml-2.0) -MMD -MP
 # Whether FUZZ_CC can link a fuzzer at all (clang and its libFuzzer runtime).
 FUZZ_PROBE = mkdir -p build/fuzz && \
 	printf 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n);\nint LLVMFuzzerTestOneInput(const char *d, unsigned long n) { (void)d; (void)n; return 0; }\n' | \

@@ -370,10 +370,12 @@ static size_t body_start(const struct conv *c, GMimeObject *o)
 	if (leaf_window(c, o, &s, &e))
 		return s;
 	h = hdr_start(o);
-	if (h < 0 && GMIME_IS_MESSAGE_PART(o) && g_mime_message_part_get_message(GMIME_MESSAGE_PART(o)))
+	if (h < 0 && GMIME_IS_MESSAGE_PART(o) && g_mime_message_part_get_message(GMIME_MESSAGE_PART(o))) {
 		/* A multipart/digest part without a header of its own: the
 		 * embedded message starts the body (RFC 2046 §5.1.5). */
-		return (size_t)hdr_start(GMIME_OBJECT(g_mime_message_part_get_message(GMIME_MESSAGE_PART(o))));
+		h = hdr_start(GMIME_OBJECT(g_mime_message_part_get_message(GMIME_MESSAGE_PART(o))));
+		return h < 0 || (guint64)h > c->len ? UNKNOWN : (size_t)h;
+	}
 	return h < 0 || (guint64)h > c->len ? UNKNOWN : header_end(c, (size_t)h);
 }
 
@@ -540,7 +542,7 @@ static int conv_params(GMimeParamList *list, int add_charset, struct bs_param **
 				const char *y = g_mime_param_get_name(g_mime_param_list_get_parameter_at(list, order[b]));
 				int t;
 
-				if (strcmp(x, y) <= 0)
+				if (strcmp(x ? x : "", y ? y : "") <= 0)
 					break;
 				t = order[b];
 				order[b] = order[b - 1];
@@ -548,7 +550,8 @@ static int conv_params(GMimeParamList *list, int add_charset, struct bs_param **
 			}
 		for (int j = 0; j < m && k < max; j++) {
 			GMimeParam *p = g_mime_param_list_get_parameter_at(list, order[j]);
-			const char *name = g_mime_param_get_name(p), *value = g_mime_param_get_value(p);
+			const char *name = g_mime_param_get_name(p) ? g_mime_param_get_name(p) : "";
+			const char *value = g_mime_param_get_value(p);
 			const char *cs = g_mime_param_get_charset(p), *lang = g_mime_param_get_lang(p);
 			struct bs_param *o = &ps[k++];
 
@@ -642,10 +645,13 @@ static int conv_fields(GMimeObject *o, struct bs_part *p, const char *type, cons
 		/* not the boundary GMime made up */
 		GMimeHeader *h = g_mime_header_list_get_header(g_mime_object_get_header_list(o),
 		                                               "Content-Type");
-		GMimeContentType *w = g_mime_content_type_parse(NULL, g_mime_header_get_raw_value(h));
+		const char *v = h ? g_mime_header_get_raw_value(h) : NULL;
+		GMimeContentType *w = v ? g_mime_content_type_parse(NULL, v) : NULL;
 
-		r = conv_params(g_mime_content_type_get_parameters(w), 0, &p->params, &p->nparams);
-		g_object_unref(w);
+		r = conv_params(w ? g_mime_content_type_get_parameters(w) : NULL, 0, &p->params,
+		                &p->nparams);
+		if (w)
+			g_object_unref(w);
 	} else {
 		r = conv_params(g_mime_content_type_get_parameters(ct), strcmp(p->type, "text") == 0,
 		                &p->params, &p->nparams);
@@ -868,7 +874,8 @@ static int conv_message_top(struct conv *c, const char *msg, size_t len, struct 
 	memset(c, 0, sizeof(*c));
 	if (root_r)
 		*root_r = NULL;
-	if (too_many_parts(msg, len))
+	/* (a GByteArray counts in guint) */
+	if (len > G_MAXUINT || too_many_parts(msg, len))
 		return -E2BIG;
 	if (!(root = calloc(1, sizeof(*root))))
 		return -ENOMEM;
@@ -927,20 +934,25 @@ int render_structure(const char *msg, size_t len, struct bs_part **root_r)
 struct msg_source {
 	struct render_source src;
 	const char *msg;
-	struct span *spans;
+	struct span *spans;     /* in the order of the tree */
 	size_t nspans;
+	size_t next;            /* where the last search ended */
 };
 
 static int msg_get(void *ctx, const char *section, int header, const char **data, size_t *len)
 {
 	struct msg_source *ms = ctx;
 
-	for (size_t i = 0; i < ms->nspans; i++) {
+	/* render_text() asks in the tree's order: from where the last one
+	 * was found, round, the whole view takes one pass. */
+	for (size_t k = 0; k < ms->nspans; k++) {
+		size_t i = (ms->next + k) % ms->nspans;
 		const struct span *sp = &ms->spans[i];
 
 		if (!sp->header == !header && strcmp(sp->section, section) == 0) {
 			*data = ms->msg + sp->start;
 			*len = sp->end - sp->start;
+			ms->next = i + 1;
 			return 0;
 		}
 	}
@@ -991,6 +1003,9 @@ int render_decode(const struct bs_part *p, const char *raw, size_t len, char **o
 	GByteArray *arr;
 	char *res;
 
+#if !GLIB_CHECK_VERSION(2, 46, 0)
+#error "render_decode() hands g_malloc()'d bytes to free()"
+#endif
 	*out_r = NULL;
 	*len_r = 0;
 	if (enc != GMIME_CONTENT_ENCODING_BASE64 && enc != GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE &&
@@ -1004,25 +1019,26 @@ int render_decode(const struct bs_part *p, const char *raw, size_t len, char **o
 		*len_r = len;
 		return 0;
 	}
+	if (len > G_MAXUINT)
+		return -E2BIG;  /* (a GByteArray counts in guint) */
 	/* The data wrapper runs GMime's decoding filter (which also finds a
 	 * uuencoded body's "begin" line). */
 	mem_open(&in, raw, len);
 	w = g_mime_data_wrapper_new_with_stream(in.stream, enc);
 	out = g_mime_stream_mem_new();
 	g_mime_data_wrapper_write_to_stream(w, out);
-	arr = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(out));
 	g_object_unref(w);
 	mem_close(&in);
-	res = malloc(arr->len + 1);
-	if (res) {
-		if (arr->len)
-			memcpy(res, arr->data, arr->len);
-		res[arr->len] = '\0';
-		*out_r = res;
-		*len_r = arr->len;
-	}
+	/* The decoded bytes are handed over, not copied (an attachment may be
+	 * large): since GLib 2.46, g_malloc() is malloc(), so the caller's
+	 * free() is right for them. */
+	arr = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(out));
+	g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(out), FALSE);
 	g_object_unref(out);
-	return res ? 0 : -ENOMEM;
+	*len_r = arr->len;
+	g_byte_array_append(arr, (const guint8 *)"", 1);
+	*out_r = (char *)g_byte_array_free(arr, FALSE);
+	return 0;
 }
 
 static int utf8_valid(const char *s, size_t n)
@@ -1681,6 +1697,8 @@ static void text_header(struct text_ctx *t, const char *hdr, size_t len)
 	GMimeParser *parser;
 	GMimeMessage *m;
 
+	if (len > G_MAXUINT)
+		return;         /* no header of 4 GiB is one to show */
 	mem_open(&mem, hdr, len);
 	parser = g_mime_parser_new_with_stream(mem.stream);
 	m = g_mime_parser_construct_message(parser, NULL);

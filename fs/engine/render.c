@@ -31,13 +31,15 @@
 
 #define FFFD "\xef\xbf\xbd"
 
-/* The charsets mail mostly comes in whose glibc converters are loadable
- * modules. glibc unloads a module when no converter uses it any more and
- * loads it again for the next message; render_init() keeps one converter
- * of each open for the life of the process, so that no module is loaded or
- * unloaded while threads render (gconv's locks are glibc-internal, which
- * ThreadSanitizer cannot see: it took the loading in one thread and the
- * unloading in another for data races). */
+/* Shared state that the libraries guard with locks of their own, which
+ * ThreadSanitizer cannot see (it took their use from several threads for
+ * data races), is made before any thread renders and kept.
+ *
+ * The charsets mail mostly comes in whose glibc converters are loadable
+ * modules: glibc unloads a module when no converter uses it any more and
+ * loads it again for the next message; one converter of each stays open,
+ * so that no module is loaded or unloaded while threads render (which
+ * also spares the loading). */
 static const char *const kept_charsets[] = {
 	"WINDOWS-1250", "WINDOWS-1251", "WINDOWS-1252", "WINDOWS-1253", "WINDOWS-1254",
 	"WINDOWS-1255", "WINDOWS-1256", "WINDOWS-1257", "WINDOWS-1258", "ISO-8859-2",
@@ -49,12 +51,23 @@ static const char *const kept_charsets[] = {
 };
 static iconv_t kept[sizeof(kept_charsets) / sizeof(kept_charsets[0])];
 
+/* The same for GLib's time zones: GMime makes one for each message's Date,
+ * GLib keeps them in a cache behind its own locks and frees one with its
+ * last date. Those of every quarter hour from -12:00 to +14:00, made here
+ * before any thread renders, stay. */
+#define ZONE_QUARTERS (26 * 4 + 1)
+static GTimeZone *kept_zones[ZONE_QUARTERS + 2];
+
 void render_init(void)
 {
 	g_mime_init();
 	xmlInitParser();
 	for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++)
 		kept[i] = iconv_open("UTF-8", kept_charsets[i]);
+	for (int q = 0; q < ZONE_QUARTERS; q++)
+		kept_zones[q] = g_time_zone_new_offset((q - 12 * 4) * 15 * 60);
+	kept_zones[ZONE_QUARTERS] = g_time_zone_new_utc();
+	kept_zones[ZONE_QUARTERS + 1] = g_time_zone_new_local();
 }
 
 void render_done(void)
@@ -62,6 +75,9 @@ void render_done(void)
 	for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++)
 		if (kept[i] != (iconv_t)-1 && kept[i] != NULL)
 			iconv_close(kept[i]);
+	for (size_t i = 0; i < sizeof(kept_zones) / sizeof(kept_zones[0]); i++)
+		if (kept_zones[i])
+			g_time_zone_unref(kept_zones[i]);
 	xmlCleanupParser();
 	g_mime_shutdown();
 }

@@ -11,7 +11,7 @@ set -eu
 # With --build, only what building and running mailfs needs (plain `make`,
 # and so `make && sudo make install` on a fresh machine).
 BUILD_PKGS="build-essential pkg-config libfuse3-dev fuse3 libssl-dev libsqlite3-dev
-            ca-certificates"
+            libgmime-3.0-dev libxml2-dev ca-certificates"
 if [ "${1:-}" = --build ]; then
 	shift
 	PKGS="$BUILD_PKGS $*"

@@ -31,14 +31,53 @@
 
 #define FFFD "\xef\xbf\xbd"
 
+/* Shared state that the libraries guard with locks of their own, which
+ * ThreadSanitizer cannot see (it took their use from several threads for
+ * data races), is made before any thread renders and kept.
+ *
+ * The charsets mail mostly comes in whose glibc converters are loadable
+ * modules: glibc unloads a module when no converter uses it any more and
+ * loads it again for the next message; one converter of each stays open,
+ * so that no module is loaded or unloaded while threads render (which
+ * also spares the loading). */
+static const char *const kept_charsets[] = {
+	"WINDOWS-1250", "WINDOWS-1251", "WINDOWS-1252", "WINDOWS-1253", "WINDOWS-1254",
+	"WINDOWS-1255", "WINDOWS-1256", "WINDOWS-1257", "WINDOWS-1258", "ISO-8859-2",
+	"ISO-8859-3", "ISO-8859-4", "ISO-8859-5", "ISO-8859-6", "ISO-8859-7", "ISO-8859-8",
+	"ISO-8859-9", "ISO-8859-10", "ISO-8859-13", "ISO-8859-14", "ISO-8859-15", "ISO-8859-1",
+	"ISO-8859-16", "KOI8-R", "KOI8-U", "SHIFT_JIS", "CP932", "EUC-JP", "ISO-2022-JP",
+	"GB2312", "GBK", "GB18030", "BIG5", "BIG5-HKSCS", "EUC-KR", "CP949", "ISO-2022-KR",
+	"TIS-620", "IBM437", "IBM850", "MACINTOSH", "UTF-7", "UTF-16", "UTF-32",
+};
+static iconv_t kept[sizeof(kept_charsets) / sizeof(kept_charsets[0])];
+
+/* The same for GLib's time zones: GMime makes one for each message's Date,
+ * GLib keeps them in a cache behind its own locks and frees one with its
+ * last date. Those of every quarter hour from -12:00 to +14:00, made here
+ * before any thread renders, stay. */
+#define ZONE_QUARTERS (26 * 4 + 1)
+static GTimeZone *kept_zones[ZONE_QUARTERS + 2];
+
 void render_init(void)
 {
 	g_mime_init();
 	xmlInitParser();
+	for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++)
+		kept[i] = iconv_open("UTF-8", kept_charsets[i]);
+	for (int q = 0; q < ZONE_QUARTERS; q++)
+		kept_zones[q] = g_time_zone_new_offset((q - 12 * 4) * 15 * 60);
+	kept_zones[ZONE_QUARTERS] = g_time_zone_new_utc();
+	kept_zones[ZONE_QUARTERS + 1] = g_time_zone_new_local();
 }
 
 void render_done(void)
 {
+	for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++)
+		if (kept[i] != (iconv_t)-1 && kept[i] != NULL)
+			iconv_close(kept[i]);
+	for (size_t i = 0; i < sizeof(kept_zones) / sizeof(kept_zones[0]); i++)
+		if (kept_zones[i])
+			g_time_zone_unref(kept_zones[i]);
 	xmlCleanupParser();
 	g_mime_shutdown();
 }
@@ -347,10 +386,12 @@ static size_t body_start(const struct conv *c, GMimeObject *o)
 	if (leaf_window(c, o, &s, &e))
 		return s;
 	h = hdr_start(o);
-	if (h < 0 && GMIME_IS_MESSAGE_PART(o) && g_mime_message_part_get_message(GMIME_MESSAGE_PART(o)))
+	if (h < 0 && GMIME_IS_MESSAGE_PART(o) && g_mime_message_part_get_message(GMIME_MESSAGE_PART(o))) {
 		/* A multipart/digest part without a header of its own: the
 		 * embedded message starts the body (RFC 2046 §5.1.5). */
-		return (size_t)hdr_start(GMIME_OBJECT(g_mime_message_part_get_message(GMIME_MESSAGE_PART(o))));
+		h = hdr_start(GMIME_OBJECT(g_mime_message_part_get_message(GMIME_MESSAGE_PART(o))));
+		return h < 0 || (guint64)h > c->len ? UNKNOWN : (size_t)h;
+	}
 	return h < 0 || (guint64)h > c->len ? UNKNOWN : header_end(c, (size_t)h);
 }
 
@@ -517,7 +558,7 @@ static int conv_params(GMimeParamList *list, int add_charset, struct bs_param **
 				const char *y = g_mime_param_get_name(g_mime_param_list_get_parameter_at(list, order[b]));
 				int t;
 
-				if (strcmp(x, y) <= 0)
+				if (strcmp(x ? x : "", y ? y : "") <= 0)
 					break;
 				t = order[b];
 				order[b] = order[b - 1];
@@ -525,7 +566,8 @@ static int conv_params(GMimeParamList *list, int add_charset, struct bs_param **
 			}
 		for (int j = 0; j < m && k < max; j++) {
 			GMimeParam *p = g_mime_param_list_get_parameter_at(list, order[j]);
-			const char *name = g_mime_param_get_name(p), *value = g_mime_param_get_value(p);
+			const char *name = g_mime_param_get_name(p) ? g_mime_param_get_name(p) : "";
+			const char *value = g_mime_param_get_value(p);
 			const char *cs = g_mime_param_get_charset(p), *lang = g_mime_param_get_lang(p);
 			struct bs_param *o = &ps[k++];
 
@@ -619,10 +661,13 @@ static int conv_fields(GMimeObject *o, struct bs_part *p, const char *type, cons
 		/* not the boundary GMime made up */
 		GMimeHeader *h = g_mime_header_list_get_header(g_mime_object_get_header_list(o),
 		                                               "Content-Type");
-		GMimeContentType *w = g_mime_content_type_parse(NULL, g_mime_header_get_raw_value(h));
+		const char *v = h ? g_mime_header_get_raw_value(h) : NULL;
+		GMimeContentType *w = v ? g_mime_content_type_parse(NULL, v) : NULL;
 
-		r = conv_params(g_mime_content_type_get_parameters(w), 0, &p->params, &p->nparams);
-		g_object_unref(w);
+		r = conv_params(w ? g_mime_content_type_get_parameters(w) : NULL, 0, &p->params,
+		                &p->nparams);
+		if (w)
+			g_object_unref(w);
 	} else {
 		r = conv_params(g_mime_content_type_get_parameters(ct), strcmp(p->type, "text") == 0,
 		                &p->params, &p->nparams);
@@ -845,7 +890,8 @@ static int conv_message_top(struct conv *c, const char *msg, size_t len, struct 
 	memset(c, 0, sizeof(*c));
 	if (root_r)
 		*root_r = NULL;
-	if (too_many_parts(msg, len))
+	/* (a GByteArray counts in guint) */
+	if (len > G_MAXUINT || too_many_parts(msg, len))
 		return -E2BIG;
 	if (!(root = calloc(1, sizeof(*root))))
 		return -ENOMEM;
@@ -904,8 +950,9 @@ int render_structure(const char *msg, size_t len, struct bs_part **root_r)
 struct msg_source {
 	struct render_source src;
 	const char *msg;
-	struct span *spans;
+	struct span *spans;     /* in the order of the tree */
 	size_t nspans;
+	size_t next;            /* where the last search ended */
 };
 
 static int msg_get(void *ctx, const char *section, int header, const char **data, size_t *len,
@@ -914,12 +961,16 @@ static int msg_get(void *ctx, const char *section, int header, const char **data
 	struct msg_source *ms = ctx;
 
 	*decoded = 0;
-	for (size_t i = 0; i < ms->nspans; i++) {
+	/* render_text() asks in the tree's order: from where the last one
+	 * was found, round, the whole view takes one pass. */
+	for (size_t k = 0; k < ms->nspans; k++) {
+		size_t i = (ms->next + k) % ms->nspans;
 		const struct span *sp = &ms->spans[i];
 
 		if (!sp->header == !header && strcmp(sp->section, section) == 0) {
 			*data = ms->msg + sp->start;
 			*len = sp->end - sp->start;
+			ms->next = i + 1;
 			return 0;
 		}
 	}
@@ -970,6 +1021,9 @@ int render_decode(const struct bs_part *p, const char *raw, size_t len, char **o
 	GByteArray *arr;
 	char *res;
 
+#if !GLIB_CHECK_VERSION(2, 46, 0)
+#error "render_decode() hands g_malloc()'d bytes to free()"
+#endif
 	*out_r = NULL;
 	*len_r = 0;
 	if (enc != GMIME_CONTENT_ENCODING_BASE64 && enc != GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE &&
@@ -983,25 +1037,26 @@ int render_decode(const struct bs_part *p, const char *raw, size_t len, char **o
 		*len_r = len;
 		return 0;
 	}
+	if (len > G_MAXUINT)
+		return -E2BIG;  /* (a GByteArray counts in guint) */
 	/* The data wrapper runs GMime's decoding filter (which also finds a
 	 * uuencoded body's "begin" line). */
 	mem_open(&in, raw, len);
 	w = g_mime_data_wrapper_new_with_stream(in.stream, enc);
 	out = g_mime_stream_mem_new();
 	g_mime_data_wrapper_write_to_stream(w, out);
-	arr = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(out));
 	g_object_unref(w);
 	mem_close(&in);
-	res = malloc(arr->len + 1);
-	if (res) {
-		if (arr->len)
-			memcpy(res, arr->data, arr->len);
-		res[arr->len] = '\0';
-		*out_r = res;
-		*len_r = arr->len;
-	}
+	/* The decoded bytes are handed over, not copied (an attachment may be
+	 * large): since GLib 2.46, g_malloc() is malloc(), so the caller's
+	 * free() is right for them. */
+	arr = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(out));
+	g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(out), FALSE);
 	g_object_unref(out);
-	return res ? 0 : -ENOMEM;
+	*len_r = arr->len;
+	g_byte_array_append(arr, (const guint8 *)"", 1);
+	*out_r = (char *)g_byte_array_free(arr, FALSE);
+	return 0;
 }
 
 static int utf8_valid(const char *s, size_t n)
@@ -1288,6 +1343,37 @@ static void html_walk(struct html_out *h, xmlDocPtr doc)
 	}
 }
 
+/* The charset a document's <meta> declares: HTML 4's http-equiv form
+ * (libxml2 reads it) or HTML5's charset attribute; NULL when none. The
+ * caller frees it with xmlFree(). */
+static xmlChar *html_meta_charset(xmlDocPtr doc)
+{
+	const xmlChar *v = htmlGetMetaEncoding(doc);
+	xmlNodePtr n = doc->children;
+
+	if (v)
+		return xmlStrdup(v);
+	/* a walk in document order, in a loop */
+	while (n) {
+		if (n->type == XML_ELEMENT_NODE && n->name &&
+		    strcasecmp((const char *)n->name, "meta") == 0) {
+			xmlChar *cs = xmlGetProp(n, (const xmlChar *)"charset");
+
+			if (cs)
+				return cs;
+		}
+		if (n->type == XML_ELEMENT_NODE && n->children) {
+			n = n->children;
+			continue;
+		}
+		while (n && !n->next)
+			n = n->parent && n->parent->type == XML_ELEMENT_NODE ? n->parent : NULL;
+		if (n)
+			n = n->next;
+	}
+	return NULL;
+}
+
 static xmlDocPtr html_parse(const char *utf8, size_t len)
 {
 	if (len > INT32_MAX)
@@ -1317,12 +1403,13 @@ int render_html_text(const char *html, size_t len, const char *charset, char **o
 	if (doc && !charset) {
 		/* No MIME charset: the document's own <meta> says, as in a
 		 * browser without an HTTP charset. */
-		const xmlChar *meta = htmlGetMetaEncoding(doc);
+		xmlChar *meta = html_meta_charset(doc);
 
 		if (meta && strcasecmp((const char *)meta, "utf-8") != 0 &&
 		    strcasecmp((const char *)meta, "utf8") != 0) {
 			char *cs = strdup((const char *)meta);
 
+			xmlFree(meta);
 			if (!cs)
 				goto nomem;
 			xmlFreeDoc(doc);
@@ -1334,6 +1421,8 @@ int render_html_text(const char *html, size_t len, const char *charset, char **o
 				goto nomem;
 			if (in.len)
 				doc = html_parse(in.data, in.len);
+		} else {
+			xmlFree(meta);
 		}
 	}
 	if (doc)
@@ -1626,6 +1715,8 @@ static void text_header(struct text_ctx *t, const char *hdr, size_t len)
 	GMimeParser *parser;
 	GMimeMessage *m;
 
+	if (len > G_MAXUINT)
+		return;         /* no header of 4 GiB is one to show */
 	mem_open(&mem, hdr, len);
 	parser = g_mime_parser_new_with_stream(mem.stream);
 	m = g_mime_parser_construct_message(parser, NULL);
@@ -1659,7 +1750,7 @@ static void text_header(struct text_ctx *t, const char *hdr, size_t len)
 static void size_text(const struct bs_part *p, char *out, size_t n)
 {
 	static const char *const unit[] = { "B", "KB", "MB", "GB", "TB", "PB" };
-	uint64_t s = p->size, div = 1;
+	uint64_t s = p->size, div = 1, t = 0;
 	unsigned u = 0;
 
 	if (p->encoding && strcasecmp(p->encoding, "base64") == 0)
@@ -1667,21 +1758,21 @@ static void size_text(const struct bs_part *p, char *out, size_t n)
 	else if (p->encoding && (strcasecmp(p->encoding, "x-uuencode") == 0 ||
 	                         strcasecmp(p->encoding, "uuencode") == 0))
 		s = s / 63 * 45 + s % 63 * 45 / 63;
-	while (s / div >= 1024 && u + 1 < sizeof(unit) / sizeof(unit[0])) {
-		div *= 1024;
-		u++;
-	}
-	if (u == 0) {
+	if (s < 1024) {
 		snprintf(out, n, "%" PRIu64 " B", s);
-	} else {
-		/* tenths, rounded half up */
-		uint64_t t = (s * 10 + div / 2) / div;
-
-		if (t < 100)
-			snprintf(out, n, "%" PRIu64 ".%" PRIu64 " %s", t / 10, t % 10, unit[u]);
-		else
-			snprintf(out, n, "%" PRIu64 " %s", (t + 5) / 10, unit[u]);
+		return;
 	}
+	/* tenths of the unit, rounded half up; 1023.96 KB is 1.0 MB */
+	for (u = 1; u < sizeof(unit) / sizeof(unit[0]); u++) {
+		div *= 1024;
+		t = s / div * 10 + (s % div * 10 + div / 2) / div;
+		if (t < 10240 || u + 1 == sizeof(unit) / sizeof(unit[0]))
+			break;
+	}
+	if (t < 100)
+		snprintf(out, n, "%" PRIu64 ".%" PRIu64 " %s", t / 10, t % 10, unit[u]);
+	else
+		snprintf(out, n, "%" PRIu64 " %s", (t + 5) / 10, unit[u]);
 }
 
 static void text_attachment(struct text_ctx *t, const struct bs_part *p)

@@ -108,7 +108,7 @@ void render_message_source_free(struct render_source *src);
  * quoted-printable, x-uuencode; anything else as is), from RAW as
  * BODY[SECTION] gives it, by GMime's decoders. Bad input decodes as far
  * as it goes (base64 skips what is not base64). *OUT_R is NUL-terminated
- * beyond *LEN_R. 0 or -ENOMEM. */
+ * beyond *LEN_R. 0, -E2BIG (an encoded part of 4 GiB or more), -ENOMEM. */
 int render_decode(const struct bs_part *p, const char *raw, size_t len, char **out_r, size_t *len_r);
 
 /* The file name of part P numbered SECTION in the parts view: "SECTION NAME"

@@ -544,7 +544,7 @@ static inline void rfb_big_attachment(struct render_fixture_buf *b)
 	            "--big\nContent-Type: application/octet-stream; name=\"big.bin\"\n"
 	            "Content-Disposition: attachment; filename=\"big.bin\"\n"
 	            "Content-Transfer-Encoding: base64\n\n");
-	/* 3 * 2^20 bytes = 55,189 lines of 57 bytes (76 characters) and one of 37 */
+	/* 3 * 2^20 bytes = 55,188 lines of 57 bytes (76 characters) and one of 12 */
 	for (unsigned long i = 0, left = 3UL << 20; left > 0; i++) {
 		unsigned long n = left >= 57 ? 57 : left, k = 0;
 

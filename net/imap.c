@@ -1114,9 +1114,12 @@ static int fetch_structure(struct imap_session *s, const struct node *v, struct 
 		f->structure = bs_take(bp);
 	else if (r == -ENOMEM)
 		r = set_fail(s, IMAP_FAIL_PROTO, ENOMEM, "out of memory");
-	else
+	else {
+		const char *why = r == 0 ? "it ends too soon" : bs_error(bp);
+
 		snprintf(f->structure_error, sizeof(f->structure_error), "%s",
-		         r == 0 ? "it ends too soon" : bs_error(bp));
+		         why && *why ? why : "it cannot be read");
+	}
 	bs_parser_free(bp);
 	return r == -ENOMEM ? r : 0;
 }

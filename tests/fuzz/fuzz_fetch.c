@@ -182,7 +182,11 @@ static void ev_fetch(void *ctx, const struct imap_fetch *f)
 	}
 	if (f->have & IMAP_HAVE_BODY)
 		fuzz_buf_add_u64(&c->out, f->body_size);
-	FUZZ_CHECK(!(f->have & IMAP_HAVE_STRUCTURE) == !f->structure);
+	/* net/imap.h: a structure, or none with the reason, only when one came */
+	if (!(f->have & IMAP_HAVE_STRUCTURE))
+		FUZZ_CHECK(!f->structure && !f->structure_error[0]);
+	else
+		FUZZ_CHECK(!f->structure != !f->structure_error[0]);
 	if (f->structure) {
 		/* What was parsed can be written and read back (net/bodystructure.h). */
 		char *text = bs_format(f->structure), err[128];

@@ -80,7 +80,8 @@ deps_config  := fs/config fs/options
 deps_secret  := fs/secret fs/config fs/options net/utf8
 deps_store   := cache/store
 deps_body    := cache/body
-deps_imap    := net/imap net/wire net/conn net/tls net/mime net/utf8 net/sasl net/bodystructure
+deps_imap    := net/imap net/wire net/conn net/tls net/mime net/utf8 net/sasl net/bodystructure net/search
+deps_search  := net/search
 deps_pop3_wire := net/pop3_wire
 deps_bodystructure := net/bodystructure net/wire
 deps_pop3    := net/pop3 net/pop3_wire net/conn net/tls net/sasl
@@ -92,7 +93,8 @@ deps_engine  := fs/engine/engine fs/engine/tree fs/engine/folder fs/engine/poll 
                 fs/engine/fetch fs/engine/prefetch fs/engine/change fs/engine/append \
                 fs/engine/driver fs/engine/layout fs/engine/status fs/log fs/nap \
                 cache/store cache/body net/imap net/wire net/conn net/tls net/sasl \
-                net/mime net/mutf7 net/utf8 fs/engine/view fs/engine/render net/bodystructure
+                net/mime net/mutf7 net/utf8 fs/engine/view fs/engine/render net/bodystructure \
+                net/search
 
 # ldflags_<name>: more link flags for one test binary. test_store and
 # test_body count fsync/fdatasync calls through the linker's --wrap
@@ -198,7 +200,7 @@ FUZZ_RUN_FLAGS := -max_len=65536 -timeout=10 -rss_limit_mb=2048 -print_final_sta
 FUZZ_TARGETS := wire fetch pop3_wire mutf7 rfc2047 layout bodystructure render
 # fuzzdeps_<name>: the modules linked in (fuzz_fetch #includes net/imap.c)
 fuzzdeps_wire      := net/wire
-fuzzdeps_fetch     := net/wire net/conn net/tls net/mime net/utf8 net/sasl net/bodystructure
+fuzzdeps_fetch     := net/wire net/conn net/tls net/mime net/utf8 net/sasl net/bodystructure net/search
 fuzzdeps_pop3_wire := net/pop3_wire
 fuzzdeps_mutf7     := net/mutf7 net/utf8
 fuzzdeps_rfc2047   := net/mime net/utf8

@@ -12,6 +12,7 @@
 #include "net/sasl.h"
 #include "net/mime.h"
 #include "net/bodystructure.h"
+#include "net/search.h"
 #include "net/wire.h"
 
 #include <ctype.h>
@@ -762,7 +763,7 @@ static void parse_caps(struct imap_session *s, const struct node *n)
 		{ "SPECIAL-USE", IMAP_CAP_SPECIAL_USE }, { "LIST-EXTENDED", IMAP_CAP_LIST_EXTENDED },
 		{ "NOTIFY", IMAP_CAP_NOTIFY }, { "ESEARCH", IMAP_CAP_ESEARCH },
 		{ "BINARY", IMAP_CAP_BINARY }, { "UTF8=ACCEPT", IMAP_CAP_UTF8_ACCEPT },
-		{ "LIST-STATUS", IMAP_CAP_LIST_STATUS },
+		{ "LIST-STATUS", IMAP_CAP_LIST_STATUS }, { "X-GM-EXT-1", IMAP_CAP_X_GM_EXT_1 },
 	};
 	size_t len = 0, i;
 	const struct node *m;
@@ -1526,20 +1527,31 @@ static int send_raw(struct imap_session *s, const char *buf, size_t len, int sec
 }
 
 /* A command under construction: raw text interleaved with literals
- * (RFC 3501 §4.3). Literal data is borrowed from the caller. */
-#define CMD_MAX_SEGS 8
+ * (RFC 3501 §4.3). Literal data is borrowed from the caller. As many
+ * literals as the caller needs (a search query may hold many). */
+struct cmdseg {
+	char *text;             /* owned; the raw text before the literal */
+	size_t len, cap;
+	const char *lit;        /* borrowed literal data following text, or NULL */
+	size_t litlen;
+};
 
 struct cmdbuf {
-	struct {
-		char *text;         /* owned; the raw text before the literal */
-		size_t len, cap;
-		const char *lit;    /* borrowed literal data following text, or NULL */
-		size_t litlen;
-	} seg[CMD_MAX_SEGS];
-	int n;                  /* segments in use (the last one has no literal) */
+	struct cmdseg *seg;
+	size_t n, cap;          /* segments in use (the last one has no literal) */
 	int oom;
 	int bad;                /* CR, LF or NUL in the text: never sent */
 };
+
+/* Start a new (empty) segment; sets oom on failure. */
+static void cb_new_seg(struct cmdbuf *b)
+{
+	if (ARRAY_RESERVE(b->seg, b->n, b->cap) < 0) {
+		b->oom = 1;
+		return;
+	}
+	memset(&b->seg[b->n++], 0, sizeof(b->seg[0]));
+}
 
 /* SPEC §5, issue 11: outside a literal, a CR or LF would end the command
  * and start another one of the sender's choosing (RFC 3501 §2.2), and a
@@ -1554,8 +1566,10 @@ static void cb_add(struct cmdbuf *b, const char *data, size_t len)
 	if (b->oom || b->bad)
 		return;
 	if (b->n == 0)
-		b->n = 1;
-	__typeof__(b->seg[0]) *g = &b->seg[b->n - 1];
+		cb_new_seg(b);
+	if (b->oom)
+		return;
+	struct cmdseg *g = &b->seg[b->n - 1];
 	if (g->len + len + 1 > g->cap) {
 		size_t cap = g->cap ? g->cap * 2 : 128;
 		char *n;
@@ -1602,23 +1616,22 @@ static void cb_astring(struct cmdbuf *b, const char *str)
 		return;
 	}
 	cb_add(b, "", 0);
-	if (b->oom || b->n >= CMD_MAX_SEGS) {
-		b->oom = 1;
+	if (b->oom || b->bad)
 		return;
-	}
 	b->seg[b->n - 1].lit = str;
 	b->seg[b->n - 1].litlen = len;
-	b->n++;
+	cb_new_seg(b);
 }
 
 static void cb_release(struct cmdbuf *b)
 {
-	for (int i = 0; i < CMD_MAX_SEGS; i++) {
+	for (size_t i = 0; i < b->n; i++) {
 		if (b->seg[i].text) {
 			explicit_bzero(b->seg[i].text, b->seg[i].cap);
 			free(b->seg[i].text);
 		}
 	}
+	free(b->seg);
 	memset(b, 0, sizeof(*b));
 }
 
@@ -1636,7 +1649,8 @@ static int refuse_arg(struct imap_session *s, const char *why)
 static int run_cmd(struct imap_session *s, struct cmd *c, struct cmdbuf *b, int secret)
 {
 	char hdr[48];
-	int r = 0, i;
+	int r = 0;
+	size_t i;
 
 	if (b->oom) {
 		cb_release(b);
@@ -1699,6 +1713,140 @@ int imap_command(struct imap_session *s, const char *line,
 	struct cmdbuf b = { 0 };
 
 	cb_str(&b, line);
+	return run_cmd(s, &c, &b, 0);
+}
+
+/* Write search key N (RFC 3501 §6.4.4) from the tree, never from the text
+ * the user typed: key names are ours, every string an astring (quoted, or
+ * a literal for 8-bit data), dates and numbers printed here. The tree's
+ * depth is bounded by sq_parse(). */
+static void cb_search_key(struct cmdbuf *b, const struct sq_node *n, int top)
+{
+	static const char *const mon[12] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
+	                                     "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
+	char buf[64];
+	const struct sq_node *k;
+
+	switch (n->kind) {
+	case SQ_AND:
+		if (!top)
+			cb_str(b, "(");
+		for (k = n->kids; k; k = k->next) {
+			cb_search_key(b, k, 0);
+			if (k->next)
+				cb_str(b, " ");
+		}
+		if (!top)
+			cb_str(b, ")");
+		return;
+	case SQ_OR:
+	case SQ_NOT:
+		cb_str(b, n->kind == SQ_OR ? "OR" : "NOT");
+		for (k = n->kids; k; k = k->next) {
+			cb_str(b, " ");
+			cb_search_key(b, k, 0);
+		}
+		return;
+	case SQ_KEYWORD:
+	case SQ_UNKEYWORD:
+		/* flag-keyword is an atom; sq_parse() let only atoms through, and
+		 * imap_flags_valid() checks a hand-made tree */
+		if (!imap_flags_valid(n->str) || strchr(n->str, ' ') || n->str[0] == '\\') {
+			b->bad = 1;
+			return;
+		}
+		cb_str(b, n->kind == SQ_KEYWORD ? "KEYWORD " : "UNKEYWORD ");
+		cb_str(b, n->str);
+		return;
+	case SQ_HEADER:
+		cb_str(b, "HEADER ");
+		cb_astring(b, n->field);
+		cb_str(b, " ");
+		cb_astring(b, n->str);
+		return;
+	case SQ_BEFORE: case SQ_ON: case SQ_SINCE:
+	case SQ_SENTBEFORE: case SQ_SENTON: case SQ_SENTSINCE: {
+		static const char *const dkeys[] = { "BEFORE", "ON", "SINCE", "SENTBEFORE",
+		                                     "SENTON", "SENTSINCE" };
+		if (n->month < 1 || n->month > 12 || n->day < 1 || n->day > 31 ||
+		    n->year < 0 || n->year > 9999) {
+			b->bad = 1;
+			return;
+		}
+		snprintf(buf, sizeof(buf), "%s %d-%s-%04d", dkeys[n->kind - SQ_BEFORE], n->day,
+		         mon[n->month - 1], n->year);
+		cb_str(b, buf);
+		return;
+	}
+	case SQ_LARGER:
+	case SQ_SMALLER:
+		snprintf(buf, sizeof(buf), "%s %" PRIu64, n->kind == SQ_LARGER ? "LARGER" : "SMALLER",
+		         n->size);
+		cb_str(b, buf);
+		return;
+	case SQ_UID:
+		cb_str(b, "UID ");
+		if (n->nranges == 0)
+			b->bad = 1;
+		for (size_t i = 0; i < n->nranges; i++) {
+			char lo[12] = "*", hi[12] = "*";
+
+			if (n->ranges[i].lo)
+				snprintf(lo, sizeof(lo), "%" PRIu32, n->ranges[i].lo);
+			if (n->ranges[i].hi)
+				snprintf(hi, sizeof(hi), "%" PRIu32, n->ranges[i].hi);
+			snprintf(buf, sizeof(buf), "%s%s%s%s", i ? "," : "", lo,
+			         n->ranges[i].lo == n->ranges[i].hi ? "" : ":",
+			         n->ranges[i].lo == n->ranges[i].hi ? "" : hi);
+			cb_str(b, buf);
+		}
+		return;
+	default:
+		break;
+	}
+	/* the keys without argument and the string keys */
+	static const char *const names[] = {
+		[SQ_ALL] = "ALL", [SQ_ANSWERED] = "ANSWERED", [SQ_DELETED] = "DELETED",
+		[SQ_DRAFT] = "DRAFT", [SQ_FLAGGED] = "FLAGGED", [SQ_SEEN] = "SEEN", [SQ_NEW] = "NEW",
+		[SQ_OLD] = "OLD", [SQ_RECENT] = "RECENT", [SQ_UNANSWERED] = "UNANSWERED",
+		[SQ_UNDELETED] = "UNDELETED", [SQ_UNDRAFT] = "UNDRAFT", [SQ_UNFLAGGED] = "UNFLAGGED",
+		[SQ_UNSEEN] = "UNSEEN", [SQ_FROM] = "FROM", [SQ_TO] = "TO", [SQ_CC] = "CC",
+		[SQ_BCC] = "BCC", [SQ_SUBJECT] = "SUBJECT", [SQ_BODY] = "BODY", [SQ_TEXT] = "TEXT",
+		[SQ_GMRAW] = "X-GM-RAW",
+	};
+	if ((size_t)n->kind >= sizeof(names) / sizeof(names[0]) || !names[n->kind]) {
+		b->bad = 1;
+		return;
+	}
+	cb_str(b, names[n->kind]);
+	if (n->str) {
+		cb_str(b, " ");
+		cb_astring(b, n->str);
+	}
+}
+
+int imap_uid_search(struct imap_session *s, const struct sq_node *q,
+                    void (*cb)(void *ctx, uint32_t lo, uint32_t hi), void *ctx)
+{
+	struct cmd c = { .search_cb = cb, .ctx = ctx };
+	struct cmdbuf b = { 0 };
+	unsigned need = sq_needs(q);
+
+	if (s->broken)
+		return -EIO;
+	if ((need & SQ_NEEDS_GMRAW) && !(s->caps & IMAP_CAP_X_GM_EXT_1))
+		return refuse_arg(s, "X-GM-RAW needs a server with X-GM-EXT-1");
+	cb_str(&b, "UID SEARCH ");
+	/* RFC 4731 §3: search-return-opts come before CHARSET */
+	if (s->caps & IMAP_CAP_ESEARCH)
+		cb_str(&b, "RETURN (ALL) ");
+	if (need & SQ_NEEDS_UTF8)
+		cb_str(&b, "CHARSET UTF-8 ");
+	cb_search_key(&b, q, 1);
+	if (b.bad) {
+		cb_release(&b);
+		return refuse_arg(s, "the search query is not one sq_parse() makes");
+	}
 	return run_cmd(s, &c, &b, 0);
 }
 

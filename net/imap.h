@@ -37,6 +37,7 @@
 #include "net/conn.h"
 
 struct bs_part;
+struct sq_node;
 
 /* Capabilities the client acts on. */
 enum imap_cap {
@@ -64,6 +65,7 @@ enum imap_cap {
 	IMAP_CAP_BINARY       = 1u << 21,
 	IMAP_CAP_UTF8_ACCEPT  = 1u << 22,
 	IMAP_CAP_LIST_STATUS  = 1u << 23,
+	IMAP_CAP_X_GM_EXT_1   = 1u << 24,   /* Gmail: X-GM-RAW search */
 };
 
 enum imap_fail {
@@ -283,6 +285,18 @@ int imap_noop(struct imap_session *s);
  * cb as UID ranges when cb is not NULL. */
 int imap_command(struct imap_session *s, const char *line,
                  void (*search_cb)(void *ctx, uint32_t lo, uint32_t hi), void *ctx);
+
+/* UID SEARCH with the query Q (net/search.h, from sq_parse()) in the
+ * selected mailbox: "UID SEARCH [RETURN (ALL)] [CHARSET UTF-8] KEYS", with
+ * RETURN (ALL) where the server has ESEARCH (RFC 4731), CHARSET UTF-8 when
+ * a string is not ASCII (such strings go as literals), every string an
+ * astring. The matching UIDs go to CB as ranges LO..HI (from SEARCH one by
+ * one, from ESEARCH ALL as the server's ranges; none when nothing
+ * matched). Refused with -EINVAL (IMAP_FAIL_ARG, nothing sent): X-GM-RAW
+ * when the server lacks X-GM-EXT-1, and a hand-made tree that sq_parse()
+ * could not have made. */
+int imap_uid_search(struct imap_session *s, const struct sq_node *q,
+                    void (*cb)(void *ctx, uint32_t lo, uint32_t hi), void *ctx);
 
 /* UID STORE UID OP (FLAGS), e.g. OP "+FLAGS.SILENT", FLAGS "\\Deleted";
  * FLAGS must pass imap_flags_valid(), else -EINVAL and nothing is sent. */

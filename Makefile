@@ -105,6 +105,8 @@ ldflags_store := $(SYNC_WRAP) -Wl,-Bstatic -lsqlite3 -Wl,-Bdynamic -lm
 ldflags_body  := $(SYNC_WRAP)
 # test_bodystructure makes allocations fail (test_out_of_memory)
 ldflags_bodystructure := -Wl,--wrap=malloc -Wl,--wrap=realloc -Wl,--wrap=calloc
+# test_search too
+ldflags_search := $(ldflags_bodystructure)
 
 UNIT_BINS := $(UNIT_TESTS:%=$(BUILD)/tests/test_%)
 $(BUILD)/tests/test_%: tests/unit/test_%.c tests/unit/testutil.h $$(addprefix $(BUILD)/,$$(addsuffix .o,$$(deps_$$*)))

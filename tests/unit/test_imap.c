@@ -27,6 +27,7 @@
 
 #include "net/imap.h"
 #include "net/bodystructure.h"
+#include "net/search.h"
 #include "net/tls.h"
 
 /* ---- the fixture: one session, its peer, and what the callbacks saw ------ */
@@ -1543,6 +1544,197 @@ static void test_literal_names_still_go(void **state)
 	finish();
 }
 
+/* ---- issue 14: UID SEARCH from a parsed query ------------------------------ */
+
+#define LOGIN_CAPS(caps) \
+	SEND("* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR] ready\r\n"), \
+	EXPECT("TAG AUTHENTICATE PLAIN AGFsaWNlAHB3"), \
+	SEND("TAG OK [CAPABILITY IMAP4rev1 " caps "] Logged in\r\n")
+
+static struct { uint64_t uids, calls; } found;
+
+static void on_found(void *ctx, uint32_t lo, uint32_t hi)
+{
+	(void)ctx;
+	if (found.calls++ < 8)
+		note("%u:%u ", lo, hi);
+	found.uids += (uint64_t)hi - lo + 1;
+}
+
+/* Parse IN and run it on S; the result, with fx.log holding the ranges. */
+static int search(struct imap_session *s, const char *in)
+{
+	struct sq_node *q;
+	char err[128];
+	int r;
+
+	if (sq_parse(in, &q, err, sizeof(err)) != 0)
+		fail_msg("%s: \"%s\" refused: %s", case_name, in, err);
+	fx.log[0] = '\0';
+	memset(&found, 0, sizeof(found));
+	r = imap_uid_search(s, q, on_found, NULL);
+	sq_free(q);
+	return r;
+}
+
+struct search_case {
+	const char *name, *query;
+	struct step steps[16];
+	const char *ranges;             /* what on_found saw */
+};
+
+#define MUELLER "m\xc3\xbcller"     /* 7 bytes */
+
+static const struct search_case search_cases[] = {
+	{ "non-ASCII without ESEARCH or LITERAL+: SEARCH, a synchronising literal",
+	  "FROM " MUELLER " SUBJECT \"q r\"", {
+		LOGIN_CAPS("IDLE"),
+		EXPECT("TAG UID SEARCH CHARSET UTF-8 FROM {7}"),
+		SEND("+ go ahead\r\n"),
+		EXPECT(MUELLER " SUBJECT \"q r\""),
+		SEND("* SEARCH 3 5 9\r\nTAG OK done\r\n"),
+		END }, "3:3 5:5 9:9 " },
+	{ "non-ASCII with ESEARCH and LITERAL+: RETURN (ALL) before CHARSET",
+	  "FROM " MUELLER " SUBJECT \"q r\"", {
+		LOGIN_CAPS("ESEARCH LITERAL+"),
+		EXPECT("TAG UID SEARCH RETURN (ALL) CHARSET UTF-8 FROM {7+}"),
+		EXPECT(MUELLER " SUBJECT \"q r\""),
+		SEND("* ESEARCH (TAG \"x\") UID ALL 3,5:7,9\r\nTAG OK done\r\n"),
+		END }, "3:3 5:7 9:9 " },
+	{ "ESEARCH with nothing found", "UNSEEN LARGER 1000", {
+		LOGIN_CAPS("ESEARCH"),
+		EXPECT("TAG UID SEARCH RETURN (ALL) UNSEEN LARGER 1000"),
+		SEND("* ESEARCH (TAG \"x\") UID\r\nTAG OK done\r\n"),
+		END }, "" },
+	{ "SEARCH with nothing found", "unseen", {
+		LOGIN_CAPS("IDLE"),
+		EXPECT("TAG UID SEARCH UNSEEN"),
+		SEND("* SEARCH\r\nTAG OK done\r\n"),
+		END }, "" },
+	{ "every kind of key, written by the code",
+	  "or (from a to \"b\\\"c\") not since 01-jan-2024 header x-a \"\" uid 1:5,7:7,* "
+	  "keyword $x sentbefore \"2-Feb-2020\" smaller 007 text a\xe2\x88\x95" "b", {
+		LOGIN_CAPS("IDLE"),
+		EXPECT("TAG UID SEARCH OR (FROM \"a\" TO \"b\\\"c\") NOT SINCE 1-Jan-2024 "
+		       "HEADER \"x-a\" \"\" UID 1:5,7,* KEYWORD $x SENTBEFORE 2-Feb-2020 "
+		       "SMALLER 7 TEXT \"a/b\""),
+		SEND("* SEARCH 1\r\nTAG OK done\r\n"),
+		END }, "1:1 " },
+	{ "X-GM-RAW where X-GM-EXT-1 is offered", "X-GM-RAW \"has:attachment\"", {
+		LOGIN_CAPS("X-GM-EXT-1"),
+		EXPECT("TAG UID SEARCH X-GM-RAW \"has:attachment\""),
+		SEND("* SEARCH 4\r\nTAG OK done\r\n"),
+		END }, "4:4 " },
+	{ "ten literals (more than the old limit of eight segments)",
+	  "TEXT \xc3\xa9 TEXT \xc3\xa9 TEXT \xc3\xa9 TEXT \xc3\xa9 TEXT \xc3\xa9 "
+	  "TEXT \xc3\xa9 TEXT \xc3\xa9 TEXT \xc3\xa9 TEXT \xc3\xa9 TEXT \xc3\xa9", {
+		LOGIN_CAPS("LITERAL+"),
+		EXPECT("TAG UID SEARCH CHARSET UTF-8 TEXT {2+}"),
+		EXPECT("\xc3\xa9 TEXT {2+}"), EXPECT("\xc3\xa9 TEXT {2+}"),
+		EXPECT("\xc3\xa9 TEXT {2+}"), EXPECT("\xc3\xa9 TEXT {2+}"),
+		EXPECT("\xc3\xa9 TEXT {2+}"), EXPECT("\xc3\xa9 TEXT {2+}"),
+		EXPECT("\xc3\xa9 TEXT {2+}"), EXPECT("\xc3\xa9 TEXT {2+}"),
+		EXPECT("\xc3\xa9 TEXT {2+}"),
+		EXPECT("\xc3\xa9"),
+		SEND("TAG OK done\r\n"),
+		END }, "" },
+	{ "NO from the server", "FROM a", {
+		LOGIN_CAPS("IDLE"),
+		EXPECT("TAG UID SEARCH FROM \"a\""),
+		SEND("TAG NO [BADCHARSET (US-ASCII)] no\r\n"),
+		END }, "" },
+};
+
+static void test_uid_search(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < 2 * ARRAY_SIZE(search_cases); i++) {
+		const struct search_case *c = &search_cases[i / 2];
+		struct imap_session *s = open_with(c->steps, params(), i % 2);
+		int want = strstr(c->name, "NO from") ? -EIO : 0;
+
+		case_name = c->name;
+		CHECK_INT(imap_connect(s), 0);
+		CHECK_INT(search(s, c->query), want);
+		CHECK_STR(fx.log, c->ranges);
+		CHECK(!imap_broken(s));
+		finish();
+	}
+}
+
+/* X-GM-RAW without X-GM-EXT-1, and a hand-made tree with a CR LF in a
+ * keyword: refused, not one byte sent, the session goes on. */
+static void test_uid_search_refused(void **state)
+{
+	static const struct step steps[] = {
+		LOGIN_CAPS("ESEARCH"),
+		EXPECT("TAG NOOP"),
+		SEND("TAG OK done\r\n"),
+		END,
+	};
+	struct sq_node kw = { .kind = SQ_KEYWORD, .str = (char *)"x\r\nX1 DELETE Victim" };
+	struct sq_node uid = { .kind = SQ_UID };
+	const struct sq_node *hand[] = { &kw, &uid };
+
+	(void)state;
+	case_name = "X-GM-RAW without X-GM-EXT-1";
+	struct imap_session *s = connected(steps);
+	size_t sent = strlen(fx.trace);
+	CHECK_INT(search(s, "FROM a X-GM-RAW \"in:sent\""), -EINVAL);
+	CHECK_INT(imap_fail_class(s), IMAP_FAIL_ARG);
+	CHECK(strstr(imap_error(s), "X-GM-EXT-1") != NULL);
+	CHECK_INT(strlen(fx.trace), sent);
+	for (size_t i = 0; i < ARRAY_SIZE(hand); i++) {
+		case_name = "a hand-made tree";
+		CHECK_INT(imap_uid_search(s, hand[i], on_found, NULL), -EINVAL);
+		CHECK_INT(imap_fail_class(s), IMAP_FAIL_ARG);
+		CHECK(strstr(imap_error(s), "Victim") == NULL);
+		CHECK_INT(strlen(fx.trace), sent);
+	}
+	CHECK(!imap_broken(s));
+	CHECK_INT(imap_noop(s), 0);
+	finish();
+}
+
+/* Large answers: 20,000 UIDs from SEARCH, and an ESEARCH ALL set of 20,000
+ * ranges. */
+static void test_uid_search_large(void **state)
+{
+	struct sb plain = { 0 }, es = { 0 };
+	char num[32];
+
+	(void)state;
+	sb_addn(&plain, "* SEARCH", 8);
+	sb_addn(&es, "* ESEARCH (TAG \"x\") UID ALL ", 28);
+	for (uint32_t u = 1; u <= 20000; u++) {
+		int n = snprintf(num, sizeof(num), " %u", 2 * u + 1000000);
+		sb_addn(&plain, num, (size_t)n);
+		n = snprintf(num, sizeof(num), "%s%u", u > 1 ? "," : "", 2 * u + 1000000);
+		sb_addn(&es, num, (size_t)n);
+	}
+	sb_addn(&plain, "\r\n", 2);
+	sb_addn(&es, "\r\n", 2);
+	for (int esearch = 0; esearch < 2; esearch++) {
+		const struct step steps[] = {
+			LOGIN_CAPS("ESEARCH"),
+			EXPECT("TAG UID SEARCH RETURN (ALL) ALL"),
+			SEND_RAW(esearch ? es.s : plain.s, esearch ? es.len : plain.len),
+			SEND("TAG OK done\r\n"),
+			END,
+		};
+		struct imap_session *s = connected(steps);
+
+		case_name = esearch ? "a large ESEARCH ALL" : "a large SEARCH";
+		CHECK_INT(search(s, "ALL"), 0);
+		CHECK_INT(found.uids, 20000);
+		CHECK_INT(found.calls, 20000);
+		CHECK(strncmp(fx.log, "1000002:1000002 1000004:1000004 ", 32) == 0);
+		finish();
+	}
+	free(plain.s);
+	free(es.s);
+}
+
 /* ---- the trace ----------------------------------------------------------- */
 
 static void test_trace_hides_secret(void **state)
@@ -1612,6 +1804,9 @@ int main(void)
 		cmocka_unit_test_teardown(test_command_injection, cleanup),
 		cmocka_unit_test_teardown(test_literal_names_still_go, cleanup),
 		cmocka_unit_test_teardown(test_trace_hides_secret, cleanup),
+		cmocka_unit_test_teardown(test_uid_search, cleanup),
+		cmocka_unit_test_teardown(test_uid_search_refused, cleanup),
+		cmocka_unit_test_teardown(test_uid_search_large, cleanup),
 	};
 
 	/* As fs/main.c does: OpenSSL's socket BIO writes without

@@ -94,7 +94,7 @@ deps_engine  := fs/engine/engine fs/engine/tree fs/engine/folder fs/engine/poll 
                 fs/engine/driver fs/engine/layout fs/engine/status fs/log fs/nap \
                 cache/store cache/body net/imap net/wire net/conn net/tls net/sasl \
                 net/mime net/mutf7 net/utf8 fs/engine/view fs/engine/render net/bodystructure \
-                net/search
+                net/search fs/engine/search
 
 # ldflags_<name>: more link flags for one test binary. test_store and
 # test_body count fsync/fdatasync calls through the linker's --wrap
@@ -199,7 +199,7 @@ FUZZ_CC    ?= clang
 FUZZ_TIME  ?= 60
 FUZZ_FLAGS := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -g -O1
 FUZZ_RUN_FLAGS := -max_len=65536 -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
-FUZZ_TARGETS := wire fetch pop3_wire mutf7 rfc2047 layout bodystructure render
+FUZZ_TARGETS := wire fetch pop3_wire mutf7 rfc2047 layout bodystructure render search
 # fuzzdeps_<name>: the modules linked in (fuzz_fetch #includes net/imap.c)
 fuzzdeps_wire      := net/wire
 fuzzdeps_fetch     := net/wire net/conn net/tls net/mime net/utf8 net/sasl net/bodystructure net/search
@@ -209,6 +209,7 @@ fuzzdeps_rfc2047   := net/mime net/utf8
 fuzzdeps_layout    := fs/engine/layout net/mime net/utf8
 fuzzdeps_bodystructure := net/bodystructure net/wire
 fuzzdeps_render    := fs/engine/render fs/engine/layout net/mime net/utf8
+fuzzdeps_search    := net/search
 fuzzlibs_fetch      = $(shell pkg-config --libs openssl) -lpthread
 fuzzlibs_render     = $(shell pkg-config --libs gmime-3.0 libxml-2.0)
 FUZZ_BINS := $(FUZZ_TARGETS:%=build/fuzz/fuzz_%)

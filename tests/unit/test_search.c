@@ -674,6 +674,7 @@ static void test_out_of_memory(void **state)
 		r = sq_parse(in, &q, err, sizeof(err));
 		if (r == 0) {
 			alloc_countdown = -1;
+			sq_free(q);
 			break;
 		}
 		alloc_countdown = -1;

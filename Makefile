@@ -94,7 +94,7 @@ deps_engine  := fs/engine/engine fs/engine/tree fs/engine/folder fs/engine/poll 
                 fs/engine/driver fs/engine/layout fs/engine/status fs/log fs/nap \
                 cache/store cache/body net/imap net/wire net/conn net/tls net/sasl \
                 net/mime net/mutf7 net/utf8 fs/engine/view fs/engine/render net/bodystructure \
-                net/search
+                net/search fs/engine/search
 
 # ldflags_<name>: more link flags for one test binary. test_store and
 # test_body count fsync/fdatasync calls through the linker's --wrap

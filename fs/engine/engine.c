@@ -40,7 +40,7 @@ int engine_init(struct engine *m, struct mfs_options *opt, const struct driver *
 		         strerror(-r));
 		return r;
 	}
-	if ((r = view_init(m)) < 0) {
+	if ((r = view_init(m)) < 0 || (r = search_init(m)) < 0) {
 		snprintf(err, errlen, "out of memory");
 		return r;
 	}
@@ -127,6 +127,7 @@ void engine_free(struct engine *m)
 	if (m->bodies)
 		body_cache_close(m->bodies);
 	view_free(m);
+	search_free(m);
 	tls_ctx_free(m->tls);
 	if (m->secret) {
 		explicit_bzero(m->secret, strlen(m->secret));

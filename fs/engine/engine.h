@@ -157,6 +157,7 @@ struct engine {
 
 	struct prefetcher *prefetch;
 	struct view_table *views;       /* set by engine_init (view.c) */
+	struct search_table *searches;  /* set by engine_init (search.c) */
 	/* Listings a program waits for right now: downloads pause meanwhile
 	 * (fetch.c), so that on a busy machine `ls` is not held up by a
 	 * large body. */
@@ -287,6 +288,26 @@ uint64_t fetch_take_bytes(struct engine *m);
 
 int fetch_start(struct engine *m, int nthreads);
 void fetch_stop(struct engine *m);
+
+/* ---- search.c: SPEC §9's search directories ------------------------------------ */
+
+/* Different queries (directory names) one mount keeps at most. */
+#define SEARCH_MAX_QUERIES 4096
+int search_init(struct engine *m);
+void search_free(struct engine *m);
+/* The number (1, 2, ...) of the query whose directory is named NAME,
+ * parsed the first time (net/search.h). -EINVAL: NAME is no query, or none
+ * this mount can run (flags or X-GM-RAW without a server that searches);
+ * -ENOSPC past SEARCH_MAX_QUERIES. */
+int search_query(struct engine *m, const char *name, uint32_t *id_r);
+/* Whether ID names a query (for an inode the kernel hands back). */
+int search_known(struct engine *m, uint32_t id);
+/* The UIDs of F's cached messages that match query ID, ascending, into
+ * *UIDS_R (malloc'd, the caller frees): the server's answer, or the query
+ * evaluated over the cache; reused until F changes or `poll` seconds
+ * pass. */
+int search_run(struct engine *m, uint32_t id, struct folder *f, uint32_t **uids_r,
+               size_t *n_r);
 
 /* ---- view.c: SPEC §9's views of a message ---------------------------------- */
 

@@ -21,6 +21,8 @@
 #include "fs/engine/engine.h"
 #include "fs/engine/layout.h"
 
+struct store_msg;
+
 #define INO_ROOT    ((fuse_ino_t)1)
 #define INO_STATUS  ((fuse_ino_t)2)
 #define STATUS_NAME LAYOUT_STATUS_NAME
@@ -28,6 +30,7 @@
 #define INO_VIEWS       ((fuse_ino_t)3)
 #define INO_VIEWS_TEXT  ((fuse_ino_t)4)
 #define INO_VIEWS_PARTS ((fuse_ino_t)5)
+#define INO_VIEWS_SEARCH ((fuse_ino_t)6)
 #define VIEWS_NAME LAYOUT_VIEWS_NAME
 
 static inline fuse_ino_t ino_folder(int64_t id) { return (fuse_ino_t)id << 32; }
@@ -41,7 +44,7 @@ static inline fuse_ino_t ino_dir(int64_t id) { return id ? ino_folder(id) : INO_
  * folder (uid 0) or of a message, the parts view of a folder (uid 0) or of
  * a message (its directory), or a part (by its number in the store, which
  * is never used again). Folder ids of the views must stay below 2^29. */
-enum view_kind { VIEW_NONE = 0, VIEW_TEXT = 1, VIEW_PARTS = 2, VIEW_PART = 3 };
+enum view_kind { VIEW_NONE = 0, VIEW_TEXT = 1, VIEW_PARTS = 2, VIEW_PART = 3, VIEW_SEARCH = 4 };
 #define VIEW_FOLDER_LIMIT ((int64_t)1 << 29)
 static inline enum view_kind ino_view(fuse_ino_t ino) { return (enum view_kind)(ino >> 61); }
 static inline fuse_ino_t ino_view_msg(enum view_kind k, int64_t folder, uint32_t uid)
@@ -56,9 +59,25 @@ static inline int64_t ino_view_folder(fuse_ino_t ino)
 }
 static inline fuse_ino_t ino_part(int64_t id) { return ((fuse_ino_t)VIEW_PART << 61) | (fuse_ino_t)id; }
 static inline int64_t ino_part_id(fuse_ino_t ino) { return (int64_t)(ino & (((fuse_ino_t)1 << 61) - 1)); }
+/* A search directory (searchdir.c): query number (search_query()) in bits
+ * 29-60, the folder (0: the query's top) below. */
+#define SEARCH_FOLDER_LIMIT VIEW_FOLDER_LIMIT
+static inline fuse_ino_t ino_search(uint32_t query, int64_t folder)
+{
+	return ((fuse_ino_t)VIEW_SEARCH << 61) | ((fuse_ino_t)query << 29) | (fuse_ino_t)folder;
+}
+static inline uint32_t ino_search_query(fuse_ino_t ino) { return (uint32_t)(ino >> 29); }
+static inline int64_t ino_search_folder(fuse_ino_t ino)
+{
+	return (int64_t)(ino & (SEARCH_FOLDER_LIMIT - 1));
+}
+static inline int searchdir_is_ino(fuse_ino_t ino)
+{
+	return ino_view(ino) == VIEW_SEARCH || ino == INO_VIEWS_SEARCH;
+}
 static inline int views_is_ino(fuse_ino_t ino)
 {
-	return ino_view(ino) != VIEW_NONE || (ino >= INO_VIEWS && ino <= INO_VIEWS_PARTS);
+	return ino_view(ino) != VIEW_NONE || (ino >= INO_VIEWS && ino <= INO_VIEWS_SEARCH);
 }
 
 /* Set up by main.c before the session serves requests or the notify
@@ -93,6 +112,12 @@ void face_dir_attr(struct face *fc, fuse_ino_t ino, int nsub, time_t mtime, stru
 /* Answer getxattr/listxattr with LEN bytes of V for a buffer of SIZE. */
 void face_reply_xattr(fuse_req_t req, const char *v, size_t len, size_t size);
 
+/* A message's attributes (the same in its folder and in a search). */
+void face_msg_attr(struct face *fc, int64_t folder, const struct store_msg *msg,
+                   struct stat *st);
+/* For bsearch/qsort of UIDs. */
+int face_cmp_uid(const void *a, const void *b);
+
 /* A directory listing as one snapshot, taken at the start of a pass. */
 struct dent {
 	char *name;
@@ -124,6 +149,15 @@ void views_read(struct face *fc, fuse_req_t req, fuse_ino_t ino, size_t size, of
 int views_getxattr(struct face *fc, fuse_ino_t ino, const char *name, char *buf, size_t size,
                    size_t *len_r);
 int views_listxattr(struct face *fc, fuse_ino_t ino, char *buf, size_t size, size_t *len_r);
+
+/* ---- searchdir.c: SPEC §9's search directories, under .mailfs/search ------ */
+
+/* For an inode for which searchdir_is_ino() holds (lookup: a parent). */
+int searchdir_lookup(struct face *fc, fuse_ino_t parent, const char *name,
+                     struct fuse_entry_param *e);
+int searchdir_getattr(struct face *fc, fuse_ino_t ino, struct stat *st);
+int searchdir_opendir(struct face *fc, fuse_ino_t ino);
+int searchdir_snap(struct face *fc, fuse_ino_t ino, struct dirsnap *d);
 
 /* ---- notify.c: kernel cache invalidation ----------------------------------- */
 

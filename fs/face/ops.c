@@ -62,8 +62,15 @@ void face_dir_attr(struct face *fc, fuse_ino_t ino, int nsub, time_t mtime, stru
 	st->st_atime = st->st_mtime = st->st_ctime = mtime;
 }
 
-static void msg_attr(struct face *fc, int64_t folder, const struct store_msg *msg,
-                     struct stat *st)
+int face_cmp_uid(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+void face_msg_attr(struct face *fc, int64_t folder, const struct store_msg *msg,
+                   struct stat *st)
 {
 	memset(st, 0, sizeof(*st));
 	st->st_ino = ino_msg(folder, msg->uid);
@@ -144,7 +151,7 @@ static int msg_found(void *ctx, const struct store_msg *msg)
 
 	if (l->name && strcmp(l->name, msg->name) != 0)
 		return 0;
-	msg_attr(l->fc, l->folder, msg, &l->st);
+	face_msg_attr(l->fc, l->folder, msg, &l->st);
 	l->found = 1;
 	return 0;
 }
@@ -326,7 +333,7 @@ static int snap_msg(void *ctx, const struct store_msg *msg)
 
 	if (!de)
 		return -ENOMEM;
-	msg_attr(c->fc, c->folder, msg, &de->st);
+	face_msg_attr(c->fc, c->folder, msg, &de->st);
 	return 0;
 }
 
@@ -424,9 +431,10 @@ static void fs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info 
 		return;
 	}
 	fi->fh = (uint64_t)(uintptr_t)d;
-	/* The kernel may keep the listing until we invalidate it. */
-	fi->cache_readdir = 1;
-	fi->keep_cache = 1;
+	/* The kernel may keep the listing until we invalidate it; what a
+	 * search finds is asked anew each time (searchdir.c). */
+	fi->cache_readdir = !searchdir_is_ino(ino);
+	fi->keep_cache = fi->cache_readdir;
 	if (fuse_reply_open(req, fi) == -ENOENT)
 		snap_free(d);   /* interrupted: no releasedir will come */
 }
@@ -756,7 +764,10 @@ static int dir_folder(struct engine *m, fuse_ino_t ino, const char *name, struct
 	struct folder *f;
 
 	*f_r = NULL;
-	/* The views are read-only, and their name is taken (SPEC §9). */
+	/* The views are read-only, and their name is taken (SPEC §9); a
+	 * search is made by naming it, not by mkdir. */
+	if (ino == INO_VIEWS_SEARCH)
+		return -EPERM;
 	if (views_is_ino(ino) || (ino == INO_ROOT && strcmp(name, VIEWS_NAME) == 0))
 		return -EROFS;
 	if (ino == INO_ROOT)
@@ -768,6 +779,15 @@ static int dir_folder(struct engine *m, fuse_ino_t ino, const char *name, struct
 		return -ENOENT;
 	*f_r = f;
 	return 0;
+}
+
+/* The directory a message found in search directory INO lives in, where
+ * rm and mv act on it (SPEC §9); any other INO as it is. */
+static fuse_ino_t msg_dir(fuse_ino_t ino)
+{
+	if (ino_view(ino) == VIEW_SEARCH && ino_search_folder(ino))
+		return ino_folder(ino_search_folder(ino));
+	return ino;
 }
 
 /* The message NAME in directory F: its UID. */
@@ -932,7 +952,7 @@ static void fs_op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	uint32_t uid;
 	int r;
 
-	r = dir_folder(m, parent, name, &f);
+	r = dir_folder(m, msg_dir(parent), name, &f);
 	if (r == 0 && !f)
 		r = strcmp(name, STATUS_NAME) == 0 ? -EPERM : -ENOENT;
 	if (r == 0) {
@@ -959,7 +979,7 @@ static void fs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		fuse_reply_err(req, EINVAL);
 		return;
 	}
-	r = dir_folder(m, parent, name, &f);
+	r = dir_folder(m, msg_dir(parent), name, &f);
 	if (r == 0)
 		r = dir_folder(m, newparent, newname, &to);
 	if (r < 0)

@@ -4,6 +4,7 @@
  *   .mailfs/text/F/NAME.txt    the text of message F/NAME.eml
  *   .mailfs/parts/F/NAME/      a file per part of it, a directory per
  *                              forwarded message, of the same form
+ *   .mailfs/search/QUERY/F/    the messages of F that match (searchdir.c)
  *
  * All read-only (EROFS). What a view holds is made by the engine
  * (engine/view.c) when first wanted; until then its size is an upper bound
@@ -26,6 +27,7 @@
 #include <unistd.h>
 
 static const char *const kind_names[] = { [VIEW_TEXT] = "text", [VIEW_PARTS] = "parts" };
+#define SEARCH_NAME "search"
 
 /* ---- names ----------------------------------------------------------------------- */
 
@@ -300,12 +302,14 @@ int views_lookup(struct face *fc, fuse_ino_t parent, const char *name,
 	enum view_kind k = ino_view(parent);
 	int r;
 
+	if (searchdir_is_ino(parent))
+		return searchdir_lookup(fc, parent, name, e);
 	memset(e, 0, sizeof(*e));
 	e->entry_timeout = TTL_LONG;
 	e->attr_timeout = TTL_LONG;
 	if (parent == INO_ROOT) {   /* ".mailfs" */
 		e->ino = INO_VIEWS;
-		ro_dir_attr(fc, INO_VIEWS, 2, fc->m->mount_time, &e->attr);
+		ro_dir_attr(fc, INO_VIEWS, 3, fc->m->mount_time, &e->attr);
 		return 0;
 	}
 	if (parent == INO_VIEWS) {
@@ -315,6 +319,10 @@ int views_lookup(struct face *fc, fuse_ino_t parent, const char *name,
 				ro_dir_attr(fc, e->ino, 0, fc->m->mount_time, &e->attr);
 				return 0;
 			}
+		if (strcmp(name, SEARCH_NAME) == 0) {
+			e->ino = INO_VIEWS_SEARCH;
+			return searchdir_getattr(fc, e->ino, &e->attr);
+		}
 		return -ENOENT;
 	}
 	if (parent == INO_VIEWS_TEXT || parent == INO_VIEWS_PARTS)
@@ -360,8 +368,10 @@ int views_getattr(struct face *fc, fuse_ino_t ino, struct stat *st, double *ttl_
 	int r;
 
 	*ttl_r = TTL_LONG;
+	if (searchdir_is_ino(ino))
+		return searchdir_getattr(fc, ino, st);
 	if (ino == INO_VIEWS || ino == INO_VIEWS_TEXT || ino == INO_VIEWS_PARTS) {
-		ro_dir_attr(fc, ino, ino == INO_VIEWS ? 2 : 0, m->mount_time, st);
+		ro_dir_attr(fc, ino, ino == INO_VIEWS ? 3 : 0, m->mount_time, st);
 		return 0;
 	}
 	if (ino_view(ino) == VIEW_PART) {
@@ -404,6 +414,8 @@ int views_opendir(struct face *fc, fuse_ino_t ino)
 
 	if (ino == INO_VIEWS || ino == INO_VIEWS_TEXT || ino == INO_VIEWS_PARTS)
 		return 0;
+	if (searchdir_is_ino(ino))
+		return searchdir_opendir(fc, ino);
 	if (ino_view(ino) == VIEW_PART) {
 		struct parts ps;
 		size_t i;
@@ -532,6 +544,8 @@ int views_snap(struct face *fc, fuse_ino_t ino, struct dirsnap *d)
 	struct dent *de;
 	int r;
 
+	if (searchdir_is_ino(ino))
+		return searchdir_snap(fc, ino, d);
 	if (!(de = face_snap_add(d, ".")) || !(de = face_snap_add(d, "..")))
 		return -ENOMEM;
 	d->e[0].st.st_ino = ino;
@@ -542,7 +556,9 @@ int views_snap(struct face *fc, fuse_ino_t ino, struct dirsnap *d)
 				return -ENOMEM;
 			ro_dir_attr(fc, ino_view_msg(v, 0, 0), 0, m->mount_time, &de->st);
 		}
-		return 0;
+		if (!(de = face_snap_add(d, SEARCH_NAME)))
+			return -ENOMEM;
+		return searchdir_getattr(fc, INO_VIEWS_SEARCH, &de->st);
 	}
 	if (c.k == VIEW_PART) {
 		struct msg_info mi;

@@ -438,6 +438,20 @@ def cmd_grep(c, a):
         sys.stdout.flush()
 
 
+def cmd_search(c, a):
+    # The server's own answer to UID SEARCH KEYS in FOLDER (KEYS sent as
+    # given), one UID a line, ascending. --literal: CHARSET UTF-8, and the
+    # text appended to KEYS as a literal (a non-ASCII string).
+    c.select(a.folder)
+    if a.literal is not None:
+        c.m.literal = a.literal.encode("utf-8")
+        dat = check(*c.m.uid("SEARCH", "CHARSET", "UTF-8", a.keys), "UID SEARCH")
+    else:
+        dat = check(*c.m.uid("SEARCH", a.keys), "UID SEARCH")
+    for u in sorted(int(u) for u in b" ".join(d for d in dat if d).split()):
+        print(u)
+
+
 def cmd_flags(c, a):
     c.select(a.folder)
     r = [d for d in c.fetch(str(a.uid), "(UID FLAGS)") if int(d["UID"]) == a.uid]
@@ -657,6 +671,7 @@ def build_parser():
     cmd("uidnext", cmd_uidnext, "folder")
     cmd("dump", cmd_dump, "folder", "outdir")
     cmd("grep", cmd_grep, "word")
+    cmd("search", cmd_search, "folder", "keys", (["--literal"], {"default": None}))
     cmd("flags", cmd_flags, "folder", uid)
     cmd("fetch", cmd_fetch, "folder", uid)
     cmd("has-message-id", cmd_has_message_id, "folder", "msgid")

@@ -24,8 +24,8 @@ V="$MNT/.mailfs"
 
 # ---- hidden, but there ------------------------------------------------------------
 check "the root does not list .mailfs" no_match -x '.mailfs' <(ls -a "$MNT")
-check ".mailfs is reachable by name: text and parts" \
-	test "$(ls "$V" | paste -sd' ')" = "parts text"
+check ".mailfs is reachable by name: text, parts and search" \
+	test "$(ls "$V" | paste -sd' ')" = "parts search text"
 check "the text view mirrors the folders" \
 	test "$(ls "$V/text" | paste -sd' ')" = "$(ls "$MNT" | paste -sd' ')"
 files_before=$(find "$MNT" -type f | wc -l)
@@ -138,7 +138,7 @@ mount_mailfs "$MNT" "imap://$USER_NAME@127.0.0.1:$PROXY_PORT" \
 log="$T/mailfs-$((${#PIDS[@]} - 1)).log"
 check "show_views lists .mailfs" grep -qx '.mailfs' <(ls -a "$MNT")
 check "a server folder named .mailfs is not shown" \
-	test "$(ls "$V" | paste -sd' ')" = "parts text"
+	test "$(ls "$V" | paste -sd' ')" = "parts search text"
 check "…and the log says so" grep -q 'folder ".mailfs" is not shown' "$log"
 ls "$MNT/Views" > /dev/null
 b4=$(proxy bytes)

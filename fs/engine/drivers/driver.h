@@ -30,6 +30,7 @@ struct mfs_options;
 struct tls_ctx;
 struct body_tmp;
 struct bs_part;
+struct sq_node;
 
 enum driver_cap {
 	DRIVER_FOLDERS = 1u << 0,  /* folders besides INBOX: mkdir, rmdir, rename */
@@ -139,6 +140,12 @@ struct driver {
 	                 void *ctx);
 	int (*sections)(void *drv, const struct driver_folder *f, struct driver_section *secs,
 	                size_t n);
+	/* Search (SPEC §9): the UIDs of F that match Q, as ranges to CB (in
+	 * any order; a range may hold UIDs that do not exist). NULL for a
+	 * driver that cannot ask a server: the engine then evaluates Q over
+	 * the cache. */
+	int (*search)(void *drv, const struct driver_folder *f, const struct sq_node *q,
+	              void (*cb)(void *ctx, uint32_t lo, uint32_t hi), void *ctx);
 	/* Create, delete (only when it holds no message), rename folders. */
 	int (*mkdir)(void *drv, const char *server);
 	int (*rmdir)(void *drv, const struct driver_folder *f, int noselect);

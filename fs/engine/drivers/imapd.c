@@ -132,6 +132,7 @@ const struct driver driver_imap = {
 	.fetch = imapd_fetch,
 	.structure = imapd_structure,
 	.sections = imapd_sections,
+	.search = imapd_search,
 	.remove = imapd_remove,
 	.move = imapd_move,
 	.append = imapd_append,

@@ -107,6 +107,9 @@ int imapd_structure(void *drv, const struct driver_folder *f, const uint32_t *ui
 /* SECS grouped by UID (the requests of one message next to each other). */
 int imapd_sections(void *drv, const struct driver_folder *f, struct driver_section *secs,
                    size_t n);
+/* UID SEARCH of a parsed query in F (imapd_views.c). */
+int imapd_search(void *drv, const struct driver_folder *f, const struct sq_node *q,
+                 void (*cb)(void *ctx, uint32_t lo, uint32_t hi), void *ctx);
 /* The events of a slot serving a view. */
 void imapd_view_fetch(struct slot *sl, const struct imap_fetch *f);
 struct imap_sink *imapd_view_body(struct slot *sl, uint32_t uid, const char *section,

@@ -1,7 +1,8 @@
 /* imapd_views.c - what SPEC §9's views ask of an IMAP server: a message's
  * MIME structure (BODYSTRUCTURE, RFC 3501 §7.4.2) and single sections of it
  * (BINARY.PEEK[n] where the server offers RFC 3516, else BODY.PEEK[n]),
- * never the whole message. */
+ * never the whole message; and the matches of a search directory's query
+ * (UID SEARCH). */
 #include "fs/engine/drivers/imapd.h"
 #include "net/bodystructure.h"
 #include "net/grow.h"
@@ -287,6 +288,24 @@ int imapd_sections(void *drv, const struct driver_folder *f, struct driver_secti
 		}
 	}
 	sl->views = NULL;
+	imapd_pool_put(sl);
+	return r < 0 ? r : 0;
+}
+
+int imapd_search(void *drv, const struct driver_folder *f, const struct sq_node *q,
+                 void (*cb)(void *ctx, uint32_t lo, uint32_t hi), void *ctx)
+{
+	struct imapd *d = drv;
+	struct slot *sl;
+	int r = 0;
+
+	sl = imapd_pool_get(d, f->server, &r);
+	if (!sl)
+		return r;
+	sl->folder = f->id;
+	r = select_folder(sl, f);
+	if (r == 0)
+		r = imap_uid_search(sl->s, q, cb, ctx);
 	imapd_pool_put(sl);
 	return r < 0 ? r : 0;
 }

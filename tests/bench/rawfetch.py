@@ -2,12 +2,13 @@
 """rawfetch.py - a minimal raw IMAP client: the reference for `make bench`.
 
     rawfetch.py --host H --port P --user U --password-file F --cafile CA
-                [--items ITEMS] MAILBOX...
+                [--items ITEMS | --search KEYS] MAILBOX...
 
 Connects over TLS (IMAPS), logs in (AUTHENTICATE PLAIN), and for each
-MAILBOX sends SELECT, then one `UID FETCH 1:* ITEMS` and reads the answer to
-its tagged reply. Only the UID FETCH is timed. Prints one line per mailbox:
-"<mailbox> <seconds> <bytes> <FETCH responses>". Python 3 stdlib only.
+MAILBOX sends SELECT, then one `UID FETCH 1:* ITEMS` (or `UID SEARCH KEYS`)
+and reads the answer to its tagged reply. Only that command is timed.
+Prints one line per mailbox: "<mailbox> <seconds> <bytes> <FETCH responses>"
+(with --search: the number of UIDs found). Python 3 stdlib only.
 """
 
 import argparse
@@ -81,6 +82,7 @@ def main():
     ap.add_argument("--password-file", required=True)
     ap.add_argument("--cafile", required=True)
     ap.add_argument("--items", default="(UID FLAGS RFC822.SIZE INTERNALDATE ENVELOPE)")
+    ap.add_argument("--search", help="send UID SEARCH KEYS instead (ASCII keys)")
     ap.add_argument("mailboxes", nargs="+")
     a = ap.parse_args()
     with open(a.password_file, "rb") as f:
@@ -91,11 +93,19 @@ def main():
     c.command(b"AUTHENTICATE PLAIN " + auth)
     for mb in a.mailboxes:
         c.command(b"SELECT " + quote(mb.encode("utf-8")))
-        cmd = b"UID FETCH 1:* " + a.items.encode()
+        if a.search:
+            cmd = b"UID SEARCH " + a.search.encode()
+        else:
+            cmd = b"UID FETCH 1:* " + a.items.encode()
         t0 = time.perf_counter()
         data = c.command(cmd)
         t1 = time.perf_counter()
-        print("%s %.6f %d %d" % (mb, t1 - t0, len(data), data.count(b" FETCH (")))
+        if a.search:
+            n = sum(len(line.split()) - 2 for line in data.split(b"\r\n")
+                    if line.startswith(b"* SEARCH"))
+        else:
+            n = data.count(b" FETCH (")
+        print("%s %.6f %d %d" % (mb, t1 - t0, len(data), n))
         sys.stdout.flush()
     c.command(b"LOGOUT")
 

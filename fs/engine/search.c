@@ -440,14 +440,31 @@ static int local_text(void *ctx, const char **text_r, size_t *len_r)
 	return 0;
 }
 
-struct local_ctx {
-	struct engine *m;
-	struct folder *f;
-	const struct sq_node *q;
-	struct uid_list *out;
-	uint32_t max_uid;
-	int err;
+/* A message of the folder as the store lists it: what sq_match() needs
+ * beside the files. */
+struct local_item {
+	uint32_t uid;
+	uint64_t size;
+	time_t date;
 };
+
+struct local_list {
+	struct local_item *items;
+	size_t n, cap;
+};
+
+/* The store's rows are gathered first: the store is not to be asked again
+ * (the text view asks it) from inside its own callback, nor held while
+ * files are read. */
+static int local_gather(void *ctx, const struct store_msg *msg)
+{
+	struct local_list *l = ctx;
+
+	if (ARRAY_RESERVE(l->items, l->n + 1, l->cap) < 0)
+		return -ENOMEM;
+	l->items[l->n++] = (struct local_item){ msg->uid, msg->size, (time_t)msg->date };
+	return 0;
+}
 
 /* Seconds east of UTC that a Date header's value DATE writes ("+0200" at
  * the end, or before a comment); 0 when it names none or a zone by name. */
@@ -466,14 +483,14 @@ static int date_offset(const char *date)
 	return off;
 }
 
-static int local_one(void *ctx, const struct store_msg *msg)
+/* Whether the cached message IT of F matches Q: 1, 0, or a negative errno. */
+static int local_one(struct engine *m, struct folder *f, const struct sq_node *q,
+                     const struct local_item *it, uint32_t max_uid)
 {
-	struct local_ctx *c = ctx;
-	struct local_msg lm = { .m = c->m, .f = c->f, .uid = msg->uid };
+	struct local_msg lm = { .m = m, .f = f, .uid = it->uid };
 	struct sq_message sm = {
 		.ctx = &lm, .header = local_header, .body = local_body, .text = local_text,
-		.internaldate = (time_t)msg->date, .size = msg->size, .uid = msg->uid,
-		.max_uid = c->max_uid,
+		.internaldate = it->date, .size = it->size, .uid = it->uid, .max_uid = max_uid,
 	};
 	struct tm tm;
 	int r = read_header(&lm);
@@ -493,37 +510,29 @@ static int local_one(void *ctx, const struct store_msg *msg)
 		}
 		free(date);
 	}
-	r = sq_match(c->q, &sm);
-	if (r == 1) {
-		if (ARRAY_RESERVE(c->out->uids, c->out->n + 1, c->out->cap) < 0)
-			r = -ENOMEM;
-		else
-			c->out->uids[c->out->n++] = msg->uid;
-	}
+	r = sq_match(q, &sm);
 	free(lm.header);
 	free(lm.value);
 	free(lm.text);
-	return r < 0 ? r : 0;
-}
-
-static int max_uid_cb(void *ctx, const struct store_msg *msg)
-{
-	*(uint32_t *)ctx = msg->uid;
-	return 0;
+	return r;
 }
 
 static int search_local(struct engine *m, const struct sq_node *q, struct folder *f,
                         struct uid_list *out)
 {
-	struct local_ctx c = { .m = m, .f = f, .q = q, .out = out };
-	int r;
+	struct local_list l = { 0 };
+	int r = store_msg_list(m->store, f->id, 0, 0, local_gather, &l);
 
-	if (sq_needs(q) & SQ_NEEDS_UID) {
-		r = store_msg_list(m->store, f->id, 0, 0, max_uid_cb, &c.max_uid);
-		if (r < 0)
-			return r;
+	for (size_t i = 0; r == 0 && i < l.n; i++) {
+		r = local_one(m, f, q, &l.items[i], l.items[l.n - 1].uid);
+		if (r == 1) {
+			r = ARRAY_RESERVE(out->uids, out->n + 1, out->cap);
+			if (r == 0)
+				out->uids[out->n++] = l.items[i].uid;
+		}
 	}
-	return store_msg_list(m->store, f->id, 0, 0, local_one, &c);
+	free(l.items);
+	return r;
 }
 
 /* ---- the matches ------------------------------------------------------------------ */

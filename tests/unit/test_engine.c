@@ -24,6 +24,7 @@
 #include "fs/engine/fetch.h"
 #include "fs/engine/render.h"
 #include "net/bodystructure.h"
+#include "net/search.h"
 #include "cache/body.h"
 #include "cache/store.h"
 
@@ -47,7 +48,7 @@ struct ffolder {
 };
 
 enum fop { OP_NONE, OP_REMOVE, OP_MOVE, OP_APPEND, OP_FLAGS, OP_SYNC, OP_STRUCTURE,
-           OP_SECTIONS };
+           OP_SECTIONS, OP_SEARCH, OP_COUNT_ };
 
 static struct {
 	struct ffolder f[MAXF];
@@ -56,7 +57,7 @@ static struct {
 	int fail_err;
 	int no_structure;      /* structure() cannot describe any message */
 	int sections_asked;    /* sections requested, over all calls */
-	int calls[8];          /* per enum fop */
+	int calls[OP_COUNT_];  /* per enum fop */
 } srv;
 
 static struct ffolder *srv_folder(const char *server)
@@ -386,6 +387,29 @@ static int fk_sections(void *drv, const struct driver_folder *df, struct driver_
 	return r;
 }
 
+/* SEARCH as a server answers it: the fake knows SUBJECT (a substring) and
+ * ALL; every match as a range of its own, and a range of UIDs that do not
+ * exist besides (a server may answer "1:*"-like ranges). */
+static int fk_search(void *drv, const struct driver_folder *df, const struct sq_node *q,
+                     void (*cb)(void *ctx, uint32_t lo, uint32_t hi), void *ctx)
+{
+	struct ffolder *f = srv_folder(df->server);
+	int r = failing(OP_SEARCH);
+
+	(void)drv;
+	if (r < 0)
+		return r;
+	if (!f)
+		return -ENOENT;
+	if (q->kind != SQ_ALL && q->kind != SQ_SUBJECT)
+		return -EINVAL;
+	for (int i = f->nmsg - 1; i >= 0; i--)      /* in any order */
+		if (q->kind == SQ_ALL || strstr(f->msg[i].subject, q->str))
+			cb(ctx, f->msg[i].uid, f->msg[i].uid);
+	cb(ctx, 1000, 4000000000u);
+	return 0;
+}
+
 static void fk_nothing(void *drv)
 {
 	(void)drv;
@@ -403,7 +427,7 @@ static const struct driver fake = {
 	.open = fk_open, .list = fk_list, .sync = fk_sync,
 	.remove = fk_remove, .move = fk_move, .append = fk_append, .set_flags = fk_set_flags,
 	.mkdir = fk_mkdir, .rmdir = fk_rmdir, .rename = fk_rename,
-	.structure = fk_structure, .sections = fk_sections,
+	.structure = fk_structure, .sections = fk_sections, .search = fk_search,
 	.start = fk_nothing, .stop = fk_nothing, .close = fk_nothing, .status = fk_status,
 };
 
@@ -866,6 +890,87 @@ static void test_views(void **state)
 	render_done();
 }
 
+/* ---- search directories ------------------------------------------------------------------ */
+
+static void expect_uids(uint32_t id, struct folder *f, const char *want)
+{
+	uint32_t *uids;
+	size_t n;
+	char got[256] = "";
+
+	assert_int_equal(search_run(&fx.m, id, f, &uids, &n), 0);
+	for (size_t i = 0; i < n; i++)
+		snprintf(got + strlen(got), sizeof(got) - strlen(got), "%s%u", i ? " " : "", uids[i]);
+	free(uids);
+	assert_string_equal(got, want);
+}
+
+static void test_search(void **state)
+{
+	struct ffolder *in;
+	struct folder *f;
+	uint32_t id, id2, *uids;
+	size_t n;
+
+	(void)state;
+	in = srv_add_folder("INBOX", 7);
+	srv_add_msg(in, "apple 1", "");
+	srv_add_msg(in, "banana", "");
+	srv_add_msg(in, "apple 3", "");
+	srv_add_msg(in, "cherry", "");
+	srv_add_msg(in, "apple 5", "");
+	open_engine();
+	f = synced("INBOX");
+
+	/* One number per name, parsed once; what does not parse is refused. */
+	assert_int_equal(search_query(&fx.m, "SUBJECT apple", &id), 0);
+	assert_int_equal(search_query(&fx.m, "SUBJECT apple", &id2), 0);
+	assert_int_equal(id, id2);
+	assert_int_equal(search_query(&fx.m, "subject  apple", &id2), 0);
+	assert_int_not_equal(id, id2);          /* another name: another directory */
+	assert_int_equal(search_query(&fx.m, "(SUBJECT apple", &id2), -EINVAL);
+	assert_int_equal(search_query(&fx.m, "SUBJECT a\r\nX DELETE b", &id2), -EINVAL);
+	assert_true(search_known(&fx.m, id));
+	assert_false(search_known(&fx.m, 0));
+	assert_false(search_known(&fx.m, 99));
+
+	/* Sorted, without the UIDs the cache does not know. (A search in the
+	 * second the folder last changed is not reused: it cannot be told
+	 * whether it saw the change.) */
+	sleep(1);
+	expect_uids(id, f, "1 3 5");
+	assert_int_equal(srv.calls[OP_SEARCH], 1);
+	/* Reused while the folder did not change. */
+	expect_uids(id, f, "1 3 5");
+	assert_int_equal(srv.calls[OP_SEARCH], 1);
+
+	/* New mail changes the folder: the next listing asks again. */
+	srv_add_msg(in, "apple 6", "");
+	sleep(1);       /* a change within the second of the search cannot be told */
+	assert_int_equal(folder_sync(&fx.m, f), 0);
+	expect_uids(id, f, "1 3 5 6");
+	assert_int_equal(srv.calls[OP_SEARCH], 2);
+
+	/* So does an rm through the mount. */
+	sleep(1);
+	assert_int_equal(change_unlink(&fx.m, f, 3), 0);
+	expect_uids(id, f, "1 5 6");
+	assert_int_equal(srv.calls[OP_SEARCH], 3);
+
+	/* A server error comes back, and nothing is kept of it. */
+	sleep(1);
+	folder_touch(f);
+	srv.fail_op = OP_SEARCH;
+	srv.fail_err = -EIO;
+	sleep(1);
+	assert_int_equal(search_run(&fx.m, id, f, &uids, &n), -EIO);
+	srv.fail_op = OP_NONE;
+	expect_uids(id, f, "1 5 6");
+
+	/* An unknown query number. */
+	assert_int_equal(search_run(&fx.m, 99, f, &uids, &n), -ENOENT);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -875,6 +980,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rm_mv_flags, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_append, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_views, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_search, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -308,6 +308,8 @@ int search_known(struct engine *m, uint32_t id);
  * pass. */
 int search_run(struct engine *m, uint32_t id, struct folder *f, uint32_t **uids_r,
                size_t *n_r);
+/* Whether UID is among UIDS (N of them, ascending). */
+int search_has(const uint32_t *uids, size_t n, uint32_t uid);
 
 /* ---- view.c: SPEC §9's views of a message ---------------------------------- */
 

@@ -272,6 +272,11 @@ static int cmp_uid(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+int search_has(const uint32_t *uids, size_t n, uint32_t uid)
+{
+	return bsearch(&uid, uids, n, sizeof(*uids), cmp_uid) != NULL;
+}
+
 static int search_server(struct engine *m, const struct sq_node *q, struct folder *f,
                          struct uid_list *out)
 {

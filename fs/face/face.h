@@ -112,11 +112,15 @@ void face_dir_attr(struct face *fc, fuse_ino_t ino, int nsub, time_t mtime, stru
 /* Answer getxattr/listxattr with LEN bytes of V for a buffer of SIZE. */
 void face_reply_xattr(fuse_req_t req, const char *v, size_t len, size_t size);
 
+/* ... of a directory of the views: read-only. */
+void face_ro_dir_attr(struct face *fc, fuse_ino_t ino, int nsub, time_t mtime, struct stat *st);
 /* A message's attributes (the same in its folder and in a search). */
 void face_msg_attr(struct face *fc, int64_t folder, const struct store_msg *msg,
                    struct stat *st);
-/* For bsearch/qsort of UIDs. */
-int face_cmp_uid(const void *a, const void *b);
+/* The attributes of message UID of FOLDER, when it is named NAME (any name
+ * when NULL): 0, -ENOENT, or the store's error. */
+int face_msg_stat(struct face *fc, int64_t folder, uint32_t uid, const char *name,
+                  struct stat *st);
 
 /* A directory listing as one snapshot, taken at the start of a pass. */
 struct dent {

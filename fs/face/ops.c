@@ -62,11 +62,10 @@ void face_dir_attr(struct face *fc, fuse_ino_t ino, int nsub, time_t mtime, stru
 	st->st_atime = st->st_mtime = st->st_ctime = mtime;
 }
 
-int face_cmp_uid(const void *a, const void *b)
+void face_ro_dir_attr(struct face *fc, fuse_ino_t ino, int nsub, time_t mtime, struct stat *st)
 {
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-
-	return x < y ? -1 : x > y;
+	face_dir_attr(fc, ino, nsub, mtime, st);
+	st->st_mode = S_IFDIR | 0500;
 }
 
 void face_msg_attr(struct face *fc, int64_t folder, const struct store_msg *msg,
@@ -141,7 +140,7 @@ struct msg_lookup {
 	struct face *fc;
 	int64_t folder;
 	const char *name;       /* when set, must match */
-	struct stat st;
+	struct stat *st;
 	int found;
 };
 
@@ -151,9 +150,18 @@ static int msg_found(void *ctx, const struct store_msg *msg)
 
 	if (l->name && strcmp(l->name, msg->name) != 0)
 		return 0;
-	face_msg_attr(l->fc, l->folder, msg, &l->st);
+	face_msg_attr(l->fc, l->folder, msg, l->st);
 	l->found = 1;
 	return 0;
+}
+
+int face_msg_stat(struct face *fc, int64_t folder, uint32_t uid, const char *name,
+                  struct stat *st)
+{
+	struct msg_lookup l = { .fc = fc, .folder = folder, .name = name, .st = st };
+	int r = store_msg_get(fc->m->store, folder, uid, msg_found, &l);
+
+	return r < 0 ? r : l.found ? 0 : -ENOENT;
 }
 
 /* Attributes of ino. */
@@ -189,12 +197,7 @@ static int get_attr(struct face *fc, fuse_ino_t ino, struct stat *st, double *tt
 		pthread_rwlock_unlock(&m->tree_lock);
 		return 0;
 	}
-	struct msg_lookup l = { .fc = fc, .folder = f->id };
-	int r = store_msg_get(m->store, f->id, ino_uid(ino), msg_found, &l);
-	if (r < 0)
-		return r;
-	*st = l.st;
-	return 0;
+	return face_msg_stat(fc, f->id, ino_uid(ino), NULL, st);
 }
 
 /* ---- lookup --------------------------------------------------------------- */
@@ -251,15 +254,9 @@ static int lookup(struct face *fc, fuse_ino_t parent, const char *name,
 	r = folder_ensure(m, dir);
 	if (r < 0)
 		return r;
-	struct msg_lookup l = { .fc = fc, .folder = dir->id, .name = name };
-	r = store_msg_get(m->store, dir->id, uid, msg_found, &l);
-	if (r < 0)
-		return r;
-	if (!l.found)
-		return -ENOENT;
-	e->ino = l.st.st_ino;
-	e->attr = l.st;
-	return 0;
+	r = face_msg_stat(fc, dir->id, uid, name, &e->attr);
+	e->ino = e->attr.st_ino;
+	return r;
 }
 
 static void fs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -793,18 +790,13 @@ static fuse_ino_t msg_dir(fuse_ino_t ino)
 /* The message NAME in directory F: its UID. */
 static int msg_by_name(struct face *fc, struct folder *f, const char *name, uint32_t *uid_r)
 {
-	struct engine *m = fc->m;
-	struct msg_lookup l = { .fc = fc, .folder = f->id, .name = name };
+	struct stat st;
 	int r;
 
 	if (layout_message_uid(name, uid_r) < 0)
 		return -ENOENT;
-	r = folder_ensure(m, f);
-	if (r == 0)
-		r = store_msg_get(m->store, f->id, *uid_r, msg_found, &l);
-	if (r == 0 && !l.found)
-		r = -ENOENT;
-	return r;
+	r = folder_ensure(fc->m, f);
+	return r < 0 ? r : face_msg_stat(fc, f->id, *uid_r, name, &st);
 }
 
 /* A new file NAME in directory PARENT: a message once it is written and

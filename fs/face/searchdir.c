@@ -19,12 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void ro_dir(struct face *fc, fuse_ino_t ino, int nsub, time_t mtime, struct stat *st)
-{
-	face_dir_attr(fc, ino, nsub, mtime, st);
-	st->st_mode = S_IFDIR | 0500;
-}
-
 /* The folder of search directory INO (NULL for a query's top). */
 static int search_folder(struct face *fc, fuse_ino_t ino, struct folder **f_r)
 {
@@ -38,30 +32,6 @@ static int search_folder(struct face *fc, fuse_ino_t ino, struct folder **f_r)
 	*f_r = tree_get(fc->m, id);
 	if (!*f_r || folder_gone(*f_r))
 		return -ENOENT;
-	return 0;
-}
-
-static int has_uid(const uint32_t *uids, size_t n, uint32_t uid)
-{
-	return bsearch(&uid, uids, n, sizeof(*uids), face_cmp_uid) != NULL;
-}
-
-struct one_msg {
-	struct face *fc;
-	int64_t folder;
-	const char *name;
-	struct stat st;
-	int found;
-};
-
-static int one_msg_cb(void *ctx, const struct store_msg *msg)
-{
-	struct one_msg *o = ctx;
-
-	if (strcmp(o->name, msg->name) != 0)
-		return 0;
-	face_msg_attr(o->fc, o->folder, msg, &o->st);
-	o->found = 1;
 	return 0;
 }
 
@@ -85,7 +55,7 @@ int searchdir_lookup(struct face *fc, fuse_ino_t parent, const char *name,
 		e->ino = ino_search(qid, 0);
 		e->entry_timeout = TTL_LONG;
 		pthread_rwlock_rdlock(&m->tree_lock);
-		ro_dir(fc, e->ino, m->ntop, m->mount_time, &e->attr);
+		face_ro_dir_attr(fc, e->ino, m->ntop, m->mount_time, &e->attr);
 		pthread_rwlock_unlock(&m->tree_lock);
 		return 0;
 	}
@@ -96,7 +66,7 @@ int searchdir_lookup(struct face *fc, fuse_ino_t parent, const char *name,
 		e->ino = ino_search(ino_search_query(parent), sub->id);
 		e->entry_timeout = TTL_LONG;
 		pthread_rwlock_rdlock(&m->tree_lock);
-		ro_dir(fc, e->ino, sub->nsub, folder_mtime(sub), &e->attr);
+		face_ro_dir_attr(fc, e->ino, sub->nsub, folder_mtime(sub), &e->attr);
 		pthread_rwlock_unlock(&m->tree_lock);
 		return 0;
 	}
@@ -104,18 +74,12 @@ int searchdir_lookup(struct face *fc, fuse_ino_t parent, const char *name,
 		return -ENOENT;
 	if ((r = search_run(m, ino_search_query(parent), f, &uids, &n)) < 0)
 		return r;
-	r = has_uid(uids, n, uid) ? 0 : -ENOENT;
+	r = search_has(uids, n, uid) ? 0 : -ENOENT;
 	free(uids);
-	if (r < 0)
-		return r;
-	struct one_msg o = { .fc = fc, .folder = f->id, .name = name };
-	if ((r = store_msg_get(m->store, f->id, uid, one_msg_cb, &o)) < 0)
-		return r;
-	if (!o.found)
-		return -ENOENT;
-	e->ino = o.st.st_ino;
-	e->attr = o.st;
-	return 0;
+	if (r == 0)
+		r = face_msg_stat(fc, f->id, uid, name, &e->attr);
+	e->ino = e->attr.st_ino;
+	return r;
 }
 
 int searchdir_getattr(struct face *fc, fuse_ino_t ino, struct stat *st)
@@ -125,13 +89,13 @@ int searchdir_getattr(struct face *fc, fuse_ino_t ino, struct stat *st)
 	int r;
 
 	if (ino == INO_VIEWS_SEARCH) {
-		ro_dir(fc, ino, 0, m->mount_time, st);
+		face_ro_dir_attr(fc, ino, 0, m->mount_time, st);
 		return 0;
 	}
 	if ((r = search_folder(fc, ino, &f)) < 0)
 		return r;
 	pthread_rwlock_rdlock(&m->tree_lock);
-	ro_dir(fc, ino, f ? f->nsub : m->ntop, f ? folder_mtime(f) : m->mount_time, st);
+	face_ro_dir_attr(fc, ino, f ? f->nsub : m->ntop, f ? folder_mtime(f) : m->mount_time, st);
 	pthread_rwlock_unlock(&m->tree_lock);
 	return 0;
 }
@@ -167,7 +131,7 @@ static void snap_sub(void *ctx, struct folder *f)
 		return;
 	}
 	/* tree_lock is held (tree_children). */
-	ro_dir(c->fc, ino_search(c->qid, f->id), f->nsub, folder_mtime(f), &de->st);
+	face_ro_dir_attr(c->fc, ino_search(c->qid, f->id), f->nsub, folder_mtime(f), &de->st);
 }
 
 static int snap_msg(void *ctx, const struct store_msg *msg)
@@ -175,7 +139,7 @@ static int snap_msg(void *ctx, const struct store_msg *msg)
 	struct snap_ctx *c = ctx;
 	struct dent *de;
 
-	if (!has_uid(c->uids, c->n, msg->uid))
+	if (!search_has(c->uids, c->n, msg->uid))
 		return 0;
 	if (!(de = face_snap_add(c->d, msg->name)))
 		return -ENOMEM;

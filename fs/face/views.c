@@ -62,13 +62,6 @@ static void file_attr(struct face *fc, fuse_ino_t ino, uint64_t size, time_t dat
 	st->st_atime = st->st_mtime = st->st_ctime = date;
 }
 
-static void ro_dir_attr(struct face *fc, fuse_ino_t ino, int nsub, time_t mtime,
-                        struct stat *st)
-{
-	face_dir_attr(fc, ino, nsub, mtime, st);
-	st->st_mode = S_IFDIR | 0500;
-}
-
 /* The folder of a view directory or file; NULL for the view's root. */
 static int view_folder(struct face *fc, fuse_ino_t ino, struct folder **f_r)
 {
@@ -152,7 +145,7 @@ static void part_attr(struct face *fc, const struct view_part *p, time_t date,
                       struct stat *st, double *ttl_r)
 {
 	if (p->dir) {
-		ro_dir_attr(fc, ino_part(p->id), 0, date, st);
+		face_ro_dir_attr(fc, ino_part(p->id), 0, date, st);
 		*ttl_r = TTL_LONG;
 		return;
 	}
@@ -258,7 +251,7 @@ static int lookup_msg(struct face *fc, enum view_kind k, struct folder *f, const
 	else if (k == VIEW_TEXT)
 		r = text_attr(fc, f, &mi, 1, &e->attr, &e->attr_timeout);
 	else
-		ro_dir_attr(fc, ino_view_msg(VIEW_PARTS, f->id, uid), 0, mi.date, &e->attr);
+		face_ro_dir_attr(fc, ino_view_msg(VIEW_PARTS, f->id, uid), 0, mi.date, &e->attr);
 	free(vname);
 	free(mi.name);
 	e->ino = e->attr.st_ino;
@@ -309,14 +302,14 @@ int views_lookup(struct face *fc, fuse_ino_t parent, const char *name,
 	e->attr_timeout = TTL_LONG;
 	if (parent == INO_ROOT) {   /* ".mailfs" */
 		e->ino = INO_VIEWS;
-		ro_dir_attr(fc, INO_VIEWS, 3, fc->m->mount_time, &e->attr);
+		face_ro_dir_attr(fc, INO_VIEWS, 3, fc->m->mount_time, &e->attr);
 		return 0;
 	}
 	if (parent == INO_VIEWS) {
 		for (enum view_kind v = VIEW_TEXT; v <= VIEW_PARTS; v++)
 			if (strcmp(name, kind_names[v]) == 0) {
 				e->ino = ino_view_msg(v, 0, 0);
-				ro_dir_attr(fc, e->ino, 0, fc->m->mount_time, &e->attr);
+				face_ro_dir_attr(fc, e->ino, 0, fc->m->mount_time, &e->attr);
 				return 0;
 			}
 		if (strcmp(name, SEARCH_NAME) == 0) {
@@ -351,7 +344,7 @@ int views_lookup(struct face *fc, fuse_ino_t parent, const char *name,
 	if (sub && sub->id < VIEW_FOLDER_LIMIT) {
 		e->ino = ino_view_msg(k, sub->id, 0);
 		pthread_rwlock_rdlock(&fc->m->tree_lock);
-		ro_dir_attr(fc, e->ino, sub->nsub, folder_mtime(sub), &e->attr);
+		face_ro_dir_attr(fc, e->ino, sub->nsub, folder_mtime(sub), &e->attr);
 		pthread_rwlock_unlock(&fc->m->tree_lock);
 		return 0;
 	}
@@ -371,7 +364,7 @@ int views_getattr(struct face *fc, fuse_ino_t ino, struct stat *st, double *ttl_
 	if (searchdir_is_ino(ino))
 		return searchdir_getattr(fc, ino, st);
 	if (ino == INO_VIEWS || ino == INO_VIEWS_TEXT || ino == INO_VIEWS_PARTS) {
-		ro_dir_attr(fc, ino, ino == INO_VIEWS ? 3 : 0, m->mount_time, st);
+		face_ro_dir_attr(fc, ino, ino == INO_VIEWS ? 3 : 0, m->mount_time, st);
 		return 0;
 	}
 	if (ino_view(ino) == VIEW_PART) {
@@ -390,7 +383,7 @@ int views_getattr(struct face *fc, fuse_ino_t ino, struct stat *st, double *ttl_
 		return r;
 	if ((uint32_t)ino == 0) {
 		pthread_rwlock_rdlock(&m->tree_lock);
-		ro_dir_attr(fc, ino, f->nsub, folder_mtime(f), st);
+		face_ro_dir_attr(fc, ino, f->nsub, folder_mtime(f), st);
 		pthread_rwlock_unlock(&m->tree_lock);
 		return 0;
 	}
@@ -399,7 +392,7 @@ int views_getattr(struct face *fc, fuse_ino_t ino, struct stat *st, double *ttl_
 	if (ino_view(ino) == VIEW_TEXT)
 		r = text_attr(fc, f, &mi, 1, st, ttl_r);
 	else
-		ro_dir_attr(fc, ino, 0, mi.date, st);
+		face_ro_dir_attr(fc, ino, 0, mi.date, st);
 	free(mi.name);
 	return r;
 }
@@ -458,7 +451,7 @@ static void snap_sub(void *ctx, struct folder *f)
 		return;
 	}
 	/* tree_lock is held (tree_children). */
-	ro_dir_attr(c->fc, ino_view_msg(c->k, f->id, 0), f->nsub, folder_mtime(f), &de->st);
+	face_ro_dir_attr(c->fc, ino_view_msg(c->k, f->id, 0), f->nsub, folder_mtime(f), &de->st);
 }
 
 /* The messages of a folder, gathered first: the store is not to be asked
@@ -503,7 +496,7 @@ static int snap_msgs(struct snap_ctx *c)
 			file_attr(c->fc, ino, size, (time_t)msg->date, &de->st);
 			de->ttl = exact ? TTL_LONG : TTL_GUESS;
 		} else {
-			ro_dir_attr(c->fc, ino, 0, (time_t)msg->date, &de->st);
+			face_ro_dir_attr(c->fc, ino, 0, (time_t)msg->date, &de->st);
 		}
 	}
 	for (size_t i = 0; i < g.n; i++)
@@ -554,7 +547,7 @@ int views_snap(struct face *fc, fuse_ino_t ino, struct dirsnap *d)
 		for (enum view_kind v = VIEW_TEXT; v <= VIEW_PARTS; v++) {
 			if (!(de = face_snap_add(d, kind_names[v])))
 				return -ENOMEM;
-			ro_dir_attr(fc, ino_view_msg(v, 0, 0), 0, m->mount_time, &de->st);
+			face_ro_dir_attr(fc, ino_view_msg(v, 0, 0), 0, m->mount_time, &de->st);
 		}
 		if (!(de = face_snap_add(d, SEARCH_NAME)))
 			return -ENOMEM;

@@ -9,7 +9,8 @@ DIR is the folder's directory (DIR/cur, DIR/new, DIR/tmp are created). Each
 message file is about --size bytes (default 25 MiB), or between --size and
 --max-size, with LF line endings; its Maildir name carries ,S=<size>,W=<size
 with CRLF> like tests/corpus.py writes. With --word, every third message's
-text holds WORD (the attachments never do: they are base64). Python 3
+text holds WORD; the attachments never do (random base64 holds a given
+five letters about once in 400 MB: such a line is drawn again). Python 3
 standard library only.
 """
 
@@ -20,7 +21,21 @@ import random
 import time
 
 
-def message(n, size, text, seed):
+def attachment(raw_len, seed, word):
+    """raw_len random bytes as base64 lines, none of which holds WORD."""
+    rnd = random.Random(seed)
+    data = bytearray(rnd.randbytes(raw_len))
+    enc = base64.encodebytes(bytes(data))
+    at = enc.find(word) if word else -1
+    while at >= 0:
+        line = at // 77              # 76 characters and LF per 57 bytes
+        data[line * 57:line * 57 + 57] = rnd.randbytes(len(data[line * 57:line * 57 + 57]))
+        enc = base64.encodebytes(bytes(data))
+        at = enc.find(word)
+    return enc
+
+
+def message(n, size, text, seed, word):
     when = 1735689600 + n  # 2025-01-01 00:00:00 UTC
     head = (b"From: Big Sender <big@example.org>\n"
             b"To: Alice Example <alice@example.org>\n"
@@ -42,8 +57,7 @@ def message(n, size, text, seed):
     # base64.encodebytes: 76 characters + LF per 57 input bytes.
     room = size - len(head) - len(tail)
     raw_len = (room // 77) * 57
-    data = random.Random(seed).randbytes(raw_len)
-    return when, head + base64.encodebytes(data) + tail
+    return when, head + attachment(raw_len, seed, word) + tail
 
 
 def main():
@@ -68,7 +82,7 @@ def main():
         else:
             text = b"Report number %d, with its data attached.%s" % (
                 n, (b" It mentions " + a.word.encode() + b".") if a.word and n % 3 == 0 else b"")
-        when, msg = message(n, size, text, a.seed + i)
+        when, msg = message(n, size, text, a.seed + i, a.word.encode())
         size = len(msg)
         total += size
         vsize = size + msg.count(b"\n")

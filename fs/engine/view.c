@@ -169,7 +169,24 @@ struct mapped {
 	size_t len;
 };
 
-static int map_body(struct engine *m, int64_t folder, uint32_t uid, struct mapped *mb)
+/* A mapped body counts in the daemon's memory (RSS) while GMime reads it
+ * through: a text is made from a body above this size only when the server
+ * cannot send just the sections it needs (POP3, offline), so that a 25 MB
+ * attachment does not cost 25 MB for a few lines of text. */
+#define VIEW_MAP_MAX ((off_t)4 << 20)
+#define MAP_ANY ((off_t)INT64_MAX)
+
+/* The largest body to map for F: VIEW_MAP_MAX where the server can be
+ * asked instead. */
+static off_t map_max(const struct engine *m, const struct folder *f)
+{
+	return m->driver->sections && folder_server(f) ? VIEW_MAP_MAX : MAP_ANY;
+}
+
+/* The cached body of FOLDER/UID, mapped; -EFBIG (nothing mapped) when it
+ * is larger than MAX bytes. */
+static int map_body(struct engine *m, int64_t folder, uint32_t uid, off_t max,
+                    struct mapped *mb)
 {
 	struct stat st;
 	int fd = body_open(m->bodies, folder, uid);
@@ -178,8 +195,8 @@ static int map_body(struct engine *m, int64_t folder, uint32_t uid, struct mappe
 	mb->len = 0;
 	if (fd < 0)
 		return fd;
-	if (fstat(fd, &st) < 0) {
-		int r = -errno;
+	if (fstat(fd, &st) < 0 || st.st_size > max) {
+		int r = st.st_size > max ? -EFBIG : -errno;
 		close(fd);
 		return r;
 	}
@@ -302,7 +319,14 @@ int view_structure(struct engine *m, struct folder *f, uint32_t uid, struct bs_p
 
 	if (r != -ENOENT)
 		return r;
-	if (map_body(m, f->id, uid, &mb) == 0) {
+	r = map_body(m, f->id, uid, map_max(m, f), &mb);
+	if (r == -EFBIG) {      /* big: the server's description, if it can */
+		r = structures_fetch(m, f, &uid, 1);
+		if (r == 0 && (r = structure_cached(m, f->id, uid, root_r)) != -ENOENT)
+			return r;
+		r = map_body(m, f->id, uid, MAP_ANY, &mb);
+	}
+	if (r == 0) {
 		r = render_structure(mb.data, mb.len, root_r);
 		unmap_body(&mb);
 		if (r == 0)
@@ -502,9 +526,10 @@ static int text_build(struct engine *m, struct folder *f, uint32_t uid)
 	struct mapped mb;
 	int through;
 
-	if (map_body(m, f->id, uid, &mb) == 0) {
-		int r = text_from_message(m, f->id, uid, mb.data, mb.len);
+	int r = map_body(m, f->id, uid, map_max(m, f), &mb), big = r == -EFBIG;
 
+	if (r == 0) {
+		r = text_from_message(m, f->id, uid, mb.data, mb.len);
 		unmap_body(&mb);
 		return r;
 	}
@@ -514,9 +539,15 @@ static int text_build(struct engine *m, struct folder *f, uint32_t uid)
 	t->last_folder = f->id;
 	t->last_uid = uid;
 	pthread_mutex_unlock(&t->lock);
-	if (through)
+	if (through && !big)
 		store_msg_list(m->store, f->id, uid, VIEW_AHEAD * 4, ahead_add, &a);
-	return texts_from_server(m, f, uids, 1 + a.n);
+	r = texts_from_server(m, f, uids, 1 + a.n);
+	if (r < 0 && big && map_body(m, f->id, uid, MAP_ANY, &mb) == 0) {
+		/* The server cannot be asked now: from the body after all. */
+		r = text_from_message(m, f->id, uid, mb.data, mb.len);
+		unmap_body(&mb);
+	}
+	return r;
 }
 
 int view_text_open(struct engine *m, struct folder *f, uint32_t uid)
@@ -793,7 +824,7 @@ static int part_build(struct engine *m, struct folder *f, uint32_t uid, const ch
 	struct mapped mb = { 0 };
 	char *out = NULL;
 	size_t outlen = 0;
-	int r, cached = map_body(m, f->id, uid, &mb) == 0;
+	int r, cached = map_body(m, f->id, uid, MAP_ANY, &mb) == 0;
 
 	/* From the body: its own structure, so that the numbers match it. */
 	r = cached ? render_structure(mb.data, mb.len, &root) : view_structure(m, f, uid, &root);

@@ -129,6 +129,27 @@ check "du over the mount is unchanged by the views ($du_before)" \
 	test "$(du -s --apparent-size "$MNT" | cut -f1)" -eq "$du_before"
 check "grep -r over the mount does not enter the views" \
 	test "$(grep -rlF plainword "$MNT" | wc -l)" -eq 1
+
+# ---- a big message in the cache: its text costs no memory of its size ---------------
+# A message with a 12 MB attachment, read whole first (its body is then in
+# the cache): its text comes from the server's structure and its text
+# section, not from the cached body mapped whole (which would raise the
+# daemon's peak RSS by its size).
+"$PY" "$TOP/tests/bench/bigmsg.py" --folder "$T/bigdir" --size $((12 << 20)) > /dev/null
+mkdir "$MNT/Big" && cp "$T"/bigdir/cur/* "$MNT/Big/new.eml" || fail "copy into Big"
+check "the message copied into Big shows up" wait_for "ls '$MNT/Big' | grep -q '^[0-9]\{10\} .*\.eml$'" 20
+big12=$(ls "$MNT/Big"/[0-9]*.eml)
+check "…and its message reads whole (into the cache)" \
+	test "$(cat "$big12" | wc -c)" -ge "$(stat -c %s "$T"/bigdir/cur/*)"
+hwm() { awk '/^VmHWM/ { print $2 }' "/proc/$MAILFS_PID/status"; }
+h0=$(hwm)
+cat "$V/text/Big/$(basename "$big12" .eml).txt" > "$T/bigtext12"
+h1=$(hwm)
+check "the text of a cached 12 MB message raised the peak RSS by $((h1 - h0)) kB (< 4 MB)" \
+	test $((h1 - h0)) -lt 4096
+check "…and it is the text" grep -q '^The attachment is 25 MB of random bytes.$' "$T/bigtext12"
+check "…with its attachment line (8.9 MB decoded)" \
+	grep -q '^\[attachment: big.bin, application/octet-stream, 8.9 MB\]$' "$T/bigtext12"
 unmount_mailfs "$MNT"
 
 # ---- show_views, the cache, and a server folder named .mailfs ---------------------------

@@ -5,11 +5,13 @@
 #include "cache/store.h"
 #include "net/utf8.h"
 
+#include <locale.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <wchar.h>
 
 void status_error(struct engine *m, const char *fmt, ...)
 {
@@ -61,7 +63,31 @@ struct render {
 	FILE *out;
 	const struct store_folder_stats *stats;  /* by folder id */
 	size_t nstats;
+	locale_t utf8;          /* C.UTF-8 for display widths, or 0 */
 };
+
+#define PATH_COLUMN 40      /* display columns of a folder's path */
+
+/* The columns terminal shows S (UTF-8) in: what wcswidth() says in a UTF-8
+ * locale, whatever the daemon's own (日本語 takes 6, Données 7); the bytes
+ * where it cannot tell. */
+static int display_width(const struct render *r, const char *s)
+{
+	size_t n = strlen(s);
+	wchar_t *w;
+	int width = -1;
+
+	if (r->utf8 && n < 4096 && (w = calloc(n + 1, sizeof(*w)))) {
+		locale_t old = uselocale(r->utf8);
+		size_t nw = mbstowcs(w, s, n + 1);
+
+		if (nw != (size_t)-1)
+			width = wcswidth(w, nw);
+		uselocale(old);
+		free(w);
+	}
+	return width < 0 ? (int)n : width;
+}
 
 static int by_folder(const void *key, const void *elem)
 {
@@ -82,6 +108,9 @@ static void render_folders(struct render *r, struct folder *first, const char *p
 
 		if (asprintf(&path, "%s%s", prefix, f->name) < 0)
 			continue;
+		int pad = PATH_COLUMN - display_width(r, path);
+		if (pad < 0)
+			pad = 0;
 		pthread_mutex_lock(&f->lock);
 		last = f->last_sync;
 		synced = f->synced;
@@ -91,12 +120,12 @@ static void render_folders(struct render *r, struct folder *first, const char *p
 			fs = bsearch(&f->id, r->stats, r->nstats, sizeof(*r->stats), by_folder);
 			const struct store_stats *st = fs ? &fs->stats : &none;
 			fmt_time(last, when, sizeof(when));
-			fprintf(r->out, "  %-40s %8llu messages %12llu bytes  synced: %s%s%s\n", path,
-			        (unsigned long long)st->count, (unsigned long long)st->bytes,
+			fprintf(r->out, "  %s%*s %8llu messages %12llu bytes  synced: %s%s%s\n", path,
+			        pad, "", (unsigned long long)st->count, (unsigned long long)st->bytes,
 			        synced && last ? when : "not yet", err ? "  error: " : "",
 			        err ? strerror(-err) : "");
 		} else {
-			fprintf(r->out, "  %-40s (directory only)\n", path);
+			fprintf(r->out, "  %s%*s (directory only)\n", path, pad, "");
 		}
 		char *sub = NULL;
 		if (asprintf(&sub, "%s/", path) >= 0) {
@@ -139,13 +168,15 @@ int status_render(struct engine *m, char **buf_r, size_t *len_r)
 		m->driver->status(m->drv, out);
 	fprintf(out, "folders:\n");
 	/* One query for the counts of all folders, not one per folder. */
-	struct render r = { out, NULL, 0 };
+	struct render r = { out, NULL, 0, newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0) };
 	struct store_folder_stats *stats = NULL;
 	if (store_msg_stats_all(m->store, &stats, &r.nstats) == 0)
 		r.stats = stats;
 	pthread_rwlock_rdlock(&m->tree_lock);
 	render_folders(&r, m->top, "");
 	pthread_rwlock_unlock(&m->tree_lock);
+	if (r.utf8)
+		freelocale(r.utf8);
 	free(stats);
 	pthread_mutex_lock(&m->status_lock);
 	if (m->last_error[0]) {

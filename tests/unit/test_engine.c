@@ -890,6 +890,45 @@ static void test_views(void **state)
 	render_done();
 }
 
+/* ---- the status file ------------------------------------------------------------------------ */
+
+/* The line of FOLDER in TEXT: the count column starts where it does for
+ * an ASCII name, whatever the bytes of the name (its display width
+ * counts). */
+static void expect_aligned(const char *text, const char *name, int width)
+{
+	char want[256];
+	const char *line;
+
+	snprintf(want, sizeof(want), "\n  %s", name);
+	line = strstr(text, want);
+	if (!line)
+		fail_msg("no line for %s in:\n%s", name, text);
+	line += strlen(want);
+	/* 40 columns for the path, a space, then the count right-aligned in 8 */
+	for (int i = 0; i < 40 - width + 1 + 7; i++)
+		if (line[i] != ' ')
+			fail_msg("%s: the count is not in its column:\n%s", name, text);
+	assert_int_equal(line[40 - width + 1 + 7], '0');
+}
+
+static void test_status_columns(void **state)
+{
+	char *text = NULL;
+	size_t len = 0;
+
+	(void)state;
+	srv_add_folder("INBOX", 1);
+	srv_add_folder("&ZeVnLIqe-", 2);        /* 日本語: 9 bytes, 6 columns */
+	srv_add_folder("Donn&AOk-es", 3);       /* Données: 8 bytes, 7 columns */
+	open_engine();
+	assert_int_equal(status_render(&fx.m, &text, &len), 0);
+	expect_aligned(text, "INBOX", 5);
+	expect_aligned(text, "\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e", 6);
+	expect_aligned(text, "Donn\xc3\xa9" "es", 7);
+	free(text);
+}
+
 /* ---- search directories ------------------------------------------------------------------ */
 
 static void expect_uids(uint32_t id, struct folder *f, const char *want)
@@ -981,6 +1020,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_append, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_views, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_search, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_status_columns, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

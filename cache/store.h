@@ -28,7 +28,11 @@ enum store_folder_flag {
 	STORE_FOLDER_VIRTUAL  = 1u << 1,   /* not listed by the server, only implied
 	                                      by a child's name */
 	STORE_FOLDER_NOINFERIORS = 1u << 2,
+	/* bits 8-10: the folder's role (RFC 6154 special use), a number the
+	 * engine gives meaning to (folder_role()); 0 for none */
+	STORE_FOLDER_ROLE_MASK = 7u << 8,
 };
+#define STORE_FOLDER_ROLE_SHIFT 8
 
 struct store_folder {
 	int64_t id;             /* assigned by the store, never reused */

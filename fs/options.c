@@ -44,6 +44,7 @@ const char options_usage[] =
 "    poll=DURATION          look for server-side changes this often (default 60s)\n"
 "    timeout=DURATION       deadline of any one network operation (default 30s)\n"
 "    trash=FOLDER           IMAP: rm moves the message to FOLDER instead of expunging\n"
+"                           (trash=\\Trash: the folder the server marks as trash)\n"
 "    pop3_delete            POP3: delete messages on the server once stored locally\n"
 "\n"
 "general options:\n"

@@ -138,8 +138,12 @@ int change_unlink(struct engine *m, struct folder *f, uint32_t uid)
 	int r;
 
 	if (m->opt->trash) {
-		/* trash=FOLDER: rm moves there; in the trash itself it deletes. */
-		struct folder *t = tree_by_path(m, m->opt->trash);
+		/* trash=FOLDER: rm moves there; in the trash itself it deletes.
+		 * trash=\\Trash: the folder the server gives that role, whatever
+		 * its (localized) name. */
+		const char *trash = m->opt->trash;
+		struct folder *t = trash[0] == '\\' ? tree_by_role(m, folder_role_parse(trash))
+		                                    : tree_by_path(m, trash);
 
 		if (!t || !folder_server(t) || (folder_flags(t) & STORE_FOLDER_NOSELECT)) {
 			log_warn("trash folder %s does not exist on the server", m->opt->trash);

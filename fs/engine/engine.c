@@ -40,6 +40,11 @@ int engine_init(struct engine *m, struct mfs_options *opt, const struct driver *
 		         strerror(-r));
 		return r;
 	}
+	if (opt->trash && opt->trash[0] == '\\' && !folder_role_parse(opt->trash)) {
+		snprintf(err, errlen, "trash=%s: not a special use (\\Trash, \\Junk, \\Archive, "
+		         "\\Sent, \\Drafts, \\All, \\Flagged), nor a folder name", opt->trash);
+		return -EINVAL;
+	}
 	if ((r = view_init(m)) < 0 || (r = search_init(m)) < 0) {
 		snprintf(err, errlen, "out of memory");
 		return r;

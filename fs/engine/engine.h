@@ -228,6 +228,14 @@ struct tree_entry {
 int tree_sync(struct engine *m, const struct tree_entry *entries, size_t n);
 /* The live folder at directory path PATH ("Archive/2024"), or NULL. */
 struct folder *tree_by_path(struct engine *m, const char *path);
+/* The live folder the server marks with ROLE (the first in tree order),
+ * or NULL. */
+struct folder *tree_by_role(struct engine *m, enum driver_role role);
+/* F's role (RFC 6154), and a role's name ("\\Trash"; NULL for none or an
+ * unknown name). folder_role_parse: the role NAME names, or DRIVER_ROLE_NONE. */
+enum driver_role folder_role(const struct folder *f);
+const char *folder_role_name(enum driver_role role);
+enum driver_role folder_role_parse(const char *name);
 /* The wire name a new folder DIRNAME below PARENT (0: root) gets: -EINVAL
  * when the name could not come back the same from the server. */
 int tree_server_name(struct engine *m, int64_t parent, const char *dirname, char **server_r);

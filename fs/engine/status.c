@@ -120,10 +120,13 @@ static void render_folders(struct render *r, struct folder *first, const char *p
 			fs = bsearch(&f->id, r->stats, r->nstats, sizeof(*r->stats), by_folder);
 			const struct store_stats *st = fs ? &fs->stats : &none;
 			fmt_time(last, when, sizeof(when));
-			fprintf(r->out, "  %s%*s %8llu messages %12llu bytes  synced: %s%s%s\n", path,
-			        pad, "", (unsigned long long)st->count, (unsigned long long)st->bytes,
-			        synced && last ? when : "not yet", err ? "  error: " : "",
-			        err ? strerror(-err) : "");
+			const char *role = folder_role_name(folder_role(f));
+
+			fprintf(r->out, "  %s%*s %8llu messages %12llu bytes  synced: %s%s%s%s%s\n",
+			        path, pad, "", (unsigned long long)st->count,
+			        (unsigned long long)st->bytes, synced && last ? when : "not yet",
+			        role ? "  special use: " : "", role ? role : "",
+			        err ? "  error: " : "", err ? strerror(-err) : "");
 		} else {
 			fprintf(r->out, "  %s%*s (directory only)\n", path, pad, "");
 		}

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 static struct folder *folder_new(const struct store_folder *sf)
 {
@@ -563,7 +564,8 @@ static int list_cb(void *ctx, const struct driver_list_entry *le)
 		return -ENOMEM;
 	c->e[c->n].delim = le->delim;
 	c->e[c->n].flags = (le->noselect ? STORE_FOLDER_NOSELECT : 0) |
-	                   (le->noinferiors ? STORE_FOLDER_NOINFERIORS : 0);
+	                   (le->noinferiors ? STORE_FOLDER_NOINFERIORS : 0) |
+	                   ((unsigned)le->role << STORE_FOLDER_ROLE_SHIFT & STORE_FOLDER_ROLE_MASK);
 	c->n++;
 	return 0;
 }
@@ -651,6 +653,58 @@ struct folder *tree_by_path(struct engine *m, const char *path)
 	}
 	pthread_rwlock_unlock(&m->tree_lock);
 	free(copy);
+	return f;
+}
+
+static const char *const role_names[DRIVER_ROLE_COUNT_] = {
+	[DRIVER_ROLE_SENT] = "\\Sent", [DRIVER_ROLE_TRASH] = "\\Trash",
+	[DRIVER_ROLE_DRAFTS] = "\\Drafts", [DRIVER_ROLE_JUNK] = "\\Junk",
+	[DRIVER_ROLE_ARCHIVE] = "\\Archive", [DRIVER_ROLE_ALL] = "\\All",
+	[DRIVER_ROLE_FLAGGED] = "\\Flagged",
+};
+
+enum driver_role folder_role(const struct folder *f)
+{
+	unsigned role = (folder_flags(f) & STORE_FOLDER_ROLE_MASK) >> STORE_FOLDER_ROLE_SHIFT;
+
+	return role < DRIVER_ROLE_COUNT_ ? (enum driver_role)role : DRIVER_ROLE_NONE;
+}
+
+const char *folder_role_name(enum driver_role role)
+{
+	return role > DRIVER_ROLE_NONE && role < DRIVER_ROLE_COUNT_ ? role_names[role] : NULL;
+}
+
+enum driver_role folder_role_parse(const char *name)
+{
+	for (int r = DRIVER_ROLE_NONE + 1; r < DRIVER_ROLE_COUNT_; r++)
+		if (strcasecmp(name, role_names[r]) == 0)
+			return (enum driver_role)r;
+	return DRIVER_ROLE_NONE;
+}
+
+/* The first live server folder with ROLE below PARENT's list FIRST, in
+ * tree order; tree_lock held. */
+static struct folder *find_role(struct folder *first, enum driver_role role)
+{
+	for (struct folder *f = first; f; f = f->next_sib) {
+		struct folder *found;
+
+		if (f->server && folder_role(f) == role)
+			return f;
+		if ((found = find_role(f->kids, role)))
+			return found;
+	}
+	return NULL;
+}
+
+struct folder *tree_by_role(struct engine *m, enum driver_role role)
+{
+	struct folder *f;
+
+	pthread_rwlock_rdlock(&m->tree_lock);
+	f = role ? find_role(m->top, role) : NULL;
+	pthread_rwlock_unlock(&m->tree_lock);
 	return f;
 }
 

@@ -649,6 +649,8 @@ void face_reply_xattr(fuse_req_t req, const char *v, size_t len, size_t size)
 		fuse_reply_buf(req, v, len);
 }
 
+#define SPECIAL_USE_XATTR "user.mail.special_use"
+
 static void fs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 {
 	struct face *fc = F(req);
@@ -682,7 +684,14 @@ static void fs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, siz
 		return;
 	}
 	if (ino == INO_ROOT || ino == INO_STATUS || ino_uid(ino) == 0) {
-		fuse_reply_err(req, ENODATA);
+		/* A folder's role (RFC 6154), where the server says it. */
+		struct folder *f = ino_uid(ino) == 0 ? tree_get(m, ino_folder_id(ino)) : NULL;
+		const char *role = f ? folder_role_name(folder_role(f)) : NULL;
+
+		if (role && strcmp(name, SPECIAL_USE_XATTR) == 0)
+			face_reply_xattr(req, role, strlen(role), size);
+		else
+			fuse_reply_err(req, ENODATA);
 		return;
 	}
 	r = store_msg_get(m->store, ino_folder_id(ino), ino_uid(ino), xattr_get, &x);
@@ -712,7 +721,12 @@ static void fs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 		return;
 	}
 	if (ino == INO_ROOT || ino == INO_STATUS || ino_uid(ino) == 0) {
-		face_reply_xattr(req, "", 0, size);
+		struct folder *f = ino_uid(ino) == 0 ? tree_get(m, ino_folder_id(ino)) : NULL;
+
+		if (f && folder_role(f))
+			face_reply_xattr(req, SPECIAL_USE_XATTR, sizeof(SPECIAL_USE_XATTR), size);
+		else
+			face_reply_xattr(req, "", 0, size);
 		return;
 	}
 	r = store_msg_get(m->store, ino_folder_id(ino), ino_uid(ino), xattr_list, &x);

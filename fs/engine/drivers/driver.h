@@ -49,12 +49,20 @@ struct driver_folder {
 	uint32_t uidvalidity;      /* of what the cache holds, 0 if nothing */
 };
 
+/* What a folder is for (RFC 6154 special use). */
+enum driver_role {
+	DRIVER_ROLE_NONE, DRIVER_ROLE_SENT, DRIVER_ROLE_TRASH, DRIVER_ROLE_DRAFTS,
+	DRIVER_ROLE_JUNK, DRIVER_ROLE_ARCHIVE, DRIVER_ROLE_ALL, DRIVER_ROLE_FLAGGED,
+	DRIVER_ROLE_COUNT_
+};
+
 /* A folder as the server lists it. */
 struct driver_list_entry {
 	const char *server;        /* wire name */
 	char delim;                /* hierarchy delimiter, '\0' if none */
 	int noselect;              /* holds no messages, only folders */
 	int noinferiors;           /* can hold no folders */
+	enum driver_role role;     /* its special use (RFC 6154), if the server says */
 };
 
 /* The sync state of a folder, handed to sync and updated by it. */

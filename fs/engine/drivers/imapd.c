@@ -52,6 +52,12 @@ struct list_ctx {
 
 static int list_cb(void *ctx, const struct imap_list_entry *le)
 {
+	static const struct { unsigned flag; enum driver_role role; } roles[] = {
+		{ IMAP_LIST_SENT, DRIVER_ROLE_SENT }, { IMAP_LIST_TRASH, DRIVER_ROLE_TRASH },
+		{ IMAP_LIST_DRAFTS, DRIVER_ROLE_DRAFTS }, { IMAP_LIST_JUNK, DRIVER_ROLE_JUNK },
+		{ IMAP_LIST_ARCHIVE, DRIVER_ROLE_ARCHIVE }, { IMAP_LIST_ALL, DRIVER_ROLE_ALL },
+		{ IMAP_LIST_FLAGGED, DRIVER_ROLE_FLAGGED },
+	};
 	struct list_ctx *c = ctx;
 	struct driver_list_entry e = {
 		.server = le->name, .delim = le->delim,
@@ -59,6 +65,10 @@ static int list_cb(void *ctx, const struct imap_list_entry *le)
 		.noinferiors = (le->flags & IMAP_LIST_NOINFERIORS) != 0,
 	};
 
+	/* (a folder with several roles keeps the first of this order) */
+	for (size_t i = 0; i < sizeof(roles) / sizeof(roles[0]) && !e.role; i++)
+		if (le->flags & roles[i].flag)
+			e.role = roles[i].role;
 	return c->cb(c->ctx, &e);
 }
 

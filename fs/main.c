@@ -245,21 +245,6 @@ static int parse_options(struct fuse_args *args, struct mfs_options *opt)
 	return 0;
 }
 
-#ifdef __SANITIZE_THREAD__
-/* Under ThreadSanitizer (make SANITIZE=thread): what happens inside
- * libraries that are not instrumented is not judged. glibc's dynamic
- * loader (iconv loads and unloads its charset modules as RFC 2047 words
- * are decoded, on several threads) takes locks TSan cannot see, so it
- * reported races in _dl_close_worker, and a report from there could even
- * deadlock with TSan's own symbolizer. Races in mailfs's code are still
- * reported: every access of ours is instrumented. */
-const char *__tsan_default_options(void);
-const char *__tsan_default_options(void)
-{
-	return "ignore_noninstrumented_modules=1";
-}
-#endif
-
 int main(int argc, char **argv)
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);

@@ -3,13 +3,15 @@
  *
  * Everything here reads hostile bytes from a server or from the sender of a
  * message. Nothing is cached between calls: the iconv descriptors are opened
- * and closed within one call, so the functions are safe from any thread.
+ * and closed within one call, so the functions are safe from any thread
+ * (beside them, one converter per charset is kept open: mime_charset_keep).
  */
 #include "net/mime.h"
 #include "net/utf8.h"
 
 #include <errno.h>
 #include <iconv.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -356,11 +358,35 @@ static const struct {
 	{ "x-mac-roman", "MACINTOSH" },
 };
 
+static pthread_mutex_t kept_lock = PTHREAD_MUTEX_INITIALIZER;
+static char *kept_names[MIME_KEPT_MAX];      /* protected by kept_lock */
+static size_t nkept;                         /* protected by kept_lock */
+
+void mime_charset_keep(const char *name)
+{
+	pthread_mutex_lock(&kept_lock);
+	for (size_t i = 0; i < nkept; i++)
+		if (strcmp(kept_names[i], name) == 0) {
+			pthread_mutex_unlock(&kept_lock);
+			return;
+		}
+	if (nkept < MIME_KEPT_MAX) {
+		iconv_t cd = iconv_open("UTF-8", name);
+
+		/* never closed: the process's exit frees it */
+		if (cd != (iconv_t)-1 && (kept_names[nkept] = strdup(name)))
+			nkept++;
+	}
+	pthread_mutex_unlock(&kept_lock);
+}
+
 /* Opens a converter from the word's charset to UTF-8, or returns
  * (iconv_t)-1 when the charset is unknown. */
 static iconv_t charset_open(const char *cs, size_t len)
 {
 	char name[CHARSET_MAX + 1];
+	const char *iconv_name = name;
+	iconv_t cd;
 	size_t i;
 
 	memcpy(name, cs, len);
@@ -368,8 +394,11 @@ static iconv_t charset_open(const char *cs, size_t len)
 	for (i = 0; i < sizeof(charset_aliases) / sizeof(charset_aliases[0]); i++)
 		if (strlen(charset_aliases[i].label) == len
 		    && ascii_casecmp(name, charset_aliases[i].label, len) == 0)
-			return iconv_open("UTF-8", charset_aliases[i].iconv_name);
-	return iconv_open("UTF-8", name);
+			iconv_name = charset_aliases[i].iconv_name;
+	cd = iconv_open("UTF-8", iconv_name);
+	if (cd != (iconv_t)-1)
+		mime_charset_keep(iconv_name);
+	return cd;
 }
 
 /* Convert one run of decoded bytes to UTF-8. What the charset cannot

@@ -32,6 +32,16 @@ char *mime_header(const char *hdr, size_t len, const char *name);
  * NULL except on ENOMEM. Thread-safe (nothing is cached between calls). */
 char *mime_decode_words(const char *in, size_t len);
 
+/* Keep one converter from charset NAME (an iconv name) open for the life of
+ * the process, once per name (at most MIME_KEPT_MAX names). glibc unloads a
+ * charset's module when no converter uses it and loads it again for the
+ * next one; kept open, it is loaded once. Besides the work spared, no
+ * module is unloaded while other threads convert: the dynamic loader's
+ * locks are invisible to ThreadSanitizer, which took that for races.
+ * Thread-safe; a name iconv does not know is not kept. */
+#define MIME_KEPT_MAX 256
+void mime_charset_keep(const char *name);
+
 /* Parse an RFC 5322 date-time ("Tue, 1 Jul 2003 10:52:37 +0200", also the
  * obsolete forms: two-digit years, named zones such as GMT/EST/UT, missing
  * seconds, missing day name, extra comments). Military and unknown alphabetic

@@ -15,6 +15,7 @@
  */
 #include "fs/engine/render.h"
 #include "fs/engine/layout.h"
+#include "net/mime.h"
 #include "net/utf8.h"
 
 #include <gmime/gmime.h>
@@ -33,13 +34,10 @@
 
 /* Shared state that the libraries guard with locks of their own, which
  * ThreadSanitizer cannot see (it took their use from several threads for
- * data races), is made before any thread renders and kept.
- *
- * The charsets mail mostly comes in whose glibc converters are loadable
- * modules: glibc unloads a module when no converter uses it any more and
- * loads it again for the next message; one converter of each stays open,
- * so that no module is loaded or unloaded while threads render (which
- * also spares the loading). */
+ * data races), is made before any thread renders and kept: a converter of
+ * each charset mail mostly comes in (net/mime.h, mime_charset_keep: glibc
+ * would unload and load their modules again), and every charset a text
+ * is converted from later. */
 static const char *const kept_charsets[] = {
 	"WINDOWS-1250", "WINDOWS-1251", "WINDOWS-1252", "WINDOWS-1253", "WINDOWS-1254",
 	"WINDOWS-1255", "WINDOWS-1256", "WINDOWS-1257", "WINDOWS-1258", "ISO-8859-2",
@@ -49,7 +47,6 @@ static const char *const kept_charsets[] = {
 	"GB2312", "GBK", "GB18030", "BIG5", "BIG5-HKSCS", "EUC-KR", "CP949", "ISO-2022-KR",
 	"TIS-620", "IBM437", "IBM850", "MACINTOSH", "UTF-7", "UTF-16", "UTF-32",
 };
-static iconv_t kept[sizeof(kept_charsets) / sizeof(kept_charsets[0])];
 
 /* The same for GLib's time zones: GMime makes one for each message's Date,
  * GLib keeps them in a cache behind its own locks and frees one with its
@@ -62,8 +59,8 @@ void render_init(void)
 {
 	g_mime_init();
 	xmlInitParser();
-	for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++)
-		kept[i] = iconv_open("UTF-8", kept_charsets[i]);
+	for (size_t i = 0; i < sizeof(kept_charsets) / sizeof(kept_charsets[0]); i++)
+		mime_charset_keep(kept_charsets[i]);
 	for (int q = 0; q < ZONE_QUARTERS; q++)
 		kept_zones[q] = g_time_zone_new_offset((q - 12 * 4) * 15 * 60);
 	kept_zones[ZONE_QUARTERS] = g_time_zone_new_utc();
@@ -72,9 +69,6 @@ void render_init(void)
 
 void render_done(void)
 {
-	for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++)
-		if (kept[i] != (iconv_t)-1 && kept[i] != NULL)
-			iconv_close(kept[i]);
 	for (size_t i = 0; i < sizeof(kept_zones) / sizeof(kept_zones[0]); i++)
 		if (kept_zones[i])
 			g_time_zone_unref(kept_zones[i]);
@@ -1107,6 +1101,7 @@ static int add_iconv(struct utf8_buf *b, const char *in, size_t len, const char 
 
 	if (cd == (iconv_t)-1)
 		return -1;
+	mime_charset_keep(g_mime_charset_iconv_name(charset));
 	for (;;) {
 		char *op = out;
 		size_t ol = sizeof(out);

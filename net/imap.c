@@ -2241,30 +2241,51 @@ int imap_create(struct imap_session *s, const char *mailbox)
 	return mailbox_cmd(s, "CREATE", mailbox, NULL);
 }
 
+int imap_leave(struct imap_session *s)
+{
+	char *name;
+	int r;
+
+	if (!s->selected)
+		return 0;
+	if (s->caps_text && strstr(s->caps_text, "UNSELECT")) {
+		r = simple(s, "UNSELECT");
+	} else {
+		/* EXAMINE makes the selection read-only (its events are not
+		 * delivered: deselect() forgot the handlers), and CLOSE of a
+		 * read-only selection expunges nothing (RFC 3501 §6.4.2). */
+		name = s->selected;
+		s->selected = NULL;
+		deselect(s);
+		r = mailbox_cmd(s, "EXAMINE", name, NULL);
+		free(name);
+		if (r == 0)
+			r = simple(s, "CLOSE");
+	}
+	deselect(s);
+	return r < 0 && s->broken ? r : 0;
+}
+
+/* Whether MAILBOX, or a mailbox below it, may be selected (a name that
+ * begins with it: leaving one more than needed costs nothing). */
+static int selected_at(const struct imap_session *s, const char *mailbox)
+{
+	return s->selected && strncmp(s->selected, mailbox, strlen(mailbox)) == 0;
+}
+
 int imap_delete(struct imap_session *s, const char *mailbox)
 {
-	if (s->selected && strcmp(s->selected, mailbox) == 0) {
-		/* Some servers refuse to delete the selected mailbox: leave it
-		 * with UNSELECT (RFC 3691), never CLOSE, which would expunge. */
-		int r = (s->caps_text && strstr(s->caps_text, "UNSELECT"))
-		        ? simple(s, "UNSELECT") : 0;
-		if (r < 0 && s->broken)
-			return r;
-		deselect(s);
-	}
-	return mailbox_cmd(s, "DELETE", mailbox, NULL);
+	/* Some servers refuse to delete or rename the selected mailbox. */
+	int r = selected_at(s, mailbox) ? imap_leave(s) : 0;
+
+	return r < 0 ? r : mailbox_cmd(s, "DELETE", mailbox, NULL);
 }
 
 int imap_rename(struct imap_session *s, const char *from, const char *to)
 {
-	if (s->selected && strncmp(s->selected, from, strlen(from)) == 0) {
-		int r = (s->caps_text && strstr(s->caps_text, "UNSELECT"))
-		        ? simple(s, "UNSELECT") : 0;
-		if (r < 0 && s->broken)
-			return r;
-		deselect(s);
-	}
-	return mailbox_cmd(s, "RENAME", from, to);
+	int r = selected_at(s, from) ? imap_leave(s) : 0;
+
+	return r < 0 ? r : mailbox_cmd(s, "RENAME", from, to);
 }
 
 int imap_status_messages(struct imap_session *s, const char *mailbox, uint32_t *count_r)

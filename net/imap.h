@@ -318,8 +318,13 @@ int imap_uid_copy(struct imap_session *s, uint32_t uid, const char *mailbox,
 int imap_append(struct imap_session *s, const char *mailbox, const char *flags, time_t date,
                 int fd, uint64_t size, uint32_t *uidvalidity_r, uint32_t *uid_r);
 int imap_create(struct imap_session *s, const char *mailbox);
-/* DELETE / RENAME; when the mailbox is selected on this session it is left
- * first (UNSELECT where offered; never CLOSE, which would expunge). */
+/* Leave the selected mailbox without expunging anything: UNSELECT (RFC
+ * 3691) where offered, else EXAMINE it and CLOSE the read-only selection;
+ * never CLOSE a read-write one, which would expunge. The session has no
+ * mailbox selected afterwards; fails only when the session broke. */
+int imap_leave(struct imap_session *s);
+/* DELETE / RENAME; when the mailbox (or one below it) is selected on this
+ * session it is left first (imap_leave). */
 int imap_delete(struct imap_session *s, const char *mailbox);
 int imap_rename(struct imap_session *s, const char *from, const char *to);
 /* STATUS MAILBOX (MESSAGES). */

@@ -87,6 +87,10 @@ CASES = {
     "esc-bye": ("select", b"* BYE \x1b]0;pwned\x07\x1b[2J\xc2\x9b31m\x9b7m"
                 b" \xe2\x80\xaebye\r\n", True),
     # TLS and login (t_tls.sh).
+    # A server without UNSELECT (as this one) that refuses to RENAME or
+    # DELETE a folder open on any connection, and notes a CLOSE of a
+    # read-write selection (which would expunge) in the log.
+    "busy-open": ("open", b"", False),
     "preauth": ("greeting", b"* PREAUTH [CAPABILITY IMAP4rev1 STARTTLS] logged in\r\n", False),
     "logindisabled": ("caps", "IMAP4rev1 LOGINDISABLED IDLE", False),
     "starttls": ("caps", "IMAP4rev1 STARTTLS LOGINDISABLED", False),
@@ -125,6 +129,7 @@ class Handler(socketserver.BaseRequestHandler):
         self.sock = self.request
         self.buf = b""
         self.selected = None
+        self.readonly = False
         self.prev_tag = b"m0"
 
     def note(self, text):
@@ -288,7 +293,8 @@ class Handler(socketserver.BaseRequestHandler):
             elif cmd == b"STATUS":
                 self.send(b'* STATUS "%s" (MESSAGES %d)\r\n' % (name.encode(), FOLDERS[name]) + ok)
             else:
-                self.selected = name
+                self.set_selected(name)
+                self.readonly = cmd == b"EXAMINE"
                 n = FOLDERS[name]
                 self.send(b"* FLAGS (\\Seen \\Deleted)\r\n* %d EXISTS\r\n* 0 RECENT\r\n"
                           b"* OK [UIDVALIDITY 1] x\r\n* OK [UIDNEXT %d] x\r\n" % (n, n + 1)
@@ -306,10 +312,44 @@ class Handler(socketserver.BaseRequestHandler):
         elif cmd == b"LOGOUT":
             self.send(b"* BYE bye\r\n" + ok)
             return False
+        elif cmd == b"CLOSE" and where == "open":
+            if self.selected and not self.readonly:
+                self.note("CLOSE of a read-write selection: it would expunge")
+            self.set_selected(None)
+            self.send(ok)
+        elif cmd in (b"RENAME", b"DELETE") and where == "open":
+            name = self.mailbox(args)
+            with self.server.log_lock:
+                busy = any(f == name or f.startswith(name + "/")
+                           for f in self.server.open_by.values())
+            if busy:
+                self.note("refused: %s is open" % name)
+                self.send(tag + b" NO Can't %s the currently-open folder\r\n" % cmd)
+            else:
+                if cmd == b"RENAME":
+                    to = self.mailbox(args[len(re.match(r'"(?:[^"\\]|\\.)*"|\S+', args).group(0)):].strip())
+                    FOLDERS[to] = FOLDERS.pop(name)
+                    LIST[:] = [(to if n == name else n, d) for n, d in LIST]
+                else:
+                    FOLDERS.pop(name, None)
+                    LIST[:] = [(n, d) for n, d in LIST if n != name]
+                self.send(ok)
         else:
             self.send(ok)
         self.prev_tag = tag
         return True
+
+    def set_selected(self, name):
+        """This connection's selection, known to every connection."""
+        self.selected = name
+        with self.server.log_lock:
+            if name:
+                self.server.open_by[id(self)] = name
+            else:
+                self.server.open_by.pop(id(self), None)
+
+    def finish(self):
+        self.set_selected(None)
 
     @staticmethod
     def mailbox(args):
@@ -381,11 +421,15 @@ def main():
     a = ap.parse_args()
     if "list-slash" == a.case:
         FOLDERS["Fun/Games"] = 1
+    if "busy-open" == a.case:
+        FOLDERS["Empty"] = 0
+        LIST.append(("Empty", "/"))
     socketserver.ThreadingTCPServer.allow_reuse_address = True
     socketserver.ThreadingTCPServer.daemon_threads = True
     with socketserver.ThreadingTCPServer(("127.0.0.1", a.port), Handler) as srv:
         srv.args = a
         srv.log_lock = threading.Lock()
+        srv.open_by = {}
         srv.serve_forever()
 
 

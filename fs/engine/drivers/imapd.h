@@ -99,6 +99,10 @@ void imapd_pool_put(struct slot *sl);
 /* Give S, opened outside the pool, to an empty slot; logged out and freed
  * when there is none. */
 void imapd_pool_adopt(struct imapd *d, struct imap_session *s);
+/* The idle pooled sessions that have SERVER (or a folder below it)
+ * selected leave it (imap_leave): a server without UNSELECT may refuse to
+ * rename or delete a folder open on another connection. */
+void imapd_pool_leave(struct imapd *d, const char *server);
 time_t imapd_now(void);
 
 /* imapd_views.c */

@@ -297,9 +297,23 @@ int imapd_mkdir(void *drv, const char *server)
 	return r;
 }
 
+/* A server that lacks UNSELECT may refuse to DELETE or RENAME a folder
+ * that another connection has open ("NO Can't RENAME the currently-open
+ * folder"): once the pool's other sessions left it, the command is tried
+ * again. */
+static int retry_left(struct imapd *d, struct slot *sl, const char *server, int r)
+{
+	if (r < 0 && !imap_broken(sl->s) && imap_fail_class(sl->s) == IMAP_FAIL_NO) {
+		imapd_pool_leave(d, server);
+		return 1;
+	}
+	return 0;
+}
+
 int imapd_rmdir(void *drv, const struct driver_folder *f, int noselect)
 {
-	struct slot *sl = imapd_pool_get(drv, NULL, &(int){ 0 });
+	/* (the session that has the folder selected, if one has: it leaves it) */
+	struct slot *sl = imapd_pool_get(drv, f->server, &(int){ 0 });
 	uint32_t n = 0;
 	int r = 0;
 
@@ -311,20 +325,25 @@ int imapd_rmdir(void *drv, const struct driver_folder *f, int noselect)
 		r = imap_status_messages(sl->s, f->server, &n);
 	if (r == 0 && n > 0)
 		r = -ENOTEMPTY;
-	else if (r == 0)
+	else if (r == 0) {
 		r = imap_delete(sl->s, f->server);
+		if (retry_left(drv, sl, f->server, r))
+			r = imap_delete(sl->s, f->server);
+	}
 	imapd_pool_put(sl);
 	return r;
 }
 
 int imapd_rename(void *drv, const struct driver_folder *f, const char *server)
 {
-	struct slot *sl = imapd_pool_get(drv, NULL, &(int){ 0 });
+	struct slot *sl = imapd_pool_get(drv, f->server, &(int){ 0 });
 	int r;
 
 	if (!sl)
 		return -EIO;
 	r = imap_rename(sl->s, f->server, server);
+	if (retry_left(drv, sl, f->server, r))
+		r = imap_rename(sl->s, f->server, server);
 	imapd_pool_put(sl);
 	return r;
 }

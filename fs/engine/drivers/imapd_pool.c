@@ -214,6 +214,29 @@ void imapd_pool_put(struct slot *sl)
 	pthread_mutex_unlock(&d->lock);
 }
 
+void imapd_pool_leave(struct imapd *d, const char *server)
+{
+	struct slot *mine[POOL_MAX];
+	int n = 0;
+
+	pthread_mutex_lock(&d->lock);
+	for (int i = 0; i < POOL_MAX; i++) {
+		struct slot *sl = &d->slots[i];
+		const char *sel = sl->s && !sl->busy ? imap_selected(sl->s) : NULL;
+
+		if (sel && strncmp(sel, server, strlen(server)) == 0) {
+			sl->busy = 1;
+			mine[n++] = sl;
+		}
+	}
+	pthread_mutex_unlock(&d->lock);
+	for (int i = 0; i < n; i++) {
+		slot_clear(mine[i]);
+		imap_leave(mine[i]->s);
+		imapd_pool_put(mine[i]);
+	}
+}
+
 void imapd_pool_adopt(struct imapd *d, struct imap_session *s)
 {
 	pthread_mutex_lock(&d->lock);

@@ -360,6 +360,8 @@ static const struct {
 
 static pthread_mutex_t kept_lock = PTHREAD_MUTEX_INITIALIZER;
 static char *kept_names[MIME_KEPT_MAX];      /* protected by kept_lock */
+static iconv_t kept_cds[MIME_KEPT_MAX];      /* protected by kept_lock; never
+                                                closed, but held (not leaked) */
 static size_t nkept;                         /* protected by kept_lock */
 
 void mime_charset_keep(const char *name)
@@ -373,9 +375,10 @@ void mime_charset_keep(const char *name)
 	if (nkept < MIME_KEPT_MAX) {
 		iconv_t cd = iconv_open("UTF-8", name);
 
-		/* never closed: the process's exit frees it */
-		if (cd != (iconv_t)-1 && (kept_names[nkept] = strdup(name)))
-			nkept++;
+		if (cd != (iconv_t)-1 && !(kept_names[nkept] = strdup(name)))
+			iconv_close(cd);
+		else if (cd != (iconv_t)-1)
+			kept_cds[nkept++] = cd;
 	}
 	pthread_mutex_unlock(&kept_lock);
 }

@@ -274,7 +274,7 @@ static int cmp_uid(const void *a, const void *b)
 
 int search_has(const uint32_t *uids, size_t n, uint32_t uid)
 {
-	return bsearch(&uid, uids, n, sizeof(*uids), cmp_uid) != NULL;
+	return n && bsearch(&uid, uids, n, sizeof(*uids), cmp_uid) != NULL;
 }
 
 static int search_server(struct engine *m, const struct sq_node *q, struct folder *f,

@@ -117,7 +117,8 @@ static void render_folders(struct render *r, struct folder *first, const char *p
 		err = f->last_error;
 		pthread_mutex_unlock(&f->lock);
 		if (folder_server(f)) {
-			fs = bsearch(&f->id, r->stats, r->nstats, sizeof(*r->stats), by_folder);
+			fs = r->nstats ? bsearch(&f->id, r->stats, r->nstats, sizeof(*r->stats), by_folder)
+			                : NULL;
 			const struct store_stats *st = fs ? &fs->stats : &none;
 			fmt_time(last, when, sizeof(when));
 			const char *role = folder_role_name(folder_role(f));

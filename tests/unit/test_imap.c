@@ -1561,6 +1561,53 @@ static void on_found(void *ctx, uint32_t lo, uint32_t hi)
 	found.uids += (uint64_t)hi - lo + 1;
 }
 
+/* Leaving a selected mailbox (issue 15): UNSELECT where offered; else
+ * EXAMINE and CLOSE (a CLOSE of a read-write selection would expunge);
+ * RENAME leaves first. Each session fed whole and byte by byte. */
+static void test_leave(void **state)
+{
+	static const struct step with_unselect[] = {
+		LOGIN_CAPS("UNSELECT"),
+		EXPECT("TAG SELECT \"Box\""),
+		SEND("* 2 EXISTS\r\n* OK [UIDVALIDITY 7] x\r\nTAG OK [READ-WRITE] ok\r\n"),
+		EXPECT("TAG UNSELECT"),
+		SEND("TAG OK done\r\n"),
+		EXPECT("TAG RENAME \"Box\" \"Box2\""),
+		SEND("TAG OK done\r\n"),
+		END,
+	};
+	static const struct step without[] = {
+		LOGIN_CAPS("IDLE"),
+		EXPECT("TAG SELECT \"Box\""),
+		SEND("* 2 EXISTS\r\n* OK [UIDVALIDITY 7] x\r\nTAG OK [READ-WRITE] ok\r\n"),
+		EXPECT("TAG EXAMINE \"Box\""),
+		SEND("* 3 EXISTS\r\n* OK [UIDVALIDITY 7] x\r\nTAG OK [READ-ONLY] ok\r\n"),
+		EXPECT("TAG CLOSE"),
+		SEND("TAG OK done\r\n"),
+		EXPECT("TAG RENAME \"Box\" \"Box2\""),
+		SEND("TAG OK done\r\n"),
+		END,
+	};
+	const struct step *cases[] = { with_unselect, without };
+
+	(void)state;
+	for (size_t i = 0; i < 2 * ARRAY_SIZE(cases); i++) {
+		struct imap_session *s = open_with(cases[i / 2], params(), i % 2);
+		struct imap_mailbox mb;
+
+		case_name = i / 2 ? "leave without UNSELECT" : "leave with UNSELECT";
+		CHECK_INT(imap_connect(s), 0);
+		CHECK_INT(imap_select(s, "Box", 0, 0, 0, 0, &events, NULL, &mb), 0);
+		fx.log[0] = '\0';
+		CHECK_INT(imap_rename(s, "Box", "Box2"), 0);
+		CHECK(imap_selected(s) == NULL);
+		/* the EXAMINE's EXISTS is not taken for news of the folder */
+		CHECK_STR(fx.log, "");
+		CHECK(!imap_broken(s));
+		finish();
+	}
+}
+
 /* Parse IN and run it on S; the result, with fx.log holding the ranges. */
 static int search(struct imap_session *s, const char *in)
 {
@@ -1786,6 +1833,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_starttls_cut, cleanup),
 		cmocka_unit_test_teardown(test_list, cleanup),
 		cmocka_unit_test_teardown(test_select, cleanup),
+		cmocka_unit_test_teardown(test_leave, cleanup),
 		cmocka_unit_test_teardown(test_select_qresync, cleanup),
 		cmocka_unit_test_teardown(test_fetch_metadata, cleanup),
 		cmocka_unit_test_teardown(test_fetch_body_stream, cleanup),

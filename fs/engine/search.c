@@ -186,7 +186,8 @@ static int kept_get(struct engine *m, uint32_t id, struct folder *f, uint32_t **
 				r = -ENOMEM;
 				break;
 			}
-			memcpy(*uids_r, res->uids, res->n * sizeof(**uids_r));
+			if (res->n)
+				memcpy(*uids_r, res->uids, res->n * sizeof(**uids_r));
 			*n_r = res->n;
 			r = 1;
 		}
@@ -207,7 +208,8 @@ static void kept_put(struct engine *m, uint32_t id, int64_t folder, const uint32
 
 	if (!copy)
 		return;
-	memcpy(copy, uids, n * sizeof(*copy));
+	if (n)
+		memcpy(copy, uids, n * sizeof(*copy));
 	pthread_mutex_lock(&t->lock);
 	for (p = &t->qs[id - 1].results; *p && (*p)->folder != folder; p = &(*p)->next)
 		;
@@ -298,7 +300,8 @@ static int search_server(struct engine *m, const struct sq_node *q, struct folde
 	if (r < 0)
 		return r;
 	/* SEARCH may answer in any order, and twice for one UID. */
-	qsort(out->uids, out->n, sizeof(*out->uids), cmp_uid);
+	if (out->n > 1)
+		qsort(out->uids, out->n, sizeof(*out->uids), cmp_uid);
 	for (size_t i = 0; i < out->n; i++)
 		if (w == 0 || out->uids[i] != out->uids[w - 1])
 			out->uids[w++] = out->uids[i];

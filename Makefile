@@ -74,7 +74,7 @@ deps_utf8    := net/utf8
 deps_mutf7   := net/mutf7 net/utf8
 deps_mime    := net/mime net/utf8
 deps_layout  := fs/engine/layout net/mime net/utf8
-deps_render  := fs/engine/render fs/engine/layout net/mime net/utf8
+deps_render  := fs/engine/render fs/engine/layout net/mime net/utf8 net/bodystructure net/wire
 deps_options := fs/options
 deps_config  := fs/config fs/options
 deps_secret  := fs/secret fs/config fs/options net/utf8
@@ -137,7 +137,7 @@ integration: mailfs structcheck
 
 # The test program of t_render_structure.sh (render.c beside Dovecot); not
 # part of mailfs. build/structcheck points at the one just built.
-STRUCTCHECK_DEPS := fs/engine/render fs/engine/layout net/mime net/utf8
+STRUCTCHECK_DEPS := fs/engine/render fs/engine/layout net/mime net/utf8 net/bodystructure net/wire
 $(BUILD)/tests/structcheck: tests/integration/structcheck.c tests/unit/render_fixtures.h \
 		$(STRUCTCHECK_DEPS:%=$(BUILD)/%.o)
 	@mkdir -p $(dir $@)
@@ -208,7 +208,7 @@ fuzzdeps_mutf7     := net/mutf7 net/utf8
 fuzzdeps_rfc2047   := net/mime net/utf8
 fuzzdeps_layout    := fs/engine/layout net/mime net/utf8
 fuzzdeps_bodystructure := net/bodystructure net/wire
-fuzzdeps_render    := fs/engine/render fs/engine/layout net/mime net/utf8
+fuzzdeps_render    := fs/engine/render fs/engine/layout net/mime net/utf8 net/bodystructure net/wire
 fuzzdeps_search    := net/search
 fuzzlibs_fetch      = $(shell pkg-config --libs openssl) -lpthread
 fuzzlibs_render     = $(shell pkg-config --libs gmime-3.0 libxml-2.0)

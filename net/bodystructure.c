@@ -206,9 +206,9 @@ static void bs_params_free(struct bs_param *params, size_t n)
 	free(params);
 }
 
-/* Frees what P holds, not P itself. The tree's depth is bounded (bs_check(),
- * the parser's stack), so the recursion is. */
-static void bs_part_release(struct bs_part *p)
+/* The tree's depth is bounded (bs_check(), the parser's stack), so the
+ * recursion is. */
+void bs_part_release(struct bs_part *p)
 {
 	free(p->type);
 	free(p->subtype);

@@ -116,6 +116,8 @@ int bs_parse(const char *text, size_t len, struct bs_part **root_r, char *err, s
 char *bs_format(const struct bs_part *root);
 
 void bs_free(struct bs_part *root);
+/* Frees what P holds, not P itself (a part on the stack or in an array). */
+void bs_part_release(struct bs_part *p);
 
 /* A parameter's value by name (ASCII case-insensitive), or NULL. */
 const char *bs_param(const struct bs_param *params, size_t n, const char *name);

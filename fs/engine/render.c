@@ -126,33 +126,6 @@ static void kid_section(const struct bs_part *p, const char *section, size_t i, 
 	}
 }
 
-/* Frees what P holds (not P). Trees made here are at most BS_MAX_DEPTH
- * deep, so the recursion is bounded. */
-static void part_clear(struct bs_part *p)
-{
-	for (size_t i = 0; i < p->nparams; i++) {
-		free(p->params[i].name);
-		free(p->params[i].value);
-	}
-	for (size_t i = 0; i < p->ndisp_params; i++) {
-		free(p->disp_params[i].name);
-		free(p->disp_params[i].value);
-	}
-	for (size_t i = 0; i < p->nkids; i++)
-		part_clear(&p->kids[i]);
-	free(p->type);
-	free(p->subtype);
-	free(p->params);
-	free(p->id);
-	free(p->description);
-	free(p->encoding);
-	free(p->disposition);
-	free(p->disp_params);
-	free(p->subject);
-	free(p->kids);
-	memset(p, 0, sizeof(*p));
-}
-
 /* ---- GMime over the caller's bytes -------------------------------------- */
 
 /* A GMime memory stream reading MSG in place. GMimeStreamMem reads from a
@@ -924,8 +897,7 @@ out:
 	if (r == 0 && root_r) {
 		*root_r = root;
 	} else {
-		part_clear(root);
-		free(root);
+		bs_free(root);
 	}
 	return r;
 }

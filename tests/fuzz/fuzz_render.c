@@ -35,32 +35,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
-/* bs_free() stand-in until net/bodystructure.c is merged (issue 13 is
- * built in parallel); then call bs_free(). */
-static void free_kids(struct bs_part *p)
-{
-	for (size_t i = 0; i < p->nparams; i++) {
-		free(p->params[i].name);
-		free(p->params[i].value);
-	}
-	for (size_t i = 0; i < p->ndisp_params; i++) {
-		free(p->disp_params[i].name);
-		free(p->disp_params[i].value);
-	}
-	for (size_t i = 0; i < p->nkids; i++)
-		free_kids(&p->kids[i]);
-	free(p->params);
-	free(p->disp_params);
-	free(p->kids);
-	free(p->type);
-	free(p->subtype);
-	free(p->id);
-	free(p->description);
-	free(p->encoding);
-	free(p->disposition);
-	free(p->subject);
-}
-
 static int bad_name_char(uint32_t cp)
 {
 	static const uint32_t ranges[][2] = {
@@ -202,7 +176,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(len > 0 && text[len - 1] == '\n' && fuzz_utf8_valid(text, len));
 		free(text);
 		render_message_source_free(src);
-		free_kids(root);
+		bs_part_release(root);
 		free(root);
 	}
 	r = render_html_text(msg, size, charsets[fuzz_hash(data, size) % 5], &html, &len);

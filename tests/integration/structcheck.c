@@ -232,40 +232,6 @@ static struct bs_part *read_tree(const char *path)
 	return root;
 }
 
-/* Stand-in for bs_free() until net/bodystructure.c is merged (it is
- * written in parallel); then call bs_free() and drop this. */
-static void standin_bs_free_kids(struct bs_part *p)
-{
-	for (size_t i = 0; i < p->nparams; i++) {
-		free(p->params[i].name);
-		free(p->params[i].value);
-	}
-	for (size_t i = 0; i < p->ndisp_params; i++) {
-		free(p->disp_params[i].name);
-		free(p->disp_params[i].value);
-	}
-	for (size_t i = 0; i < p->nkids; i++)
-		standin_bs_free_kids(&p->kids[i]);
-	free(p->params);
-	free(p->disp_params);
-	free(p->kids);
-	free(p->type);
-	free(p->subtype);
-	free(p->id);
-	free(p->description);
-	free(p->encoding);
-	free(p->disposition);
-	free(p->subject);
-}
-
-static void standin_bs_free(struct bs_part *p)
-{
-	if (p) {
-		standin_bs_free_kids(p);
-		free(p);
-	}
-}
-
 /* ---- sections and names, numbered as RFC 3501 §6.4.5 and bodystructure.h say ---- */
 
 static int is_multi(const struct bs_part *p)
@@ -444,7 +410,7 @@ int main(int argc, char **argv)
 	} else {
 		die("usage: see the top of tests/integration/structcheck.c");
 	}
-	standin_bs_free(root);
+	bs_free(root);
 	render_done();
 	return 0;
 }

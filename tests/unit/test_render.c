@@ -16,40 +16,6 @@
 
 #define FFFD "\xef\xbf\xbd"
 
-/* Stand-in for bs_free() while net/bodystructure.c is written in parallel
- * (issue 13); once it is merged, call bs_free() and drop this. */
-static void standin_bs_free_kids(struct bs_part *p)
-{
-	for (size_t i = 0; i < p->nparams; i++) {
-		free(p->params[i].name);
-		free(p->params[i].value);
-	}
-	for (size_t i = 0; i < p->ndisp_params; i++) {
-		free(p->disp_params[i].name);
-		free(p->disp_params[i].value);
-	}
-	for (size_t i = 0; i < p->nkids; i++)
-		standin_bs_free_kids(&p->kids[i]);
-	free(p->params);
-	free(p->disp_params);
-	free(p->kids);
-	free(p->type);
-	free(p->subtype);
-	free(p->id);
-	free(p->description);
-	free(p->encoding);
-	free(p->disposition);
-	free(p->subject);
-}
-
-static void standin_bs_free(struct bs_part *p)
-{
-	if (p) {
-		standin_bs_free_kids(p);
-		free(p);
-	}
-}
-
 /* ---- helpers ---------------------------------------------------------------- */
 
 static char *fixture(const char *name, size_t *len_r)
@@ -172,7 +138,7 @@ static char *text_of(const char *msg, size_t len)
 	assert_int_equal(strlen(text), tlen);
 	assert_true(valid_utf8(text, tlen));
 	render_message_source_free(src);
-	standin_bs_free(root);
+	bs_free(root);
 	return text;
 }
 
@@ -544,7 +510,7 @@ static void two_sources(const char *name, struct bs_part *hand, struct tsec *sec
 	assert_string_equal(text, want);
 	free(text);
 	render_message_source_free(msrc);
-	standin_bs_free(mine);
+	bs_free(mine);
 	free(msg);
 }
 
@@ -564,7 +530,7 @@ static void test_two_sources_qp(void **state)
 	(void)state;
 	mk_leaf(t, "text", "plain", ps, "quoted-printable", 81, 4, NULL, NULL);
 	two_sources("qp-soft-break", t, secs, ARRAY_SIZE(secs), text_cases[0].text);
-	standin_bs_free(t);
+	bs_free(t);
 }
 
 static void test_two_sources_alternative(void **state)
@@ -586,7 +552,7 @@ static void test_two_sources_alternative(void **state)
 	/* the plain one only */
 	assert_int_equal(secs[1].asked, 1);
 	assert_int_equal(secs[2].asked, 0);
-	standin_bs_free(t);
+	bs_free(t);
 }
 
 static void test_two_sources_forward(void **state)
@@ -632,7 +598,7 @@ static void test_two_sources_forward(void **state)
 	            "From: alice@example.org\nSubject: origin\n\nInner text.\n\n"
 	            "Subject: leaf message\n\nLeaf body.\n");
 	assert_int_equal(secs[8].asked + secs[9].asked, 0);
-	standin_bs_free(t);
+	bs_free(t);
 }
 
 static void test_two_sources_missing_end(void **state)
@@ -653,7 +619,7 @@ static void test_two_sources_missing_end(void **state)
 	two_sources("missing-end-boundary", t, secs, ARRAY_SIZE(secs),
 	            "From: alice@example.org\nSubject: no end\n\nFirst part.\n"
 	            "Second part, never closed.\nLast line.\n");
-	standin_bs_free(t);
+	bs_free(t);
 }
 
 /* The text of the message with a 3 MB attachment needs the header and the
@@ -685,13 +651,13 @@ static void test_needs_skip_attachment(void **state)
 	assert_int_equal(needs.n, 2);
 	assert_string_equal(needs.items[0], "1");      /* header of the message */
 	assert_string_equal(needs.items[1], "01");     /* BODY[1] */
-	standin_bs_free(mine);
+	bs_free(mine);
 	free(msg);
 	two_sources("big-attachment", t, secs, ARRAY_SIZE(secs),
 	            "From: alice@example.org\nSubject: big attachment\n\n"
 	            "The short text beside the invoice.\n"
 	            "[attachment: big.bin, application/octet-stream, 3.0 MB]\n");
-	standin_bs_free(t);
+	bs_free(t);
 }
 
 static int stop_at_second(void *ctx, const char *section, int header)
@@ -722,7 +688,7 @@ static void test_source_errors(void **state)
 	assert_null(text);
 	assert_int_equal(render_text_needs(t, stop_at_second, &n), -EINTR);
 	assert_int_equal(n, 2);
-	standin_bs_free(t);
+	bs_free(t);
 }
 
 /* ---- the parts view's names ------------------------------------------------- */
@@ -801,7 +767,7 @@ static void test_part_names(void **state)
 		if (c->want && strcmp(name, c->want) != 0)
 			fail_msg("case %zu: got \"%s\", wanted \"%s\"", i, name, c->want);
 		free(name);
-		standin_bs_free_kids(&p);
+		bs_part_release(&p);
 	}
 }
 
@@ -829,7 +795,7 @@ static void test_part_names_long(void **state)
 			assert_true(strlen(name) > LAYOUT_NAME_MAX - 4);
 			assert_string_equal(name + strlen(name) - 4, ".pdf");
 			free(name);
-			standin_bs_free_kids(&p);
+			bs_part_release(&p);
 		}
 }
 
@@ -854,7 +820,7 @@ static void test_message_part_names(void **state)
 	assert_null(check_part_name(name, "2"));
 	assert_string_equal(name, "2 ]0;evil");
 	free(name);
-	standin_bs_free_kids(&p);
+	bs_part_release(&p);
 }
 
 /* Every name render_structure()'s trees give for the evil fixture is safe,
@@ -878,7 +844,7 @@ static void test_fixture_names_safe(void **state)
 			fail_msg("\"%s\": %s", name, check_part_name(name, sec));
 		free(name);
 	}
-	standin_bs_free(root);
+	bs_free(root);
 	free(msg);
 }
 
@@ -997,7 +963,7 @@ static void test_decode(void **state)
 			fail_msg("case %zu (%s): got %zu bytes \"%.*s\"", i, c->enc, n, (int)n, out);
 		assert_int_equal(out[n], '\0');
 		free(out);
-		standin_bs_free_kids(&p);
+		bs_part_release(&p);
 	}
 }
 
@@ -1021,7 +987,7 @@ static void test_decode_big(void **state)
 	assert_int_equal(n, 3u << 20);
 	free(out);
 	render_message_source_free(src);
-	standin_bs_free(root);
+	bs_free(root);
 	free(msg);
 }
 
@@ -1072,7 +1038,7 @@ static void test_charsets(void **state)
 		assert_true(valid_utf8(text, n));
 		free(text);
 		tsrc_release(&t);
-		standin_bs_free_kids(&p);
+		bs_part_release(&p);
 	}
 }
 
@@ -1100,7 +1066,7 @@ static void test_source_decoded(void **state)
 		                              : "Subject: d\n\ncaf\xc3\xa9 A QUJD\n");
 		free(text);
 		tsrc_release(&t);
-		standin_bs_free_kids(&p);
+		bs_part_release(&p);
 	}
 }
 
@@ -1136,7 +1102,7 @@ static void test_sizes(void **state)
 			fail_msg("case %zu: got \"%s\", wanted \"%s\"", i, text, want);
 		free(text);
 		tsrc_release(&t);
-		standin_bs_free_kids(&p);
+		bs_part_release(&p);
 	}
 }
 
@@ -1176,7 +1142,7 @@ static void test_deep(void **state)
 	assert_int_equal(render_structure(msg, len, &root), 0);
 	assert_true(depth_of(root) < BS_MAX_DEPTH);
 	assert_true(depth_of(root) >= BS_MAX_DEPTH - 2);
-	standin_bs_free(root);
+	bs_free(root);
 	text = text_of(msg, len);
 	assert_non_null(strstr(text, "Subject: deep\n\n[attachment: part.bin, multipart/mixed, "));
 	free(text);
@@ -1196,7 +1162,7 @@ static void test_deep_messages(void **state)
 	rfb_text(&b, "Subject: bottom\n\nbottom text\n");
 	assert_int_equal(render_structure(b.data, b.len, &root), 0);
 	assert_true(depth_of(root) < BS_MAX_DEPTH);
-	standin_bs_free(root);
+	bs_free(root);
 	text = text_of(b.data, b.len);
 	assert_non_null(strstr(text, "Subject: level\n"));
 	free(text);
@@ -1229,7 +1195,7 @@ static void test_many_parts(void **state)
 	rfb_text(&b, "--m--\n");
 	assert_int_equal(render_structure(b.data, b.len, &root), 0);
 	assert_true(parts_of(root) <= BS_MAX_PARTS);
-	standin_bs_free(root);
+	bs_free(root);
 	text = text_of(b.data, b.len);
 	assert_non_null(strstr(text, "[attachment: part.bin, multipart/mixed, "));
 	free(text);
@@ -1263,8 +1229,8 @@ static void test_odd_trees(void **state)
 	assert_null(check_part_name(name, "1"));
 	free(name);
 	/* a multipart with no parts at all */
-	standin_bs_free_kids(&root->kids[0]);
-	standin_bs_free_kids(&root->kids[1]);
+	bs_part_release(&root->kids[0]);
+	bs_part_release(&root->kids[1]);
 	free(root->kids);
 	root->kids = NULL;
 	root->nkids = 0;
@@ -1273,7 +1239,7 @@ static void test_odd_trees(void **state)
 	assert_string_equal(text, "Subject: odd\n\n[attachment: part.bin, multipart/alternative, 0 B]\n");
 	free(text);
 	tsrc_release(&t);
-	standin_bs_free(root);
+	bs_free(root);
 }
 
 /* Mangled fixtures: any bytes give a structure within the bounds, sections
@@ -1310,7 +1276,7 @@ static void test_mangled(void **state)
 		}
 		assert_int_equal(render_structure(msg, len, &root), 0);
 		assert_true(depth_of(root) < BS_MAX_DEPTH);
-		standin_bs_free(root);
+		bs_free(root);
 		text = text_of(msg, len);
 		free(text);
 		free(msg);

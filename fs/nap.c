@@ -3,7 +3,7 @@
 
 #include <time.h>
 
-int nap(pthread_mutex_t *lock, pthread_cond_t *cond, const int *stop, long ms)
+int nap(pthread_mutex_t *lock, pthread_cond_t *cond, const int *stop, int *wake, long ms)
 {
 	struct timespec until;
 	int r;
@@ -16,8 +16,10 @@ int nap(pthread_mutex_t *lock, pthread_cond_t *cond, const int *stop, long ms)
 		until.tv_nsec -= 1000000000L;
 	}
 	pthread_mutex_lock(lock);
-	while (!*stop && pthread_cond_timedwait(cond, lock, &until) == 0)
+	while (!*stop && !(wake && *wake) && pthread_cond_timedwait(cond, lock, &until) == 0)
 		;
+	if (wake)
+		*wake = 0;
 	r = *stop;
 	pthread_mutex_unlock(lock);
 	return r;

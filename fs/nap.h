@@ -6,7 +6,8 @@
 #include <pthread.h>
 
 /* Sleep MS milliseconds, or less: until *STOP (read under LOCK) is true and
- * COND was signalled. Returns *STOP. */
-int nap(pthread_mutex_t *lock, pthread_cond_t *cond, const int *stop, long ms);
+ * COND was signalled, or *WAKE is (when WAKE is not NULL; it is cleared).
+ * Returns *STOP. */
+int nap(pthread_mutex_t *lock, pthread_cond_t *cond, const int *stop, int *wake, long ms);
 
 #endif

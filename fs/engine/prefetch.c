@@ -52,10 +52,10 @@ static int pass(struct engine *m, struct prefetcher *p)
 			if (evict_check(m) > limit) {
 				status_prefetch(m, "paused: the cache is at its cache_size limit");
 				free(ids);
-				return nap(&p->lock, &p->cond, &p->stop, 1000L * m->opt->poll);
+				return nap(&p->lock, &p->cond, &p->stop, NULL, 1000L * m->opt->poll);
 			}
 			while (fetch_busy(m) > QUEUE_MAX)
-				if (nap(&p->lock, &p->cond, &p->stop, 50)) {
+				if (nap(&p->lock, &p->cond, &p->stop, NULL, 50)) {
 					free(ids);
 					return 1;
 				}
@@ -72,7 +72,7 @@ static int pass(struct engine *m, struct prefetcher *p)
 	}
 	free(ids);
 	while (fetch_busy(m) > 0)
-		if (nap(&p->lock, &p->cond, &p->stop, 100))
+		if (nap(&p->lock, &p->cond, &p->stop, NULL, 100))
 			return 1;
 	status_prefetch(m, "complete");
 	if (queued)
@@ -87,7 +87,7 @@ static void *prefetch_main(void *arg)
 	struct prefetcher *p = m->prefetch;
 
 	while (!pass(m, p))
-		if (nap(&p->lock, &p->cond, &p->stop, 1000L * m->opt->poll))
+		if (nap(&p->lock, &p->cond, &p->stop, NULL, 1000L * m->opt->poll))
 			break;
 	return NULL;
 }

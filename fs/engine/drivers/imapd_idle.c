@@ -3,6 +3,7 @@
 #include "fs/engine/drivers/imapd.h"
 #include "fs/options.h"
 #include "fs/log.h"
+#include "fs/nap.h"
 
 #include <stdlib.h>
 #include <time.h>
@@ -14,24 +15,7 @@
  * stopping. */
 static int idle_sleep(struct imapd *d, int ms)
 {
-	struct timespec until;
-	int stop;
-
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += ms / 1000;
-	until.tv_nsec += (ms % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
-	pthread_mutex_lock(&d->lock);
-	while (!d->idle_stop && !d->idle_kick &&
-	       pthread_cond_timedwait(&d->idle_cond, &d->lock, &until) == 0)
-		;
-	d->idle_kick = 0;
-	stop = d->idle_stop;
-	pthread_mutex_unlock(&d->lock);
-	return stop;
+	return nap(&d->lock, &d->idle_cond, &d->idle_stop, &d->idle_kick, ms);
 }
 
 static int stopping(struct imapd *d)

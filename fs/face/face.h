@@ -114,6 +114,9 @@ void face_reply_xattr(fuse_req_t req, const char *v, size_t len, size_t size);
 
 /* ... of a directory of the views: read-only. */
 void face_ro_dir_attr(struct face *fc, fuse_ino_t ino, int nsub, time_t mtime, struct stat *st);
+/* A regular file's attributes, owned by the mounting user. */
+void face_file_attr(struct face *fc, fuse_ino_t ino, mode_t perm, uint64_t size, time_t date,
+                    struct stat *st);
 /* A message's attributes (the same in its folder and in a search). */
 void face_msg_attr(struct face *fc, int64_t folder, const struct store_msg *msg,
                    struct stat *st);

@@ -68,19 +68,25 @@ void face_ro_dir_attr(struct face *fc, fuse_ino_t ino, int nsub, time_t mtime, s
 	st->st_mode = S_IFDIR | 0500;
 }
 
-void face_msg_attr(struct face *fc, int64_t folder, const struct store_msg *msg,
-                   struct stat *st)
+void face_file_attr(struct face *fc, fuse_ino_t ino, mode_t perm, uint64_t size, time_t date,
+                    struct stat *st)
 {
 	memset(st, 0, sizeof(*st));
-	st->st_ino = ino_msg(folder, msg->uid);
-	st->st_mode = S_IFREG | 0600;
+	st->st_ino = ino;
+	st->st_mode = S_IFREG | perm;
 	st->st_nlink = 1;
 	st->st_uid = fc->uid;
 	st->st_gid = fc->gid;
-	st->st_size = (off_t)msg->size;
-	st->st_blocks = (blkcnt_t)((msg->size + 511) / 512);
+	st->st_size = (off_t)size;
+	st->st_blocks = (blkcnt_t)((size + 511) / 512);
 	st->st_blksize = 4096;
-	st->st_atime = st->st_mtime = st->st_ctime = (time_t)msg->date;
+	st->st_atime = st->st_mtime = st->st_ctime = date;
+}
+
+void face_msg_attr(struct face *fc, int64_t folder, const struct store_msg *msg,
+                   struct stat *st)
+{
+	face_file_attr(fc, ino_msg(folder, msg->uid), 0600, msg->size, (time_t)msg->date, st);
 }
 
 /* The status file: regenerated at most five times a second, on getattr;
@@ -123,13 +129,7 @@ static void status_attr(struct face *fc, struct stat *st)
 			status_mid = (struct timespec){ 0 };
 		}
 	}
-	memset(st, 0, sizeof(*st));
-	st->st_ino = INO_STATUS;
-	st->st_mode = S_IFREG | 0400;
-	st->st_nlink = 1;
-	st->st_uid = fc->uid;
-	st->st_gid = fc->gid;
-	st->st_size = (off_t)status_len;
+	face_file_attr(fc, INO_STATUS, 0400, status_len, status_when.tv_sec, st);
 	st->st_mtim = status_when;
 	st->st_ctim = status_when;
 	st->st_atim = status_when;

@@ -47,21 +47,6 @@ static char *view_name(enum view_kind k, const char *name)
 
 /* ---- attributes ------------------------------------------------------------------- */
 
-static void file_attr(struct face *fc, fuse_ino_t ino, uint64_t size, time_t date,
-                      struct stat *st)
-{
-	memset(st, 0, sizeof(*st));
-	st->st_ino = ino;
-	st->st_mode = S_IFREG | 0400;
-	st->st_nlink = 1;
-	st->st_uid = fc->uid;
-	st->st_gid = fc->gid;
-	st->st_size = (off_t)size;
-	st->st_blocks = (blkcnt_t)((size + 511) / 512);
-	st->st_blksize = 4096;
-	st->st_atime = st->st_mtime = st->st_ctime = date;
-}
-
 /* The folder of a view directory or file; NULL for the view's root. */
 static int view_folder(struct face *fc, fuse_ino_t ino, struct folder **f_r)
 {
@@ -125,7 +110,7 @@ static int text_attr(struct face *fc, struct folder *f, const struct msg_info *m
 		close(fd);
 	}
 	exact = view_text_size(m, f->id, mi->uid, mi->size, &size);
-	file_attr(fc, ino, size, mi->date, st);
+	face_file_attr(fc, ino, 0400, size, mi->date, st);
 	*ttl_r = exact ? TTL_LONG : TTL_GUESS;
 	return 0;
 }
@@ -149,7 +134,7 @@ static void part_attr(struct face *fc, const struct view_part *p, time_t date,
 		*ttl_r = TTL_LONG;
 		return;
 	}
-	file_attr(fc, ino_part(p->id), p->size, date, st);
+	face_file_attr(fc, ino_part(p->id), 0400, p->size, date, st);
 	*ttl_r = p->exact ? TTL_LONG : TTL_GUESS;
 }
 
@@ -493,7 +478,7 @@ static int snap_msgs(struct snap_ctx *c)
 			uint64_t size = 0;
 			int exact = view_text_size(c->fc->m, c->folder, msg->uid, msg->size, &size);
 
-			file_attr(c->fc, ino, size, (time_t)msg->date, &de->st);
+			face_file_attr(c->fc, ino, 0400, size, (time_t)msg->date, &de->st);
 			de->ttl = exact ? TTL_LONG : TTL_GUESS;
 		} else {
 			face_ro_dir_attr(c->fc, ino, 0, (time_t)msg->date, &de->st);

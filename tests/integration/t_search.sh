@@ -131,6 +131,23 @@ b1=$(proxy bytes)
 check "a search in every folder transfers no bodies ($((b1 - b0)) bytes on the wire)" \
 	test $((b1 - b0)) -lt 20000
 
+# ---- a connection cut during a search -------------------------------------------------
+# The proxy resets the connection as soon as mailfs sends UID SEARCH: the
+# listing fails with an I/O error (never a partial or empty list taken for
+# the answer), the mount stays up, and the next listing, on a new
+# connection, is the server's answer.
+cuts=$(proxy cuts)
+proxy cut 0 rst on "UID SEARCH" > /dev/null
+out=$(ls "$S/LARGER 9000/Spam" 2>&1)
+check "a search whose connection is cut fails with an I/O error" \
+	grep -q 'Input/output error' <<< "$out"
+check "…the proxy did cut" test "$(proxy cuts)" -gt "$cuts"
+proxy pass > /dev/null
+ic search Spam "LARGER 9000" > "$T/server"
+listed_uids "$S/LARGER 9000/Spam" > "$T/mount"
+check "…and the next listing is the server's answer ($(wc -l < "$T/server") messages)" \
+	test -s "$T/server" -a "$(cat "$T/server")" = "$(cat "$T/mount")"
+
 # ---- hostile names ------------------------------------------------------------------
 bad_query() {   # bad_query NAME WHY
 	local out
@@ -138,6 +155,7 @@ bad_query() {   # bad_query NAME WHY
 	check "$2: EINVAL" grep -q 'Invalid argument' <<< "$out"
 }
 sent_before=$(grep -c 'UID SEARCH' "$LOG")
+check "the -d trace shows the searches sent so far ($sent_before)" test "$sent_before" -gt 0
 bad_query "(FROM a" "unbalanced parenthesis"
 bad_query "FROM a)" "a closing parenthesis too many"
 bad_query "FRUM a" "an unknown key"

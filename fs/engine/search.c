@@ -312,6 +312,7 @@ static int search_server(struct engine *m, const struct sq_node *q, struct folde
 /* ---- evaluating here (POP3) --------------------------------------------------------- */
 
 #define HEADER_MAX (256 * 1024)  /* bytes of a cached message's header read */
+#define HEADER_STEP 16384
 
 /* A cached message as sq_match() sees it. */
 struct local_msg {
@@ -329,37 +330,41 @@ struct local_msg {
 
 static int read_header(struct local_msg *lm)
 {
-	int fd = body_open(lm->m->bodies, lm->f->id, lm->uid);
-	size_t len = 0;
-	char *buf;
+	int fd = body_open(lm->m->bodies, lm->f->id, lm->uid), r = 0;
+	size_t len = 0, cap = 0;
+	char *buf = NULL;
 
 	if (fd < 0)
 		return fd;
-	buf = malloc(HEADER_MAX + 1);
-	if (!buf) {
-		close(fd);
-		return -ENOMEM;
-	}
+	/* In steps, so that a big message costs its header, not HEADER_MAX. */
 	while (len < HEADER_MAX) {
-		ssize_t got = read(fd, buf + len, HEADER_MAX - len);
+		size_t want = HEADER_MAX - len < HEADER_STEP ? HEADER_MAX - len : HEADER_STEP;
+		size_t from = len > 2 ? len - 2 : 0;      /* an end cut between steps */
+		ssize_t got;
 
+		if (ARRAY_RESERVE(buf, len + want + 1, cap) < 0) {
+			r = -ENOMEM;
+			break;
+		}
+		got = read(fd, buf + len, want);
 		if (got < 0 && errno == EINTR)
 			continue;
-		if (got < 0) {
-			int e = -errno;
-
-			close(fd);
-			free(buf);
-			return e;
-		}
-		if (got == 0)
+		if (got <= 0) {
+			r = got < 0 ? -errno : 0;
 			break;
+		}
 		len += (size_t)got;
 		buf[len] = '\0';
-		if (strstr(buf, "\n\r\n") || strstr(buf, "\n\n"))
+		if (strstr(buf + from, "\n\r\n") || strstr(buf + from, "\n\n"))
 			break;
 	}
 	close(fd);
+	if (r == 0 && !buf && !(buf = calloc(1, 1)))
+		r = -ENOMEM;
+	if (r < 0) {
+		free(buf);
+		return r;
+	}
 	buf[len] = '\0';
 	lm->header = buf;
 	lm->header_len = len;

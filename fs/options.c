@@ -43,6 +43,8 @@ const char options_usage[] =
 "    show_views             list .mailfs (the text and parts views) at the mount root\n"
 "    poll=DURATION          look for server-side changes this often (default 60s)\n"
 "    timeout=DURATION       deadline of any one network operation (default 30s)\n"
+"    max_connections=N      IMAP: hold at most N connections to the server, the one\n"
+"                           watching for changes included (default 4, 1 to " MAX_CONNECTIONS_TEXT ")\n"
 "    trash=FOLDER           IMAP: rm moves the message to FOLDER instead of expunging\n"
 "                           (trash=\\Trash: the folder the server marks as trash)\n"
 "    pop3_delete            POP3: delete messages on the server once stored locally\n"
@@ -329,6 +331,8 @@ static const struct value_opt {
 } value_opts[] = {
 	{ "poll", VALUE_DURATION, offsetof(struct mfs_options, poll), 1, 86400, "1s to 24h" },
 	{ "timeout", VALUE_DURATION, offsetof(struct mfs_options, timeout), 1, 3600, "1s to 1h" },
+	{ "max_connections", VALUE_COUNT, offsetof(struct mfs_options, max_connections), 1,
+	  MAX_CONNECTIONS, "1 to " MAX_CONNECTIONS_TEXT },
 	{ "max_threads", VALUE_COUNT, offsetof(struct mfs_options, max_threads), 1, 100000,
 	  "1 to 100000" },
 	{ "max_idle_threads", VALUE_COUNT, offsetof(struct mfs_options, max_idle_threads), 0,
@@ -389,6 +393,7 @@ void options_init(struct mfs_options *o)
 	o->pop3_delete = OPTIONS_UNSET;
 	o->poll = OPTIONS_UNSET;
 	o->timeout = OPTIONS_UNSET;
+	o->max_connections = OPTIONS_UNSET;
 	o->max_threads = OPTIONS_UNSET;
 	o->max_idle_threads = OPTIONS_UNSET;
 }
@@ -417,6 +422,7 @@ static const struct fuse_opt opt_spec[] = {
 	FUSE_OPT_KEY("cache_size=", KEY_VALUE),
 	FUSE_OPT_KEY("poll=", KEY_VALUE),
 	FUSE_OPT_KEY("timeout=", KEY_VALUE),
+	FUSE_OPT_KEY("max_connections=", KEY_VALUE),
 	/* fuse_parse_cmdline() would take these too, and serve() would ignore
 	 * them: they are read here, for serve() to honour. */
 	OPT("-s", singlethread, 1),
@@ -638,6 +644,7 @@ int options_finish(struct mfs_options *o, char *err, size_t errlen)
 {
 	or_default(&o->poll, 60);
 	or_default(&o->timeout, 30);
+	or_default(&o->max_connections, 4);
 	or_default(&o->tls_insecure_plaintext, 0);
 	or_default(&o->prefetch, 0);
 	or_default(&o->show_views, 0);

@@ -14,6 +14,10 @@ struct fuse_args;
 
 enum mfs_proto { PROTO_IMAP, PROTO_POP3 };
 
+/* max_connections may go up to this. */
+#define MAX_CONNECTIONS 64
+#define MAX_CONNECTIONS_TEXT "64"
+
 struct mfs_options {
 	/* From the URL. */
 	char *url;
@@ -38,6 +42,7 @@ struct mfs_options {
 	int show_views;             /* list .mailfs at the root (SPEC §9) */
 	int poll;                   /* seconds */
 	int timeout;                /* seconds */
+	int max_connections;        /* IMAP: sessions held at once, IDLE included */
 	char *trash;
 	int pop3_delete;
 

@@ -128,7 +128,15 @@ struct cmd {
 	void (*search_cb)(void *ctx, uint32_t lo, uint32_t hi);
 	void *ctx;
 	int list_err;
-	int64_t status_messages;    /* from "* STATUS name (MESSAGES n)", or -1 */
+	void (*status_cb)(void *ctx, const struct imap_status *st);
+	uint64_t batch_done[(IMAP_BATCH_MAX + 1 + 63) / 64];
+	/* Several commands sent together (imap_list_status()): the tagged
+	 * replies of tag numbers batch_first .. batch_first + batch_n - 1 are
+	 * awaited. The batch may begin with UNSELECT (batch_unselect), then
+	 * LIST (batch_list): batch_err is the LIST's failure. */
+	unsigned batch_first, batch_n, batch_left;
+	int batch_unselect, batch_list;
+	int batch_err;
 };
 
 struct imap_session {
@@ -139,6 +147,8 @@ struct imap_session {
 	struct resp resp;
 	struct cmd *cmd;            /* command in progress, or NULL */
 	unsigned tagno;
+	uint64_t round_trips;       /* waits for the server after sending */
+	int sent;                   /* something was sent since the last wait */
 	char inbuf[65536];
 	size_t inpos, inlen;
 
@@ -185,7 +195,7 @@ static int set_fail(struct imap_session *s, enum imap_fail cls, int err, const c
 	va_end(ap);
 	memcpy(s->error, buf, sizeof(buf));
 	if (cls == IMAP_FAIL_CONN || cls == IMAP_FAIL_PROTO || cls == IMAP_FAIL_BYE ||
-	    cls == IMAP_FAIL_TLS_REQUIRED)
+	    cls == IMAP_FAIL_TLS_REQUIRED || cls == IMAP_FAIL_LIMIT)
 		s->broken = 1;
 	return -err;
 }
@@ -235,6 +245,7 @@ unsigned imap_caps(const struct imap_session *s) { return s->caps; }
 int imap_qresync_enabled(const struct imap_session *s) { return s->qresync; }
 const char *imap_caps_text(const struct imap_session *s) { return s->caps_text ? s->caps_text : ""; }
 int imap_broken(const struct imap_session *s) { return s->broken; }
+uint64_t imap_round_trips(const struct imap_session *s) { return s->round_trips; }
 int imap_pending(struct imap_session *s)
 {
 	return s->inpos < s->inlen || conn_pending(s->conn);
@@ -441,6 +452,10 @@ static int next_tok(struct imap_session *s, struct wire_token *t)
 				                  wire_error(s->wp));
 		}
 		s->inpos = s->inlen = 0;
+		if (s->sent) {
+			s->round_trips++;
+			s->sent = 0;
+		}
 		ssize_t n = conn_read(s->conn, s->inbuf, sizeof(s->inbuf));
 		if (n < 0)
 			return conn_failed(s, (int)n);
@@ -1327,8 +1342,57 @@ static int handle_list(struct imap_session *s, const struct node *n)
 	e.name = node_str(n->next->next);
 	if (!e.name || strlen(e.name) != n->next->next->len)
 		return proto_fail(s, "malformed LIST mailbox name");
-	if (s->cmd && s->cmd->list_cb && s->cmd->list_err == 0)
-		s->cmd->list_err = s->cmd->list_cb(s->cmd->ctx, &e);
+	if (s->cmd && s->cmd->list_cb) {
+		if (s->cmd->list_err == 0)
+			s->cmd->list_err = s->cmd->list_cb(s->cmd->ctx, &e);
+	} else if (s->ev && s->ev->mailboxes) {
+		s->ev->mailboxes(s->ev_ctx);   /* NOTIFY MailboxName (RFC 5465) */
+	}
+	return 0;
+}
+
+/* "* STATUS mailbox (MESSAGES 3 UIDNEXT 9 ...)": to the command that asked,
+ * or, unasked (NOTIFY, RFC 5465), to the events. */
+static int handle_status(struct imap_session *s, const struct node *n)
+{
+	static const struct { const char *name; unsigned bit; } items[] = {
+		{ "MESSAGES", IMAP_STATUS_MESSAGES }, { "UIDNEXT", IMAP_STATUS_UIDNEXT },
+		{ "UIDVALIDITY", IMAP_STATUS_UIDVALIDITY },
+		{ "HIGHESTMODSEQ", IMAP_STATUS_HIGHESTMODSEQ },
+	};
+	struct imap_status st = { 0 };
+	const struct node *k;
+
+	if (!n || !n->next || n->next->type != N_LIST)
+		return proto_fail(s, "malformed STATUS response");
+	st.mailbox = node_str(n);
+	if (!st.mailbox || strlen(st.mailbox) != n->len)
+		return proto_fail(s, "malformed STATUS mailbox name");
+	for (k = n->next->child; k; k = k->next ? k->next->next : NULL) {
+		uint64_t v;
+		size_t i;
+
+		if (!k->next || node_u64(k->next, UINT64_MAX, &v) < 0)
+			return proto_fail(s, "malformed STATUS response");
+		for (i = 0; i < sizeof(items) / sizeof(items[0]); i++)
+			if (is_atom(k, items[i].name))
+				break;
+		if (i == sizeof(items) / sizeof(items[0]))
+			continue;      /* UNSEEN, RECENT, SIZE...: not needed */
+		if (items[i].bit != IMAP_STATUS_HIGHESTMODSEQ && v > UINT32_MAX)
+			return proto_fail(s, "STATUS %s out of range", items[i].name);
+		st.have |= items[i].bit;
+		switch (items[i].bit) {
+		case IMAP_STATUS_MESSAGES: st.messages = (uint32_t)v; break;
+		case IMAP_STATUS_UIDNEXT: st.uidnext = (uint32_t)v; break;
+		case IMAP_STATUS_UIDVALIDITY: st.uidvalidity = (uint32_t)v; break;
+		default: st.highestmodseq = v; break;
+		}
+	}
+	if (s->cmd && s->cmd->status_cb)
+		s->cmd->status_cb(s->cmd->ctx, &st);
+	else if (s->ev && s->ev->status)
+		s->ev->status(s->ev_ctx, &st);
 	return 0;
 }
 
@@ -1405,14 +1469,9 @@ static int handle_untagged(struct imap_session *s)
 		return handle_search(s, w->next, 0);
 	else if (is_atom(w, "ESEARCH"))
 		return handle_search(s, w->next, 1);
-	else if (is_atom(w, "STATUS") && s->cmd && w->next && w->next->next &&
-	         w->next->next->type == N_LIST) {
-		for (const struct node *k = w->next->next->child; k && k->next; k = k->next->next) {
-			uint32_t v;
-			if (is_atom(k, "MESSAGES") && node_u32(k->next, &v) == 0)
-				s->cmd->status_messages = v;
-		}
-	} else if (is_atom(w, "ENABLED")) {
+	else if (is_atom(w, "STATUS"))
+		return handle_status(s, w->next);
+	else if (is_atom(w, "ENABLED")) {
 		for (const struct node *m = w->next; m; m = m->next)
 			if (is_atom(m, "QRESYNC"))
 				s->qresync = 1;
@@ -1457,6 +1516,43 @@ static int no_errno(const char *code)
 	return EIO;
 }
 
+static int tagged_status(struct imap_session *s);
+static void deselect(struct imap_session *s);
+
+/* The tagged reply of one command of a batch (imap_list_status()): 0
+ * while others are awaited, 2 with the batch's status in *STATUS_R after
+ * the last. Replies may come in any order (RFC 3501 §5.5), each once. */
+static int batch_reply(struct imap_session *s, int *status_r)
+{
+	struct cmd *c = s->cmd;
+	const char *tag = s->resp.head->s;
+	char *end;
+	unsigned long no;
+	unsigned i;
+	int st;
+
+	errno = 0;
+	no = tag[0] == 'm' && isdigit((unsigned char)tag[1]) ? strtoul(tag + 1, &end, 10) : 0;
+	if (!no || errno || *end || no < c->batch_first || no - c->batch_first >= c->batch_n)
+		return proto_fail(s, "reply with unknown tag %.32s", tag);
+	i = (unsigned)(no - c->batch_first);
+	if (c->batch_done[i / 64] & (1ull << (i % 64)))
+		return proto_fail(s, "second reply to tag %.32s", tag);
+	c->batch_done[i / 64] |= 1ull << (i % 64);
+	keep_code(s);
+	st = tagged_status(s);
+	if (st == 1)
+		return proto_fail(s, "malformed tagged reply");
+	if (i == 0 && c->batch_unselect && st == 0)
+		deselect(s);     /* what follows is not about a selection */
+	if (c->batch_list && i == (unsigned)c->batch_unselect && st < 0)
+		c->batch_err = st;
+	if (--c->batch_left)
+		return 0;
+	*status_r = c->batch_err;
+	return 2;
+}
+
 /* Read and act on one response. Returns 0 for an untagged one, 1 for a
  * continuation request, 2 for the tagged reply of the command in progress
  * (its status in *status_r: 0, or the negative errno of NO/BAD), or an
@@ -1477,22 +1573,32 @@ static int read_one(struct imap_session *s, int *status_r)
 	if (is_atom(s->resp.head, "+"))
 		return 1;
 	/* A tag is an atom (RFC 3501 §9); a line may start with a list. */
+	if (s->cmd && s->cmd->batch_n && s->resp.head->type == N_ATOM)
+		return batch_reply(s, status_r);
 	if (!s->cmd || s->resp.head->type != N_ATOM || strcmp(s->resp.head->s, s->cmd->tag) != 0)
 		return proto_fail(s, "reply with unknown tag %.32s",
 		                  s->resp.head->s ? s->resp.head->s : "(list)");
 	keep_code(s);
-	if (is_atom(s->resp.head->next, "OK"))
-		*status_r = 0;
-	else if (is_atom(s->resp.head->next, "NO"))
-		*status_r = set_fail(s, IMAP_FAIL_NO, no_errno(s->code), "%s%s%s%s",
-		                     s->code[0] ? "[" : "", s->code, s->code[0] ? "] " : "",
-		                     s->resp.text ? s->resp.text : "refused");
-	else if (is_atom(s->resp.head->next, "BAD"))
-		*status_r = set_fail(s, IMAP_FAIL_BAD, EBADMSG, "server rejected the command: %s",
-		                     s->resp.text ? s->resp.text : "");
-	else
+	*status_r = tagged_status(s);
+	if (*status_r == 1)
 		return proto_fail(s, "malformed tagged reply");
 	return 2;
+}
+
+/* What a tagged reply says: 0 (OK), the negative errno of NO or BAD, or 1
+ * when it is none of them. */
+static int tagged_status(struct imap_session *s)
+{
+	if (is_atom(s->resp.head->next, "OK"))
+		return 0;
+	if (is_atom(s->resp.head->next, "NO"))
+		return set_fail(s, IMAP_FAIL_NO, no_errno(s->code), "%s%s%s%s",
+		                s->code[0] ? "[" : "", s->code, s->code[0] ? "] " : "",
+		                s->resp.text ? s->resp.text : "refused");
+	if (is_atom(s->resp.head->next, "BAD"))
+		return set_fail(s, IMAP_FAIL_BAD, EBADMSG, "server rejected the command: %s",
+		                s->resp.text ? s->resp.text : "");
+	return 1;
 }
 
 /* Read responses until the tagged reply of the command in progress; or,
@@ -1523,6 +1629,7 @@ static int send_raw(struct imap_session *s, const char *buf, size_t len, int sec
 		s->p.trace(s->p.trace_ctx, 'C', secret ? "<credentials hidden>" : buf,
 		           secret ? 20 : len);
 	r = conn_write(s->conn, buf, len);
+	s->sent = 1;
 	return r < 0 ? conn_failed(s, r) : 0;
 }
 
@@ -1947,6 +2054,16 @@ static int authenticate(struct imap_session *s)
 		}
 		break;
 	}
+	if (r < 0 && s->fail == IMAP_FAIL_NO &&
+	    (strcasecmp(s->code, "LIMIT") == 0 || strcasecmp(s->code, "UNAVAILABLE") == 0)) {
+		/* Not the password: too many connections, or the server busy. */
+		const char *e = strstr(s->error, "] ") ? strstr(s->error, "] ") + 2 : s->error;
+		char why[sizeof(s->error)];
+
+		snprintf(why, sizeof(why), "%s", e);
+		return set_fail(s, IMAP_FAIL_LIMIT, ECONNREFUSED, "%s takes no more connections "
+		                "now: %s", s->p.conn.host, why);
+	}
 	if (r < 0 && (s->fail == IMAP_FAIL_NO || s->fail == IMAP_FAIL_BAD)) {
 		char why[sizeof(s->error)];
 
@@ -1999,7 +2116,7 @@ int imap_connect(struct imap_session *s)
 	if (!is_atom(s->resp.head, "*") || !s->resp.status)
 		return proto_fail(s, "the server did not greet like an IMAP server");
 	if (is_atom(s->resp.head->next, "BYE"))
-		return set_fail(s, IMAP_FAIL_BYE, ECONNREFUSED, "server refused the connection: %s",
+		return set_fail(s, IMAP_FAIL_LIMIT, ECONNREFUSED, "server refused the connection: %s",
 		                s->resp.text ? s->resp.text : "");
 	preauth = is_atom(s->resp.head->next, "PREAUTH");
 	if (!preauth && !is_atom(s->resp.head->next, "OK"))
@@ -2080,14 +2197,135 @@ int imap_logout(struct imap_session *s)
 int imap_list(struct imap_session *s,
               int (*cb)(void *ctx, const struct imap_list_entry *e), void *ctx)
 {
-	struct cmd c = { .list_cb = cb, .ctx = ctx };
-	struct cmdbuf b = { 0 };
-	int r;
+	return imap_list_status(s, cb, NULL, ctx, NULL, 0);
+}
 
-	cb_str(&b, (s->caps & IMAP_CAP_SPECIAL_USE) && (s->caps & IMAP_CAP_LIST_EXTENDED)
-	           ? "LIST \"\" \"*\" RETURN (SPECIAL-USE)" : "LIST \"\" \"*\"");
-	r = run_cmd(s, &c, &b, 0);
-	return r < 0 ? r : c.list_err;
+static int has_unselect(const struct imap_session *s)
+{
+	return s->caps_text && strstr(s->caps_text, "UNSELECT") != NULL;
+}
+
+/* Append MAILBOX to F as a quoted string, or as a literal that needs no
+ * continuation (LITERAL+, or LITERAL- up to 4 KiB, RFC 7888). 0 when it
+ * can be neither: it cannot go in a batch (nothing is written; F NULL
+ * only asks). */
+static int batch_astring(const struct imap_session *s, FILE *f, const char *mb)
+{
+	size_t len = strlen(mb), i;
+
+	for (i = 0; i < len; i++)
+		if (mb[i] == '\r' || mb[i] == '\n' || (unsigned char)mb[i] >= 0x80)
+			break;
+	if (!f)
+		return i == len || (s->caps & IMAP_CAP_LITERAL_PLUS) ||
+		       ((s->caps & IMAP_CAP_LITERAL_MINUS) && len <= 4096);
+	if (i == len) {
+		fputc('"', f);
+		for (i = 0; i < len; i++) {
+			if (mb[i] == '"' || mb[i] == '\\')
+				fputc('\\', f);
+			fputc(mb[i], f);
+		}
+		fputc('"', f);
+		return 1;
+	}
+	if (!(s->caps & IMAP_CAP_LITERAL_PLUS) && !((s->caps & IMAP_CAP_LITERAL_MINUS) && len <= 4096))
+		return 0;
+	fprintf(f, "{%zu+}\r\n", len);
+	fwrite(mb, 1, len, f);
+	return 1;
+}
+
+int imap_list_status(struct imap_session *s,
+                     int (*list_cb)(void *ctx, const struct imap_list_entry *e),
+                     void (*status_cb)(void *ctx, const struct imap_status *st), void *ctx,
+                     const char *const *mailboxes, size_t n)
+{
+	const char *items = (s->caps & IMAP_CAP_CONDSTORE)
+	                    ? "MESSAGES UIDNEXT UIDVALIDITY HIGHESTMODSEQ"
+	                    : "MESSAGES UIDNEXT UIDVALIDITY";
+	int list_status = list_cb && status_cb && (s->caps & IMAP_CAP_LIST_STATUS);
+	size_t done = 0;
+	int r = 0, listed = !list_cb;
+
+	if (s->broken)
+		return -EIO;
+	if (list_status)
+		done = n;     /* the LIST answers for all of them */
+	while (r == 0 && (!listed || done < n)) {
+		struct cmd c = { .list_cb = list_cb, .status_cb = status_cb, .ctx = ctx };
+		char *text = NULL;
+		size_t len = 0, alone = SIZE_MAX;
+		FILE *f = open_memstream(&text, &len);
+
+		if (!f)
+			return set_fail(s, IMAP_FAIL_PROTO, ENOMEM, "out of memory");
+		c.batch_first = s->tagno + 1;
+		if (s->selected && done < n && has_unselect(s)) {
+			/* STATUS of the selected mailbox would be the session's
+			 * view of it, which is stale once the mailbox was deleted
+			 * and recreated elsewhere (RFC 3501 §6.3.10: SHOULD NOT). */
+			fprintf(f, "m%u UNSELECT\r\n", ++s->tagno);
+			c.batch_unselect = 1;
+			c.batch_n++;
+		}
+		if (!listed) {
+			c.batch_list = 1;
+			fprintf(f, "m%u LIST \"\" \"*\"", ++s->tagno);
+			if (list_status)
+				fprintf(f, " RETURN (%sSTATUS (%s))",
+				        (s->caps & IMAP_CAP_SPECIAL_USE) ? "SPECIAL-USE " : "", items);
+			else if ((s->caps & IMAP_CAP_SPECIAL_USE) && (s->caps & IMAP_CAP_LIST_EXTENDED))
+				fputs(" RETURN (SPECIAL-USE)", f);
+			fputs("\r\n", f);
+			c.batch_n++;
+		}
+		for (; done < n && c.batch_n < IMAP_BATCH_MAX; done++) {
+			if (!batch_astring(s, NULL, mailboxes[done])) {
+				alone = done++;    /* asked on its own, after the batch */
+				break;
+			}
+			fprintf(f, "m%u STATUS ", ++s->tagno);
+			batch_astring(s, f, mailboxes[done]);
+			fprintf(f, " (%s)\r\n", items);
+			c.batch_n++;
+		}
+		if (fclose(f) != 0 || !text) {
+			free(text);
+			return set_fail(s, IMAP_FAIL_PROTO, ENOMEM, "out of memory");
+		}
+		if (c.batch_n) {
+			c.batch_left = c.batch_n;
+			s->cmd = &c;
+			if (s->p.trace)
+				for (const char *l = text, *e; *l; l = e + 1) {
+					e = strchr(l, '\n');
+					s->p.trace(s->p.trace_ctx, 'C', l, (size_t)(e - l + 1));
+				}
+			r = conn_write(s->conn, text, len);
+			s->sent = 1;
+			r = r < 0 ? conn_failed(s, r) : read_until_done(s, 0);
+			s->cmd = NULL;
+			if (r == 0)
+				r = c.list_err;
+			listed = 1;
+		}
+		free(text);
+		if (r == 0 && alone != SIZE_MAX) {
+			struct cmd one = { .status_cb = status_cb, .ctx = ctx };
+			struct cmdbuf b = { 0 };
+
+			cb_str(&b, "STATUS ");
+			cb_astring(&b, mailboxes[alone]);
+			cb_str(&b, " (");
+			cb_str(&b, items);
+			cb_str(&b, ")");
+			r = run_cmd(s, &one, &b, 0);
+			if (r < 0 && !s->broken)
+				r = 0;   /* refused: that mailbox gets no answer */
+		}
+	}
+	return r;
 }
 
 static void deselect(struct imap_session *s)
@@ -2248,7 +2486,7 @@ int imap_leave(struct imap_session *s)
 
 	if (!s->selected)
 		return 0;
-	if (s->caps_text && strstr(s->caps_text, "UNSELECT")) {
+	if (has_unselect(s)) {
 		r = simple(s, "UNSELECT");
 	} else {
 		/* EXAMINE makes the selection read-only (its events are not
@@ -2288,9 +2526,26 @@ int imap_rename(struct imap_session *s, const char *from, const char *to)
 	return r < 0 ? r : mailbox_cmd(s, "RENAME", from, to);
 }
 
+struct status_one {
+	const char *mailbox;
+	uint32_t messages;
+	int have;
+};
+
+static void status_one_cb(void *ctx, const struct imap_status *st)
+{
+	struct status_one *o = ctx;
+
+	if (strcmp(st->mailbox, o->mailbox) == 0 && (st->have & IMAP_STATUS_MESSAGES)) {
+		o->messages = st->messages;
+		o->have = 1;
+	}
+}
+
 int imap_status_messages(struct imap_session *s, const char *mailbox, uint32_t *count_r)
 {
-	struct cmd c = { .status_messages = -1 };
+	struct status_one o = { .mailbox = mailbox };
+	struct cmd c = { .status_cb = status_one_cb, .ctx = &o };
 	struct cmdbuf b = { 0 };
 	int r;
 
@@ -2298,10 +2553,10 @@ int imap_status_messages(struct imap_session *s, const char *mailbox, uint32_t *
 	cb_astring(&b, mailbox);
 	cb_str(&b, " (MESSAGES)");
 	r = run_cmd(s, &c, &b, 0);
-	if (r == 0 && c.status_messages < 0)
+	if (r == 0 && !o.have)
 		r = proto_fail(s, "STATUS without a message count");
 	if (r == 0)
-		*count_r = (uint32_t)c.status_messages;
+		*count_r = o.messages;
 	return r;
 }
 
@@ -2405,6 +2660,16 @@ int imap_append(struct imap_session *s, const char *mailbox, const char *flags, 
 	cb_release(&b);
 	s->cmd = NULL;
 	return r;
+}
+
+int imap_notify(struct imap_session *s)
+{
+	/* MessageNew with MessageExpunge, FlagChange with both (RFC 5465
+	 * §5); with CONDSTORE the STATUS of a folder whose flags changed
+	 * carries its new HIGHESTMODSEQ. */
+	return simple(s, "NOTIFY SET (selected (MessageNew MessageExpunge FlagChange)) "
+	              "(personal (MessageNew MessageExpunge FlagChange MailboxName "
+	              "SubscriptionChange))");
 }
 
 /* ---- IDLE (RFC 2177) ------------------------------------------------------------- */

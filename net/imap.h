@@ -80,6 +80,9 @@ enum imap_fail {
 	IMAP_FAIL_BYE,      /* the server closed the session */
 	IMAP_FAIL_ARG,      /* the caller's argument was refused before sending;
 	                       the session is still usable */
+	IMAP_FAIL_LIMIT,    /* the server takes no more connections now: BYE
+	                       at greeting, or the login refused with
+	                       [LIMIT] or [UNAVAILABLE]; try again later */
 };
 
 enum imap_auth {
@@ -158,6 +161,20 @@ struct imap_sink {
 	void (*end)(struct imap_sink *sk, int err);
 };
 
+/* What a STATUS response says of a mailbox (0 for what it did not say). */
+enum imap_status_have {
+	IMAP_STATUS_MESSAGES = 1u << 0,
+	IMAP_STATUS_UIDNEXT = 1u << 1,
+	IMAP_STATUS_UIDVALIDITY = 1u << 2,
+	IMAP_STATUS_HIGHESTMODSEQ = 1u << 3,
+};
+struct imap_status {
+	const char *mailbox;       /* on the wire */
+	unsigned have;             /* IMAP_STATUS_* */
+	uint32_t messages, uidnext, uidvalidity;
+	uint64_t highestmodseq;
+};
+
 struct imap_events {
 	void (*fetch)(void *ctx, const struct imap_fetch *f);
 	/* The messages with UIDs LO..HI (those of them that existed) left the
@@ -176,6 +193,11 @@ struct imap_events {
 	 * write. */
 	struct imap_sink *(*body)(void *ctx, uint32_t uid, const char *section, int binary,
 	                          uint64_t offset, uint64_t size);
+	/* Said without being asked (NOTIFY, RFC 5465): the state of another
+	 * mailbox changed (STATUS), or the mailbox list did (LIST). May be
+	 * NULL. */
+	void (*status)(void *ctx, const struct imap_status *st);
+	void (*mailboxes)(void *ctx);
 };
 
 struct imap_mailbox {
@@ -250,6 +272,33 @@ void imap_set_timeout(struct imap_session *s, int timeout_ms);
  * that stops the listing (the response is still read to its end). */
 int imap_list(struct imap_session *s,
               int (*cb)(void *ctx, const struct imap_list_entry *e), void *ctx);
+
+/* In one round trip: LIST "" "*" when LIST_CB is given (as imap_list()),
+ * and the STATUS (MESSAGES UIDNEXT UIDVALIDITY, and HIGHESTMODSEQ where
+ * the server has CONDSTORE) of the N MAILBOXES, to STATUS_CB. Where the
+ * server has LIST-STATUS (RFC 5819) the LIST brings the status of every
+ * mailbox it lists; otherwise a STATUS command for each is sent with the
+ * LIST, before any reply is read. At most IMAP_BATCH_MAX commands go
+ * together; a mailbox name that would need the server's go-ahead for a
+ * literal is asked on its own. A mailbox whose STATUS the server refuses
+ * gets no call; the call fails when the LIST (or the session) does. A
+ * selected mailbox is left first (UNSELECT, in the same round trip) where
+ * the server has UNSELECT; the STATUS of a mailbox still selected is the
+ * session's view of it (imap_selected() says which). */
+#define IMAP_BATCH_MAX 256
+int imap_list_status(struct imap_session *s,
+                     int (*list_cb)(void *ctx, const struct imap_list_entry *e),
+                     void (*status_cb)(void *ctx, const struct imap_status *st), void *ctx,
+                     const char *const *mailboxes, size_t n);
+/* How often the session waited for the server after sending something:
+ * the round trips so far. */
+uint64_t imap_round_trips(const struct imap_session *s);
+
+/* NOTIFY SET (RFC 5465), while MAILBOX (INBOX) is selected: its changes
+ * come as usual (EXISTS, EXPUNGE, FETCH), and those of every other
+ * personal mailbox as STATUS responses, changes of the list as LIST ones,
+ * both to the events' status and mailboxes. Wait for them with IDLE. */
+int imap_notify(struct imap_session *s);
 
 /* SELECT (or EXAMINE when readonly) MAILBOX. When it is already selected in
  * that mode and FORCE is 0, nothing is sent and 1 is returned (call

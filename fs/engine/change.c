@@ -214,7 +214,7 @@ int change_mkdir(struct engine *m, int64_t parent, const char *name, struct fold
 	free(server);
 	if (r < 0)
 		return r;
-	r = tree_refresh(m);
+	r = tree_refresh(m, NULL, 0);
 	if (r < 0)
 		return r;
 	f = tree_child(m, parent, name);
@@ -249,8 +249,8 @@ int change_rmdir(struct engine *m, struct folder *f)
 			return r;
 	}
 	/* The folder list now says what is left (an implied parent may go). */
-	r = tree_refresh(m);
-	if (r == 0 && !folder_gone(f)) {
+	r = tree_refresh(m, NULL, 0);
+	if (r >= 0 && !folder_gone(f)) {
 		/* Still listed: the server kept it as a \Noselect parent. */
 		log_info("folder %s was deleted but is still listed by the server", folder_name(f));
 	}
@@ -288,6 +288,6 @@ int change_rename_dir(struct engine *m, struct folder *f, int64_t parent, const 
 		r = tree_rename(m, f, parent, name, server);
 	free(server);
 	if (r == 0)
-		tree_refresh(m);
+		tree_refresh(m, NULL, 0);
 	return r;
 }

@@ -145,6 +145,47 @@ void driver_new_mail(struct engine *m, int64_t folder)
 		folder_sync_later(m, f);
 }
 
+void driver_folder_status(struct engine *m, int64_t folder, const struct driver_status *st)
+{
+	struct folder *f = tree_get(m, folder);
+
+	if (!f)
+		return;
+	pthread_mutex_lock(&f->lock);
+	f->unchanged = f->synced && st->modseq && st->modseq == f->modseq &&
+	               st->uidnext == f->uidnext && st->uidvalidity == f->uidvalidity;
+	pthread_mutex_unlock(&f->lock);
+}
+
+void driver_folder_news(struct engine *m, const char *server)
+{
+	int64_t id = 0;
+
+	if (!server) {
+		poll_enqueue(m, POLL_TREE);
+		return;
+	}
+	/* Seldom (a change made elsewhere): a walk over the folders will do. */
+	pthread_rwlock_rdlock(&m->tree_lock);
+	for (size_t i = 0; i < m->nfolders && !id; i++) {
+		struct folder *f = m->folders[i];
+
+		if (!f->gone && f->server && strcmp(f->server, server) == 0)
+			id = f->id;
+	}
+	pthread_rwlock_unlock(&m->tree_lock);
+	if (id) {
+		struct folder *f = tree_get(m, id);
+		int wanted;
+
+		pthread_mutex_lock(&f->lock);
+		wanted = f->wanted;
+		pthread_mutex_unlock(&f->lock);
+		if (wanted)    /* the others are synced when first looked at */
+			folder_sync_later(m, f);
+	}
+}
+
 void driver_lost_track(struct engine *m, int64_t folder)
 {
 	struct folder *f = tree_get(m, folder);

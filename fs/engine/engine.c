@@ -75,11 +75,11 @@ int engine_open(struct engine *m, char *err, size_t errlen)
 		m->offline_start = 1;
 		return 0;
 	}
-	r = tree_refresh(m);
+	r = tree_refresh(m, NULL, 0);
 	if (r < 0)
 		snprintf(err, errlen, "cannot list the folders of %s: %s", m->opt->host,
 		         m->last_error[0] ? m->last_error : strerror(-r));
-	return r;
+	return r < 0 ? r : 0;
 }
 
 int engine_start(struct engine *m)

@@ -70,6 +70,7 @@ struct folder {
 	int syncing;            /* a sync runs now */
 	int synced;             /* synced at least once since mounting */
 	int wanted;             /* looked at since mounting: keep it fresh */
+	int unchanged;          /* the poll round's STATUS matched the last sync */
 	time_t last_sync;       /* last successful sync */
 	int last_error;         /* of the last sync, 0 if it worked */
 	uint32_t uidvalidity, uidnext;
@@ -167,6 +168,7 @@ struct engine {
 	uint64_t cache_bytes;       /* bodies in the cache; protected by status_lock */
 	int cache_counted;          /* cache_bytes is known; protected by status_lock */
 	char prefetch_state[128];   /* protected by status_lock */
+	char poll_state[160];       /* the last poll round; protected by status_lock */
 	char last_error[256];       /* protected by status_lock */
 	time_t last_error_time;     /* protected by status_lock */
 	int online;                 /* protected by status_lock */
@@ -198,8 +200,10 @@ void engine_free(struct engine *m);
 #define TREE_MAX_DEPTH_TEXT "64"
 
 /* Ask the driver for the folder list and make the tree match it
- * (tree_sync), keeping to TREE_MAX_FOLDERS. */
-int tree_refresh(struct engine *m);
+ * (tree_sync), keeping to TREE_MAX_FOLDERS; with WATCH (N folders) the
+ * driver reports their state too (driver_folder_status). Returns the
+ * round trips it took, or a negative errno. */
+int tree_refresh(struct engine *m, const struct driver_folder *watch, size_t n);
 /* Load the folders of the store; message names made under older rules
  * (LAYOUT_NAMES_VERSION) are made again first. */
 int tree_load(struct engine *m);
@@ -271,7 +275,11 @@ int folder_forgotten(const struct folder *f, uint32_t uid);
  * and every folder looked at since mounting. */
 int poll_start(struct engine *m);
 void poll_stop(struct engine *m);
-/* Queue a sync of FOLDER; -ENOENT when the thread does not run. */
+/* One poll round now, on the calling thread. */
+void poll_once(struct engine *m);
+/* Queue a sync of FOLDER, or (POLL_TREE) a refresh of the folder list;
+ * -ENOENT when the thread does not run. */
+#define POLL_TREE 0
 int poll_enqueue(struct engine *m, int64_t folder);
 
 /* ---- evict.c ---------------------------------------------------------------------- */

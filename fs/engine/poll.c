@@ -1,13 +1,17 @@
 /* poll.c - the background thread that keeps folders fresh: it runs the
- * syncs asked for (folder_sync_later), and every `poll` seconds refreshes
- * the folder list, syncs every folder looked at since mounting, and keeps
- * the cache within cache_size (evict.c). */
+ * syncs asked for (folder_sync_later, and folder-list refreshes the server
+ * announced), and every `poll` seconds refreshes the folder list, asks the
+ * state of every folder looked at since mounting in the same round trip,
+ * syncs those that changed, and keeps the cache within cache_size
+ * (evict.c). */
 #include "fs/engine/engine.h"
 #include "net/grow.h"
 #include "fs/log.h"
+#include "cache/store.h"
 
 #include <errno.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 struct poll_worker {
@@ -48,35 +52,66 @@ int poll_enqueue(struct engine *m, int64_t folder)
 	return 0;
 }
 
-/* Refresh the folder list, then every folder looked at since mounting. */
-static void poll_round(struct engine *m)
+static double seconds_since(const struct timespec *t0)
 {
-	int64_t *ids;
-	size_t n = 0, i;
-	int r;
+	struct timespec now;
 
-	r = tree_refresh(m);
-	if (r < 0)
-		log_debug("poll: folder list failed: %s", strerror(-r));
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - t0->tv_sec) + (double)(now.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/* Refresh the folder list and ask the state of every folder looked at
+ * since mounting, in one go where the driver can (LIST-STATUS, or LIST and
+ * STATUS pipelined), then sync the folders whose state changed. */
+void poll_once(struct engine *m)
+{
+	struct driver_folder *watch;
+	struct timespec t0;
+	size_t n = 0, synced = 0, i;
+	int trips;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	pthread_rwlock_rdlock(&m->tree_lock);
-	ids = malloc((m->nfolders + 1) * sizeof(*ids));
-	for (i = 0; ids && i < m->nfolders; i++) {
+	watch = malloc((m->nfolders + 1) * sizeof(*watch));
+	for (i = 0; watch && i < m->nfolders; i++) {
 		struct folder *f = m->folders[i];
+		int want;
 
 		pthread_mutex_lock(&f->lock);
-		if (!folder_gone(f) && f->wanted)
-			ids[n++] = f->id;
+		want = !folder_gone(f) && f->wanted;
+		f->unchanged = 0;
 		pthread_mutex_unlock(&f->lock);
+		if (want && folder_server(f) && !(folder_flags(f) & STORE_FOLDER_NOSELECT))
+			watch[n++] = folder_view(m, f);
 	}
 	pthread_rwlock_unlock(&m->tree_lock);
+	trips = tree_refresh(m, watch, n);
+	if (trips < 0)
+		log_debug("poll: folder list failed: %s", strerror(-trips));
 	for (i = 0; i < n; i++) {
-		struct folder *f = tree_get(m, ids[i]);
+		struct folder *f = tree_get(m, watch[i].id);
+		int unchanged;
 
-		if (f && !folder_gone(f))
+		if (!f || folder_gone(f))
+			continue;
+		pthread_mutex_lock(&f->lock);
+		unchanged = f->unchanged;
+		pthread_mutex_unlock(&f->lock);
+		if (!unchanged) {
 			folder_sync(m, f);
+			synced++;
+		}
 	}
-	free(ids);
-	evict_check(m);
+	free(watch);
+	pthread_mutex_lock(&m->status_lock);
+	if (trips < 0)
+		snprintf(m->poll_state, sizeof(m->poll_state), "the folder list failed: %s",
+		         strerror(-trips));
+	else
+		snprintf(m->poll_state, sizeof(m->poll_state), "%zu folder%s asked in %d round "
+		         "trip%s, %zu synced, %.3f s", n, n == 1 ? "" : "s", trips,
+		         trips == 1 ? "" : "s", synced, seconds_since(&t0));
+	pthread_mutex_unlock(&m->status_lock);
 }
 
 static void *poll_main(void *arg)
@@ -99,9 +134,14 @@ static void *poll_main(void *arg)
 			memmove(w->queue, w->queue + 1, (w->nqueue - 1) * sizeof(*w->queue));
 			w->nqueue--;
 			pthread_mutex_unlock(&w->lock);
-			f = tree_get(m, id);
-			if (f && !folder_gone(f))
+			if (id == POLL_TREE) {
+				int r = tree_refresh(m, NULL, 0);
+
+				if (r < 0)
+					log_debug("folder list failed: %s", strerror(-r));
+			} else if ((f = tree_get(m, id)) && !folder_gone(f)) {
 				folder_sync(m, f);
+			}
 			pthread_mutex_lock(&w->lock);
 			continue;
 		}
@@ -109,7 +149,8 @@ static void *poll_main(void *arg)
 		if (now.tv_sec > next.tv_sec ||
 		    (now.tv_sec == next.tv_sec && now.tv_nsec >= next.tv_nsec)) {
 			pthread_mutex_unlock(&w->lock);
-			poll_round(m);
+			poll_once(m);
+			evict_check(m);
 			clock_gettime(CLOCK_MONOTONIC, &next);
 			next.tv_sec += m->opt->poll;
 			pthread_mutex_lock(&w->lock);

@@ -167,6 +167,8 @@ int status_render(struct engine *m, char **buf_r, size_t *len_r)
 		fprintf(out, "cache: %s\n", m->opt->cache_dir);
 	if (m->opt->prefetch)
 		fprintf(out, "prefetch: %s\n", m->prefetch_state);
+	fprintf(out, "poll: every %d s; last round: %s\n", m->opt->poll,
+	        m->poll_state[0] ? m->poll_state : "none yet");
 	pthread_mutex_unlock(&m->status_lock);
 	if (m->drv)
 		m->driver->status(m->drv, out);

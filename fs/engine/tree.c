@@ -570,11 +570,13 @@ static int list_cb(void *ctx, const struct driver_list_entry *le)
 	return 0;
 }
 
-int tree_refresh(struct engine *m)
+int tree_refresh(struct engine *m, const struct driver_folder *watch, size_t n)
 {
 	struct list_ctx c = { 0 };
-	int r = m->driver->list(m->drv, list_cb, &c);
+	int r = m->driver->list(m->drv, list_cb, &c, watch, n), trips = r;
 
+	if (r > 0)
+		r = 0;
 	if (r == 0 && c.over && !__atomic_exchange_n(&m->said_too_many, 1, __ATOMIC_RELAXED))
 		log_warn("%s lists %zu folders; only the first %d are shown", m->opt->host,
 		         c.n + c.over, TREE_MAX_FOLDERS);
@@ -583,7 +585,7 @@ int tree_refresh(struct engine *m)
 	for (size_t i = 0; i < c.n; i++)
 		free((char *)c.e[i].server);
 	free(c.e);
-	return r;
+	return r < 0 ? r : trips;
 }
 
 struct folder *tree_renew(struct engine *m, struct folder *f)

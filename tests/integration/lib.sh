@@ -231,7 +231,7 @@ service anvil {
   chroot =
 }
 protocol imap {
-  mail_max_userip_connections = 100
+  mail_max_userip_connections = ${IMAP_MAX_USERIP:-100}
   ${IMAP_CAPABILITY:+imap_capability = $IMAP_CAPABILITY}
 }
 ${DOVECOT_EXTRA:-}

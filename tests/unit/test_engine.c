@@ -43,6 +43,7 @@ struct ffolder {
 	char server[64];
 	int noselect;
 	uint32_t uidvalidity, uidnext;
+	uint64_t modseq;       /* HIGHESTMODSEQ, 0: a server without CONDSTORE */
 	struct fmsg msg[MAXM];
 	int nmsg;
 };
@@ -84,6 +85,8 @@ static uint32_t srv_add_msg(struct ffolder *f, const char *subject, const char *
 	struct fmsg *m = &f->msg[f->nmsg++];
 
 	m->uid = f->uidnext++;
+	if (f->modseq)
+		f->modseq++;
 	snprintf(m->subject, sizeof(m->subject), "%s", subject);
 	snprintf(m->flags, sizeof(m->flags), "%s", flags);
 	return m->uid;
@@ -102,6 +105,8 @@ static void srv_del_msg(struct ffolder *f, uint32_t uid)
 	for (int i = 0; i < f->nmsg; i++) {
 		if (f->msg[i].uid == uid) {
 			f->msg[i] = f->msg[--f->nmsg];
+			if (f->modseq)
+				f->modseq++;
 			return;
 		}
 	}
@@ -151,7 +156,10 @@ static int fk_open(struct engine *m, const struct driver_params *p, void **drv_r
 	return 0;
 }
 
-static int fk_list(void *drv, int (*cb)(void *ctx, const struct driver_list_entry *e), void *ctx)
+/* The folders, and the STATUS of those watched (LIST-STATUS): one round
+ * trip. */
+static int fk_list(void *drv, int (*cb)(void *ctx, const struct driver_list_entry *e), void *ctx,
+                   const struct driver_folder *watch, size_t n)
 {
 	(void)drv;
 	for (int i = 0; i < srv.nf; i++) {
@@ -163,7 +171,18 @@ static int fk_list(void *drv, int (*cb)(void *ctx, const struct driver_list_entr
 		if (r < 0)
 			return r;
 	}
-	return 0;
+	for (size_t i = 0; i < n; i++) {
+		struct ffolder *f = srv_folder(watch[i].server);
+
+		if (f) {
+			struct driver_status st = { .uidvalidity = f->uidvalidity,
+			                            .uidnext = f->uidnext,
+			                            .messages = (uint32_t)f->nmsg,
+			                            .modseq = f->modseq };
+			driver_folder_status(fake_engine, watch[i].id, &st);
+		}
+	}
+	return 1;
 }
 
 /* What an IMAP driver would learn by comparing everything: new messages,
@@ -217,6 +236,7 @@ static int fk_sync(void *drv, const struct driver_folder *df, struct driver_sync
 	free(known);
 	st->uidvalidity = f->uidvalidity;
 	st->uidnext = f->uidnext;
+	st->modseq = f->modseq;
 	return r;
 }
 
@@ -596,7 +616,7 @@ static void test_tree_from_list(void **state)
 	/* A folder the server stops listing is gone, and the face is told. */
 	told[0] = '\0';
 	*srv_folder("Old/2024/Q1") = srv.f[--srv.nf];
-	assert_int_equal(tree_refresh(&fx.m), 0);
+	assert_int_equal(tree_refresh(&fx.m, NULL, 0), 1);
 	assert_true(folder_gone(x));
 	assert_null(tree_by_path(&fx.m, "Old/2024/Q1"));
 	assert_non_null(strstr(told, "Q1"));
@@ -623,6 +643,56 @@ static void test_mkdir_rmdir(void **state)
 }
 
 /* ---- a folder's sync ------------------------------------------------------------------------ */
+
+/* A poll round asks the state of the folders looked at with the folder
+ * list, and syncs only those whose state changed since their last sync;
+ * a folder without a mod-sequence (no CONDSTORE) cannot show a flag
+ * change that way, and is synced each round. */
+static void test_poll_status(void **state)
+{
+	struct ffolder *in, *work, *old;
+	int before;
+
+	(void)state;
+	in = srv_add_folder("INBOX", 1);
+	in->modseq = 10;
+	srv_add_msg(in, "one", "");
+	work = srv_add_folder("Work", 2);
+	work->modseq = 20;
+	srv_add_msg(work, "two", "");
+	old = srv_add_folder("Old", 3);
+	srv_add_msg(old, "three", "");
+	srv_add_folder("Unseen", 4)->modseq = 5;   /* never looked at */
+	open_engine();
+	assert_int_equal(folder_ensure(&fx.m, tree_by_path(&fx.m, "INBOX")), 0);
+	assert_int_equal(folder_ensure(&fx.m, tree_by_path(&fx.m, "Work")), 0);
+	assert_int_equal(folder_ensure(&fx.m, tree_by_path(&fx.m, "Old")), 0);
+
+	before = srv.calls[OP_SYNC];
+	poll_once(&fx.m);
+	assert_int_equal(srv.calls[OP_SYNC] - before, 1);     /* Old only */
+
+	srv_add_msg(work, "new", "");
+	before = srv.calls[OP_SYNC];
+	poll_once(&fx.m);
+	assert_int_equal(srv.calls[OP_SYNC] - before, 2);     /* Work and Old */
+	assert_true(cached("Work", 2).found);
+
+	/* A flag changed elsewhere: the mod-sequence says so. */
+	snprintf(work->msg[0].flags, sizeof(work->msg[0].flags), "\\Flagged");
+	work->modseq++;
+	before = srv.calls[OP_SYNC];
+	poll_once(&fx.m);
+	assert_int_equal(srv.calls[OP_SYNC] - before, 2);
+	assert_string_equal(cached("Work", 1).flags, "\\Flagged");
+
+	before = srv.calls[OP_SYNC];
+	poll_once(&fx.m);
+	assert_int_equal(srv.calls[OP_SYNC] - before, 1);
+	pthread_mutex_lock(&fx.m.status_lock);
+	assert_non_null(strstr(fx.m.poll_state, "3 folders asked in 1 round trip, 1 synced"));
+	pthread_mutex_unlock(&fx.m.status_lock);
+}
 
 static void test_sync(void **state)
 {
@@ -1016,6 +1086,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_tree_from_list, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mkdir_rmdir, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sync, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_poll_status, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rm_mv_flags, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_append, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_views, setup, teardown),

@@ -144,9 +144,23 @@ static struct imap_sink *ev_body(void *ctx, uint32_t uid, const char *section, i
 	return &fx.body.sk;
 }
 
+static void ev_status(void *ctx, const struct imap_status *st)
+{
+	(void)ctx;
+	note("status %s %x m=%u n=%u v=%u ms=%llu; ", st->mailbox, st->have, st->messages,
+	     st->uidnext, st->uidvalidity, (unsigned long long)st->highestmodseq);
+}
+
+static void ev_mailboxes(void *ctx)
+{
+	(void)ctx;
+	note("mailboxes; ");
+}
+
 static const struct imap_events events = {
 	.fetch = ev_fetch, .expunge = ev_expunge, .exists = ev_exists,
-	.lost_track = ev_lost_track, .body = ev_body,
+	.lost_track = ev_lost_track, .body = ev_body, .status = ev_status,
+	.mailboxes = ev_mailboxes,
 };
 
 static void trace(void *ctx, char dir, const char *line, size_t len)
@@ -535,7 +549,17 @@ struct tls_case {
 static const struct tls_case tls_cases[] = {
 	{ "greeting BYE", 0, {
 		SEND("* BYE Too many connections\r\n"),
-		END }, IMAP_FAIL_BYE, "Too many connections" },
+		END }, IMAP_FAIL_LIMIT, "Too many connections" },
+	{ "login refused with [LIMIT]: not the password", 0, {
+		SEND("* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR] ready\r\n"),
+		EXPECT("TAG AUTHENTICATE PLAIN AGFsaWNlAHB3"),
+		SEND("TAG NO [LIMIT] Maximum number of connections from user+IP exceeded\r\n"),
+		END }, IMAP_FAIL_LIMIT, "takes no more connections now: Maximum number" },
+	{ "LOGIN refused with [UNAVAILABLE]", 0, {
+		SEND("* OK [CAPABILITY IMAP4rev1] ready\r\n"),
+		EXPECT("TAG LOGIN \"alice\" \"pw\""),
+		SEND("TAG NO [UNAVAILABLE] Too many simultaneous connections\r\n"),
+		END }, IMAP_FAIL_LIMIT, "takes no more connections now: Too many" },
 	{ "not an IMAP server", 0, {
 		SEND("220 smtp.example.com ESMTP\r\n"),
 		END }, IMAP_FAIL_PROTO, "greet" },
@@ -726,6 +750,156 @@ static void test_list(void **state)
 	assert_string_equal(fx.log, "one / 0; ");
 	assert_false(imap_broken(s));
 	assert_int_equal(imap_noop(s), 0);
+	finish();
+}
+
+/* ---- a poll round: LIST and STATUS in one round trip --------------------- */
+
+static void status_cb(void *ctx, const struct imap_status *st)
+{
+	ev_status(ctx, st);
+}
+
+#define LOGIN_CAPS(caps) \
+	SEND("* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR] ready\r\n"), \
+	EXPECT("TAG AUTHENTICATE PLAIN AGFsaWNlAHB3"), \
+	SEND("TAG OK [CAPABILITY IMAP4rev1 " caps "] Logged in\r\n")
+
+static void test_list_status(void **state)
+{
+	/* The peer reads all four commands before it answers: a client that
+	 * waited for the LIST's reply would stall here. Replies come out of
+	 * order (RFC 3501 §5.5); one STATUS is refused; an 8-bit name goes as
+	 * a LITERAL+ literal. */
+	static const struct step steps[] = {
+		LOGIN_CAPS("CONDSTORE LITERAL+"),
+		EXPECT("m2 LIST \"\" \"*\""),
+		EXPECT("m3 STATUS \"INBOX\" (MESSAGES UIDNEXT UIDVALIDITY HIGHESTMODSEQ)"),
+		EXPECT("m4 STATUS \"Gone\" (MESSAGES UIDNEXT UIDVALIDITY HIGHESTMODSEQ)"),
+		EXPECT("m5 STATUS {5+}"),
+		EXPECT("Caf\xc3\xa9 (MESSAGES UIDNEXT UIDVALIDITY HIGHESTMODSEQ)"),
+		SEND("* LIST () \"/\" INBOX\r\n* STATUS INBOX (MESSAGES 2 UIDNEXT 9 "
+		     "UIDVALIDITY 7 HIGHESTMODSEQ 99)\r\nm3 OK done\r\n"
+		     "m4 NO [NONEXISTENT] no such mailbox\r\n"
+		     "* STATUS {5}\r\nCaf\xc3\xa9 (UIDNEXT 4 UNSEEN 1 UIDVALIDITY 8)\r\n"
+		     "m2 OK listed\r\nm5 OK done\r\n"),
+		EXPECT("TAG NOOP"),
+		SEND("TAG OK done\r\n"),
+		END,
+	};
+	static const char *const names[] = { "INBOX", "Gone", "Caf\xc3\xa9" };
+	struct imap_session *s = connected(steps);
+	uint64_t trips = imap_round_trips(s);
+	int calls = 0;
+
+	(void)state;
+	assert_int_equal(imap_list_status(s, list_cb, status_cb, &calls, names, 3), 0);
+	assert_string_equal(fx.log, "INBOX / 0; status INBOX f m=2 n=9 v=7 ms=99; "
+	                    "status Caf\xc3\xa9 6 m=0 n=4 v=8 ms=0; ");
+	assert_int_equal(imap_round_trips(s) - trips, 1);
+	assert_int_equal(imap_noop(s), 0);
+	finish();
+}
+
+/* With LIST-STATUS (RFC 5819) the LIST alone answers. */
+static void test_list_status_extended(void **state)
+{
+	static const struct step steps[] = {
+		LOGIN_CAPS("LIST-EXTENDED LIST-STATUS SPECIAL-USE"),
+		EXPECT("m2 LIST \"\" \"*\" RETURN (SPECIAL-USE STATUS (MESSAGES UIDNEXT "
+		       "UIDVALIDITY))"),
+		SEND("* LIST (\\Trash) \"/\" Bin\r\n* STATUS Bin (MESSAGES 0 UIDNEXT 1 "
+		     "UIDVALIDITY 3)\r\nm2 OK listed\r\n"),
+		END,
+	};
+	static const char *const names[] = { "Bin" };
+	struct imap_session *s = connected(steps);
+	uint64_t trips = imap_round_trips(s);
+	int calls = 0;
+
+	(void)state;
+	assert_int_equal(imap_list_status(s, list_cb, status_cb, &calls, names, 1), 0);
+	assert_string_equal(fx.log, "Bin / 200; status Bin 7 m=0 n=1 v=3 ms=0; ");
+	assert_int_equal(imap_round_trips(s) - trips, 1);
+	finish();
+}
+
+/* A batch's replies are counted: a tag answered twice, or one never sent,
+ * is a protocol error, never a command taken for done. A STATUS with a
+ * value past its range too. */
+static void test_list_status_hostile(void **state)
+{
+	static const struct {
+		const char *name;
+		struct step steps[8];
+	} cases[] = {
+		{ "a tag answered twice", {
+			LOGIN,
+			EXPECT("m2 STATUS \"A\" (MESSAGES UIDNEXT UIDVALIDITY)"),
+			EXPECT("m3 STATUS \"B\" (MESSAGES UIDNEXT UIDVALIDITY)"),
+			SEND("m2 OK done\r\nm2 OK again\r\n"),
+			END } },
+		{ "an unknown tag", {
+			LOGIN,
+			EXPECT("m2 STATUS \"A\" (MESSAGES UIDNEXT UIDVALIDITY)"),
+			EXPECT("m3 STATUS \"B\" (MESSAGES UIDNEXT UIDVALIDITY)"),
+			SEND("m2 OK done\r\nm9 OK what\r\n"),
+			END } },
+		{ "UIDNEXT past 32 bits", {
+			LOGIN,
+			EXPECT("m2 STATUS \"A\" (MESSAGES UIDNEXT UIDVALIDITY)"),
+			EXPECT("m3 STATUS \"B\" (MESSAGES UIDNEXT UIDVALIDITY)"),
+			SEND("* STATUS A (UIDNEXT 4294967296)\r\nm2 OK done\r\n"),
+			END } },
+		{ "STATUS without its list", {
+			LOGIN,
+			EXPECT("m2 STATUS \"A\" (MESSAGES UIDNEXT UIDVALIDITY)"),
+			EXPECT("m3 STATUS \"B\" (MESSAGES UIDNEXT UIDVALIDITY)"),
+			SEND("* STATUS A MESSAGES 3\r\nm2 OK done\r\n"),
+			END } },
+	};
+	static const char *const names[] = { "A", "B" };
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		struct imap_session *s;
+
+		case_name = cases[i].name;
+		s = connected(cases[i].steps);
+		CHECK_INT(imap_list_status(s, NULL, status_cb, NULL, names, 2), -EPROTO);
+		CHECK(imap_broken(s));
+		finish();
+	}
+}
+
+/* NOTIFY (RFC 5465): the command, and what the server then says unasked
+ * of other mailboxes goes to the events. */
+static void test_notify(void **state)
+{
+	static const struct step steps[] = {
+		LOGIN,
+		EXAMINE_INBOX,
+		EXPECT("TAG NOTIFY SET (selected (MessageNew MessageExpunge FlagChange)) (personal "
+		       "(MessageNew MessageExpunge FlagChange MailboxName SubscriptionChange))"),
+		SEND("TAG OK NOTIFY completed\r\n"),
+		EXPECT("TAG IDLE"),
+		SEND("+ idling\r\n"),
+		SEND("* STATUS Work (MESSAGES 3 UIDNEXT 4 UIDVALIDITY 1)\r\n"
+		     "* LIST () \"/\" New\r\n* 4 EXISTS\r\n"),
+		EXPECT("DONE"),
+		SEND("TAG OK done\r\n"),
+		END,
+	};
+	struct imap_session *s = connected(steps);
+
+	(void)state;
+	examine_inbox();
+	assert_int_equal(imap_notify(s), 0);
+	assert_int_equal(imap_idle_begin(s), 0);
+	while (!strstr(fx.log, "exists"))
+		assert_int_equal(imap_idle_wait(s, 5000), 1);
+	assert_int_equal(imap_idle_end(s), 0);
+	assert_string_equal(fx.log, "status Work 7 m=3 n=4 v=1 ms=0; mailboxes; exists 4; ");
 	finish();
 }
 
@@ -1832,6 +2006,10 @@ int main(void)
 		cmocka_unit_test_teardown(test_starttls_forgets, cleanup),
 		cmocka_unit_test_teardown(test_starttls_cut, cleanup),
 		cmocka_unit_test_teardown(test_list, cleanup),
+		cmocka_unit_test_teardown(test_list_status, cleanup),
+		cmocka_unit_test_teardown(test_list_status_extended, cleanup),
+		cmocka_unit_test_teardown(test_list_status_hostile, cleanup),
+		cmocka_unit_test_teardown(test_notify, cleanup),
 		cmocka_unit_test_teardown(test_select, cleanup),
 		cmocka_unit_test_teardown(test_leave, cleanup),
 		cmocka_unit_test_teardown(test_select_qresync, cleanup),

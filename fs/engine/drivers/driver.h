@@ -109,9 +109,13 @@ struct driver {
 	 * a mount with a cache may come up offline). ERR gets one line. */
 	int (*open)(struct engine *m, const struct driver_params *p, void **drv_r,
 	            char *err, size_t errlen, int *transient_r);
-	/* Call CB for every folder the server lists; CB's error stops it. */
+	/* Call CB for every folder the server lists; CB's error stops it.
+	 * With WATCH (N folders the engine keeps fresh), also report their
+	 * state with driver_folder_status(), in the same round trip where the
+	 * protocol allows (a poll round). Returns the round trips it took, or
+	 * a negative errno. */
 	int (*list)(void *drv, int (*cb)(void *ctx, const struct driver_list_entry *e),
-	            void *ctx);
+	            void *ctx, const struct driver_folder *watch, size_t n);
 	/* Bring folder F up to date from state ST, reporting new messages,
 	 * flag changes and expunges; ST then holds the new state. -ESTALE:
 	 * the folder's UIDVALIDITY is not ST's (ST has the new one): the
@@ -199,6 +203,19 @@ uint64_t driver_msgs_count(struct engine *m, int64_t folder);
 int driver_msg_known(struct engine *m, int64_t folder, uint32_t uid);
 /* New mail in FOLDER (outside a sync): sync it soon. */
 void driver_new_mail(struct engine *m, int64_t folder);
+/* The state of a folder as the server gives it without selecting it
+ * (STATUS). The engine syncs the folder only when it differs from what
+ * the last sync saw; without a mod-sequence flag changes cannot be seen
+ * this way, and it is synced anyway. */
+struct driver_status {
+	uint32_t uidvalidity, uidnext, messages;
+	uint64_t modseq;           /* HIGHESTMODSEQ; 0: not given */
+};
+void driver_folder_status(struct engine *m, int64_t folder, const struct driver_status *st);
+/* The server said, unasked, that the folder with wire name SERVER
+ * changed, or (SERVER NULL) that the folder list did: sync it, or list
+ * the folders again, soon. */
+void driver_folder_news(struct engine *m, const char *server);
 /* An expunge the driver could not map to a UID: FOLDER must be compared
  * whole at its next sync, soon. */
 void driver_lost_track(struct engine *m, int64_t folder);

@@ -7,6 +7,7 @@
 #include "net/conn.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,10 +26,23 @@ static int imapd_open(struct engine *m, const struct driver_params *p, void **dr
 	}
 	d->m = m;
 	d->opt = o;
+	d->nslots = o->max_connections > 0 ? o->max_connections : 1;
+	d->slots = calloc((size_t)d->nslots, sizeof(*d->slots));
+	if (!d->slots) {
+		free(d);
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	/* One connection watches for changes (IDLE) when two are allowed. */
+	d->pool_max = d->nslots > 1 ? d->nslots - 1 : 1;
 	pthread_mutex_init(&d->lock, NULL);
-	pthread_cond_init(&d->cond, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&d->cond, &ca);
+	pthread_condattr_destroy(&ca);
 	pthread_cond_init(&d->idle_cond, NULL);
-	for (int i = 0; i < POOL_MAX; i++)
+	for (int i = 0; i < d->nslots; i++)
 		d->slots[i].d = d;
 	driver_conn_params(p, &d->params.conn);
 	d->params.require_tls = !o->tls_insecure_plaintext;
@@ -46,9 +60,48 @@ static int imapd_open(struct engine *m, const struct driver_params *p, void **dr
 }
 
 struct list_ctx {
+	struct imapd *d;
 	int (*cb)(void *ctx, const struct driver_list_entry *e);
 	void *ctx;
+	const struct driver_folder **watch;   /* sorted by wire name */
+	size_t nwatch;
+	struct imap_session *s;
 };
+
+static int by_server(const void *a, const void *b)
+{
+	const struct driver_folder *const *x = a, *const *y = b;
+
+	return strcmp((*x)->server, (*y)->server);
+}
+
+static int server_cmp(const void *key, const void *elem)
+{
+	const struct driver_folder *const *f = elem;
+
+	return strcmp(key, (*f)->server);
+}
+
+/* A STATUS answer of a poll round, for a watched folder (LIST-STATUS
+ * answers for all of them). */
+static void status_cb(void *ctx, const struct imap_status *st)
+{
+	struct list_ctx *c = ctx;
+	const struct driver_folder **f;
+	struct driver_status ds;
+
+	const char *sel = imap_selected(c->s);
+
+	f = bsearch(st->mailbox, c->watch, c->nwatch, sizeof(*c->watch), server_cmp);
+	if (!f || (st->have & (IMAP_STATUS_UIDNEXT | IMAP_STATUS_UIDVALIDITY)) !=
+	          (IMAP_STATUS_UIDNEXT | IMAP_STATUS_UIDVALIDITY))
+		return;     /* not asked, or too little said to tell */
+	if (sel && strcmp(sel, st->mailbox) == 0)
+		return;     /* the session's own view (no UNSELECT): synced */
+	ds = (struct driver_status){ .uidvalidity = st->uidvalidity, .uidnext = st->uidnext,
+	                             .messages = st->messages, .modseq = st->highestmodseq };
+	driver_folder_status(c->d->m, (*f)->id, &ds);
+}
 
 static int list_cb(void *ctx, const struct imap_list_entry *le)
 {
@@ -73,17 +126,41 @@ static int list_cb(void *ctx, const struct imap_list_entry *le)
 }
 
 static int imapd_list(void *drv, int (*cb)(void *ctx, const struct driver_list_entry *e),
-                      void *ctx)
+                      void *ctx, const struct driver_folder *watch, size_t n)
 {
-	struct list_ctx c = { .cb = cb, .ctx = ctx };
+	struct imapd *d = drv;
+	struct list_ctx c = { .d = d, .cb = cb, .ctx = ctx, .nwatch = n };
+	const char **names = NULL;
 	struct slot *sl;
+	uint64_t trips;
 	int r;
 
-	sl = imapd_pool_get(drv, NULL, &r);
-	if (!sl)
-		return r;
-	r = imap_list(sl->s, list_cb, &c);
-	imapd_pool_put(sl);
+	if (n) {
+		c.watch = malloc(n * sizeof(*c.watch));
+		names = malloc(n * sizeof(*names));
+		if (!c.watch || !names) {
+			free(c.watch);
+			free(names);
+			return -ENOMEM;
+		}
+		for (size_t i = 0; i < n; i++)
+			c.watch[i] = &watch[i];
+		qsort(c.watch, n, sizeof(*c.watch), by_server);
+		for (size_t i = 0; i < n; i++)
+			names[i] = c.watch[i]->server;
+	}
+	sl = imapd_pool_get(d, NULL, &r);
+	if (sl) {
+		c.s = sl->s;
+		trips = imap_round_trips(sl->s);
+		r = imap_list_status(sl->s, list_cb, n ? status_cb : NULL, &c, names, n);
+		trips = imap_round_trips(sl->s) - trips;
+		imapd_pool_put(sl);
+		if (r == 0)
+			r = trips > INT_MAX ? INT_MAX : (int)trips;
+	}
+	free(c.watch);
+	free(names);
 	return r;
 }
 
@@ -106,12 +183,13 @@ static void imapd_close(void *drv)
 
 	if (!d)
 		return;
-	for (int i = 0; i < POOL_MAX; i++) {
+	for (int i = 0; i < d->nslots; i++) {
 		if (d->slots[i].s) {
 			imap_logout(d->slots[i].s);
 			imap_session_free(d->slots[i].s);
 		}
 	}
+	free(d->slots);
 	free(d->caps);
 	pthread_mutex_destroy(&d->lock);
 	pthread_cond_destroy(&d->cond);
@@ -122,12 +200,18 @@ static void imapd_close(void *drv)
 static void imapd_status(void *drv, FILE *out)
 {
 	struct imapd *d = drv;
+	time_t now = imapd_now();
 	int n = 0;
 
 	pthread_mutex_lock(&d->lock);
-	for (int i = 0; i < POOL_MAX; i++)
+	for (int i = 0; i < d->nslots; i++)
 		n += d->slots[i].s != NULL;
-	fprintf(out, "protocol: IMAP, %d connection%s open\n", n, n == 1 ? "" : "s");
+	n += d->idle.s != NULL;
+	fprintf(out, "protocol: IMAP, %d connection%s open (max_connections=%d)\n", n,
+	        n == 1 ? "" : "s", d->nslots);
+	if (d->limit && now < d->limit_until)
+		fprintf(out, "connection limit: the server took no more than %d for the pool; "
+		        "one more is tried in %lld s\n", d->limit, (long long)(d->limit_until - now));
 	fprintf(out, "capabilities: %s\n", d->caps ? d->caps : "(not connected yet)");
 	pthread_mutex_unlock(&d->lock);
 	imapd_idle_status(d, out);

@@ -22,8 +22,6 @@
 #include <pthread.h>
 #include <time.h>
 
-#define POOL_MAX 4             /* connections, IDLE not counted */
-
 struct imapd;
 struct sync_state;
 
@@ -48,8 +46,21 @@ struct imapd {
 	const struct mfs_options *opt;
 	struct imap_params params;
 	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	struct slot slots[POOL_MAX];   /* busy and s protected by lock */
+	pthread_cond_t cond;           /* a slot was given back; CLOCK_MONOTONIC */
+	/* max_connections slots; the pool uses the first pool_max of them,
+	 * one fewer than allowed while a connection watches for changes
+	 * (IDLE), so that the mount never holds more than max_connections. */
+	struct slot *slots;            /* busy and s protected by lock */
+	int nslots;
+	int pool_max;                  /* protected by lock */
+	/* A server that refused another connection ([LIMIT], [UNAVAILABLE],
+	 * BYE at greeting) while some were open: the pool keeps to the
+	 * limit sessions it had, until limit_until (monotonic seconds), then
+	 * tries one more; the pause doubles each time it is refused. */
+	int limit;                     /* 0: none known; protected by lock */
+	time_t limit_until;            /* protected by lock */
+	int limit_pause;               /* seconds; protected by lock */
+	int said_limit;                /* the limit was logged; lock */
 	char *caps;                    /* protected by lock */
 	unsigned capbits;              /* IMAP_CAP_* of the first session; lock */
 	int have_caps;                 /* a session was ever opened; lock */
@@ -64,6 +75,10 @@ struct imapd {
 	                                  for a first connection; lock */
 	int idle_kick;                 /* the first session opened: end the IDLE
 	                                  thread's pause; lock */
+	int notify;                    /* the watching session has NOTIFY on
+	                                  (every folder watched); lock */
+	time_t idle_hold_until;        /* the pool took the watcher's place: no
+	                                  watching before (monotonic); lock */
 	pthread_cond_t idle_cond;      /* wakes the IDLE thread's pauses */
 	pthread_t warm_thread;         /* opens a spare connection at start */
 	int warm_running;

@@ -62,6 +62,21 @@ static int watch(struct imapd *d, struct imap_session *s, const struct driver_fo
 		imap_abort(s);
 	pthread_mutex_unlock(&d->lock);
 	r = imap_select(s, inbox->server, 0, 0, 0, 0, &imapd_events, &d->idle, NULL);
+	if (r >= 0 && (imap_caps(s) & IMAP_CAP_NOTIFY)) {
+		/* Every other folder too (RFC 5465): their changes come as
+		 * STATUS, the list's as LIST (imapd_sync.c's events). */
+		r = imap_notify(s);
+		if (r < 0 && !imap_broken(s)) {
+			log_debug("NOTIFY refused (%s): other folders are polled", imap_error(s));
+			r = 0;
+		} else if (r >= 0) {
+			pthread_mutex_lock(&d->lock);
+			d->notify = 1;
+			pthread_mutex_unlock(&d->lock);
+			/* What changed elsewhere before this. */
+			driver_folder_news(d->m, NULL);
+		}
+	}
 	if (r >= 0) {
 		/* Whatever happened while we were not watching. */
 		driver_new_mail(d->m, inbox->id);
@@ -82,8 +97,33 @@ static int watch(struct imapd *d, struct imap_session *s, const struct driver_fo
 	pthread_mutex_lock(&d->lock);
 	d->idle.s = NULL;
 	d->idle_state = 0;
+	d->notify = 0;
 	pthread_mutex_unlock(&d->lock);
 	return began;
+}
+
+/* While the pool has taken the watcher's place (imapd_pool.c), wait. 1 when
+ * stopping. */
+static int hold(struct imapd *d)
+{
+	time_t until;
+
+	pthread_mutex_lock(&d->lock);
+	until = d->idle_hold_until;
+	pthread_mutex_unlock(&d->lock);
+	for (time_t now = imapd_now(); now < until; now = imapd_now())
+		if (idle_sleep(d, (int)(until - now) * 1000))
+			return 1;
+	return 0;
+}
+
+/* The pool may use every connection: nothing watches (lock not held). */
+static void pool_takes_all(struct imapd *d)
+{
+	pthread_mutex_lock(&d->lock);
+	d->pool_max = d->nslots;
+	pthread_cond_broadcast(&d->cond);
+	pthread_mutex_unlock(&d->lock);
 }
 
 /* What the server says in INBOX (EXISTS, EXPUNGE, FETCH) goes through the
@@ -100,8 +140,12 @@ static void *idle_main(void *arg)
 		char err[512];
 		int r, transient, have = 0;
 
-		if (no_idle(d))
+		if (no_idle(d)) {
+			pool_takes_all(d);
 			break;     /* INBOX is polled like everything else */
+		}
+		if (hold(d))
+			break;
 		/* INBOX's id changes when it is renewed: asked each time. */
 		if (driver_inbox(d->m, &inbox) == 0) {
 			have = 1;
@@ -120,6 +164,7 @@ static void *idle_main(void *arg)
 			 * server without IDLE: INBOX is polled, and the session
 			 * serves the pool. */
 			free((char *)inbox.server);
+			pool_takes_all(d);
 			imapd_pool_adopt(d, s);
 			break;
 		}
@@ -145,11 +190,11 @@ static void *warm_main(void *arg)
 	char err[512];
 	int r, transient;
 
-	for (int i = 1; i < 2 && i < POOL_MAX; i++) {
+	for (int i = 1; i < 2; i++) {
 		struct imap_session *s;
 
 		pthread_mutex_lock(&d->lock);
-		int skip = d->slots[i].s || d->slots[i].busy || d->idle_stop;
+		int skip = i >= d->pool_max || d->slots[i].s || d->slots[i].busy || d->idle_stop;
 		if (!skip)
 			d->slots[i].busy = 1;
 		pthread_mutex_unlock(&d->lock);
@@ -178,8 +223,10 @@ void imapd_idle_start(struct imapd *d)
 	 * starts anyway and learns with the first session whether there is
 	 * IDLE, its own (it retries like after a lost connection) or one
 	 * that another thread opened first. */
-	if (no_idle(d))
+	if (d->nslots == 1 || no_idle(d)) {
+		pool_takes_all(d);
 		return;     /* INBOX is polled like everything else */
+	}
 	d->idle.d = d;
 	if (pthread_create(&d->idle_thread, NULL, idle_main, d) == 0)
 		d->idle_running = 1;
@@ -195,7 +242,7 @@ void imapd_idle_stop(struct imapd *d)
 	d->idle_stop = 1;
 	if (d->idle.s)
 		imap_abort(d->idle.s);
-	for (int i = 0; i < POOL_MAX; i++)
+	for (int i = 0; i < d->nslots; i++)
 		if (d->slots[i].s && d->slots[i].busy)
 			imap_abort(d->slots[i].s);
 	pthread_cond_broadcast(&d->idle_cond);
@@ -211,9 +258,13 @@ void imapd_idle_stop(struct imapd *d)
 void imapd_idle_status(struct imapd *d, FILE *out)
 {
 	pthread_mutex_lock(&d->lock);
+	if (d->idle_state == 2 && d->notify)
+		fprintf(out, "changes: every folder watched with NOTIFY and IDLE\n");
 	fprintf(out, "INBOX: %s\n", d->idle_state == 2 ? "watched with IDLE" :
 	        d->idle_state == 1 ? "IDLE reconnecting" :
 	        d->idle_state == 3 ? "polled until the server can be reached (then IDLE "
-	                             "where it is offered)" : "polled");
+	                             "where it is offered)" :
+	        d->nslots == 1 ? "polled (max_connections=1 leaves none to watch with)" :
+	        "polled");
 	pthread_mutex_unlock(&d->lock);
 }

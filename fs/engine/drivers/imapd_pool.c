@@ -56,6 +56,10 @@ static int explain(struct imapd *d, struct imap_session *s, char *err, size_t er
 	case IMAP_FAIL_BYE:
 		snprintf(err, errlen, "%s: %s", o->host, imap_error(s));
 		return 1;
+	case IMAP_FAIL_LIMIT:
+		snprintf(err, errlen, "%s (too many connections to this account: close another "
+		         "mail program, or lower max_connections)", imap_error(s));
+		return 1;
 	default:
 		snprintf(err, errlen, "%s: %s", o->host, imap_error(s));
 		return 0;
@@ -77,8 +81,9 @@ struct imap_session *imapd_session_open(struct imapd *d, char *err, size_t errle
 	r = imap_connect(s);
 	if (r < 0) {
 		*transient_r = explain(d, s, err, errlen);
+		/* -EAGAIN: the server takes no more connections now. */
+		*r_out = imap_fail_class(s) == IMAP_FAIL_LIMIT ? -EAGAIN : r;
 		imap_session_free(s);
-		*r_out = r;
 		return NULL;
 	}
 	pthread_mutex_lock(&d->lock);
@@ -119,21 +124,114 @@ static void slot_clear(struct slot *sl)
 	sl->cur = NULL;
 }
 
+/* Sessions of the pool open now (lock held). */
+static int pool_open(const struct imapd *d)
+{
+	int n = 0;
+
+	for (int i = 0; i < d->pool_max; i++)
+		n += d->slots[i].s != NULL;
+	return n;
+}
+
+/* Whether the pool may open one more session now (lock held): not while
+ * the server's limit holds. */
+static int may_open(const struct imapd *d)
+{
+	return !d->limit || pool_open(d) < d->limit || imapd_now() >= d->limit_until;
+}
+
+/* Opening a session for SL failed with IMAP_FAIL_LIMIT (lock held):
+ * returns 1 when the caller should wait for a session of the pool
+ * instead, which the limit now keeps to those open. */
+static int limit_hit(struct imapd *d, struct slot *sl)
+{
+	int open = pool_open(d) - (sl->s != NULL);
+
+	if (open == 0)
+		return 0;
+	d->limit_pause = d->limit_pause ? d->limit_pause * 2 : 10;
+	if (d->limit_pause > 300)
+		d->limit_pause = 300;
+	d->limit = open;
+	d->limit_until = imapd_now() + d->limit_pause;
+	if (!d->said_limit) {
+		d->said_limit = 1;
+		log_warn("%s takes no more connections: working with %d, trying one more "
+		         "later", d->opt->host, open);
+	}
+	return 1;
+}
+
+/* A session for SL (not busy-marked by anyone else); NULL with *R_OUT. */
+static struct imap_session *open_for(struct imapd *d, struct slot *sl, int *r_out, int *waitable)
+{
+	char err[512];
+	int transient;
+	struct imap_session *s = imapd_session_open(d, err, sizeof(err), r_out, &transient);
+
+	*waitable = 0;
+	if (s) {
+		pthread_mutex_lock(&d->lock);
+		if (d->limit && pool_open(d) + 1 > d->limit) {
+			d->limit = 0;     /* the server takes more again */
+			d->limit_pause = 0;
+		}
+		pthread_mutex_unlock(&d->lock);
+		return s;
+	}
+	if (*r_out == -EAGAIN) {
+		int idle;
+
+		pthread_mutex_lock(&d->lock);
+		*waitable = limit_hit(d, sl);
+		idle = !*waitable && d->idle.s && !d->idle_stop;
+		if (idle) {
+			/* The pool has nothing open and the watching connection
+			 * holds what the server allows: a user's operation comes
+			 * first; the watcher waits, and INBOX is polled. */
+			d->idle_hold_until = imapd_now() + 60;
+			imap_abort(d->idle.s);
+		}
+		pthread_mutex_unlock(&d->lock);
+		if (*waitable) {
+			log_debug("%s", err);
+			return NULL;
+		}
+		if (idle) {
+			log_info("the server takes no more connections: the one watching for "
+			         "changes is closed for a minute");
+			for (int i = 0; i < 10 && !s; i++) {
+				struct timespec ts = { 0, 200 * 1000 * 1000 };
+
+				nanosleep(&ts, NULL);
+				s = imapd_session_open(d, err, sizeof(err), r_out, &transient);
+			}
+			if (s)
+				return s;
+		}
+	}
+	log_warn("%s", err);
+	driver_error(d->m, "%s", err);
+	driver_online(d->m, 0);
+	return NULL;
+}
+
 struct slot *imapd_pool_get(struct imapd *d, const char *server, int *r_out)
 {
 	struct slot *sl = NULL;
-	char err[512];
 
 	pthread_mutex_lock(&d->lock);
 	for (;;) {
 		struct slot *any = NULL, *empty = NULL;
+		int may = may_open(d);
 
-		for (int i = 0; i < POOL_MAX; i++) {
+		for (int i = 0; i < d->pool_max; i++) {
 			struct slot *c = &d->slots[i];
 			if (c->busy)
 				continue;
 			if (!c->s) {
-				if (!empty)
+				if (!empty && may)
 					empty = c;
 				continue;
 			}
@@ -149,7 +247,13 @@ struct slot *imapd_pool_get(struct imapd *d, const char *server, int *r_out)
 			sl = any ? any : empty;
 		if (sl)
 			break;
-		pthread_cond_wait(&d->cond, &d->lock);
+		if (!may) {
+			/* Until the limit's pause ends, or a session comes back. */
+			struct timespec until = { .tv_sec = d->limit_until };
+			pthread_cond_timedwait(&d->cond, &d->lock, &until);
+		} else {
+			pthread_cond_wait(&d->cond, &d->lock);
+		}
 	}
 	sl->busy = 1;
 	pthread_mutex_unlock(&d->lock);
@@ -165,17 +269,16 @@ struct slot *imapd_pool_get(struct imapd *d, const char *server, int *r_out)
 		slot_set(sl, NULL);
 	}
 	if (!sl->s) {
-		int transient;
-		struct imap_session *s = imapd_session_open(d, err, sizeof(err), r_out, &transient);
+		int waitable;
+		struct imap_session *s = open_for(d, sl, r_out, &waitable);
 
 		if (!s) {
-			log_warn("%s", err);
-			driver_error(d->m, "%s", err);
-			driver_online(d->m, 0);
 			pthread_mutex_lock(&d->lock);
 			sl->busy = 0;
-			pthread_cond_signal(&d->cond);
+			pthread_cond_broadcast(&d->cond);
 			pthread_mutex_unlock(&d->lock);
+			if (waitable)     /* another session of the pool will do */
+				return imapd_pool_get(d, server, r_out);
 			if (*r_out != -ENOMEM)
 				*r_out = -EIO;
 			return NULL;
@@ -216,11 +319,11 @@ void imapd_pool_put(struct slot *sl)
 
 void imapd_pool_leave(struct imapd *d, const char *server)
 {
-	struct slot *mine[POOL_MAX];
+	struct slot *mine[MAX_CONNECTIONS];
 	int n = 0;
 
 	pthread_mutex_lock(&d->lock);
-	for (int i = 0; i < POOL_MAX; i++) {
+	for (int i = 0; i < d->pool_max; i++) {
 		struct slot *sl = &d->slots[i];
 		const char *sel = sl->s && !sl->busy ? imap_selected(sl->s) : NULL;
 
@@ -240,7 +343,7 @@ void imapd_pool_leave(struct imapd *d, const char *server)
 void imapd_pool_adopt(struct imapd *d, struct imap_session *s)
 {
 	pthread_mutex_lock(&d->lock);
-	for (int i = 0; i < POOL_MAX && s; i++) {
+	for (int i = 0; i < d->pool_max && s; i++) {
 		struct slot *sl = &d->slots[i];
 
 		if (!sl->s && !sl->busy) {

@@ -208,6 +208,22 @@ static void ev_lost_track(void *ctx)
 		driver_lost_track(sl->d->m, sl->folder);
 }
 
+/* NOTIFY (RFC 5465), on the watching session: another folder changed, or
+ * the folder list did. */
+static void ev_status(void *ctx, const struct imap_status *st)
+{
+	struct slot *sl = ctx;
+
+	driver_folder_news(sl->d->m, st->mailbox);
+}
+
+static void ev_mailboxes(void *ctx)
+{
+	struct slot *sl = ctx;
+
+	driver_folder_news(sl->d->m, NULL);
+}
+
 static int sink_write(struct imap_sink *sk, const char *data, size_t len)
 {
 	struct slot *sl = (struct slot *)((char *)sk - offsetof(struct slot, sink));
@@ -276,6 +292,8 @@ const struct imap_events imapd_events = {
 	.exists = ev_exists,
 	.lost_track = ev_lost_track,
 	.body = ev_body,
+	.status = ev_status,
+	.mailboxes = ev_mailboxes,
 };
 
 /* ---- a folder's sync ------------------------------------------------------------ */
@@ -440,7 +458,10 @@ int imapd_sync(void *drv, const struct driver_folder *f, struct driver_sync *io)
 	sl->folder = f->id;
 	sl->sync = &st;
 	qresync = !first && io->modseq && imap_qresync_enabled(sl->s);
-	r = imap_select(sl->s, f->server, 0, 0, qresync ? io->uidvalidity : 0,
+	/* With QRESYNC a SELECT costs what a NOOP costs, and unlike a NOOP
+	 * it sees a folder that was deleted and recreated elsewhere (a
+	 * session keeps its view of the one it had selected). */
+	r = imap_select(sl->s, f->server, 0, qresync, qresync ? io->uidvalidity : 0,
 	                qresync ? io->modseq : 0, &imapd_events, sl, &mb);
 	if (r < 0)
 		goto out;

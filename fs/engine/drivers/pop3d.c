@@ -184,12 +184,15 @@ static int pop3d_open(struct engine *m, const struct driver_params *p, void **dr
 	return 0;
 }
 
+/* One INBOX, and no state to report without a round (WATCH is synced). */
 static int pop3d_list(void *drv, int (*cb)(void *ctx, const struct driver_list_entry *e),
-                      void *ctx)
+                      void *ctx, const struct driver_folder *watch, size_t n)
 {
 	static const struct driver_list_entry inbox = { .server = "INBOX" };
 
 	(void)drv;
+	(void)watch;
+	(void)n;
 	return cb(ctx, &inbox);
 }
 

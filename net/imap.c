@@ -2245,6 +2245,10 @@ int imap_list_status(struct imap_session *s,
 	                    ? "MESSAGES UIDNEXT UIDVALIDITY HIGHESTMODSEQ"
 	                    : "MESSAGES UIDNEXT UIDVALIDITY";
 	int list_status = list_cb && status_cb && (s->caps & IMAP_CAP_LIST_STATUS);
+	/* STATUS of the selected mailbox would be the session's view of it,
+	 * stale once the mailbox was deleted and recreated elsewhere (RFC
+	 * 3501 §6.3.10: SHOULD NOT): leave it, in the same round trip. */
+	int leave = s->selected && status_cb && n && has_unselect(s);
 	size_t done = 0;
 	int r = 0, listed = !list_cb;
 
@@ -2261,13 +2265,11 @@ int imap_list_status(struct imap_session *s,
 		if (!f)
 			return set_fail(s, IMAP_FAIL_PROTO, ENOMEM, "out of memory");
 		c.batch_first = s->tagno + 1;
-		if (s->selected && done < n && has_unselect(s)) {
-			/* STATUS of the selected mailbox would be the session's
-			 * view of it, which is stale once the mailbox was deleted
-			 * and recreated elsewhere (RFC 3501 §6.3.10: SHOULD NOT). */
+		if (leave) {
 			fprintf(f, "m%u UNSELECT\r\n", ++s->tagno);
 			c.batch_unselect = 1;
 			c.batch_n++;
+			leave = 0;
 		}
 		if (!listed) {
 			c.batch_list = 1;
@@ -2707,6 +2709,8 @@ int imap_idle_wait(struct imap_session *s, int timeout_ms)
 			return 0;
 		if (n < 0)
 			return conn_failed(s, (int)n);
+		if (s->p.trace)
+			s->p.trace(s->p.trace_ctx, 'S', s->inbuf, (size_t)n < 300 ? (size_t)n : 300);
 		s->inpos = 0;
 		s->inlen = (size_t)n;
 	}

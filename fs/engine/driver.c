@@ -145,6 +145,14 @@ void driver_new_mail(struct engine *m, int64_t folder)
 		folder_sync_later(m, f);
 }
 
+/* Whether ST is what F's last sync saw (F's lock held): then nothing
+ * changed. Without a mod-sequence a flag change cannot be told. */
+static int status_same(const struct folder *f, const struct driver_status *st)
+{
+	return f->synced && st->modseq && st->modseq == f->modseq &&
+	       st->uidnext == f->uidnext && st->uidvalidity == f->uidvalidity;
+}
+
 void driver_folder_status(struct engine *m, int64_t folder, const struct driver_status *st)
 {
 	struct folder *f = tree_get(m, folder);
@@ -152,14 +160,14 @@ void driver_folder_status(struct engine *m, int64_t folder, const struct driver_
 	if (!f)
 		return;
 	pthread_mutex_lock(&f->lock);
-	f->unchanged = f->synced && st->modseq && st->modseq == f->modseq &&
-	               st->uidnext == f->uidnext && st->uidvalidity == f->uidvalidity;
+	f->unchanged = status_same(f, st);
 	pthread_mutex_unlock(&f->lock);
 }
 
-void driver_folder_news(struct engine *m, const char *server)
+void driver_folder_news(struct engine *m, const char *server, const struct driver_status *st)
 {
-	int64_t id = 0;
+	struct folder *f = NULL;
+	int sync;
 
 	if (!server) {
 		poll_enqueue(m, POLL_TREE);
@@ -167,23 +175,20 @@ void driver_folder_news(struct engine *m, const char *server)
 	}
 	/* Seldom (a change made elsewhere): a walk over the folders will do. */
 	pthread_rwlock_rdlock(&m->tree_lock);
-	for (size_t i = 0; i < m->nfolders && !id; i++) {
-		struct folder *f = m->folders[i];
-
-		if (!f->gone && f->server && strcmp(f->server, server) == 0)
-			id = f->id;
-	}
+	for (size_t i = 0; i < m->nfolders && !f; i++)
+		if (!m->folders[i]->gone && m->folders[i]->server &&
+		    strcmp(m->folders[i]->server, server) == 0)
+			f = m->folders[i];
 	pthread_rwlock_unlock(&m->tree_lock);
-	if (id) {
-		struct folder *f = tree_get(m, id);
-		int wanted;
-
-		pthread_mutex_lock(&f->lock);
-		wanted = f->wanted;
-		pthread_mutex_unlock(&f->lock);
-		if (wanted)    /* the others are synced when first looked at */
-			folder_sync_later(m, f);
-	}
+	if (!f)
+		return;
+	pthread_mutex_lock(&f->lock);
+	/* Those never looked at are synced when they are; news that only
+	 * repeats the last sync (the server tells of our own SELECT) is none. */
+	sync = f->wanted && !(st && status_same(f, st));
+	pthread_mutex_unlock(&f->lock);
+	if (sync)
+		folder_sync_later(m, f);
 }
 
 void driver_lost_track(struct engine *m, int64_t folder)

@@ -67,6 +67,14 @@ cleanup() {
 		is_mounted "$m" && fusermount3 -uz "$m" 2>/dev/null
 	done
 	dovecot_stop
+	# How many connections the server saw at once, from its own log
+	# (run.sh reports the largest over all tests).
+	if [ -n "$T" ] && [ -f "$T/dovecot/dovecot.log" ]; then
+		local peak
+		peak=$("$PY" "$TOP/tests/integration/peakconn.py" "$T/dovecot/dovecot.log") &&
+			say "server connections: $TEST_NAME: at most ${peak% *} over TLS at once" \
+			    "(the mounts), ${peak#* } in all"
+	fi
 	if [ -n "$T" ] && [ -d "$T" ]; then
 		if [ "$FAILS" -gt 0 ] || [ -n "${KEEP:-}" ]; then
 			say "(test files kept in $T)"

@@ -9,6 +9,7 @@ cd "$(dirname "$0")" || exit 1
 tests=("$@")
 [ ${#tests[@]} -gt 0 ] || tests=(t_*.sh)
 pass=0 fail=0 skip=0 failed=() skipped=()
+peak=0 peak_test="" peak_line=""   # the most connections Dovecot saw (lib.sh)
 if [ "$(id -u)" -ne 0 ] && [ ! -w /dev/fuse ]; then
 	echo "SKIP: integration tests need /dev/fuse access"
 	skip=$((skip + 1)); skipped+=("/dev/fuse: no access")
@@ -35,11 +36,16 @@ for t in "${tests[@]}"; do
 		line=${line#SKIP: }
 		skip=$((skip + 1)); skipped+=("$t: ${line#"${t%.sh}: "}")
 	done < <(grep '^SKIP: ' "$out")
+	while read -r _ _ tn _ _ n _; do
+		[ "${n:-0}" -gt "${peak:-0}" ] 2>/dev/null && { peak=$n; peak_test=${tn%:}; peak_line=1; }
+	done < <(grep '^server connections: ' "$out")
 	if [ $rc -eq 77 ] && ! grep -q '^SKIP: ' "$out"; then
 		skip=$((skip + 1)); skipped+=("$t: (exit 77)")
 	fi
 done
 echo "integration: $pass passed, $fail failed, $skip skipped"
+[ -n "$peak_line" ] && echo "largest number of connections the server saw at once:" \
+	"$peak (TLS, from the mounts; $peak_test), from Dovecot's log (peakconn.py)"
 for s in "${skipped[@]}"; do echo "  skipped: $s"; done
 [ $fail -eq 0 ] || { echo "failed: ${failed[*]}"; exit 1; }
 if [ $skip -gt 0 ] && [ "${ALLOW_SKIP:-}" != 1 ]; then

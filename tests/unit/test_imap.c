@@ -824,6 +824,32 @@ static void test_list_status_extended(void **state)
 	finish();
 }
 
+/* A session with a mailbox selected leaves it in the same round trip
+ * before asking (its STATUS would be the session's own view). */
+static void test_list_status_unselect(void **state)
+{
+	static const struct step steps[] = {
+		LOGIN_CAPS("UNSELECT LIST-EXTENDED LIST-STATUS"),
+		EXPECT("TAG EXAMINE \"INBOX\""),
+		SEND("* 3 EXISTS\r\n* OK [UIDVALIDITY 7] UIDs valid\r\nTAG OK [READ-ONLY] done\r\n"),
+		EXPECT("m3 UNSELECT"),
+		EXPECT("m4 LIST \"\" \"*\" RETURN (STATUS (MESSAGES UIDNEXT UIDVALIDITY))"),
+		SEND("m3 OK unselected\r\n* LIST () \"/\" INBOX\r\n"
+		     "* STATUS INBOX (MESSAGES 3 UIDNEXT 4 UIDVALIDITY 7)\r\nm4 OK listed\r\n"),
+		END,
+	};
+	static const char *const names[] = { "INBOX" };
+	struct imap_session *s = connected(steps);
+	int calls = 0;
+
+	(void)state;
+	examine_inbox();
+	assert_int_equal(imap_list_status(s, list_cb, status_cb, &calls, names, 1), 0);
+	assert_null(imap_selected(s));
+	assert_string_equal(fx.log, "INBOX / 0; status INBOX 7 m=3 n=4 v=7 ms=0; ");
+	finish();
+}
+
 /* A batch's replies are counted: a tag answered twice, or one never sent,
  * is a protocol error, never a command taken for done. A STATUS with a
  * value past its range too. */
@@ -2008,6 +2034,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_list, cleanup),
 		cmocka_unit_test_teardown(test_list_status, cleanup),
 		cmocka_unit_test_teardown(test_list_status_extended, cleanup),
+		cmocka_unit_test_teardown(test_list_status_unselect, cleanup),
 		cmocka_unit_test_teardown(test_list_status_hostile, cleanup),
 		cmocka_unit_test_teardown(test_notify, cleanup),
 		cmocka_unit_test_teardown(test_select, cleanup),

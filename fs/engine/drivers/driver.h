@@ -213,9 +213,10 @@ struct driver_status {
 };
 void driver_folder_status(struct engine *m, int64_t folder, const struct driver_status *st);
 /* The server said, unasked, that the folder with wire name SERVER
- * changed, or (SERVER NULL) that the folder list did: sync it, or list
- * the folders again, soon. */
-void driver_folder_news(struct engine *m, const char *server);
+ * changed (ST: its state, if said), or (SERVER NULL) that the folder list
+ * did: sync it unless ST is what its last sync saw, or list the folders
+ * again, soon. */
+void driver_folder_news(struct engine *m, const char *server, const struct driver_status *st);
 /* An expunge the driver could not map to a UID: FOLDER must be compared
  * whole at its next sync, soon. */
 void driver_lost_track(struct engine *m, int64_t folder);

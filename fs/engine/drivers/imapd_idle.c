@@ -74,7 +74,7 @@ static int watch(struct imapd *d, struct imap_session *s, const struct driver_fo
 			d->notify = 1;
 			pthread_mutex_unlock(&d->lock);
 			/* What changed elsewhere before this. */
-			driver_folder_news(d->m, NULL);
+			driver_folder_news(d->m, NULL, NULL);
 		}
 	}
 	if (r >= 0) {

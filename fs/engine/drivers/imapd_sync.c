@@ -213,15 +213,20 @@ static void ev_lost_track(void *ctx)
 static void ev_status(void *ctx, const struct imap_status *st)
 {
 	struct slot *sl = ctx;
+	struct driver_status ds = { .uidvalidity = st->uidvalidity, .uidnext = st->uidnext,
+	                            .messages = st->messages, .modseq = st->highestmodseq };
+	unsigned all = IMAP_STATUS_UIDNEXT | IMAP_STATUS_UIDVALIDITY;
 
-	driver_folder_news(sl->d->m, st->mailbox);
+	/* (NOTIFY leaves UIDVALIDITY out when it did not change, RFC 5465
+	 * §5.2: then it is the one the engine knows, or the sync finds out.) */
+	driver_folder_news(sl->d->m, st->mailbox, (st->have & all) == all ? &ds : NULL);
 }
 
 static void ev_mailboxes(void *ctx)
 {
 	struct slot *sl = ctx;
 
-	driver_folder_news(sl->d->m, NULL);
+	driver_folder_news(sl->d->m, NULL, NULL);
 }
 
 static int sink_write(struct imap_sink *sk, const char *data, size_t len)

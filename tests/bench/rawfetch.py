@@ -2,17 +2,23 @@
 """rawfetch.py - a minimal raw IMAP client: the reference for `make bench`.
 
     rawfetch.py --host H --port P --user U --password-file F --cafile CA
+                [--enable CAPS] [--uids FILE]
                 [--items ITEMS | --search KEYS] MAILBOX...
 
-Connects over TLS (IMAPS), logs in (AUTHENTICATE PLAIN), and for each
-MAILBOX sends SELECT, then one `UID FETCH 1:* ITEMS` (or `UID SEARCH KEYS`)
-and reads the answer to its tagged reply. Only that command is timed.
+Connects over TLS (IMAPS), logs in (AUTHENTICATE PLAIN), sends ENABLE CAPS
+if asked (mailfs enables QRESYNC, after which every FETCH response carries
+a MODSEQ), and for each MAILBOX sends SELECT, then one `UID FETCH 1:* ITEMS`
+(or `UID SEARCH KEYS`) and reads the answer to its tagged reply. Only that
+command is timed.
 Prints one line per mailbox: "<mailbox> <seconds> <bytes> <FETCH responses>"
-(with --search: the number of UIDs found). Python 3 stdlib only.
+(with --search: the number of UIDs found). --uids FILE writes the UIDs of the
+FETCH responses (of the last MAILBOX), one a line, in the server's order,
+after the timing. Python 3 stdlib only.
 """
 
 import argparse
 import base64
+import re
 import socket
 import ssl
 import sys
@@ -70,6 +76,11 @@ class Conn:
         return data
 
 
+# "* <seq> FETCH (... UID <uid>": the items before the first literal are on
+# the response's first line; Dovecot sends UID first.
+FETCH_UID = re.compile(rb"^\* \d+ FETCH \([^\r\n{]*?\bUID (\d+)", re.M)
+
+
 def quote(s):
     return b'"' + s.replace(b"\\", b"\\\\").replace(b'"', b'\\"') + b'"'
 
@@ -83,6 +94,8 @@ def main():
     ap.add_argument("--cafile", required=True)
     ap.add_argument("--items", default="(UID FLAGS RFC822.SIZE INTERNALDATE ENVELOPE)")
     ap.add_argument("--search", help="send UID SEARCH KEYS instead (ASCII keys)")
+    ap.add_argument("--enable", help="send ENABLE CAPS after logging in (e.g. QRESYNC)")
+    ap.add_argument("--uids", help="write the UIDs the FETCH returned to this file")
     ap.add_argument("mailboxes", nargs="+")
     a = ap.parse_args()
     with open(a.password_file, "rb") as f:
@@ -91,6 +104,8 @@ def main():
     c = Conn(a.host, a.port, a.cafile)
     auth = base64.b64encode(b"\0" + a.user.encode() + b"\0" + password)
     c.command(b"AUTHENTICATE PLAIN " + auth)
+    if a.enable:
+        c.command(b"ENABLE " + a.enable.encode())
     for mb in a.mailboxes:
         c.command(b"SELECT " + quote(mb.encode("utf-8")))
         if a.search:
@@ -107,6 +122,10 @@ def main():
             n = data.count(b" FETCH (")
         print("%s %.6f %d %d" % (mb, t1 - t0, len(data), n))
         sys.stdout.flush()
+        if a.uids and not a.search:
+            with open(a.uids, "w") as f:
+                f.writelines("%d\n" % int(u) for u in FETCH_UID.findall(data))
+        del data
     c.command(b"LOGOUT")
 
 

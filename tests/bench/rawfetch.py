@@ -3,7 +3,7 @@
 
     rawfetch.py --host H --port P --user U --password-file F --cafile CA
                 [--enable CAPS] [--uids FILE]
-                [--items ITEMS | --search KEYS] MAILBOX...
+                [--items ITEMS | --search KEYS | --status] MAILBOX...
 
 Connects over TLS (IMAPS), logs in (AUTHENTICATE PLAIN), sends ENABLE CAPS
 if asked (mailfs enables QRESYNC, after which every FETCH response carries
@@ -11,7 +11,10 @@ a MODSEQ), and for each MAILBOX sends SELECT, then one `UID FETCH 1:* ITEMS`
 (or `UID SEARCH KEYS`) and reads the answer to its tagged reply. Only that
 command is timed.
 Prints one line per mailbox: "<mailbox> <seconds> <bytes> <FETCH responses>"
-(with --search: the number of UIDs found). --uids FILE writes the UIDs of the
+(with --search: the number of UIDs found). With --status it sends no SELECT:
+one `STATUS MAILBOX (MESSAGES UIDNEXT UIDVALIDITY HIGHESTMODSEQ)` for every
+MAILBOX, all written at once (pipelined), timed up to the last tagged reply,
+and prints one line: "status <seconds> <bytes> <STATUS responses>". --uids FILE writes the UIDs of the
 FETCH responses (of the last MAILBOX), one a line, in the server's order,
 after the timing. Python 3 stdlib only.
 """
@@ -96,6 +99,8 @@ def main():
     ap.add_argument("--search", help="send UID SEARCH KEYS instead (ASCII keys)")
     ap.add_argument("--enable", help="send ENABLE CAPS after logging in (e.g. QRESYNC)")
     ap.add_argument("--uids", help="write the UIDs the FETCH returned to this file")
+    ap.add_argument("--status", action="store_true",
+                    help="pipelined STATUS of every MAILBOX instead (one round trip)")
     ap.add_argument("mailboxes", nargs="+")
     a = ap.parse_args()
     with open(a.password_file, "rb") as f:
@@ -106,6 +111,22 @@ def main():
     c.command(b"AUTHENTICATE PLAIN " + auth)
     if a.enable:
         c.command(b"ENABLE " + a.enable.encode())
+    if a.status:
+        lines = []
+        for mb in a.mailboxes:
+            c.n += 1
+            lines.append(b"a%d STATUS %s (MESSAGES UIDNEXT UIDVALIDITY HIGHESTMODSEQ)\r\n"
+                         % (c.n, quote(mb.encode("utf-8"))))
+        t0 = time.perf_counter()
+        c.s.sendall(b"".join(lines))
+        data, line = c.read_tagged(b"a%d" % c.n)   # Dovecot answers in order
+        t1 = time.perf_counter()
+        n = data.count(b"* STATUS ")
+        if n != len(a.mailboxes) or data.count(b" OK ") < len(a.mailboxes):
+            raise SystemExit("rawfetch: %d STATUS answers for %d mailboxes" % (n, len(a.mailboxes)))
+        print("status %.6f %d %d" % (t1 - t0, len(data), n))
+        c.command(b"LOGOUT")
+        return
     for mb in a.mailboxes:
         c.command(b"SELECT " + quote(mb.encode("utf-8")))
         if a.search:

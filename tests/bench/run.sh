@@ -433,11 +433,24 @@ done
 bench_umount
 
 note "row 13: a poll round over every folder with nothing changed | raw pipelined STATUS"
-POLL_FOLDERS=$(cut -f1 "$T/folders.tsv" | paste -sd' ')
+# The account's folders and 100 more (Poll/001 ... Poll/100, a message
+# each), made by another client, all looked at through the mount.
+"$PY" - "$IMAP_PORT" "$USER_NAME" "$T/pw" <<'PYEOF' || broken "cannot create the Poll folders"
+import imaplib, sys
+c = imaplib.IMAP4("127.0.0.1", int(sys.argv[1]))
+c.login(sys.argv[2], open(sys.argv[3]).readline().rstrip("\n"))
+for i in range(1, 101):
+    name = "Poll/%03d" % i
+    assert c.create(name)[0] == "OK", name
+    msg = ("From: a@example.org\r\nSubject: poll %d\r\n\r\nx\r\n" % i).encode()
+    assert c.append(name, None, None, msg)[0] == "OK", name
+c.logout()
+PYEOF
+POLL_FOLDERS="$(cut -f1 "$T/folders.tsv" | paste -sd' ') $(seq -f 'Poll/%03g' 1 100 | paste -sd' ')"
 mount_mailfs "$MNT" "$URL" -o "cafile=$CA,poll=2" || broken "mailfs did not mount"
 BENCH_CACHE=$MAILFS_CACHE
 for f in $POLL_FOLDERS; do ls "$MNT/$f" > /dev/null || broken "ls of $f failed"; done
-nf=$(wc -l < "$T/folders.tsv")
+nf=$(wc -w <<<"$POLL_FOLDERS")
 round_line() { grep '^poll: ' "$MNT/.mailfs-status"; }
 for r in $(seq 1 "$RUNS"); do
 	prev=$(round_line)

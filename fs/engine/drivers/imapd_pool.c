@@ -219,8 +219,10 @@ static struct imap_session *open_for(struct imapd *d, struct slot *sl, int *r_ou
 
 struct slot *imapd_pool_get(struct imapd *d, const char *server, int *r_out)
 {
-	struct slot *sl = NULL;
+	struct slot *sl;
 
+again:
+	sl = NULL;
 	pthread_mutex_lock(&d->lock);
 	for (;;) {
 		struct slot *any = NULL, *empty = NULL;
@@ -278,7 +280,7 @@ struct slot *imapd_pool_get(struct imapd *d, const char *server, int *r_out)
 			pthread_cond_broadcast(&d->cond);
 			pthread_mutex_unlock(&d->lock);
 			if (waitable)     /* another session of the pool will do */
-				return imapd_pool_get(d, server, r_out);
+				goto again;
 			if (*r_out != -ENOMEM)
 				*r_out = -EIO;
 			return NULL;

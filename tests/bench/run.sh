@@ -41,29 +41,7 @@ SAMPLES="$OUT/samples.csv"
 RESULTS="$OUT/results.csv"
 BENCH_T0=$EPOCHREALTIME
 
-# Something broke: the numbers would mean nothing. The EXIT trap cleans up
-# (and keeps $T, as FAILS > 0).
-broken() {
-	say "BENCH BROKEN: $*"
-	FAILS=$((FAILS + 1))
-	local l
-	for l in "$T"/mailfs-*.log; do
-		[ -s "$l" ] && { say "--- $l (last lines)"; tail -n 15 "$l"; }
-	done
-	exit 1
-}
-note() { printf '[%6.1fs] %s\n' "$(elapsed_since "$BENCH_T0")" "$*" >&2; }
-elapsed_since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.6f", b - a }'; }
-
-# tm VAR CMD...: run CMD, put its wall time in seconds in VAR; CMD's status.
-tm() {
-	local __var=$1 __t0 __rc; shift
-	__t0=$EPOCHREALTIME
-	"$@"
-	__rc=$?
-	printf -v "$__var" '%s' "$(elapsed_since "$__t0")"
-	return $__rc
-}
+. "$BENCH_DIR/common.sh"
 
 # sample ROW SIDE RUN VALUE: one measurement (SIDE is mailfs or ref).
 sample() { printf '%s,%s,%s,%s\n' "$1" "$2" "$3" "$4" >> "$SAMPLES"; }

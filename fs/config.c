@@ -157,7 +157,8 @@ static int apply(struct mfs_options *o, const char *key, const char *v, int *sec
 		return 0;
 	}
 	/* The numbers, read as on the command line. */
-	if (!strcmp(key, "poll") || !strcmp(key, "timeout") || !strcmp(key, "cache_size"))
+	if (!strcmp(key, "poll") || !strcmp(key, "timeout") || !strcmp(key, "cache_size") ||
+	    !strcmp(key, "max_connections"))
 		return options_set_value(o, key, v, 1, why, whylen);
 	return -ENOENT;
 }

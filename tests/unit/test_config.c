@@ -44,6 +44,7 @@ static const char two_accounts[] =
 	"password_command = pass show mail/work\n"
 	"cache_size = 2G\n"
 	"poll = 30\n"
+	"max_connections = 2\n"
 	"prefetch\n"
 	"trash = Trash\n"
 	"\n"
@@ -66,6 +67,7 @@ static void test_accounts(void **state)
 	assert_string_equal(o.cache_size_text, "2G");
 	assert_string_equal(o.trash, "Trash");
 	assert_int_equal(o.poll, 30);
+	assert_int_equal(o.max_connections, 2);
 	assert_int_equal(o.timeout, OPTIONS_UNSET);
 	assert_int_equal(o.prefetch, 1);
 	assert_int_equal(o.pop3_delete, OPTIONS_UNSET);

@@ -66,6 +66,7 @@ struct list_ctx {
 	const struct driver_folder **watch;   /* sorted by wire name */
 	size_t nwatch;
 	struct imap_session *s;
+	unsigned char *recreated;             /* by watch index: a new UIDVALIDITY */
 };
 
 static int by_server(const void *a, const void *b)
@@ -101,6 +102,8 @@ static void status_cb(void *ctx, const struct imap_status *st)
 	ds = (struct driver_status){ .uidvalidity = st->uidvalidity, .uidnext = st->uidnext,
 	                             .messages = st->messages, .modseq = st->highestmodseq };
 	driver_folder_status(c->d->m, (*f)->id, &ds);
+	if ((*f)->uidvalidity && st->uidvalidity != (*f)->uidvalidity)
+		c->recreated[f - c->watch] = 1;
 }
 
 static int list_cb(void *ctx, const struct imap_list_entry *le)
@@ -138,9 +141,11 @@ static int imapd_list(void *drv, int (*cb)(void *ctx, const struct driver_list_e
 	if (n) {
 		c.watch = malloc(n * sizeof(*c.watch));
 		names = malloc(n * sizeof(*names));
-		if (!c.watch || !names) {
+		c.recreated = calloc(n, 1);
+		if (!c.watch || !names || !c.recreated) {
 			free(c.watch);
 			free(names);
+			free(c.recreated);
 			return -ENOMEM;
 		}
 		for (size_t i = 0; i < n; i++)
@@ -159,8 +164,16 @@ static int imapd_list(void *drv, int (*cb)(void *ctx, const struct driver_list_e
 		if (r == 0)
 			r = trips > INT_MAX ? INT_MAX : (int)trips;
 	}
+	/* A folder deleted and recreated elsewhere: a session that has it
+	 * selected keeps its view of the old one, which a NOOP does not
+	 * refresh (only a SELECT does, and the sync's is one with QRESYNC
+	 * alone): those sessions leave it, and the sync selects it afresh. */
+	for (size_t i = 0; i < n; i++)
+		if (c.recreated[i])
+			imapd_pool_leave(d, c.watch[i]->server);
 	free(c.watch);
 	free(names);
+	free(c.recreated);
 	return r;
 }
 

@@ -125,7 +125,35 @@ void face_msg_attr(struct face *fc, int64_t folder, const struct store_msg *msg,
 int face_msg_stat(struct face *fc, int64_t folder, uint32_t uid, const char *name,
                   struct stat *st);
 
-/* A directory listing as one snapshot, taken at the start of a pass. */
+/* Directory offsets of the root and of a folder (ops.c, dirlist.c): what
+ * readdir resumes from, the same for every open of the directory (the
+ * kernel's readdir cache may continue a listing on another handle). After
+ * "." 1, after ".." 2; after subdirectory ID, DIR_OFF_SUB + ID (folder ids
+ * stay below 2^32, see ino_folder()); after message UID, DIR_OFF_MSGS +
+ * UID; in the root, after the status file DIR_OFF_MSGS + 1 and after
+ * .mailfs DIR_OFF_MSGS + 2. */
+#define DIR_OFF_SUB  ((off_t)3)
+#define DIR_OFF_MSGS ((off_t)1 << 33)
+
+/* A readdir reply being filled. */
+struct dirbuf {
+	fuse_req_t req;
+	char *buf;
+	size_t size, used;
+	int plus;               /* readdirplus: entries with attributes */
+	int full;               /* an entry did not fit: the reply is complete */
+};
+/* Add NAME with ST (and TTL, readdirplus) to B; NEXT is the offset to
+ * resume after it. 1 when it fit, 0 when B is full. */
+int dirbuf_add(struct dirbuf *b, const char *name, const struct stat *st, double ttl,
+               off_t next);
+/* The messages of FOLDER after directory offset OFF (from the first when
+ * OFF <= DIR_OFF_MSGS), as many as fit in B, read from the store in one
+ * bounded query: 0 or the store's error. */
+int dirlist_msgs(struct face *fc, int64_t folder, off_t off, struct dirbuf *b);
+
+/* A directory listing as one snapshot, taken at the start of a pass: the
+ * views and search directories (views.c, searchdir.c). */
 struct dent {
 	char *name;
 	struct stat st;

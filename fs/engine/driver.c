@@ -72,9 +72,13 @@ int driver_msgs_flags(struct engine *m, int64_t folder, const uint32_t *uids,
 	return store_msg_set_flags(m->store, folder, uids, flags, modseq, n);
 }
 
+/* UIDs of a range gone from the server, taken from the cache a bounded
+ * batch at a time. */
+#define GONE_BATCH 1024
+
 struct uid_list {
-	uint32_t *uids;
-	size_t n, cap;
+	uint32_t uids[GONE_BATCH];
+	size_t n;
 	uint32_t hi;
 };
 
@@ -82,9 +86,7 @@ static int collect_uid(void *ctx, const struct store_msg *msg)
 {
 	struct uid_list *l = ctx;
 
-	if (msg->uid > l->hi)
-		return 1;
-	if (ARRAY_RESERVE(l->uids, l->n, l->cap) < 0)
+	if (msg->uid > l->hi || l->n == GONE_BATCH)
 		return 1;
 	l->uids[l->n++] = msg->uid;
 	return 0;
@@ -93,7 +95,8 @@ static int collect_uid(void *ctx, const struct store_msg *msg)
 void driver_msgs_gone(struct engine *m, int64_t folder, uint32_t lo, uint32_t hi)
 {
 	struct folder *f = tree_get(m, folder);
-	struct uid_list l = { .hi = hi };
+	struct uid_list *l;
+	uint32_t after = lo - 1;
 
 	if (!f)
 		return;
@@ -102,11 +105,21 @@ void driver_msgs_gone(struct engine *m, int64_t folder, uint32_t lo, uint32_t hi
 		return;
 	}
 	/* A range (VANISHED) is intersected with the cache, never walked: a
-	 * hostile 1:4294967295 costs what the cache holds. */
-	store_msg_list(m->store, folder, lo - 1, 0, collect_uid, &l);
-	for (size_t i = 0; i < l.n; i++)
-		change_forget(m, f, l.uids[i]);
-	free(l.uids);
+	 * hostile 1:4294967295 costs what the cache holds, and memory a batch
+	 * (VANISHED (EARLIER) of a whole folder is a million UIDs). */
+	if (!(l = malloc(sizeof(*l))))
+		return;
+	l->hi = hi;
+	do {
+		l->n = 0;
+		if (store_msg_list(m->store, folder, after, GONE_BATCH, collect_uid, l) < 0)
+			break;
+		for (size_t i = 0; i < l->n; i++)
+			change_forget(m, f, l->uids[i]);
+		if (l->n)
+			after = l->uids[l->n - 1];
+	} while (l->n == GONE_BATCH && after < hi);
+	free(l);
 }
 
 int driver_msgs_known(struct engine *m, int64_t folder, uint32_t **uids_r, size_t *n_r)

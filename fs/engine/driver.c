@@ -63,6 +63,15 @@ int driver_msgs_new(struct engine *m, int64_t folder, const struct driver_msg *m
 	if (r == 0 && k)
 		r = store_msg_put(m->store, folder, rows, k);
 	free_rows(rows, k);
+	if (r == 0 && n) {
+		/* A first listing is read while it is fetched (folder_listed). */
+		pthread_mutex_lock(&f->lock);
+		if (f->listing && msgs[n - 1].uid > f->listed_upto) {
+			f->listed_upto = msgs[n - 1].uid;
+			pthread_cond_broadcast(&f->cond);
+		}
+		pthread_mutex_unlock(&f->lock);
+	}
 	return r;
 }
 

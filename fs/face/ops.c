@@ -405,6 +405,28 @@ static int list_subs(struct face *fc, struct dirh *h, int64_t dir, off_t off, st
 	return 1;
 }
 
+/* The messages of F after offset OFF. During a first listing (folder.c)
+ * what the store holds so far is answered, and a reader who has listed
+ * all of it waits for the next batch of the server's answer, or its end
+ * (an error then, if it failed). */
+static int list_msgs(struct folder *f, off_t off, struct dirbuf *b, struct face *fc)
+{
+	for (;;) {
+		uint32_t upto;
+		int listing = folder_listing(f, &upto), r;
+
+		if (listing < 0)
+			return listing;
+		r = dirlist_msgs(fc, f->id, off, b);
+		if (r < 0 || b->full || b->used || !listing)
+			return r;
+		/* All stored so far was listed (up to UPTO at least). */
+		r = folder_listed(f, upto);
+		if (r < 0)
+			return r;
+	}
+}
+
 /* The root or folder INO from offset OFF (see DIR_OFF_* in face.h): ".",
  * "..", the subdirectories, then the messages (dirlist.c), or in the root
  * the status file and .mailfs. */
@@ -440,7 +462,7 @@ static int list_stream(struct face *fc, fuse_ino_t ino, struct dirh *h, off_t of
 	}
 	if (f) {
 		if (folder_server(f) && !(folder_flags(f) & STORE_FOLDER_NOSELECT))
-			return dirlist_msgs(fc, f->id, off, b);
+			return list_msgs(f, off, b, fc);
 		return 0;
 	}
 	if (off < DIR_OFF_MSGS + 1) {
@@ -501,7 +523,8 @@ static void fs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info 
 			fuse_reply_err(req, ENOENT);
 			return;
 		}
-		r = folder_ensure(m, f);
+		/* A first listing goes on while readdir answers. */
+		r = folder_open(m, f);
 		if (r < 0) {
 			face_reply_err(req, r);
 			return;

@@ -136,6 +136,29 @@ int driver_msgs_known(struct engine *m, int64_t folder, uint32_t **uids_r, size_
 	return store_msg_uids(m->store, folder, uids_r, n_r);
 }
 
+struct uid_window {
+	uint32_t *uids;
+	size_t n;
+};
+
+static int window_add(void *ctx, const struct store_msg *msg)
+{
+	struct uid_window *w = ctx;
+
+	w->uids[w->n++] = msg->uid;
+	return 0;
+}
+
+int driver_msgs_known_after(struct engine *m, int64_t folder, uint32_t after, uint32_t *uids,
+                            size_t max, size_t *n_r)
+{
+	struct uid_window w = { .uids = uids };
+	int r = max ? store_msg_list(m->store, folder, after, max, window_add, &w) : 0;
+
+	*n_r = w.n;
+	return r < 0 ? r : 0;
+}
+
 uint64_t driver_msgs_count(struct engine *m, int64_t folder)
 {
 	struct store_stats stats = { 0 };

@@ -165,6 +165,10 @@ struct dirsnap {
 	size_t n, cap;
 	int built;
 	int err;
+	/* A folder's directory of the text or parts view: its messages follow
+	 * the entries above, streamed (views_list_msgs); 0 for none. */
+	int64_t stream_folder;
+	enum view_kind stream_kind;
 };
 /* A new entry NAME (its st and ttl to fill in), or NULL on ENOMEM. */
 struct dent *face_snap_add(struct dirsnap *d, const char *name);
@@ -178,6 +182,9 @@ int views_lookup(struct face *fc, fuse_ino_t parent, const char *name,
 int views_getattr(struct face *fc, fuse_ino_t ino, struct stat *st, double *ttl_r);
 int views_opendir(struct face *fc, fuse_ino_t ino);
 int views_snap(struct face *fc, fuse_ino_t ino, struct dirsnap *d);
+/* The messages of D->stream_folder after offset OFF (from the first when
+ * below DIR_OFF_MSGS), as many as fit in B. */
+int views_list_msgs(struct face *fc, const struct dirsnap *d, off_t off, struct dirbuf *b);
 /* Answers the read itself. */
 void views_read(struct face *fc, fuse_req_t req, fuse_ino_t ino, size_t size, off_t off);
 /* user.mail.content_type of a part: its length into *len_r. */

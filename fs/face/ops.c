@@ -481,21 +481,26 @@ static int list_stream(struct face *fc, fuse_ino_t ino, struct dirh *h, off_t of
 	return 0;
 }
 
-/* A directory of the views from its snapshot, offset = index + 1. */
+/* A directory of the views from its snapshot, offset = index + 1; then,
+ * for a folder's directory of the text or parts view, its messages
+ * streamed (offset DIR_OFF_MSGS + UID). */
 static int list_snap(struct face *fc, fuse_ino_t ino, struct dirsnap *d, off_t off,
                      struct dirbuf *b)
 {
 	if (!d->built || off == 0) {
 		/* (Re)build at the start of a pass: rewinddir shows fresh data. */
 		snap_free(d);
+		d->stream_folder = 0;
 		d->err = views_snap(fc, ino, d);
 		d->built = 1;
 	}
 	if (d->err)
 		return d->err;
-	for (size_t i = (size_t)off; i < d->n; i++)
+	for (size_t i = (size_t)off; off < DIR_OFF_MSGS && i < d->n; i++)
 		if (!dirbuf_add(b, d->e[i].name, &d->e[i].st, d->e[i].ttl, (off_t)i + 1))
-			break;
+			return 0;
+	if (d->stream_folder)
+		return views_list_msgs(fc, d, off, b);
 	return 0;
 }
 

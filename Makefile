@@ -83,6 +83,8 @@ deps_options := fs/options
 deps_config  := fs/config fs/options
 deps_secret  := fs/secret fs/config fs/options net/utf8
 deps_store   := cache/store
+# test_dirlist: the face's streamed listing over the store (libfuse formats it)
+deps_dirlist := fs/face/dirlist cache/store
 deps_body    := cache/body
 deps_imap    := net/imap net/wire net/conn net/tls net/mime net/utf8 net/sasl net/bodystructure net/search
 deps_search  := net/search

@@ -63,6 +63,15 @@ int driver_msgs_new(struct engine *m, int64_t folder, const struct driver_msg *m
 	if (r == 0 && k)
 		r = store_msg_put(m->store, folder, rows, k);
 	free_rows(rows, k);
+	if (r == 0 && n) {
+		/* A first listing is read while it is fetched (folder_listed). */
+		pthread_mutex_lock(&f->lock);
+		if (f->listing && msgs[n - 1].uid > f->listed_upto) {
+			f->listed_upto = msgs[n - 1].uid;
+			pthread_cond_broadcast(&f->cond);
+		}
+		pthread_mutex_unlock(&f->lock);
+	}
 	return r;
 }
 
@@ -72,9 +81,13 @@ int driver_msgs_flags(struct engine *m, int64_t folder, const uint32_t *uids,
 	return store_msg_set_flags(m->store, folder, uids, flags, modseq, n);
 }
 
+/* UIDs of a range gone from the server, taken from the cache a bounded
+ * batch at a time. */
+#define GONE_BATCH 1024
+
 struct uid_list {
-	uint32_t *uids;
-	size_t n, cap;
+	uint32_t uids[GONE_BATCH];
+	size_t n;
 	uint32_t hi;
 };
 
@@ -82,9 +95,7 @@ static int collect_uid(void *ctx, const struct store_msg *msg)
 {
 	struct uid_list *l = ctx;
 
-	if (msg->uid > l->hi)
-		return 1;
-	if (ARRAY_RESERVE(l->uids, l->n, l->cap) < 0)
+	if (msg->uid > l->hi || l->n == GONE_BATCH)
 		return 1;
 	l->uids[l->n++] = msg->uid;
 	return 0;
@@ -93,7 +104,8 @@ static int collect_uid(void *ctx, const struct store_msg *msg)
 void driver_msgs_gone(struct engine *m, int64_t folder, uint32_t lo, uint32_t hi)
 {
 	struct folder *f = tree_get(m, folder);
-	struct uid_list l = { .hi = hi };
+	struct uid_list *l;
+	uint32_t after = lo - 1;
 
 	if (!f)
 		return;
@@ -102,16 +114,49 @@ void driver_msgs_gone(struct engine *m, int64_t folder, uint32_t lo, uint32_t hi
 		return;
 	}
 	/* A range (VANISHED) is intersected with the cache, never walked: a
-	 * hostile 1:4294967295 costs what the cache holds. */
-	store_msg_list(m->store, folder, lo - 1, 0, collect_uid, &l);
-	for (size_t i = 0; i < l.n; i++)
-		change_forget(m, f, l.uids[i]);
-	free(l.uids);
+	 * hostile 1:4294967295 costs what the cache holds, and memory a batch
+	 * (VANISHED (EARLIER) of a whole folder is a million UIDs). */
+	if (!(l = malloc(sizeof(*l))))
+		return;
+	l->hi = hi;
+	do {
+		l->n = 0;
+		if (store_msg_list(m->store, folder, after, GONE_BATCH, collect_uid, l) < 0)
+			break;
+		for (size_t i = 0; i < l->n; i++)
+			change_forget(m, f, l->uids[i]);
+		if (l->n)
+			after = l->uids[l->n - 1];
+	} while (l->n == GONE_BATCH && after < hi);
+	free(l);
 }
 
 int driver_msgs_known(struct engine *m, int64_t folder, uint32_t **uids_r, size_t *n_r)
 {
 	return store_msg_uids(m->store, folder, uids_r, n_r);
+}
+
+struct uid_window {
+	uint32_t *uids;
+	size_t n;
+};
+
+static int window_add(void *ctx, const struct store_msg *msg)
+{
+	struct uid_window *w = ctx;
+
+	w->uids[w->n++] = msg->uid;
+	return 0;
+}
+
+int driver_msgs_known_after(struct engine *m, int64_t folder, uint32_t after, uint32_t *uids,
+                            size_t max, size_t *n_r)
+{
+	struct uid_window w = { .uids = uids };
+	int r = max ? store_msg_list(m->store, folder, after, max, window_add, &w) : 0;
+
+	*n_r = w.n;
+	return r < 0 ? r : 0;
 }
 
 uint64_t driver_msgs_count(struct engine *m, int64_t folder)

@@ -26,6 +26,7 @@ int engine_init(struct engine *m, struct mfs_options *opt, const struct driver *
 	pthread_mutex_init(&m->tree_change, NULL);
 	pthread_rwlock_init(&m->tree_lock, NULL);
 	pthread_mutex_init(&m->status_lock, NULL);
+	pthread_mutex_init(&m->listings_lock, NULL);
 	m->tls = tls_ctx_new(opt->cafile, err, errlen);
 	if (!m->tls)
 		return -EINVAL;
@@ -118,6 +119,7 @@ void engine_stop(struct engine *m)
 	prefetch_stop(m);
 	if (m->drv)
 		m->driver->stop(m->drv);
+	folder_listings_stop(m);
 	poll_stop(m);
 	fetch_stop(m);
 }
@@ -140,6 +142,7 @@ void engine_free(struct engine *m)
 	}
 	tree_free(m);
 	pthread_mutex_destroy(&m->status_lock);
+	pthread_mutex_destroy(&m->listings_lock);
 	pthread_rwlock_destroy(&m->tree_lock);
 	pthread_mutex_destroy(&m->tree_change);
 }

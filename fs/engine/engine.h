@@ -76,6 +76,11 @@ struct folder {
 	uint32_t uidvalidity, uidnext;
 	uint64_t modseq;
 	int has_cache;          /* the store holds a listing from before */
+	int listing;            /* a first listing (nothing cached) is being
+	                           fetched for a reader (folder_open) */
+	uint32_t listed_upto;   /* during it: every message up to this UID is
+	                           in the store (UID FETCH 1:* answers in UID
+	                           order) */
 	/* UIDs that left the server lately. A UID is never used again within
 	 * a UIDVALIDITY, so a sync that saw one before it left (on another
 	 * connection) must not put it back (folder_forgotten()). A ring. */
@@ -163,6 +168,11 @@ struct engine {
 	 * (fetch.c), so that on a busy machine `ls` is not held up by a
 	 * large body. */
 	int waiting_listings;       /* atomic (__atomic builtins) */
+
+	/* First listings run by threads of their own (folder_open). */
+	pthread_mutex_t listings_lock;
+	struct listing_thread *listings;  /* protected by listings_lock */
+	int listings_stopped;       /* no new ones; protected by listings_lock */
 
 	pthread_mutex_t status_lock;
 	uint64_t cache_bytes;       /* bodies in the cache; protected by status_lock */
@@ -259,6 +269,22 @@ void tree_drop_content(struct engine *m, struct folder *f);
  * start a background revalidation of a cached listing once per mount.
  * Returns 0 or a negative errno (the sync failed and nothing is cached). */
 int folder_ensure(struct engine *m, struct folder *f);
+/* folder_ensure() for a reader of F's listing (opendir), which does not
+ * wait for a first listing: that is fetched by a thread of its own, and
+ * readdir lists what is stored so far (folder_listing, folder_listed).
+ * Returns 0 or a negative errno (no thread could be started and the sync
+ * failed). */
+int folder_open(struct engine *m, struct folder *f);
+/* For readdir of F after folder_open(): 1 while its first listing is being
+ * fetched (every message up to UID *upto_r is in the store; folder_listed()
+ * waits for more), 0 when the store holds its listing, or the error that
+ * ended a first listing that failed with nothing cached. */
+int folder_listing(struct folder *f, uint32_t *upto_r);
+/* Wait until F's first listing stored messages above UID UPTO, or ended;
+ * then as folder_listing(). Bounded by the sync's own timeouts. */
+int folder_listed(struct folder *f, uint32_t upto);
+/* At unmount: wait for the first listings still running. */
+void folder_listings_stop(struct engine *m);
 /* Sync F now, or wait for a sync already running. */
 int folder_sync(struct engine *m, struct folder *f);
 /* Sync F soon, in the background. */

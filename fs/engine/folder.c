@@ -140,6 +140,157 @@ int folder_ensure(struct engine *m, struct folder *f)
 	return r;
 }
 
+/* ---- first listings, streamed -------------------------------------------------- */
+
+/* A first listing of a folder of a million messages takes half a minute:
+ * `ls` shows what the store holds while the rest is fetched (issue 16).
+ * The sync stores the server's answer in batches in UID order
+ * (driver_msgs_new() moves listed_upto), and readdir, having listed every
+ * stored UID, waits in folder_listed() for the next batch or the end. */
+struct listing_thread {
+	struct listing_thread *next;   /* protected by mfs.listings_lock */
+	pthread_t thread;
+	struct engine *m;
+	struct folder *f;
+	int done;                      /* atomic */
+};
+
+static int listing_state(struct folder *f)
+{
+	if (f->listing)
+		return 1;
+	if (f->synced || f->has_cache)
+		return 0;
+	return f->last_error ? f->last_error : -EIO;
+}
+
+static int listing_run(struct engine *m, struct folder *f)
+{
+	int r;
+
+	__atomic_add_fetch(&m->waiting_listings, 1, __ATOMIC_RELAXED);
+	r = folder_sync(m, f);
+	__atomic_sub_fetch(&m->waiting_listings, 1, __ATOMIC_RELAXED);
+	pthread_mutex_lock(&f->lock);
+	f->listing = 0;
+	if (r < 0 && !f->last_error)
+		f->last_error = r;
+	pthread_cond_broadcast(&f->cond);
+	pthread_mutex_unlock(&f->lock);
+	return r;
+}
+
+static void *listing_main(void *arg)
+{
+	struct listing_thread *lt = arg;
+
+	listing_run(lt->m, lt->f);
+	__atomic_store_n(&lt->done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+/* Start F's first listing in a thread; the ones that ended are joined
+ * here, so that a long mount keeps no more than those running. */
+static int listing_start(struct engine *m, struct folder *f)
+{
+	struct listing_thread *lt, **pp;
+	int r = 0;
+
+	pthread_mutex_lock(&m->listings_lock);
+	for (pp = &m->listings; *pp;) {
+		lt = *pp;
+		if (__atomic_load_n(&lt->done, __ATOMIC_ACQUIRE)) {
+			*pp = lt->next;
+			pthread_join(lt->thread, NULL);
+			free(lt);
+		} else {
+			pp = &lt->next;
+		}
+	}
+	if (m->listings_stopped) {
+		r = -ESHUTDOWN;
+	} else if (!(lt = calloc(1, sizeof(*lt)))) {
+		r = -ENOMEM;
+	} else {
+		lt->m = m;
+		lt->f = f;
+		r = -pthread_create(&lt->thread, NULL, listing_main, lt);
+		if (r == 0) {
+			lt->next = m->listings;
+			m->listings = lt;
+		} else {
+			free(lt);
+		}
+	}
+	pthread_mutex_unlock(&m->listings_lock);
+	return r;
+}
+
+int folder_open(struct engine *m, struct folder *f)
+{
+	if (!folder_server(f) || (folder_flags(f) & STORE_FOLDER_NOSELECT))
+		return 0;
+	pthread_mutex_lock(&f->lock);
+	f->wanted = 1;
+	if (f->synced || f->listing) {
+		pthread_mutex_unlock(&f->lock);
+		return 0;
+	}
+	if (f->has_cache) {
+		f->synced = 1;   /* show the cache now, revalidate below */
+		pthread_mutex_unlock(&f->lock);
+		folder_sync_later(m, f);
+		return 0;
+	}
+	f->listing = 1;
+	f->listed_upto = 0;
+	pthread_mutex_unlock(&f->lock);
+	if (listing_start(m, f) < 0)
+		return listing_run(m, f);   /* no thread: list now */
+	return 0;
+}
+
+int folder_listing(struct folder *f, uint32_t *upto_r)
+{
+	int r;
+
+	pthread_mutex_lock(&f->lock);
+	r = listing_state(f);
+	*upto_r = f->listed_upto;
+	pthread_mutex_unlock(&f->lock);
+	return r;
+}
+
+int folder_listed(struct folder *f, uint32_t upto)
+{
+	int r;
+
+	pthread_mutex_lock(&f->lock);
+	while (f->listing && f->listed_upto <= upto)
+		pthread_cond_wait(&f->cond, &f->lock);
+	r = listing_state(f);
+	pthread_mutex_unlock(&f->lock);
+	return r;
+}
+
+void folder_listings_stop(struct engine *m)
+{
+	struct listing_thread *lt;
+
+	pthread_mutex_lock(&m->listings_lock);
+	m->listings_stopped = 1;
+	lt = m->listings;
+	m->listings = NULL;
+	pthread_mutex_unlock(&m->listings_lock);
+	while (lt) {
+		struct listing_thread *next = lt->next;
+
+		pthread_join(lt->thread, NULL);
+		free(lt);
+		lt = next;
+	}
+}
+
 void folder_sync_later(struct engine *m, struct folder *f)
 {
 	if (poll_enqueue(m, f->id) < 0)

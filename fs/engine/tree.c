@@ -309,14 +309,33 @@ void tree_children(struct engine *m, int64_t parent,
 	pthread_rwlock_unlock(&m->tree_lock);
 }
 
+/* UIDs dropped a bounded batch at a time (a folder may hold a million). */
+#define DROP_BATCH 4096
+
+struct drop_batch {
+	uint32_t uids[DROP_BATCH];
+	size_t n;
+};
+
+static int drop_add(void *ctx, const struct store_msg *msg)
+{
+	struct drop_batch *b = ctx;
+
+	b->uids[b->n++] = msg->uid;
+	return 0;
+}
+
 void tree_drop_content(struct engine *m, struct folder *f)
 {
-	uint32_t *uids = NULL;
-	size_t n = 0;
+	struct drop_batch *b = malloc(sizeof(*b));
 
-	if (store_msg_uids(m->store, f->id, &uids, &n) == 0 && n)
-		store_msg_delete(m->store, f->id, uids, n);
-	free(uids);
+	while (b) {
+		b->n = 0;
+		if (store_msg_list(m->store, f->id, 0, DROP_BATCH, drop_add, b) < 0 || !b->n ||
+		    store_msg_delete(m->store, f->id, b->uids, b->n) < 0)
+			break;
+	}
+	free(b);
 	body_remove_folder(m->bodies, f->id);
 }
 

@@ -125,7 +125,35 @@ void face_msg_attr(struct face *fc, int64_t folder, const struct store_msg *msg,
 int face_msg_stat(struct face *fc, int64_t folder, uint32_t uid, const char *name,
                   struct stat *st);
 
-/* A directory listing as one snapshot, taken at the start of a pass. */
+/* Directory offsets of the root and of a folder (ops.c, dirlist.c): what
+ * readdir resumes from, the same for every open of the directory (the
+ * kernel's readdir cache may continue a listing on another handle). After
+ * "." 1, after ".." 2; after subdirectory ID, DIR_OFF_SUB + ID (folder ids
+ * stay below 2^32, see ino_folder()); after message UID, DIR_OFF_MSGS +
+ * UID; in the root, after the status file DIR_OFF_MSGS + 1 and after
+ * .mailfs DIR_OFF_MSGS + 2. */
+#define DIR_OFF_SUB  ((off_t)3)
+#define DIR_OFF_MSGS ((off_t)1 << 33)
+
+/* A readdir reply being filled. */
+struct dirbuf {
+	fuse_req_t req;
+	char *buf;
+	size_t size, used;
+	int plus;               /* readdirplus: entries with attributes */
+	int full;               /* an entry did not fit: the reply is complete */
+};
+/* Add NAME with ST (and TTL, readdirplus) to B; NEXT is the offset to
+ * resume after it. 1 when it fit, 0 when B is full. */
+int dirbuf_add(struct dirbuf *b, const char *name, const struct stat *st, double ttl,
+               off_t next);
+/* The messages of FOLDER after directory offset OFF (from the first when
+ * OFF <= DIR_OFF_MSGS), as many as fit in B, read from the store in one
+ * bounded query: 0 or the store's error. */
+int dirlist_msgs(struct face *fc, int64_t folder, off_t off, struct dirbuf *b);
+
+/* A directory listing as one snapshot, taken at the start of a pass: the
+ * views and search directories (views.c, searchdir.c). */
 struct dent {
 	char *name;
 	struct stat st;
@@ -137,6 +165,10 @@ struct dirsnap {
 	size_t n, cap;
 	int built;
 	int err;
+	/* A folder's directory of the text or parts view: its messages follow
+	 * the entries above, streamed (views_list_msgs); 0 for none. */
+	int64_t stream_folder;
+	enum view_kind stream_kind;
 };
 /* A new entry NAME (its st and ttl to fill in), or NULL on ENOMEM. */
 struct dent *face_snap_add(struct dirsnap *d, const char *name);
@@ -150,6 +182,9 @@ int views_lookup(struct face *fc, fuse_ino_t parent, const char *name,
 int views_getattr(struct face *fc, fuse_ino_t ino, struct stat *st, double *ttl_r);
 int views_opendir(struct face *fc, fuse_ino_t ino);
 int views_snap(struct face *fc, fuse_ino_t ino, struct dirsnap *d);
+/* The messages of D->stream_folder after offset OFF (from the first when
+ * below DIR_OFF_MSGS), as many as fit in B. */
+int views_list_msgs(struct face *fc, const struct dirsnap *d, off_t off, struct dirbuf *b);
 /* Answers the read itself. */
 void views_read(struct face *fc, fuse_req_t req, fuse_ino_t ino, size_t size, off_t off);
 /* user.mail.content_type of a part: its length into *len_r. */

@@ -21,19 +21,46 @@ struct note {
 	char *name;              /* entry name, or NULL for an inode */
 };
 
+/* The queue is bounded (issue 16: a VANISHED of a million messages is
+ * three million notes): past NOTIFY_MAX notes a producer waits for the
+ * thread to send some, as long as that goes on; should the kernel stop
+ * taking notes for a while (a request of the same directory waiting on
+ * this producer, say), producers stop waiting until the queue is back to
+ * half, so that nothing deadlocks. An inode note is not queued again while
+ * the same one waits unsent: sent later, it covers this change too. */
+#define NOTIFY_MAX 4096
+#define NOTIFY_WAIT_MS 200
+#define NOTIFY_PENDING 256     /* slots of the table of unsent inode notes */
+
 struct notify_queue {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;        /* a note was queued, or stop */
 	pthread_cond_t sent_cond;   /* a note was sent */
 	struct note *head, *tail;   /* protected by lock */
+	size_t len;                 /* notes queued now; protected by lock */
+	struct note *pending[NOTIFY_PENDING]; /* unsent inode notes by inode hash,
+	                               protected by lock */
+	int congested;              /* producers do not wait; protected by lock */
 	uint64_t queued, sent;      /* notes so far; protected by lock */
 	int stop;                   /* protected by lock */
 	pthread_t thread;
 };
 
+static size_t pending_slot(const struct note *n)
+{
+	return (size_t)((n->ino * UINT64_C(0x9E3779B97F4A7C15)) >> 56) % NOTIFY_PENDING;
+}
+
+static int same_inode_note(const struct note *a, const struct note *b)
+{
+	return a && !a->name && !b->name && a->ino == b->ino && a->off == b->off &&
+	       a->len == b->len;
+}
+
 static void push(struct face *fc, struct note *n)
 {
 	struct notify_queue *q = fc->notify;
+	size_t slot = pending_slot(n);
 
 	if (!q) {
 		free(n->name);
@@ -41,11 +68,34 @@ static void push(struct face *fc, struct note *n)
 		return;
 	}
 	pthread_mutex_lock(&q->lock);
+	if (same_inode_note(q->pending[slot], n)) {
+		pthread_mutex_unlock(&q->lock);
+		free(n);
+		return;
+	}
+	if (q->len >= NOTIFY_MAX && !q->congested && !q->stop) {
+		struct timespec until;
+
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += NOTIFY_WAIT_MS * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		while (q->len >= NOTIFY_MAX && !q->congested && !q->stop)
+			if (pthread_cond_timedwait(&q->sent_cond, &q->lock, &until) != 0) {
+				q->congested = 1;
+				log_debug("kernel notifications are slow: %zu queued", q->len);
+			}
+	}
+	if (!n->name)
+		q->pending[slot] = n;
 	if (q->tail)
 		q->tail->next = n;
 	else
 		q->head = n;
 	q->tail = n;
+	q->len++;
 	q->queued++;
 	pthread_cond_signal(&q->cond);
 	pthread_mutex_unlock(&q->lock);
@@ -95,6 +145,12 @@ static void *notify_main(void *arg)
 		q->head = n->next;
 		if (!q->head)
 			q->tail = NULL;
+		q->len--;
+		/* From now on a change needs a note of its own. */
+		if (q->pending[pending_slot(n)] == n)
+			q->pending[pending_slot(n)] = NULL;
+		if (q->len <= NOTIFY_MAX / 2)
+			q->congested = 0;
 		pthread_mutex_unlock(&q->lock);
 
 		/* -ENOENT only means the kernel does not cache it: fine. */
@@ -226,6 +282,8 @@ void notify_stop(struct face *fc)
 		free(n);
 	}
 	q->tail = NULL;
+	q->len = 0;
+	memset(q->pending, 0, sizeof(q->pending));
 	pthread_cond_signal(&q->cond);
 	pthread_cond_broadcast(&q->sent_cond);
 	pthread_mutex_unlock(&q->lock);

@@ -303,100 +303,212 @@ struct dent *face_snap_add(struct dirsnap *d, const char *name)
 	return &d->e[d->n++];
 }
 
-struct snap_ctx {
-	struct face *fc;
-	struct dirsnap *d;
-	int64_t folder;
-	int err;
-};
-
-static void snap_subdir(void *ctx, struct folder *f)
-{
-	struct snap_ctx *c = ctx;
-	struct dent *de = face_snap_add(c->d, f->name);
-
-	if (!de) {
-		c->err = -ENOMEM;
-		return;
-	}
-	/* tree_lock is held (tree_children). */
-	face_dir_attr(c->fc, ino_folder(f->id), f->nsub, folder_mtime(f), &de->st);
-}
-
-static int snap_msg(void *ctx, const struct store_msg *msg)
-{
-	struct snap_ctx *c = ctx;
-	struct dent *de = face_snap_add(c->d, msg->name);
-
-	if (!de)
-		return -ENOMEM;
-	face_msg_attr(c->fc, c->folder, msg, &de->st);
-	return 0;
-}
-
 static void snap_free(struct dirsnap *d)
 {
-	if (!d)
-		return;
 	for (size_t i = 0; i < d->n; i++)
 		free(d->e[i].name);
 	free(d->e);
-	free(d);
+	d->e = NULL;
+	d->n = d->cap = 0;
 }
 
-/* Take a snapshot of directory INO: its subdirectories, then its messages
- * in UID order (the order of their names). */
-static int snap_build(struct face *fc, fuse_ino_t ino, struct dirsnap *d)
+/* An open directory. The root and the folders are streamed (dirlist.c):
+ * all a handle keeps of them is the ids of the subdirectories, taken when
+ * a pass starts (8 bytes a subdirectory, at most TREE_MAX_FOLDERS), so that
+ * a pass lists each once, in id order, whatever happens to the tree's
+ * sibling lists meanwhile. The views and search directories keep a whole
+ * snapshot (views.c, searchdir.c). The kernel sends one readdir of a
+ * handle at a time (the file's position lock), so no lock here. */
+struct dirh {
+	struct dirsnap snap;        /* views and search directories */
+	int64_t *subs;              /* ids of the subdirectories, ascending */
+	size_t nsubs, capsubs;
+	int subs_taken;
+	int subs_err;
+};
+
+static void dirh_free(struct dirh *h)
+{
+	if (!h)
+		return;
+	snap_free(&h->snap);
+	free(h->subs);
+	free(h);
+}
+
+static void take_sub(void *ctx, struct folder *f)
+{
+	struct dirh *h = ctx;
+
+	if (h->subs_err)
+		return;
+	if (ARRAY_RESERVE(h->subs, h->nsubs, h->capsubs) < 0) {
+		h->subs_err = -ENOMEM;
+		return;
+	}
+	h->subs[h->nsubs++] = f->id;
+}
+
+static int cmp_id(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The subdirectories of DIR (0: the root) after offset OFF: 1 when all
+ * fit, 0 when B filled up first. */
+static int list_subs(struct face *fc, struct dirh *h, int64_t dir, off_t off, struct dirbuf *b)
 {
 	struct engine *m = fc->m;
-	struct snap_ctx c = { .fc = fc, .d = d };
-	struct folder *f = NULL;
-	struct dent *de;
-	int r = 0;
+	size_t lo = 0, hi;
 
-	if (views_is_ino(ino))
-		return views_snap(fc, ino, d);
-	if (!(de = face_snap_add(d, ".")) || !(de = face_snap_add(d, "..")))
-		return -ENOMEM;
-	d->e[0].st.st_ino = ino;
-	d->e[0].st.st_mode = d->e[1].st.st_mode = S_IFDIR;
+	if (!h->subs_taken || off == 0) {
+		/* A pass starts: rewinddir shows the tree as it is now. */
+		h->nsubs = 0;
+		h->subs_err = 0;
+		tree_children(m, dir, take_sub, h);
+		if (h->subs_err)
+			return h->subs_err;
+		qsort(h->subs, h->nsubs, sizeof(*h->subs), cmp_id);
+		h->subs_taken = 1;
+	}
+	if (off >= DIR_OFF_SUB) {
+		hi = h->nsubs;
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+
+			if (DIR_OFF_SUB + h->subs[mid] <= off)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+	}
+	for (size_t i = lo; i < h->nsubs; i++) {
+		struct folder *f = tree_get(m, h->subs[i]);
+		struct stat st;
+		int fit = 1;
+
+		if (!f)
+			continue;
+		pthread_rwlock_rdlock(&m->tree_lock);
+		/* Gone or moved away meanwhile: not listed (readdir(3) allows
+		 * either). */
+		if (!f->gone && f->parent == dir) {
+			face_dir_attr(fc, ino_folder(f->id), f->nsub, folder_mtime(f), &st);
+			fit = dirbuf_add(b, f->name, &st, TTL_LONG, DIR_OFF_SUB + (off_t)f->id);
+		}
+		pthread_rwlock_unlock(&m->tree_lock);
+		if (!fit)
+			return 0;
+	}
+	return 1;
+}
+
+/* The messages of F after offset OFF. During a first listing (folder.c)
+ * what the store holds so far is answered, and a reader who has listed
+ * all of it waits for the next batch of the server's answer, or its end
+ * (an error then, if it failed). */
+static int list_msgs(struct folder *f, off_t off, struct dirbuf *b, struct face *fc)
+{
+	for (;;) {
+		uint32_t upto;
+		int listing = folder_listing(f, &upto), r;
+
+		if (listing < 0)
+			return listing;
+		r = dirlist_msgs(fc, f->id, off, b);
+		if (r < 0 || b->full || b->used || !listing)
+			return r;
+		/* All stored so far was listed (up to UPTO at least). */
+		r = folder_listed(f, upto);
+		if (r < 0)
+			return r;
+	}
+}
+
+/* The root or folder INO from offset OFF (see DIR_OFF_* in face.h): ".",
+ * "..", the subdirectories, then the messages (dirlist.c), or in the root
+ * the status file and .mailfs. */
+static int list_stream(struct face *fc, fuse_ino_t ino, struct dirh *h, off_t off,
+                       struct dirbuf *b)
+{
+	struct engine *m = fc->m;
+	struct folder *f = NULL;
+	struct stat st;
+	int r;
+
 	if (ino != INO_ROOT) {
 		f = tree_get(m, ino_folder_id(ino));
 		if (!f || folder_gone(f))
 			return -ENOENT;
-		c.folder = f->id;
 	}
-	tree_children(m, f ? f->id : 0, snap_subdir, &c);
-	if (c.err)
-		return c.err;
-	if (!f) {
-		de = face_snap_add(d, STATUS_NAME);
-		if (!de)
-			return -ENOMEM;
-		status_attr(fc, &de->st);
-		de->ttl = 0;
-		/* Hidden unless asked for: grep -r, find, du and backups see
-		 * each message once (SPEC §9). */
-		if (m->opt->show_views) {
-			struct fuse_entry_param e;
-
-			if (!(de = face_snap_add(d, VIEWS_NAME)))
-				return -ENOMEM;
-			views_lookup(fc, INO_ROOT, VIEWS_NAME, &e);
-			de->st = e.attr;
-		}
+	memset(&st, 0, sizeof(st));
+	st.st_mode = S_IFDIR;
+	if (off < 1) {
+		st.st_ino = ino;
+		if (!dirbuf_add(b, ".", &st, TTL_LONG, 1))
+			return 0;
+	}
+	if (off < 2) {
+		st.st_ino = 0;
+		if (!dirbuf_add(b, "..", &st, TTL_LONG, 2))
+			return 0;
+	}
+	if (off < DIR_OFF_MSGS) {
+		r = list_subs(fc, h, f ? f->id : 0, off, b);
+		if (r <= 0)
+			return r;
+	}
+	if (f) {
+		if (folder_server(f) && !(folder_flags(f) & STORE_FOLDER_NOSELECT))
+			return list_msgs(f, off, b, fc);
 		return 0;
 	}
-	if (folder_server(f) && !(folder_flags(f) & STORE_FOLDER_NOSELECT))
-		r = store_msg_list(m->store, f->id, 0, 0, snap_msg, &c);
-	return r;
+	if (off < DIR_OFF_MSGS + 1) {
+		status_attr(fc, &st);
+		if (!dirbuf_add(b, STATUS_NAME, &st, 0, DIR_OFF_MSGS + 1))
+			return 0;
+	}
+	/* Hidden unless asked for: grep -r, find, du and backups see each
+	 * message once (SPEC §9). */
+	if (m->opt->show_views && off < DIR_OFF_MSGS + 2) {
+		struct fuse_entry_param e;
+
+		views_lookup(fc, INO_ROOT, VIEWS_NAME, &e);
+		dirbuf_add(b, VIEWS_NAME, &e.attr, TTL_LONG, DIR_OFF_MSGS + 2);
+	}
+	return 0;
+}
+
+/* A directory of the views from its snapshot, offset = index + 1; then,
+ * for a folder's directory of the text or parts view, its messages
+ * streamed (offset DIR_OFF_MSGS + UID). */
+static int list_snap(struct face *fc, fuse_ino_t ino, struct dirsnap *d, off_t off,
+                     struct dirbuf *b)
+{
+	if (!d->built || off == 0) {
+		/* (Re)build at the start of a pass: rewinddir shows fresh data. */
+		snap_free(d);
+		d->stream_folder = 0;
+		d->err = views_snap(fc, ino, d);
+		d->built = 1;
+	}
+	if (d->err)
+		return d->err;
+	for (size_t i = (size_t)off; off < DIR_OFF_MSGS && i < d->n; i++)
+		if (!dirbuf_add(b, d->e[i].name, &d->e[i].st, d->e[i].ttl, (off_t)i + 1))
+			return 0;
+	if (d->stream_folder)
+		return views_list_msgs(fc, d, off, b);
+	return 0;
 }
 
 static void fs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct face *fc = F(req);
 	struct engine *m = fc->m;
-	struct dirsnap *d;
+	struct dirh *h;
 	int r = 0;
 
 	if (views_is_ino(ino)) {
@@ -416,72 +528,49 @@ static void fs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info 
 			fuse_reply_err(req, ENOENT);
 			return;
 		}
-		r = folder_ensure(m, f);
+		/* A first listing goes on while readdir answers. */
+		r = folder_open(m, f);
 		if (r < 0) {
 			face_reply_err(req, r);
 			return;
 		}
 	}
-	d = calloc(1, sizeof(*d));
-	if (!d) {
+	h = calloc(1, sizeof(*h));
+	if (!h) {
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	fi->fh = (uint64_t)(uintptr_t)d;
+	fi->fh = (uint64_t)(uintptr_t)h;
 	/* The kernel may keep the listing until we invalidate it; what a
 	 * search finds is asked anew each time (searchdir.c). */
 	fi->cache_readdir = !searchdir_is_ino(ino);
 	fi->keep_cache = fi->cache_readdir;
 	if (fuse_reply_open(req, fi) == -ENOENT)
-		snap_free(d);   /* interrupted: no releasedir will come */
+		dirh_free(h);   /* interrupted: no releasedir will come */
 }
 
 static void readdir_common(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
                            struct fuse_file_info *fi, int plus)
 {
 	struct face *fc = F(req);
-	struct dirsnap *d = (struct dirsnap *)(uintptr_t)fi->fh;
-	char *buf;
-	size_t used = 0;
+	struct dirh *h = (struct dirh *)(uintptr_t)fi->fh;
+	struct dirbuf b = { .req = req, .size = size, .plus = plus };
+	int r;
 
-	if (!d->built || off == 0) {
-		/* (Re)build at the start of a pass: rewinddir shows fresh data. */
-		for (size_t i = 0; i < d->n; i++)
-			free(d->e[i].name);
-		d->n = 0;
-		d->err = snap_build(fc, ino, d);
-		d->built = 1;
-	}
-	if (d->err) {
-		face_reply_err(req, d->err);
-		return;
-	}
-	buf = malloc(size);
-	if (!buf) {
+	if (!(b.buf = malloc(size))) {
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	for (size_t i = (size_t)off; i < d->n; i++) {
-		struct dent *de = &d->e[i];
-		size_t n;
-
-		if (plus) {
-			struct fuse_entry_param e = {
-				.ino = de->st.st_ino, .attr = de->st,
-				.entry_timeout = de->ttl, .attr_timeout = de->ttl,
-			};
-			n = fuse_add_direntry_plus(req, buf + used, size - used, de->name, &e,
-			                           (off_t)i + 1);
-		} else {
-			n = fuse_add_direntry(req, buf + used, size - used, de->name, &de->st,
-			                      (off_t)i + 1);
-		}
-		if (n > size - used)
-			break;
-		used += n;
-	}
-	fuse_reply_buf(req, buf, used);
-	free(buf);
+	if (views_is_ino(ino))
+		r = list_snap(fc, ino, &h->snap, off, &b);
+	else
+		r = list_stream(fc, ino, h, off, &b);
+	/* What fit before an error is answered; the next call meets it. */
+	if (r < 0 && b.used == 0)
+		face_reply_err(req, r);
+	else
+		fuse_reply_buf(req, b.buf, b.used);
+	free(b.buf);
 }
 
 static void fs_op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
@@ -499,7 +588,7 @@ static void fs_op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t
 static void fs_op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	(void)ino;
-	snap_free((struct dirsnap *)(uintptr_t)fi->fh);
+	dirh_free((struct dirh *)(uintptr_t)fi->fh);
 	fuse_reply_err(req, 0);
 }
 

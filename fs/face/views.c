@@ -439,8 +439,8 @@ static void snap_sub(void *ctx, struct folder *f)
 	face_ro_dir_attr(c->fc, ino_view_msg(c->k, f->id, 0), f->nsub, folder_mtime(f), &de->st);
 }
 
-/* The messages of a folder, gathered first: the store is not to be asked
- * again from inside its own callback. */
+/* Messages of a folder, gathered first: the store is not to be asked
+ * again from inside its own callback. At most a reply's worth. */
 struct gathered {
 	struct store_msg *msgs;     /* name owned */
 	size_t n, cap;
@@ -458,36 +458,50 @@ static int gather_msg(void *ctx, const struct store_msg *msg)
 	return 0;
 }
 
-static int snap_msgs(struct snap_ctx *c)
+/* A folder's messages in the text or parts view are streamed as the
+ * folder's own are (dirlist.c): offset DIR_OFF_MSGS + UID, a reply's worth
+ * of rows at a time. */
+int views_list_msgs(struct face *fc, const struct dirsnap *d, off_t off, struct dirbuf *b)
 {
 	struct gathered g = { 0 };
-	int r = store_msg_list(c->fc->m->store, c->folder, 0, 0, gather_msg, &g);
+	uint32_t after = off > DIR_OFF_MSGS ? (uint32_t)(off - DIR_OFF_MSGS) : 0;
+	int r = 0;
 
+	if (off >= DIR_OFF_MSGS + (off_t)UINT32_MAX)
+		return 0;
+	/* No more rows than could fit (dirlist_msgs()). */
+	r = store_msg_list(fc->m->store, d->stream_folder, after,
+	                   b->size / (b->plus ? 160 : 32) + 1, gather_msg, &g);
 	for (size_t i = 0; r == 0 && i < g.n; i++) {
 		const struct store_msg *msg = &g.msgs[i];
-		char *name = view_name(c->k, msg->name);
-		struct dent *de = name ? face_snap_add(c->d, name) : NULL;
-		fuse_ino_t ino = ino_view_msg(c->k, c->folder, msg->uid);
+		char *name = view_name(d->stream_kind, msg->name);
+		fuse_ino_t ino = ino_view_msg(d->stream_kind, d->stream_folder, msg->uid);
+		struct stat st;
+		double ttl = TTL_LONG;
 
-		free(name);
-		if (!de) {
+		if (!name) {
 			r = -ENOMEM;
 			break;
 		}
-		if (c->k == VIEW_TEXT) {
+		if (d->stream_kind == VIEW_TEXT) {
 			uint64_t size = 0;
-			int exact = view_text_size(c->fc->m, c->folder, msg->uid, msg->size, &size);
+			int exact = view_text_size(fc->m, d->stream_folder, msg->uid, msg->size, &size);
 
-			face_file_attr(c->fc, ino, 0400, size, (time_t)msg->date, &de->st);
-			de->ttl = exact ? TTL_LONG : TTL_GUESS;
+			face_file_attr(fc, ino, 0400, size, (time_t)msg->date, &st);
+			ttl = exact ? TTL_LONG : TTL_GUESS;
 		} else {
-			face_ro_dir_attr(c->fc, ino, 0, (time_t)msg->date, &de->st);
+			face_ro_dir_attr(fc, ino, 0, (time_t)msg->date, &st);
 		}
+		int fit = dirbuf_add(b, name, &st, ttl, DIR_OFF_MSGS + (off_t)msg->uid);
+
+		free(name);
+		if (!fit)
+			break;
 	}
 	for (size_t i = 0; i < g.n; i++)
 		free((char *)g.msgs[i].name);
 	free(g.msgs);
-	return r;
+	return r < 0 ? r : 0;
 }
 
 /* The parts of UID of F that belong to OWNER. */
@@ -559,8 +573,10 @@ int views_snap(struct face *fc, fuse_ino_t ino, struct dirsnap *d)
 	tree_children(m, c.folder, snap_sub, &c);
 	if (c.err)
 		return c.err;
-	if (f && folder_server(f) && !(folder_flags(f) & STORE_FOLDER_NOSELECT))
-		r = snap_msgs(&c);
+	if (f && folder_server(f) && !(folder_flags(f) & STORE_FOLDER_NOSELECT)) {
+		d->stream_folder = f->id;     /* views_list_msgs() */
+		d->stream_kind = c.k;
+	}
 	return r;
 }
 

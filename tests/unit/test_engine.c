@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <semaphore.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -59,6 +60,11 @@ static struct {
 	int no_structure;      /* structure() cannot describe any message */
 	int sections_asked;    /* sections requested, over all calls */
 	int calls[OP_COUNT_];  /* per enum fop */
+	/* A first listing in steps (test_first_listing): the sync waits on
+	 * gate after each new message, and fails with -EIO after fail_after
+	 * of them (0: never). */
+	sem_t *gate;
+	int fail_after;
 } srv;
 
 static struct ffolder *srv_folder(const char *server)
@@ -212,9 +218,17 @@ static int fk_sync(void *drv, const struct driver_folder *df, struct driver_sync
 			st->changed = 1;
 		}
 	}
-	for (int i = 0; i < f->nmsg; i++) {
+	for (int i = 0, nnew = 0; i < f->nmsg; i++) {
 		struct fmsg *m = &f->msg[i];
 		char hdr[256];
+
+		if (srv.gate && nnew)
+			sem_wait(srv.gate);
+		if (srv.fail_after && nnew == srv.fail_after) {
+			r = -EIO;
+			break;
+		}
+		nnew++;
 
 		if (m->uid >= st->uidnext || !driver_msg_known(fake_engine, df->id, m->uid)) {
 			struct driver_msg dm = { .uid = m->uid, .size = 100, .date = 1700000000,
@@ -740,6 +754,101 @@ static void test_sync(void **state)
 	assert_string_equal(cached("INBOX", 1).name, "0000000001 new life.eml");
 }
 
+/* A first listing is read while it is fetched (issue 16): readdir lists
+ * what the store holds, waits for more, and ends with the listing; each
+ * message once, in UID order. A listing that fails ends the wait with the
+ * error, never a hang. */
+struct listed {
+	uint32_t uids[MAXM];
+	size_t n;
+};
+
+static int got_uid(void *ctx, const struct store_msg *msg)
+{
+	struct listed *l = ctx;
+
+	assert_true(l->n < MAXM);
+	l->uids[l->n++] = msg->uid;
+	return 0;
+}
+
+/* What readdir does (fs/face/ops.c, list_msgs), two rows a call. */
+static int list_streamed(struct folder *f, struct listed *l, sem_t *gate, int *waits_r)
+{
+	uint32_t after = 0;
+
+	for (;;) {
+		uint32_t upto;
+		int listing = folder_listing(f, &upto), r;
+		size_t before = l->n;
+
+		if (listing < 0)
+			return listing;
+		assert_int_equal(store_msg_list(fx.m.store, f->id, after, 2, got_uid, l), 0);
+		if (l->n > before) {
+			after = l->uids[l->n - 1];
+			continue;
+		}
+		if (!listing)
+			return 0;
+		/* Listed all that is stored: let the server go on. */
+		sem_post(gate);
+		(*waits_r)++;
+		r = folder_listed(f, upto);
+		if (r < 0)
+			return r;
+	}
+}
+
+static void test_first_listing(void **state)
+{
+	struct ffolder *big;
+	struct folder *f;
+	struct listed l = { .n = 0 };
+	sem_t gate;
+	int waits = 0;
+	uint32_t upto;
+
+	(void)state;
+	big = srv_add_folder("Big", 9);
+	for (int i = 0; i < 40; i++)
+		srv_add_msg(big, "bulk", "");
+	open_engine();
+	f = tree_by_path(&fx.m, "Big");
+	assert_non_null(f);
+	sem_init(&gate, 0, 0);
+	srv.gate = &gate;
+	assert_int_equal(folder_open(&fx.m, f), 0);
+	assert_int_equal(list_streamed(f, &l, &gate, &waits), 0);
+	assert_int_equal(l.n, 40);
+	for (size_t i = 0; i < l.n; i++)
+		assert_int_equal(l.uids[i], i + 1);
+	/* It did wait for the server, more than once. */
+	assert_true(waits > 1);
+	assert_int_equal(folder_listing(f, &upto), 0);
+
+	/* A listing cut after 25 messages: the reader gets the error. */
+	srv_add_folder("Cut", 10);
+	for (int i = 0; i < 40; i++)
+		srv_add_msg(&srv.f[srv.nf - 1], "cut", "");
+	tree_refresh(&fx.m, NULL, 0);
+	f = tree_by_path(&fx.m, "Cut");
+	assert_non_null(f);
+	srv.fail_after = 25;
+	l.n = 0;
+	assert_int_equal(folder_open(&fx.m, f), 0);
+	assert_int_equal(list_streamed(f, &l, &gate, &waits), -EIO);
+	assert_true(l.n <= 25);
+	assert_int_equal(folder_listing(f, &upto), -EIO);
+	/* Opened again: listed afresh, whole. */
+	folder_listings_stop(&fx.m);
+	srv.fail_after = 0;
+	srv.gate = NULL;
+	sem_destroy(&gate);
+	assert_int_equal(folder_ensure(&fx.m, f), 0);
+	assert_int_equal(count("Cut"), 40);
+}
+
 /* ---- changes --------------------------------------------------------------------------------- */
 
 static void test_rm_mv_flags(void **state)
@@ -1087,6 +1196,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_mkdir_rmdir, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sync, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_poll_status, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_first_listing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rm_mv_flags, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_append, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_views, setup, teardown),

@@ -198,6 +198,10 @@ int driver_msgs_flags(struct engine *m, int64_t folder, const uint32_t *uids,
 void driver_msgs_gone(struct engine *m, int64_t folder, uint32_t lo, uint32_t hi);
 /* The UIDs of FOLDER in the cache, ascending; malloc'd into *uids_r. */
 int driver_msgs_known(struct engine *m, int64_t folder, uint32_t **uids_r, size_t *n_r);
+/* At most MAX of them above UID AFTER, ascending, into UIDS; the count in
+ * *n_r (fewer than MAX: there are no more). */
+int driver_msgs_known_after(struct engine *m, int64_t folder, uint32_t after, uint32_t *uids,
+                            size_t max, size_t *n_r);
 /* How many messages of FOLDER the cache holds; whether it holds UID. */
 uint64_t driver_msgs_count(struct engine *m, int64_t folder);
 int driver_msg_known(struct engine *m, int64_t folder, uint32_t uid);

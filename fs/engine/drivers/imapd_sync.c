@@ -19,6 +19,36 @@
 #define META_ITEMS "UID FLAGS RFC822.SIZE INTERNALDATE " \
                    "BODY.PEEK[HEADER.FIELDS (SUBJECT MESSAGE-ID)]"
 
+/* A comparison of every UID with the cache, streamed (issue 16): the
+ * server lists UIDs in ascending order (its sequence order), and they are
+ * merged with the cache's, read CMP_BATCH at a time. Cached UIDs passed
+ * over are gone, listed ones not cached are missing; both are kept as
+ * ranges, acted on only once the server's answer is complete (a reply cut
+ * half-way changes nothing), at most CMP_RANGES of each a round: when they
+ * fill up, another round compares from where this one stopped. */
+#ifndef CMP_BATCH
+#define CMP_BATCH 4096        /* (tests build with small ones) */
+#endif
+#ifndef CMP_RANGES
+#define CMP_RANGES 4096
+#endif
+
+struct compare {
+	uint32_t from;              /* UIDs below are not compared (the n:* rule) */
+	uint32_t have[CMP_BATCH];   /* cached UIDs, ascending */
+	size_t nhave, ihave;
+	uint32_t after;             /* the cache is read above this UID */
+	int have_end;               /* nothing cached above have[] */
+	uint32_t last;              /* the last UID the server listed */
+	uint32_t gone[CMP_RANGES][2];   /* cached, not listed; ascending */
+	size_t ngone;
+	uint32_t miss[CMP_RANGES][2];   /* listed, not cached; ascending */
+	size_t nmiss;
+	int stopped;                /* ranges full: compared up to last only */
+	int unordered;              /* the server's order was not ascending */
+	int err;
+};
+
 /* What a sync gathers from the events before reporting it. */
 struct sync_state {
 	struct driver_msg *msgs;   /* new messages; flags and header owned */
@@ -30,6 +60,7 @@ struct sync_state {
 	uint32_t *seen;            /* every UID the server listed, when collecting */
 	size_t nseen, capseen;
 	int collect_seen;
+	struct compare *cmp;       /* a streamed comparison runs (full_compare) */
 	uint32_t min_new;          /* ignore metadata of UIDs below (the n:* rule) */
 	uint32_t max_seen;         /* highest UID the server listed in this sync */
 	uint32_t nnew;             /* new messages so far */
@@ -143,6 +174,8 @@ static int keep_seen(struct sync_state *st, uint32_t uid)
 	return 0;
 }
 
+static void cmp_seen(struct slot *sl, uint32_t uid);
+
 static void ev_fetch(void *ctx, const struct imap_fetch *f)
 {
 	struct slot *sl = ctx;
@@ -155,6 +188,8 @@ static void ev_fetch(void *ctx, const struct imap_fetch *f)
 		return;
 	if (st && st->collect_seen)
 		r = keep_seen(st, f->uid);
+	else if (st && st->cmp)
+		cmp_seen(sl, f->uid);
 	if (r == 0 && (f->have & (IMAP_HAVE_SIZE | IMAP_HAVE_DATE)) ==
 	              (IMAP_HAVE_SIZE | IMAP_HAVE_DATE)) {
 		/* A new message (metadata was only asked for those). */
@@ -354,11 +389,150 @@ static int fetch_uids(struct slot *sl, const uint32_t *uids, size_t n)
 	return r;
 }
 
+/* Fetch the metadata of the ranges of C as new messages, in commands of
+ * bounded length. */
+static int fetch_ranges(struct slot *sl, const struct compare *c)
+{
+	char *set = NULL;
+	size_t len = 0, cap = 0, i = 0;
+	int r = 0;
+
+	while (r == 0 && i < c->nmiss) {
+		len = 0;
+		for (int ranges = 0; r == 0 && i < c->nmiss && ranges < 500; ranges++, i++)
+			r = imapd_set_add(&set, &len, &cap, c->miss[i][0], c->miss[i][1]);
+		if (r == 0)
+			r = imap_uid_fetch(sl->s, set, META_ITEMS, NULL);
+		sync_flush(sl);
+	}
+	free(set);
+	return r;
+}
+
+/* The next cached UID of the comparison, or 0 when none is left. */
+static uint32_t cmp_head(struct slot *sl, struct compare *c)
+{
+	if (c->ihave == c->nhave && !c->have_end && !c->err) {
+		c->ihave = c->nhave = 0;
+		c->err = driver_msgs_known_after(sl->d->m, sl->folder, c->after, c->have, CMP_BATCH,
+		                                 &c->nhave);
+		if (c->err || c->nhave < CMP_BATCH)
+			c->have_end = 1;
+		if (c->nhave)
+			c->after = c->have[c->nhave - 1];
+	}
+	return c->ihave < c->nhave ? c->have[c->ihave] : 0;
+}
+
+/* The server listed UID. */
+static void cmp_seen(struct slot *sl, uint32_t uid)
+{
+	struct compare *c = sl->sync->cmp;
+	uint32_t h, lo = 0, hi = 0;
+
+	if (uid < c->from || c->unordered || c->stopped)
+		return;
+	if (c->last && uid <= c->last) {
+		c->unordered = 1;
+		return;
+	}
+	if (c->ngone == CMP_RANGES || c->nmiss == CMP_RANGES) {
+		c->stopped = 1;     /* the next round starts at last + 1 */
+		return;
+	}
+	c->last = uid;
+	while ((h = cmp_head(sl, c)) && h < uid) {
+		if (!lo)
+			lo = h;
+		hi = h;
+		c->ihave++;
+	}
+	if (lo) {
+		c->gone[c->ngone][0] = lo;
+		c->gone[c->ngone][1] = hi;
+		c->ngone++;
+	}
+	if (h == uid) {
+		c->ihave++;
+	} else if (c->nmiss && c->miss[c->nmiss - 1][1] + 1 == uid) {
+		c->miss[c->nmiss - 1][1] = uid;
+	} else {
+		c->miss[c->nmiss][0] = c->miss[c->nmiss][1] = uid;
+		c->nmiss++;
+	}
+}
+
+static int compare_collected(struct slot *sl, uint32_t exists);
+
 /* Compare every UID the server has with the cache: UID FETCH 1:* (FLAGS)
  * refreshes all flags and tells which messages are gone and which are
  * missing (SPEC §4, for servers without CONDSTORE, and whenever counts
- * disagree). */
+ * disagree). Streamed: memory does not grow with the folder. */
 static int full_compare(struct slot *sl, uint32_t exists)
+{
+	struct sync_state *st = sl->sync;
+	struct engine *m = sl->d->m;
+	struct compare *c = malloc(sizeof(*c));
+	uint32_t from = 1, above;
+	char set[24];
+	int r = 0;
+
+	if (!c)
+		return -ENOMEM;
+	for (;;) {
+		memset(c, 0, sizeof(*c));
+		c->from = from;
+		c->after = from - 1;
+		st->cmp = c;
+		if (exists) {
+			snprintf(set, sizeof(set), "%u:*", from);
+			r = imap_uid_fetch(sl->s, set, "UID FLAGS", NULL);
+		}
+		st->cmp = NULL;
+		sync_flush(sl);
+		if (r == 0 && c->unordered) {
+			/* Not in ascending order: gather it all, as it comes. */
+			free(c);
+			return compare_collected(sl, exists);
+		}
+		if (r == 0)
+			r = c->err;
+		if (r < 0)
+			break;
+		/* Cached above the last UID the server has: gone too. */
+		above = c->stopped ? 0 : cmp_head(sl, c);
+		if (above && c->ngone < CMP_RANGES) {
+			c->gone[c->ngone][0] = above;
+			c->gone[c->ngone][1] = UINT32_MAX;
+			c->ngone++;
+		} else if (above) {
+			c->stopped = 1;     /* no room: the next round drops them */
+		}
+		if ((r = c->err) < 0)
+			break;
+		for (size_t i = 0; i < c->ngone; i++)
+			driver_msgs_gone(m, sl->folder, c->gone[i][0], c->gone[i][1]);
+		if (c->ngone)
+			st->changed = 1;
+		if (c->nmiss) {
+			st->min_new = 1;
+			r = fetch_ranges(sl, c);
+			st->changed = 1;
+		}
+		if (c->last > st->max_seen)
+			st->max_seen = c->last;
+		if (r < 0 || !c->stopped || c->last == UINT32_MAX)
+			break;
+		from = c->last + 1;
+	}
+	free(c);
+	return r;
+}
+
+/* full_compare() for a server that does not list UIDs in ascending order:
+ * every UID it has is gathered first (4 bytes a message, and as much
+ * again for the cache's). */
+static int compare_collected(struct slot *sl, uint32_t exists)
 {
 	struct sync_state *st = sl->sync;
 	struct engine *m = sl->d->m;

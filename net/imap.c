@@ -779,6 +779,7 @@ static void parse_caps(struct imap_session *s, const struct node *n)
 		{ "NOTIFY", IMAP_CAP_NOTIFY }, { "ESEARCH", IMAP_CAP_ESEARCH },
 		{ "BINARY", IMAP_CAP_BINARY }, { "UTF8=ACCEPT", IMAP_CAP_UTF8_ACCEPT },
 		{ "LIST-STATUS", IMAP_CAP_LIST_STATUS }, { "X-GM-EXT-1", IMAP_CAP_X_GM_EXT_1 },
+		{ "UNSELECT", IMAP_CAP_UNSELECT },
 	};
 	size_t len = 0, i;
 	const struct node *m;
@@ -1701,18 +1702,30 @@ static void cb_str(struct cmdbuf *b, const char *s)
 	cb_add(b, s, strlen(s));
 }
 
-/* Append an astring: quoted where it can be, else a literal (CR, LF, NUL
- * and 8-bit data cannot be quoted). */
+/* Whether STR can go as a quoted string (CR, LF, NUL and 8-bit data
+ * cannot). */
+static int quotable(const char *str)
+{
+	for (; *str; str++)
+		if (*str == '\r' || *str == '\n' || (unsigned char)*str >= 0x80)
+			return 0;
+	return 1;
+}
+
+/* Whether a literal of LEN bytes goes without waiting for the server's
+ * continuation request (LITERAL+, or LITERAL- up to 4 KiB, RFC 7888). */
+static int literal_plus(const struct imap_session *s, size_t len)
+{
+	return (s->caps & IMAP_CAP_LITERAL_PLUS) ||
+	       ((s->caps & IMAP_CAP_LITERAL_MINUS) && len <= 4096);
+}
+
+/* Append an astring: quoted where it can be, else a literal. */
 static void cb_astring(struct cmdbuf *b, const char *str)
 {
 	size_t len = strlen(str), i;
 
-	for (i = 0; i < len; i++) {
-		unsigned char ch = (unsigned char)str[i];
-		if (ch == '\r' || ch == '\n' || ch >= 0x80)
-			break;
-	}
-	if (i == len) {
+	if (quotable(str)) {
 		cb_str(b, "\"");
 		for (i = 0; i < len; i++) {
 			if (str[i] == '"' || str[i] == '\\')
@@ -1781,8 +1794,7 @@ static int run_cmd(struct imap_session *s, struct cmd *c, struct cmdbuf *b, int 
 		r = send_raw(s, b->seg[i].text ? b->seg[i].text : "", b->seg[i].len, secret);
 		if (r < 0 || !b->seg[i].lit)
 			continue;
-		int plus = (s->caps & IMAP_CAP_LITERAL_PLUS) ||
-		           ((s->caps & IMAP_CAP_LITERAL_MINUS) && b->seg[i].litlen <= 4096);
+		int plus = literal_plus(s, b->seg[i].litlen);
 		snprintf(hdr, sizeof(hdr), "{%zu%s}\r\n", b->seg[i].litlen, plus ? "+" : "");
 		r = send_raw(s, hdr, strlen(hdr), 0);
 		if (r == 0 && !plus) {
@@ -2200,11 +2212,6 @@ int imap_list(struct imap_session *s,
 	return imap_list_status(s, cb, NULL, ctx, NULL, 0);
 }
 
-static int has_unselect(const struct imap_session *s)
-{
-	return s->caps_text && strstr(s->caps_text, "UNSELECT") != NULL;
-}
-
 /* Append MAILBOX to F as a quoted string, or as a literal that needs no
  * continuation (LITERAL+, or LITERAL- up to 4 KiB, RFC 7888). 0 when it
  * can be neither: it cannot go in a batch (nothing is written; F NULL
@@ -2212,14 +2219,13 @@ static int has_unselect(const struct imap_session *s)
 static int batch_astring(const struct imap_session *s, FILE *f, const char *mb)
 {
 	size_t len = strlen(mb), i;
+	int quote = quotable(mb);
 
-	for (i = 0; i < len; i++)
-		if (mb[i] == '\r' || mb[i] == '\n' || (unsigned char)mb[i] >= 0x80)
-			break;
+	if (!quote && !literal_plus(s, len))
+		return 0;
 	if (!f)
-		return i == len || (s->caps & IMAP_CAP_LITERAL_PLUS) ||
-		       ((s->caps & IMAP_CAP_LITERAL_MINUS) && len <= 4096);
-	if (i == len) {
+		return 1;
+	if (quote) {
 		fputc('"', f);
 		for (i = 0; i < len; i++) {
 			if (mb[i] == '"' || mb[i] == '\\')
@@ -2229,8 +2235,6 @@ static int batch_astring(const struct imap_session *s, FILE *f, const char *mb)
 		fputc('"', f);
 		return 1;
 	}
-	if (!(s->caps & IMAP_CAP_LITERAL_PLUS) && !((s->caps & IMAP_CAP_LITERAL_MINUS) && len <= 4096))
-		return 0;
 	fprintf(f, "{%zu+}\r\n", len);
 	fwrite(mb, 1, len, f);
 	return 1;
@@ -2248,7 +2252,7 @@ int imap_list_status(struct imap_session *s,
 	/* STATUS of the selected mailbox would be the session's view of it,
 	 * stale once the mailbox was deleted and recreated elsewhere (RFC
 	 * 3501 §6.3.10: SHOULD NOT): leave it, in the same round trip. */
-	int leave = s->selected && status_cb && n && has_unselect(s);
+	int leave = s->selected && status_cb && n && (s->caps & IMAP_CAP_UNSELECT);
 	size_t done = 0;
 	int r = 0, listed = !list_cb;
 
@@ -2488,7 +2492,7 @@ int imap_leave(struct imap_session *s)
 
 	if (!s->selected)
 		return 0;
-	if (has_unselect(s)) {
+	if (s->caps & IMAP_CAP_UNSELECT) {
 		r = simple(s, "UNSELECT");
 	} else {
 		/* EXAMINE makes the selection read-only (its events are not

@@ -66,6 +66,7 @@ enum imap_cap {
 	IMAP_CAP_UTF8_ACCEPT  = 1u << 22,
 	IMAP_CAP_LIST_STATUS  = 1u << 23,
 	IMAP_CAP_X_GM_EXT_1   = 1u << 24,   /* Gmail: X-GM-RAW search */
+	IMAP_CAP_UNSELECT     = 1u << 25,
 };
 
 enum imap_fail {

@@ -824,6 +824,32 @@ static void test_list_status_extended(void **state)
 	finish();
 }
 
+/* Without LITERAL+ an 8-bit name needs the server's go-ahead: it is asked
+ * on its own between two batches, never inside one. */
+static void test_list_status_alone(void **state)
+{
+	static const struct step steps[] = {
+		LOGIN,
+		EXPECT("m2 STATUS \"A\" (MESSAGES UIDNEXT UIDVALIDITY)"),
+		SEND("* STATUS A (UIDNEXT 2 UIDVALIDITY 1)\r\nm2 OK done\r\n"),
+		EXPECT("m3 STATUS {5}"),
+		SEND("+ go on\r\n"),
+		EXPECT("Caf\xc3\xa9 (MESSAGES UIDNEXT UIDVALIDITY)"),
+		SEND("* STATUS {5}\r\nCaf\xc3\xa9 (UIDNEXT 3 UIDVALIDITY 1)\r\nm3 OK done\r\n"),
+		EXPECT("m4 STATUS \"B\" (MESSAGES UIDNEXT UIDVALIDITY)"),
+		SEND("* STATUS B (UIDNEXT 4 UIDVALIDITY 1)\r\nm4 OK done\r\n"),
+		END,
+	};
+	static const char *const names[] = { "A", "Caf\xc3\xa9", "B" };
+	struct imap_session *s = connected(steps);
+
+	(void)state;
+	assert_int_equal(imap_list_status(s, NULL, status_cb, NULL, names, 3), 0);
+	assert_string_equal(fx.log, "status A 6 m=0 n=2 v=1 ms=0; "
+	                    "status Caf\xc3\xa9 6 m=0 n=3 v=1 ms=0; status B 6 m=0 n=4 v=1 ms=0; ");
+	finish();
+}
+
 /* A session with a mailbox selected leaves it in the same round trip
  * before asking (its STATUS would be the session's own view). */
 static void test_list_status_unselect(void **state)
@@ -2035,6 +2061,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_list_status, cleanup),
 		cmocka_unit_test_teardown(test_list_status_extended, cleanup),
 		cmocka_unit_test_teardown(test_list_status_unselect, cleanup),
+		cmocka_unit_test_teardown(test_list_status_alone, cleanup),
 		cmocka_unit_test_teardown(test_list_status_hostile, cleanup),
 		cmocka_unit_test_teardown(test_notify, cleanup),
 		cmocka_unit_test_teardown(test_select, cleanup),

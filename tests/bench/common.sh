@@ -24,3 +24,14 @@ tm() {
 	printf -v "$__var" '%s' "$(elapsed_since "$__t0")"
 	return $__rc
 }
+
+# The lines both tables begin with: the machine and the mailfs measured.
+bench_machine() {
+	local rev
+	rev=$(git -C "$TOP" rev-parse --short HEAD 2>/dev/null || echo "?")
+	git -C "$TOP" diff --quiet HEAD -- fs net cache 2>/dev/null || rev="$rev+uncommitted"
+	say "kernel:  $(uname -srm)"
+	say "CPUs:    $(nproc) x $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
+	say "memory:  $(awk '/^MemTotal/ { printf "%.1f GB", $2 / 1048576 }' /proc/meminfo)"
+	say "mailfs:  $("$MAILFS" --version 2>&1 | head -n 1) ($rev)"
+}

@@ -165,14 +165,9 @@ n=$(awk '{ s += $4 } END { print s + 0 }' "$T/warmup.txt")
 [ "$n" = "$TOTAL_MSGS" ] || broken "warm-up fetched $n messages, the server has $TOTAL_MSGS"
 
 # --- environment -------------------------------------------------------------------
-git_rev=$(git -C "$TOP" rev-parse --short HEAD 2>/dev/null || echo "?")
-git -C "$TOP" diff --quiet HEAD -- fs net cache 2>/dev/null || git_rev="$git_rev+uncommitted"
 {
 	say "== mailfs benchmark (SPEC §7)"
-	say "kernel:  $(uname -srm)"
-	say "CPUs:    $(nproc) x $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
-	say "memory:  $(awk '/^MemTotal/ { printf "%.1f GB", $2 / 1048576 }' /proc/meminfo)"
-	say "mailfs:  $("$MAILFS" --version 2>&1 | head -n 1) ($git_rev)"
+	bench_machine
 	say "server:  Dovecot $(dovecot --version | awk '{ print $1 }') on 127.0.0.1, IMAPS (TLS)"
 	say "mbsync:  isync $mb_ver, default settings ($tlskw IMAPS, Patterns *, Create Near)"
 	say "runs:    $RUNS per row, median; grep word: $WORD"

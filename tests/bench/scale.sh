@@ -238,14 +238,9 @@ for N in "${SIZES[@]}"; do
 done
 
 # --- the table ---------------------------------------------------------------------
-git_rev=$(git -C "$TOP" rev-parse --short HEAD 2>/dev/null || echo "?")
-git -C "$TOP" diff --quiet HEAD -- fs net cache 2>/dev/null || git_rev="$git_rev+uncommitted"
 {
 	say "== mailfs benchmark, scale (SPEC §7, issue 16): make bench SCALE=$1"
-	say "kernel:  $(uname -srm)"
-	say "CPUs:    $(nproc) x $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
-	say "memory:  $(awk '/^MemTotal/ { printf "%.1f GB", $2 / 1048576 }' /proc/meminfo)"
-	say "mailfs:  $("$MAILFS" --version 2>&1 | head -n 1) ($git_rev)"
+	bench_machine
 	say "server:  Dovecot $(dovecot --version | awk '{ print $1 }') on 127.0.0.1, IMAPS (TLS)," \
 		"service imap { vsz_limit = 4G }"
 	say "runs:    ONE run per row (no median); mailfs and reference in the same run"

@@ -16,6 +16,16 @@ peak() {
 	"$PY" "$TOP/tests/integration/peakconn.py" "$T/log.part" | cut -d' ' -f1
 }
 status() { cat "$1/.mailfs-status"; }
+# remount MNT OPTIONS: the server started afresh (its log counted from
+# line $from on), and MNT mounted with OPTIONS.
+remount() {
+	dovecot_stop
+	dovecot_start
+	from=$(wc -l < "$T/dovecot/dovecot.log")
+	MNT=$1
+	mount_mailfs "$MNT" "imaps://$USER_NAME@localhost:$IMAPS_PORT" -o "cafile=$T/dovecot/ca.pem,$2" ||
+		{ fail "mount with $2"; finish; }
+}
 # Work that wants many connections at once: every folder listed, and every
 # message read, eight readers in parallel.
 busy() {
@@ -39,13 +49,8 @@ check "the server never saw more than 3 at once ($n)" test "$n" -le 3
 unmount_mailfs "$MNT"
 
 # ---- max_connections=2 on a server that allows them ---------------------------
-dovecot_stop
 IMAP_MAX_USERIP=100
-dovecot_start
-from=$(wc -l < "$T/dovecot/dovecot.log")
-MNT="$T/mnt2"
-mount_mailfs "$MNT" "imaps://$USER_NAME@localhost:$IMAPS_PORT" -o "cafile=$T/dovecot/ca.pem,max_connections=2" ||
-	{ fail "mount"; finish; }
+remount "$T/mnt2" max_connections=2
 check "with max_connections=2 parallel reading works" busy "$MNT"
 check "the status file says so" \
 	grep -qE '^protocol: IMAP, [12] connections? open \(max_connections=2\)' <(status "$MNT")
@@ -55,12 +60,7 @@ check "the mount equals the server" ic verify "$MNT"
 unmount_mailfs "$MNT"
 
 # ---- max_connections=1: nothing left to watch with; INBOX is polled ----------
-dovecot_stop
-dovecot_start
-from=$(wc -l < "$T/dovecot/dovecot.log")
-MNT="$T/mnt3"
-mount_mailfs "$MNT" "imaps://$USER_NAME@localhost:$IMAPS_PORT" -o "cafile=$T/dovecot/ca.pem,max_connections=1,poll=2" ||
-	{ fail "mount"; finish; }
+remount "$T/mnt3" max_connections=1,poll=2
 check "with max_connections=1 parallel reading works" busy "$MNT"
 check "the status file says INBOX is polled, and why" \
 	grep -qx 'INBOX: polled (max_connections=1 leaves none to watch with)' <(status "$MNT")
